@@ -1,0 +1,233 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { readEnvFile } from '../util/envfile.js';
+import { createLogger, type Logger } from '../util/log.js';
+import { groupRss, rssOf } from '../util/procinfo.js';
+import { VERSION } from '../version.js';
+import { createBridgeHttp } from './http.js';
+import { Router, type RouterStats } from './router.js';
+import { isLoopbackHost } from './security.js';
+import { Upstream, type ChildState } from './upstream.js';
+
+export interface BridgeOptions {
+  /** Shown in /status and logs; usually the registry name. */
+  name: string;
+  command: string;
+  args: string[];
+  cwd?: string;
+  /** dotenv file whose variables are given to the child (secrets live here, not on the command line). */
+  envFile?: string;
+  /** Extra variables for the child. */
+  env?: Record<string, string>;
+  host?: string;
+  /** 0 picks a free port. */
+  port?: number;
+  /** Required, with allowRemote, to listen anywhere but loopback. */
+  token?: string;
+  allowRemote?: boolean;
+  allowedHosts?: string[];
+  allowedOrigins?: string[];
+  initTimeoutMs?: number;
+  restartLimit?: number;
+  restartWindowMs?: number;
+  backoffBaseMs?: number;
+  backoffMaxMs?: number;
+  sessionIdleTimeoutMs?: number;
+  maxBodyBytes?: number;
+  logger?: Logger;
+}
+
+export interface BridgeStatus {
+  name: string;
+  version: string;
+  pid: number;
+  url: string;
+  uptimeSec: number;
+  bridgeRssBytes: number | null;
+  child: {
+    pid: number | null;
+    state: ChildState;
+    restarts: number;
+    rssBytes: number | null;
+    lastExit: { code: number | null; signal: string | null; reason: string } | null;
+  };
+  server: { name: string; version: string; protocolVersion: string } | null;
+  sessions: RouterStats['sessions'];
+  requests: { served: number; inFlight: number; queued: number };
+  serverRequests: { routed: number; fallback: number };
+  misroutedDropped: number;
+  warnings: string[];
+}
+
+export interface BridgeExit {
+  code: number;
+  reason: string;
+}
+
+export interface RunningBridge {
+  url: string;
+  port: number;
+  host: string;
+  status(): BridgeStatus;
+  /** Settles when the bridge stops by itself (crash loop) or through close(). */
+  done: Promise<BridgeExit>;
+  close(): Promise<void>;
+  /** Synchronous child kill for process 'exit' handlers. */
+  killChildNow(): void;
+}
+
+export class BridgeError extends Error {
+  override name = 'BridgeError';
+}
+
+const DEFAULTS = {
+  host: '127.0.0.1',
+  port: 8000,
+  initTimeoutMs: 60_000,
+  restartLimit: 5,
+  restartWindowMs: 60_000,
+  backoffBaseMs: 250,
+  backoffMaxMs: 10_000,
+  sessionIdleTimeoutMs: 24 * 60 * 60 * 1000,
+  maxBodyBytes: 4 * 1024 * 1024,
+};
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => {
+      server.off('listening', onListening);
+      const where = `${host}:${port}`;
+      if (err.code === 'EADDRINUSE') {
+        reject(new BridgeError(`port ${port} on ${host} is already in use; stop what holds it (ss -ltnp 'sport = :${port}') or choose another with --port`));
+      } else if (err.code === 'EACCES') {
+        reject(new BridgeError(`permission denied listening on ${where}; use a port above 1024`));
+      } else if (err.code === 'EADDRNOTAVAIL') {
+        reject(new BridgeError(`cannot listen on ${where}: no such local address`));
+      } else reject(new BridgeError(`cannot listen on ${where}: ${err.message}`));
+    };
+    const onListening = () => {
+      server.off('error', onError);
+      resolve();
+    };
+    server.once('error', onError);
+    server.once('listening', onListening);
+    server.listen(port, host);
+  });
+}
+
+function urlHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+/** Starts one bridge: HTTP first (so a port clash fails before anything is spawned), then the child. */
+export async function startBridge(options: BridgeOptions): Promise<RunningBridge> {
+  const o = { ...DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as typeof DEFAULTS & BridgeOptions;
+  if (!o.command) throw new BridgeError('no command given: mcpshare bridge [options] -- COMMAND [ARGS...]');
+  if (!isLoopbackHost(o.host.replace(/^\[|\]$/g, ''))) {
+    if (!o.allowRemote) {
+      throw new BridgeError(`refusing to listen on ${o.host}: only loopback is allowed by default. Pass --allow-remote together with --token (or MCPSHARE_TOKEN) to expose it.`);
+    }
+    if (!o.token) throw new BridgeError(`listening on ${o.host} requires a bearer token: pass --token or set MCPSHARE_TOKEN`);
+  }
+  const fileEnv = o.envFile ? readEnvFile(o.envFile) : {};
+  const secrets = [...Object.values(fileEnv), ...Object.values(o.env ?? {}), ...(o.token ? [o.token] : [])];
+  const log = o.logger ?? createLogger(`bridge:${o.name}`, { secrets });
+
+  const upstream = new Upstream(
+    {
+      spec: { command: o.command, args: o.args, cwd: o.cwd, env: { ...process.env, ...fileEnv, ...o.env } },
+      clientInfo: { name: 'mcpshare-bridge', version: VERSION },
+      initTimeoutMs: o.initTimeoutMs,
+      restartLimit: o.restartLimit,
+      restartWindowMs: o.restartWindowMs,
+      backoffBaseMs: o.backoffBaseMs,
+      backoffMaxMs: o.backoffMaxMs,
+    },
+    log.child('upstream'),
+  );
+  const router = new Router(upstream, { queueTimeoutMs: o.initTimeoutMs }, log.child('router'));
+  const startedAt = Date.now();
+  let url = '';
+
+  const status = (): BridgeStatus => {
+    const stats = router.stats();
+    const init = upstream.initResult;
+    const childPid = upstream.pid ?? null;
+    return {
+      name: o.name,
+      version: VERSION,
+      pid: process.pid,
+      url,
+      uptimeSec: Math.round((Date.now() - startedAt) / 1000),
+      bridgeRssBytes: rssOf(process.pid) ?? null,
+      child: {
+        pid: childPid,
+        state: upstream.state,
+        restarts: upstream.restarts,
+        rssBytes: childPid ? (groupRss(childPid) ?? null) : null,
+        lastExit: upstream.lastExit
+          ? { code: upstream.lastExit.code, signal: upstream.lastExit.signal, reason: upstream.lastExit.reason }
+          : null,
+      },
+      server: init ? { name: init.serverInfo.name, version: init.serverInfo.version, protocolVersion: init.protocolVersion } : null,
+      sessions: stats.sessions,
+      requests: { served: stats.requestsServed, inFlight: stats.inFlight, queued: stats.queued },
+      serverRequests: { routed: stats.serverRequestsRouted, fallback: stats.serverRequestsFallback },
+      misroutedDropped: stats.misroutedDropped,
+      warnings: stats.warnings,
+    };
+  };
+
+  const http = createBridgeHttp(
+    router,
+    {
+      security: { allowedHosts: [...(o.allowedHosts ?? []), ...(isLoopbackHost(o.host) ? [] : [o.host])], allowedOrigins: o.allowedOrigins ?? [], token: o.token },
+      maxBodyBytes: o.maxBodyBytes,
+      sessionIdleTimeoutMs: o.sessionIdleTimeoutMs,
+      sseKeepAliveMs: 25_000,
+      status,
+    },
+    log.child('http'),
+  );
+  const server = createServer(http.app);
+  // Streams may stay open for days; Node's defaults would cut them.
+  server.requestTimeout = 0;
+  server.keepAliveTimeout = 65_000;
+  await listen(server, o.port, o.host);
+  const port = (server.address() as AddressInfo).port;
+  url = `http://${urlHost(o.host)}:${port}`;
+
+  let resolveDone!: (e: BridgeExit) => void;
+  const done = new Promise<BridgeExit>((r) => (resolveDone = r));
+  const sweeper = setInterval(() => http.sweepIdle(), Math.min(60_000, Math.max(1000, o.sessionIdleTimeoutMs / 4)));
+  sweeper.unref();
+
+  let closing: Promise<void> | undefined;
+  const close = (exit: BridgeExit = { code: 0, reason: 'stopped' }) => {
+    closing ??= (async () => {
+      clearInterval(sweeper);
+      await http.closeAllSessions();
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+      await upstream.stop();
+      resolveDone(exit);
+    })();
+    return closing;
+  };
+
+  upstream.on('fatal', (message) => {
+    log.error(message);
+    void close({ code: 1, reason: message });
+  });
+  upstream.start();
+
+  return {
+    url,
+    port,
+    host: o.host,
+    status,
+    done,
+    close: () => close(),
+    killChildNow: () => upstream.killNow(),
+  };
+}

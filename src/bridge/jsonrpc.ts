@@ -1,0 +1,36 @@
+import type {
+  JSONRPCMessage,
+  JSONRPCNotification,
+  JSONRPCRequest,
+  JSONRPCResultResponse,
+  JSONRPCErrorResponse,
+  RequestId,
+} from '@modelcontextprotocol/sdk/types.js';
+
+/** Narrowing helpers that only look at shape (the SDK's zod guards re-validate the whole payload on a hot path). */
+export type JSONRPCResponseMessage = JSONRPCResultResponse | JSONRPCErrorResponse;
+
+export function isRequest(m: JSONRPCMessage): m is JSONRPCRequest {
+  return 'method' in m && 'id' in m && m.id !== undefined && m.id !== null;
+}
+export function isNotification(m: JSONRPCMessage): m is JSONRPCNotification {
+  return 'method' in m && !('id' in m && m.id !== undefined && m.id !== null);
+}
+export function isResponse(m: JSONRPCMessage): m is JSONRPCResponseMessage {
+  return !('method' in m) && ('result' in m || 'error' in m);
+}
+
+export function errorResponse(id: RequestId, code: number, message: string, data?: unknown): JSONRPCErrorResponse {
+  return { jsonrpc: '2.0', id, error: { code, message, ...(data !== undefined ? { data } : {}) } };
+}
+
+export const ErrorCode = {
+  ParseError: -32700,
+  InvalidRequest: -32600,
+  MethodNotFound: -32601,
+  InvalidParams: -32602,
+  InternalError: -32603,
+  /** Server error range: the MCP server behind the bridge is down or restarting. */
+  ServerUnavailable: -32000,
+  SessionNotFound: -32001,
+} as const;

@@ -1,0 +1,259 @@
+import { EventEmitter } from 'node:events';
+import {
+  LATEST_PROTOCOL_VERSION,
+  type ClientCapabilities,
+  type Implementation,
+  type InitializeResult,
+  type JSONRPCMessage,
+} from '@modelcontextprotocol/sdk/types.js';
+import { ChildProcessHost, type ChildExit, type ChildSpec } from './child.js';
+import type { Logger } from '../util/log.js';
+import { isResponse, isRequest } from './jsonrpc.js';
+
+export type ChildState = 'starting' | 'ready' | 'restarting' | 'failed' | 'stopped';
+
+export interface UpstreamOptions {
+  spec: ChildSpec;
+  clientInfo: Implementation;
+  /** How long a child may take to answer initialize (npx downloads can be slow). */
+  initTimeoutMs: number;
+  /** Crash-loop rule: this many child exits inside restartWindowMs make the bridge give up. */
+  restartLimit: number;
+  restartWindowMs: number;
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+}
+
+export interface ChildDown extends ChildExit {
+  /** One sentence a person can act on. */
+  reason: string;
+}
+
+interface UpstreamEvents {
+  /** A message from the child that the upstream did not consume itself. */
+  message: [JSONRPCMessage];
+  ready: [{ restart: boolean }];
+  down: [ChildDown];
+  /** Crash loop: the bridge should exit non-zero so its supervisor sees it. */
+  fatal: [string];
+}
+
+/** What the bridge declares to the child: everything it can route to some client. */
+const BRIDGE_CAPABILITIES: ClientCapabilities = {
+  roots: { listChanged: true },
+  sampling: {},
+  elicitation: { form: {}, url: {} },
+};
+
+interface InternalPending {
+  resolve: (result: unknown) => void;
+  reject: (err: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * The single upstream connection: owns the child process across restarts, performs the one
+ * initialize handshake per child run, allocates upstream request ids, and decides when a crashing
+ * child has become a crash loop.
+ */
+export class Upstream extends EventEmitter<UpstreamEvents> {
+  state: ChildState = 'stopped';
+  initResult?: InitializeResult;
+  restarts = 0;
+  lastExit?: ChildDown;
+  private child?: ChildProcessHost;
+  private idCounter = 0;
+  private readonly internal = new Map<number, InternalPending>();
+  private readonly crashTimes: number[] = [];
+  private restartTimer?: NodeJS.Timeout;
+  private startedOnce = false;
+  private readyWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
+  private fatalMessage?: string;
+
+  constructor(private readonly opts: UpstreamOptions, private readonly log: Logger) {
+    super();
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  /** Fresh integer id for any request sent to the child (never a string: some servers reject them). */
+  nextId(): number {
+    return ++this.idCounter;
+  }
+
+  start(): void {
+    this.spawnChild();
+  }
+
+  send(message: JSONRPCMessage): boolean {
+    return this.state === 'ready' && !!this.child?.send(message);
+  }
+
+  /** Resolves once the child is initialized; rejects on timeout or when the bridge gave up. */
+  whenReady(timeoutMs: number): Promise<void> {
+    if (this.state === 'ready') return Promise.resolve();
+    if (this.state === 'failed' || this.state === 'stopped') {
+      return Promise.reject(new Error(this.fatalMessage ?? 'the MCP server is stopped'));
+    }
+    return new Promise((resolve, reject) => {
+      const waiter = {
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        reject: (e: Error) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.readyWaiters = this.readyWaiters.filter((w) => w !== waiter);
+        reject(new Error(`the MCP server is not ready yet (state: ${this.state}); try again shortly`));
+      }, timeoutMs);
+      this.readyWaiters.push(waiter);
+    });
+  }
+
+  /** A request of the bridge's own (initialize, logging/setLevel, replayed subscriptions). */
+  request(method: string, params: Record<string, unknown> | undefined, timeoutMs = 10_000): Promise<unknown> {
+    const id = this.nextId();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.internal.delete(id);
+        reject(new Error(`${method} got no answer from the MCP server within ${Math.round(timeoutMs / 1000)} s`));
+      }, timeoutMs);
+      this.internal.set(id, { resolve, reject, timer });
+      const sent = this.child?.send({ jsonrpc: '2.0', id, method, ...(params ? { params } : {}) } as JSONRPCMessage);
+      if (!sent) {
+        clearTimeout(timer);
+        this.internal.delete(id);
+        reject(new Error(`cannot send ${method}: the MCP server process is not running`));
+      }
+    });
+  }
+
+  notify(method: string, params?: Record<string, unknown>): void {
+    this.child?.send({ jsonrpc: '2.0', method, ...(params ? { params } : {}) } as JSONRPCMessage);
+  }
+
+  private spawnChild(): void {
+    const restart = this.startedOnce;
+    this.startedOnce = true;
+    this.state = 'starting';
+    const child = new ChildProcessHost(this.opts.spec, this.log.child('child'));
+    this.child = child;
+    child.on('message', (m) => this.onChildMessage(m));
+    child.once('exit', (exit) => this.onChildExit(child, exit));
+    child.start();
+    if (child.pid !== undefined) this.log.info(`started MCP server: pid ${child.pid}`);
+    void this.handshake(child, restart);
+  }
+
+  private async handshake(child: ChildProcessHost, restart: boolean): Promise<void> {
+    try {
+      const result = (await this.request(
+        'initialize',
+        { protocolVersion: LATEST_PROTOCOL_VERSION, capabilities: BRIDGE_CAPABILITIES, clientInfo: this.opts.clientInfo },
+        this.opts.initTimeoutMs,
+      )) as InitializeResult;
+      if (this.child !== child || !child.alive) return;
+      if (!result || typeof result !== 'object' || !result.capabilities || !result.serverInfo) {
+        throw new Error('the MCP server answered initialize with a malformed result');
+      }
+      this.initResult = result;
+      this.notify('notifications/initialized');
+      this.state = 'ready';
+      this.log.info(
+        `MCP server ready: ${result.serverInfo.name} ${result.serverInfo.version ?? ''} (protocol ${result.protocolVersion})`,
+      );
+      for (const w of this.readyWaiters.splice(0)) w.resolve();
+      this.emit('ready', { restart });
+    } catch (err) {
+      if (this.child !== child || !child.alive) return; // the exit handler reports it
+      const msg = (err as Error).message;
+      this.pendingReason = /within/.test(msg)
+        ? `the MCP server did not answer initialize within ${Math.round(this.opts.initTimeoutMs / 1000)} s; is it a stdio MCP server, and does it start with these arguments?`
+        : `initialize failed: ${msg}`;
+      this.log.error(this.pendingReason);
+      child.signal('SIGKILL');
+    }
+  }
+
+  private pendingReason?: string;
+
+  private onChildMessage(message: JSONRPCMessage): void {
+    if (isResponse(message) && typeof message.id === 'number' && this.internal.has(message.id)) {
+      const pending = this.internal.get(message.id)!;
+      this.internal.delete(message.id);
+      clearTimeout(pending.timer);
+      if ('error' in message) pending.reject(new Error(`${message.error.message} (code ${message.error.code})`));
+      else pending.resolve(message.result);
+      return;
+    }
+    if (isRequest(message) && message.method === 'ping') {
+      this.child?.send({ jsonrpc: '2.0', id: message.id, result: {} });
+      return;
+    }
+    if (this.state !== 'ready') {
+      this.log.debug(`dropped ${'method' in message ? message.method : 'a response'} from the MCP server before it was initialized`);
+      return;
+    }
+    this.emit('message', message);
+  }
+
+  private onChildExit(child: ChildProcessHost, exit: ChildExit): void {
+    if (this.child !== child) return;
+    for (const [id, p] of this.internal) {
+      clearTimeout(p.timer);
+      p.reject(new Error('the MCP server process exited'));
+      this.internal.delete(id);
+    }
+    if (this.state === 'stopped') return;
+    const how = exit.spawnError
+      ? exit.spawnError
+      : exit.signal
+        ? `the MCP server was killed by ${exit.signal}`
+        : `the MCP server exited with code ${exit.code}`;
+    const reason = this.pendingReason ?? how;
+    this.pendingReason = undefined;
+    const down: ChildDown = { ...exit, reason };
+    this.lastExit = down;
+    this.log.warn(`${reason}${exit.stderrTail.length ? `; last stderr: ${exit.stderrTail.slice(-3).join(' | ')}` : ''}`);
+    this.state = 'restarting';
+    this.emit('down', down);
+
+    const now = Date.now();
+    this.crashTimes.push(now);
+    while (this.crashTimes.length && now - this.crashTimes[0] > this.opts.restartWindowMs) this.crashTimes.shift();
+    if (this.crashTimes.length >= this.opts.restartLimit) {
+      this.state = 'failed';
+      this.fatalMessage =
+        `crash loop: the MCP server stopped ${this.crashTimes.length} times within ${Math.round(this.opts.restartWindowMs / 1000)} s ` +
+        `(last: ${reason})${exit.stderrTail.length ? `; its last stderr line: ${exit.stderrTail[exit.stderrTail.length - 1]}` : ''}`;
+      for (const w of this.readyWaiters.splice(0)) w.reject(new Error(this.fatalMessage));
+      this.emit('fatal', this.fatalMessage);
+      return;
+    }
+    const delay = Math.min(this.opts.backoffMaxMs, this.opts.backoffBaseMs * 2 ** (this.crashTimes.length - 1));
+    this.log.info(`restarting the MCP server in ${delay} ms`);
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      if (this.state !== 'restarting') return;
+      this.restarts++;
+      this.spawnChild();
+    }, delay);
+  }
+
+  async stop(): Promise<void> {
+    this.state = 'stopped';
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    for (const w of this.readyWaiters.splice(0)) w.reject(new Error('the bridge is shutting down'));
+    await this.child?.stop();
+  }
+
+  killNow(): void {
+    this.child?.killGroupNow();
+  }
+}

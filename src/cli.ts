@@ -1,0 +1,70 @@
+#!/usr/bin/env node
+/** mcpshare's command line: a thin dispatcher; every command's logic lives in the core parts. */
+import { bridgeCommand, bridgeUsage } from './cli/bridge.js';
+import { demoCommand, demoUsage } from './cli/demo.js';
+import { UsageError } from './util/args.js';
+import { VERSION } from './version.js';
+
+interface Command {
+  summary: string;
+  usage: string;
+  run(argv: string[]): Promise<number>;
+}
+
+const commands: Record<string, Command> = {
+  bridge: { summary: 'share one stdio MCP server with many clients over HTTP/SSE', usage: bridgeUsage, run: bridgeCommand },
+  demo: { summary: 'run the bridge in front of the bundled demo server', usage: demoUsage, run: demoCommand },
+};
+
+function help(): string {
+  const rows = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
+  return `mcpshare ${VERSION}: one shared instance of each MCP server for all your AI coding sessions\n\nUsage: mcpshare <command> [options]\n\nCommands:\n${rows.join('\n')}\n\nRun "mcpshare help <command>" for a command's options.\n`;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h') {
+    process.stdout.write(help());
+    return 0;
+  }
+  if (name === '--version' || name === '-v') {
+    process.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+  if (name === 'help') {
+    const c = rest[0] ? commands[rest[0]] : undefined;
+    process.stdout.write(c ? c.usage : help());
+    return 0;
+  }
+  const command = commands[name];
+  if (!command) {
+    process.stderr.write(`mcpshare: unknown command "${name}"\n\n${help()}`);
+    return 2;
+  }
+  if (rest[0] === '--help' || rest[0] === '-h') {
+    process.stdout.write(command.usage);
+    return 0;
+  }
+  try {
+    return await command.run(rest);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`mcpshare ${name}: ${err.message}\n`);
+      return 2;
+    }
+    process.stderr.write(`mcpshare ${name}: ${(err as Error).message}\n`);
+    return 1;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+    // Lingering handles (a client's half-open socket) must not keep a finished command alive.
+    setTimeout(() => process.exit(code), 2000).unref();
+  },
+  (err) => {
+    process.stderr.write(`mcpshare: ${(err as Error).stack ?? String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,76 @@
+import { BridgeError } from '../bridge/bridge.js';
+import { intOption, parseCommandLine, secondsOption, UsageError } from '../util/args.js';
+import { runBridgeForeground } from './run-bridge.js';
+
+export const bridgeUsage = `Usage: mcpshare bridge [options] -- COMMAND [ARGS...]
+
+Runs a stdio MCP server once and shares it with any number of clients over
+Streamable HTTP (/mcp) and legacy SSE (/sse), each client its own session.
+
+Options:
+  --name NAME              name shown in logs and /status (default: the command's basename)
+  --host HOST              address to listen on (default 127.0.0.1; others need --allow-remote)
+  --port N                 port (default 8000; 0 picks a free one)
+  --cwd DIR                working directory of the server
+  --env-file FILE          KEY=VALUE file whose variables the server gets (keep secrets here)
+  --env KEY=VAL            extra variable for the server (repeatable)
+  --token TOKEN            require "Authorization: Bearer TOKEN" (or set MCPSHARE_TOKEN)
+  --allow-remote           allow a non-loopback --host (requires a token)
+  --allowed-origin ORIGIN  accept this browser Origin besides loopback ones (repeatable)
+  --init-timeout SEC       how long the server may take to answer initialize (default 60)
+  --restart-limit N        give up after N crashes within the window (default 5)
+  --restart-window SEC     the crash-loop window (default 60)
+  --session-idle-timeout SEC  release a session with no open stream after this long (default 86400)
+`;
+
+export async function bridgeCommand(argv: string[]): Promise<number> {
+  const { values, rest } = parseCommandLine(
+    argv,
+    {
+      name: { type: 'string' },
+      host: { type: 'string' },
+      port: { type: 'string' },
+      cwd: { type: 'string' },
+      'env-file': { type: 'string' },
+      env: { type: 'string', multiple: true },
+      token: { type: 'string' },
+      'allow-remote': { type: 'boolean' },
+      'allowed-origin': { type: 'string', multiple: true },
+      'init-timeout': { type: 'string' },
+      'restart-limit': { type: 'string' },
+      'restart-window': { type: 'string' },
+      'session-idle-timeout': { type: 'string' },
+    },
+    false,
+  );
+  if (rest.length === 0) throw new UsageError('no server command given; put it after "--", e.g. mcpshare bridge -- npx -y @modelcontextprotocol/server-memory');
+  const env: Record<string, string> = {};
+  for (const kv of values.env ?? []) {
+    const eq = kv.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--env expects KEY=VALUE, got "${kv}"`);
+    env[kv.slice(0, eq)] = kv.slice(eq + 1);
+  }
+  const [command, ...args] = rest;
+  try {
+    return await runBridgeForeground({
+      name: values.name ?? command.split('/').pop()!,
+      command,
+      args,
+      cwd: values.cwd,
+      envFile: values['env-file'],
+      env,
+      host: values.host,
+      port: intOption(values.port, 'port', 0, 65535),
+      token: values.token ?? process.env.MCPSHARE_TOKEN,
+      allowRemote: values['allow-remote'],
+      allowedOrigins: values['allowed-origin'],
+      initTimeoutMs: secondsOption(values['init-timeout'], 'init-timeout'),
+      restartLimit: intOption(values['restart-limit'], 'restart-limit', 1, 1000),
+      restartWindowMs: secondsOption(values['restart-window'], 'restart-window'),
+      sessionIdleTimeoutMs: secondsOption(values['session-idle-timeout'], 'session-idle-timeout'),
+    });
+  } catch (err) {
+    if (err instanceof BridgeError) throw new UsageError(err.message);
+    throw err;
+  }
+}

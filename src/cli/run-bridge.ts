@@ -1,0 +1,38 @@
+import { startBridge, type BridgeOptions } from '../bridge/bridge.js';
+import { createLogger } from '../util/log.js';
+
+/** The `.mcp.json` entry that points a client at a bridge. */
+export function mcpJsonSnippet(name: string, port: number): string {
+  return JSON.stringify({ mcpServers: { [name]: { type: 'http', url: `http://localhost:${port}/mcp` } } }, null, 2);
+}
+
+/**
+ * Runs a bridge in the foreground until SIGINT/SIGTERM or a crash loop. Returns the process exit
+ * code: 0 when stopped on request, 1 when the child kept dying (so systemd/launchd count it).
+ */
+export async function runBridgeForeground(options: BridgeOptions, out: NodeJS.WritableStream = process.stdout): Promise<number> {
+  const log = options.logger ?? createLogger(`bridge:${options.name}`);
+  const bridge = await startBridge({ ...options, logger: log });
+  process.on('exit', () => bridge.killChildNow());
+  // A fault in one request must not take every session down with it.
+  process.on('uncaughtException', (err) => log.error(`unexpected error (bridge keeps running): ${err.stack ?? err.message}`));
+  process.on('unhandledRejection', (err) => log.error(`unhandled rejection (bridge keeps running): ${String(err)}`));
+  const stop = (sig: string) => {
+    log.info(`${sig} received: stopping`);
+    void bridge.close();
+  };
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.once('SIGTERM', () => stop('SIGTERM'));
+
+  out.write(
+    `mcpshare bridge "${options.name}" listening on ${bridge.url}\n` +
+      `  Streamable HTTP: ${bridge.url}/mcp\n` +
+      `  SSE:             ${bridge.url}/sse\n` +
+      `  Status:          ${bridge.url}/status\n` +
+      `Put this in your project's .mcp.json (every session then shares this one server):\n` +
+      `${mcpJsonSnippet(options.name, bridge.port)}\n`,
+  );
+  const exit = await bridge.done;
+  if (exit.code !== 0) process.stderr.write(`mcpshare: ${exit.reason}\n`);
+  return exit.code;
+}
