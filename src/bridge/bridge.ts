@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readEnvFile } from '../util/envfile.js';
-import { createLogger, type Logger } from '../util/log.js';
+import { createLogger, redact, type Logger } from '../util/log.js';
 import { groupRss, rssOf } from '../util/procinfo.js';
 import { VERSION } from '../version.js';
 import { createBridgeHttp } from './http.js';
@@ -74,6 +74,8 @@ export interface RunningBridge {
   close(): Promise<void>;
   /** Synchronous child kill for process 'exit' handlers. */
   killChildNow(): void;
+  /** The bridge's logger: it redacts the env-file values and the token. */
+  log: Logger;
 }
 
 export class BridgeError extends Error {
@@ -132,6 +134,7 @@ export async function startBridge(options: BridgeOptions): Promise<RunningBridge
   const fileEnv = o.envFile ? readEnvFile(o.envFile) : {};
   const secrets = [...Object.values(fileEnv), ...Object.values(o.env ?? {}), ...(o.token ? [o.token] : [])];
   const log = o.logger ?? createLogger(`bridge:${o.name}`, { secrets });
+  const scrub = (text: string) => redact(text, secrets);
 
   const upstream = new Upstream(
     {
@@ -217,7 +220,7 @@ export async function startBridge(options: BridgeOptions): Promise<RunningBridge
 
   upstream.on('fatal', (message) => {
     log.error(message);
-    void close({ code: 1, reason: message });
+    void close({ code: 1, reason: scrub(message) });
   });
   upstream.start();
 
@@ -229,5 +232,6 @@ export async function startBridge(options: BridgeOptions): Promise<RunningBridge
     done,
     close: () => close(),
     killChildNow: () => upstream.killNow(),
+    log,
   };
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
+import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../util/log.js';
 import { ErrorCode } from './jsonrpc.js';
 import type { Router } from './router.js';
@@ -95,7 +96,19 @@ export function createBridgeHttp(router: Router, opts: HttpOptions, log: Logger)
     await transport.handleRequest(req, res, req.body);
   };
 
+  // Express answers HEAD with the GET handler: on /sse that would open an SSE session whose headers
+  // are never flushed (the client hangs, the session leaks); on /mcp it would cut the session's
+  // standalone stream. Neither route has anything to say to HEAD.
+  app.head(['/mcp', '/sse'], (_req, res) => {
+    res.set('Allow', 'GET, POST, DELETE');
+    rpcError(res, 405, ErrorCode.InvalidRequest, 'Method Not Allowed: HEAD is not supported here');
+  });
+
   app.post('/mcp', json, async (req, res) => {
+    if (Array.isArray(req.body) && req.body.length === 0) {
+      // JSON-RPC 2.0: an empty batch is an invalid request (the SDK would answer 202 to it).
+      return rpcError(res, 400, ErrorCode.InvalidRequest, 'Invalid Request: empty batch');
+    }
     const sid = req.header('mcp-session-id');
     if (sid) {
       const entry = httpSessions.get(sid);
@@ -132,9 +145,11 @@ export function createBridgeHttp(router: Router, opts: HttpOptions, log: Logger)
     if (!sid) return rpcError(res, 400, ErrorCode.InvalidRequest, 'Bad Request: Mcp-Session-Id header is required');
     const entry = httpSessions.get(sid);
     if (!entry) return rpcError(res, 404, ErrorCode.SessionNotFound, SESSION_NOT_FOUND);
-    if ((req.header('accept') ?? '').includes('text/event-stream')) {
+    const version = req.header('mcp-protocol-version');
+    if ((req.header('accept') ?? '').includes('text/event-stream') && (version === undefined || SUPPORTED_PROTOCOL_VERSIONS.includes(version))) {
       // Claude Code may open a second standalone stream while the first is still tracked: the new
-      // one replaces the old instead of failing with 409.
+      // one replaces the old instead of failing with 409. Only a GET the transport will accept
+      // replaces it: a refused one (bad protocol version) must not cut the working stream.
       entry.transport.closeStandaloneSSEStream();
     }
     trackStream(entry.session, res);

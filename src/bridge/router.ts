@@ -23,6 +23,13 @@ const severity = (l: string): number => {
 };
 /** What a session receives before it has asked for a level itself. */
 export const DEFAULT_SESSION_LOG_LEVEL: LoggingLevel = 'info';
+/**
+ * SDK clients handle a notification one microtask after a response that arrived in the same read,
+ * so a final progress update written in the same TCP chunk as the result is reported as "unknown
+ * token" and lost (the SSE client hits this ~9 runs in 10). A result that follows a progress update
+ * this closely is held back this long, so the client reads the two separately.
+ */
+const PROGRESS_SETTLE_MS = 10;
 /** How long the bridge waits for each session when it gathers the union of roots. */
 const ROOTS_UNION_TIMEOUT_MS = 5000;
 
@@ -34,6 +41,8 @@ interface Inflight {
   clientProgressToken?: ProgressToken;
   bridgeProgressToken?: ProgressToken;
   cancelled: boolean;
+  /** When a progress update for this request last went to the client. */
+  progressDeliveredAt?: number;
   /** Set on resources/subscribe that went upstream: undone if it fails. */
   subscribeUri?: string;
 }
@@ -413,7 +422,13 @@ export class Router {
     if (entry.subscribeUri !== undefined && 'error' in response) this.undoSubscribe(entry.session, entry.subscribeUri);
     if (entry.cancelled || entry.session.closed) return;
     this.requestsServed++;
-    this.deliver(entry.session, { ...response, id: entry.clientId } as JSONRPCMessage, entry.clientId);
+    const reply = { ...response, id: entry.clientId } as JSONRPCMessage;
+    const sinceProgress = entry.progressDeliveredAt === undefined ? Infinity : Date.now() - entry.progressDeliveredAt;
+    if (sinceProgress < PROGRESS_SETTLE_MS) {
+      setTimeout(() => this.deliver(entry.session, reply, entry.clientId), PROGRESS_SETTLE_MS - sinceProgress);
+    } else {
+      this.deliver(entry.session, reply, entry.clientId);
+    }
   }
 
   private undoSubscribe(session: Session, uri: string): void {
@@ -434,6 +449,7 @@ export class Router {
           this.log.debug(`dropped progress for unknown/finished token ${JSON.stringify(params.progressToken)}`);
           return;
         }
+        entry.progressDeliveredAt = Date.now();
         this.deliver(entry.session, { ...note, params: { ...params, progressToken: entry.clientProgressToken } }, entry.clientId);
         return;
       }

@@ -2,6 +2,8 @@ import { timingSafeEqual } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 
 const LOOPBACK_HOSTNAMES = new Set(['localhost', '127.0.0.1', '::1', '[::1]']);
+/** Listen addresses that mean "every interface". */
+const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '[::]', '::0', '[::0]']);
 
 export function isLoopbackHost(host: string): boolean {
   const h = host.toLowerCase();
@@ -43,12 +45,16 @@ function tokenMatches(given: string, expected: string): boolean {
  */
 export function securityMiddleware(opts: SecurityOptions) {
   const extraHosts = new Set(opts.allowedHosts.map((h) => h.toLowerCase()));
+  // Bound to a wildcard address (only possible with --allow-remote, which requires a token), clients
+  // reach the bridge under any of the machine's names and addresses, so no Host list can be right.
+  // The bearer token is what stops a rebinding page (it cannot know it), and Origin is still checked.
+  const anyHost = !!opts.token && opts.allowedHosts.some((h) => WILDCARD_HOSTS.has(h.toLowerCase()));
   const extraOrigins = new Set(opts.allowedOrigins.map((o) => o.toLowerCase().replace(/\/$/, '')));
   return (req: Request, res: Response, next: NextFunction): void => {
     const host = req.headers.host;
     if (!host) return jsonError(res, 403, 'Forbidden: missing Host header');
     const hostname = hostnameOf(host.toLowerCase());
-    if (!isLoopbackHost(hostname) && !extraHosts.has(hostname) && !extraHosts.has(host.toLowerCase())) {
+    if (!anyHost && !isLoopbackHost(hostname) && !extraHosts.has(hostname) && !extraHosts.has(host.toLowerCase())) {
       return jsonError(res, 403, `Forbidden: Host "${host}" is not allowed (DNS rebinding protection)`);
     }
     const origin = req.headers.origin;

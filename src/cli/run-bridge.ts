@@ -1,5 +1,4 @@
 import { startBridge, type BridgeOptions } from '../bridge/bridge.js';
-import { createLogger } from '../util/log.js';
 
 /** The `.mcp.json` entry that points a client at a bridge. */
 export function mcpJsonSnippet(name: string, port: number): string {
@@ -11,8 +10,8 @@ export function mcpJsonSnippet(name: string, port: number): string {
  * code: 0 when stopped on request, 1 when the child kept dying (so systemd/launchd count it).
  */
 export async function runBridgeForeground(options: BridgeOptions, out: NodeJS.WritableStream = process.stdout): Promise<number> {
-  const log = options.logger ?? createLogger(`bridge:${options.name}`);
-  const bridge = await startBridge({ ...options, logger: log });
+  const bridge = await startBridge(options);
+  const log = bridge.log;
   process.on('exit', () => bridge.killChildNow());
   // A fault in one request must not take every session down with it.
   process.on('uncaughtException', (err) => log.error(`unexpected error (bridge keeps running): ${err.stack ?? err.message}`));

@@ -117,7 +117,17 @@ export async function connect(
   const transport =
     kind === 'http' ? new StreamableHTTPClientTransport(new URL(`${base}/mcp`)) : new SSEClientTransport(new URL(`${base}/sse`));
   await client.connect(transport);
+  transports.set(client, transport);
   return client;
+}
+
+const transports = new WeakMap<Client, StreamableHTTPClientTransport | SSEClientTransport>();
+
+/** Leaves like a well-behaved client: DELETE the Streamable HTTP session, then close. */
+export async function disconnect(client: Client): Promise<void> {
+  const t = transports.get(client);
+  if (t instanceof StreamableHTTPClientTransport) await t.terminateSession().catch(() => undefined);
+  await client.close();
 }
 
 export function textOf(result: unknown): string {

@@ -1,0 +1,118 @@
+/** Renders a bench result object as the Markdown a person reads (bench/results/latest.md). */
+
+const ms = (v) => (Number.isFinite(v) ? v.toFixed(3) : 'n/a');
+const mb = (b) => (b === undefined || b === null ? 'n/a' : (b / (1024 * 1024)).toFixed(1));
+const int = (v) => (Number.isFinite(v) ? Math.round(v).toLocaleString('en-US') : 'n/a');
+const verdict = (ok) => (ok ? '**pass**' : '**MISS**');
+const row = (cells) => `| ${cells.join(' | ')} |`;
+
+const PATHS = ['direct', 'bridge', 'bridgeRaw'];
+const PATH_LABELS = { direct: 'direct (stdio)', bridge: 'bridge (SDK)', bridgeRaw: 'bridge (raw http)' };
+
+const LABELS = {
+  '1x1': '1 client × 1 in flight',
+  '1x4': '1 client × 4 in flight',
+  '10x4': '10 clients × 4 in flight',
+  'ping-1x1': '`ping`, 1 client × 1 in flight',
+};
+
+export function renderMarkdown(r) {
+  const L = r.latency;
+  const out = [];
+  out.push(`# mcpshare bridge benchmark — ${r.startedAt}`, '');
+  const cfg = r.config;
+  out.push(
+    `Server: \`server-everything\` ${r.env.serverEverything} (stdio), tool \`echo\`, SDK ${r.env.sdk}. ` +
+      `Node ${r.env.node}, ${r.env.cpus} CPU (${r.env.cpuModel}); the bench driver, bridge and server(s) share these cores. ` +
+      `Each side first gets ${cfg.processWarmupMs} ms of load to reach steady state (a fresh Node process is several times slower at first). ` +
+      `Each case then runs ${cfg.rounds} rounds alternating the paths; per round and path: ${cfg.warmupMs} ms warm-up, ` +
+      `${Math.round(cfg.measureMs / cfg.rounds)} ms measured (ping: 2/3 of that), closed loop.`,
+    '',
+  );
+
+  out.push('## Targets', '');
+  out.push(row(['target', 'measured', 'limit', 'result']), row(['---', '---:', '---:', '---']));
+  out.push(row(['added p50 latency, 1 client × 1 in flight', `${ms(r.addedP50Ms.bridge['1x1'])} ms`, `≤ ${r.targets.addedP50Ms} ms`, verdict(r.verdicts.addedP50_1x1)]));
+  out.push(row(['added p50 latency, 1 client × 4 in flight', `${ms(r.addedP50Ms.bridge['1x4'])} ms`, `≤ ${r.targets.addedP50Ms} ms`, verdict(r.verdicts.addedP50_1x4)]));
+  out.push(row(['bridge RSS idle', `${mb(r.memory.idle.bridge.rss)} MB`, `≤ ${r.targets.idleRssMB} MB`, verdict(r.verdicts.idleRss)]));
+  out.push(row([`bridge RSS with ${r.config.sessions} sessions`, `${mb(r.memory.withSessions.bridge.rss)} MB`, `≤ ${r.targets.sessionsRssMB} MB`, verdict(r.verdicts.sessionsRss)]));
+  const c = r.correctness;
+  out.push(row(['misrouted replies', `${c.misrouted} of ${int(c.checked)} checked`, '0', verdict(r.verdicts.noMisrouted)]));
+  out.push(row(['failed calls', String(c.failed), '0', verdict(r.verdicts.noFailed)]), '');
+
+  out.push('## Latency and throughput', '');
+  out.push(
+    row(['load', 'path', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'calls/s', 'calls', 'added p50 ms', 'p50 per round']),
+    row(['---', '---', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:']),
+  );
+  for (const id of Object.keys(L.direct)) {
+    for (const path of PATHS) {
+      const x = L[path][id];
+      if (!x) continue;
+      const addedMs = path === 'direct' ? '' : ms(r.addedP50Ms[path][id]);
+      const rounds = x.roundP50s.map((v) => v.toFixed(2)).join(' / ');
+      out.push(row([LABELS[id] ?? id, PATH_LABELS[path], ms(x.p50), ms(x.p90), ms(x.p99), ms(x.max), int(x.callsPerSec), int(x.calls), addedMs, rounds]));
+    }
+  }
+  out.push(
+    '',
+    '- *direct*: SDK `Client` + `StdioClientTransport`, one server child per client. *bridge (SDK)*: SDK `Client` + ' +
+      '`StreamableHTTPClientTransport` (what the targets are judged on). *bridge (raw http)*: a minimal node:http ' +
+      'keep-alive client doing the same JSON-RPC, to separate the bridge\'s own cost from the SDK HTTP client\'s.',
+    '- `ping` is answered by the bridge itself (it never reaches the child): its bridge rows are the cost of the HTTP hop alone.',
+    '',
+  );
+
+  out.push('## Where the CPU goes (µs of CPU per call, measured phase)', '');
+  out.push(row(['load', 'path', 'bench driver (clients)', 'bridge', 'server child(ren)']), row(['---', '---', '---:', '---:', '---:']));
+  for (const id of Object.keys(L.direct)) {
+    for (const path of PATHS) {
+      const x = L[path][id]?.cpuUsPerCall;
+      if (!x) continue;
+      out.push(row([LABELS[id] ?? id, PATH_LABELS[path], int(x.driver), path === 'direct' ? '—' : int(x.bridge), int(x.children ?? x.child)]));
+    }
+  }
+  out.push('', 'From /proc/<pid>/stat utime+stime (10 ms ticks) and process.cpuUsage(), divided by the calls measured.', '');
+
+  const m = r.memory;
+  out.push('## Memory (VmRSS from /proc/<pid>/status)', '');
+  out.push(row(['moment', 'bridge RSS MB', 'bridge peak (VmHWM) MB', 'child RSS MB']), row(['---', '---:', '---:', '---:']));
+  out.push(row([`idle (child ready, ${r.config.settleMs} ms settled, no client yet)`, mb(m.idle.bridge.rss), mb(m.idle.bridge.hwm), mb(m.idle.child.rss)]));
+  out.push(
+    row([
+      `${r.config.sessions} sessions open (initialized, 1 call each, GET streams open on ${m.withSessions.clientsWithOpenGetStream}/${r.config.sessions}; bridge counts ${m.withSessions.sessionsOnBridge.total})`,
+      mb(m.withSessions.bridge.rss),
+      mb(m.withSessions.bridge.hwm),
+      mb(m.withSessions.child.rss),
+    ]),
+  );
+  out.push(row(['after all latency runs (sessions closed)', mb(m.afterLoad.bridge.rss), mb(m.afterLoad.bridge.hwm), mb(m.afterLoad.child.rss)]));
+  out.push('');
+  const shared = (m.withSessions.bridge.rss ?? 0) + (m.withSessions.child.rss ?? 0);
+  out.push(
+    `For scale: the ${m.direct.children} direct stdio children used ${mb(m.direct.totalRss)} MB in total ` +
+      `(${mb(m.direct.totalRss / m.direct.children)} MB each); bridge + its one child with ${r.config.sessions} sessions: ${mb(shared)} MB.`,
+    '',
+  );
+
+  out.push('## Correctness and cleanup', '');
+  out.push(
+    `- Every echo reply was compared with the unique message its caller sent: ${int(c.checked)} checked, ` +
+      `${c.misrouted} misrouted, ${c.failed} failed. The bridge's own count of dropped replies with unknown ids: ${c.bridgeMisroutedDropped}; ` +
+      `requests it served: ${int(c.bridgeRequestsServed)}; child restarts: ${c.childRestarts}.`,
+  );
+  if (c.examples.length) out.push(`- First problems: \`${JSON.stringify(c.examples)}\``);
+  out.push(`- Sessions left on the bridge after the ${r.config.sessions} clients sent DELETE: ${m.withSessions.sessionsLeftAfterDelete}.`);
+  out.push(
+    `- Processes left after the bench: ${r.cleanup.leftovers.length ? r.cleanup.leftovers.join(', ') : 'none'} ` +
+      `(bridge child gone: ${r.cleanup.bridgeChildGone ? 'yes' : 'NO'}).`,
+  );
+  const w = r.clientListenerWarnings;
+  if (w?.count)
+    out.push(
+      `- The SDK HTTP client triggered ${int(w.count)} MaxListenersExceededWarning (up to ${int(w.maxListeners)} abort listeners on one ` +
+        'AbortSignal): it passes one signal to every fetch and undici removes its listener only on GC. Client-side cost, suppressed in the output.',
+    );
+  out.push(`- Whole run: ${r.durationSec.toFixed(0)} s.`, '');
+  return out.join('\n');
+}
