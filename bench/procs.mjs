@@ -33,8 +33,7 @@ export function memOf(pid) {
 }
 
 let clkTck;
-/** user+system CPU time of one process in ms (0 if it is gone). */
-export function cpuMsOf(pid) {
+function ticksPerSec() {
   clkTck ??= (() => {
     try {
       return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
@@ -42,6 +41,12 @@ export function cpuMsOf(pid) {
       return 100;
     }
   })();
+  return clkTck;
+}
+
+/** user+system CPU time of one process in ms (0 if it is gone). */
+export function cpuMsOf(pid) {
+  const clkTck = ticksPerSec();
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // Fields after the ")" that closes comm start at field 3 (state); utime is field 14, stime 15.
@@ -49,6 +54,18 @@ export function cpuMsOf(pid) {
     return ((Number(f[11]) + Number(f[12])) * 1000) / clkTck;
   } catch {
     return 0;
+  }
+}
+
+/** CPU ms the whole machine spent busy (all cores, all processes), from /proc/stat. */
+export function machineBusyMs() {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal ...: everything but idle and iowait is busy.
+    const busy = f[0] + f[1] + f[2] + f[5] + f[6] + (f[7] ?? 0);
+    return (busy * 1000) / ticksPerSec();
+  } catch {
+    return NaN;
   }
 }
 

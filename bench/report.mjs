@@ -30,6 +30,14 @@ export function renderMarkdown(r) {
     '',
   );
 
+  const ml = r.machineLoad;
+  if (ml && ml.otherCores > 0.15)
+    out.push(
+      `> **Warning:** other processes on this machine used ${ml.otherCores.toFixed(2)} of ${r.env.cpus} cores on average during the ` +
+        'latency cases; latency and throughput numbers are skewed. Re-run on a quiet machine.',
+      '',
+    );
+
   out.push('## Targets', '');
   out.push(row(['target', 'measured', 'limit', 'result']), row(['---', '---:', '---:', '---']));
   out.push(row(['added p50 latency, 1 client × 1 in flight', `${ms(r.addedP50Ms.bridge['1x1'])} ms`, `≤ ${r.targets.addedP50Ms} ms`, verdict(r.verdicts.addedP50_1x1)]));
@@ -113,6 +121,7 @@ export function renderMarkdown(r) {
       `- The SDK HTTP client triggered ${int(w.count)} MaxListenersExceededWarning (up to ${int(w.maxListeners)} abort listeners on one ` +
         'AbortSignal): it passes one signal to every fetch and undici removes its listener only on GC. Client-side cost, suppressed in the output.',
     );
+  if (ml) out.push(`- CPU during the latency cases: the bench's own processes ${ml.oursCores.toFixed(2)} cores, other processes ${ml.otherCores.toFixed(2)} cores (of ${r.env.cpus}).`);
   out.push(`- Whole run: ${r.durationSec.toFixed(0)} s.`, '');
   return out.join('\n');
 }

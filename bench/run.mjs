@@ -24,7 +24,7 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { alive, cpuMsOf, killAll, memOf, ROOT, sleep, startBridge, waitReady } from './procs.mjs';
+import { alive, cpuMsOf, killAll, machineBusyMs, memOf, ROOT, sleep, startBridge, waitReady } from './procs.mjs';
 import { connectHttp, connectRaw, connectStdio, correctness, echoOnce, runLoad, summarize } from './load.mjs';
 import { renderMarkdown } from './report.mjs';
 
@@ -142,6 +142,9 @@ async function main() {
   await runLoad({ tag: 'warmup-direct', clients: direct.map((d) => d.client), inFlight: 2, warmupMs: 0, measureMs: PROCESS_WARMUP_MS });
 
   // ---- 1. latency and throughput: every case on every path, in alternating rounds
+  // Other processes on the machine skew every number: measure how much CPU they took meanwhile.
+  const oursCpuMs = () => driverCpuMs() + cpuMsOf(bridge.pid) + cpuMsOf(childPid) + direct.reduce((a, d) => a + cpuMsOf(d.pid), 0);
+  const load0 = { t: performance.now(), machine: machineBusyMs(), ours: oursCpuMs() };
   const bridgeCpu = () => ({ driver: driverCpuMs(), bridge: cpuMsOf(bridge.pid), child: cpuMsOf(childPid) });
   const latency = Object.fromEntries(PATHS.map((p) => [p, {}]));
   for (const s of SCENARIOS) {
@@ -173,6 +176,16 @@ async function main() {
     await Promise.all([...sides.bridge.clients, ...sides.bridgeRaw.clients].map((c) => c.close()));
   }
   const afterLoad = { bridge: memOf(bridge.pid), child: memOf(childPid) };
+  const load1 = { t: performance.now(), machine: machineBusyMs(), ours: oursCpuMs() };
+  const wallMs = load1.t - load0.t;
+  const otherCores = Math.max(0, (load1.machine - load0.machine - (load1.ours - load0.ours)) / wallMs);
+  results.machineLoad = {
+    wallMs,
+    oursCores: (load1.ours - load0.ours) / wallMs,
+    otherCores,
+    note: otherCores > 0.15 ? 'other processes used CPU during the measurements: latency and throughput are skewed' : 'quiet',
+  };
+  if (otherCores > 0.15) log(`WARNING: other processes used ${otherCores.toFixed(2)} cores on average during the measurements`);
   const directRss = direct.map((d) => memOf(d.pid).rss ?? 0);
   const directMem = { children: direct.length, totalRss: directRss.reduce((a, b) => a + b, 0), perChildRss: directRss };
   await Promise.all(direct.map((d) => d.close()));
