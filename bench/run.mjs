@@ -241,9 +241,11 @@ async function main() {
   return results.verdicts.noMisrouted && results.verdicts.noFailed ? 0 : 1;
 }
 
-// Ctrl-C / kill: take every started process down with us.
+// Ctrl-C / kill: take every started process down with us (main's resulting errors are expected).
+let interrupted = false;
 for (const sig of ['SIGINT', 'SIGTERM']) {
   process.once(sig, () => {
+    interrupted = true;
     log(`${sig}: cleaning up`);
     void killAll(1000).finally(() => process.exit(130));
   });
@@ -255,6 +257,7 @@ main().then(
     process.exit(code);
   },
   async (err) => {
+    if (interrupted) return; // the signal handler cleans up and exits
     log(`FAILED: ${err?.stack ?? err}`);
     const left = await killAll(1000);
     if (left.length) log(`processes still alive after cleanup: ${left.join(', ')}`);

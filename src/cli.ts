@@ -1,5 +1,9 @@
-#!/usr/bin/env node
-/** mcpshare's command line: a thin dispatcher; every command's logic lives in the core parts. */
+#!/usr/bin/env -S node --max-semi-space-size=1 --optimize-for-size
+/**
+ * mcpshare's command line: a thin dispatcher; every command's logic lives in the core parts.
+ * The shebang carries NODE_MEMORY_FLAGS (src/runtime.ts): a bridge runs for days, and a 1 MB young
+ * generation keeps its RSS near 70 MB with 30 sessions instead of 120 MB after load.
+ */
 import { bridgeCommand, bridgeUsage } from './cli/bridge.js';
 import { demoCommand, demoUsage } from './cli/demo.js';
 import { UsageError } from './util/args.js';

@@ -1,8 +1,8 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { ReadBuffer, serializeMessage } from '@modelcontextprotocol/sdk/shared/stdio.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../util/log.js';
+import { encodeMessage, LineDecoder } from './framing.js';
 
 export interface ChildSpec {
   command: string;
@@ -27,6 +27,14 @@ interface ChildEvents {
 }
 
 const STDERR_TAIL = 20;
+/**
+ * After the process leader exits, how long to wait for its stdout/stderr to close before the run is
+ * reported over anyway: a grandchild (npx/uvx style) that inherited the pipes and outlives the
+ * leader must not keep in-flight requests waiting.
+ */
+const EXIT_DRAIN_MS = 250;
+/** After the leader exits, what is left of its group gets SIGTERM at once and SIGKILL after this. */
+const GROUP_KILL_GRACE_MS = 1000;
 
 /**
  * One run of the stdio server: spawned without a shell in its own process group (so npx/uvx
@@ -35,10 +43,14 @@ const STDERR_TAIL = 20;
  */
 export class ChildProcessHost extends EventEmitter<ChildEvents> {
   private proc?: ChildProcessWithoutNullStreams;
-  private readonly buffer = new ReadBuffer();
+  private readonly decoder = new LineDecoder();
   private readonly stderrTail: string[] = [];
+  /** The run is over and reported (exit emitted). */
   private exited = false;
+  /** The process leader is gone (Node has closed its stdin); the run may still be draining. */
+  private leaderExited = false;
   private exitPromise?: Promise<ChildExit>;
+  private groupKillTimer?: NodeJS.Timeout;
 
   constructor(private readonly spec: ChildSpec, private readonly log: Logger) {
     super();
@@ -49,7 +61,7 @@ export class ChildProcessHost extends EventEmitter<ChildEvents> {
   }
 
   get alive(): boolean {
-    return !!this.proc && !this.exited;
+    return !!this.proc && !this.exited && !this.leaderExited;
   }
 
   start(): void {
@@ -78,6 +90,25 @@ export class ChildProcessHost extends EventEmitter<ChildEvents> {
         } else {
           this.log.warn(`child process error: ${err.message}`);
         }
+      });
+      proc.on('exit', (code, signal) => {
+        this.leaderExited = true;
+        // The run is over. Whatever the leader left in its group (npx/uvx grandchildren, helpers)
+        // gets SIGTERM now and SIGKILL after a grace period: a crashed run never leaks processes,
+        // and an orphan holding the pipes cannot keep the exit from being noticed.
+        this.signalGroup('SIGTERM');
+        this.groupKillTimer = setTimeout(() => this.signalGroup('SIGKILL'), GROUP_KILL_GRACE_MS);
+        this.groupKillTimer.unref();
+        // Normally 'close' follows at once (stdout drained); if something still holds the pipes,
+        // report the exit anyway so in-flight requests get their error.
+        const drain = setTimeout(() => {
+          if (settled) return;
+          this.log.warn(`the server's stdout stayed open ${EXIT_DRAIN_MS} ms after its process exited; treating the run as over`);
+          finish({ code, signal, stderrTail: [...this.stderrTail] });
+          proc.stdout.destroy();
+          proc.stderr.destroy();
+        }, EXIT_DRAIN_MS);
+        drain.unref();
       });
       proc.on('close', (code, signal) => finish({ code, signal, stderrTail: [...this.stderrTail] }));
     });
@@ -110,30 +141,17 @@ export class ChildProcessHost extends EventEmitter<ChildEvents> {
   }
 
   private onStdout(chunk: Buffer): void {
-    try {
-      this.buffer.append(chunk);
-    } catch (err) {
-      this.log.warn(`child stdout: ${(err as Error).message}; discarding buffered output`);
-      return;
-    }
-    for (;;) {
-      let message: JSONRPCMessage | null;
-      try {
-        message = this.buffer.readMessage();
-      } catch (err) {
-        // The offending line has been consumed; a server that prints banners or debug text to
-        // stdout keeps working.
-        this.log.warn(`ignored a line on the child's stdout that is not JSON-RPC (${(err as Error).name})`);
-        continue;
-      }
-      if (message === null) return;
-      this.emit('message', message);
+    if (this.exited) return; // a finished run's leftovers are never routed
+    for (const frame of this.decoder.push(chunk)) {
+      if ('message' in frame) this.emit('message', frame.message);
+      // A server that prints banners or debug text to stdout keeps working.
+      else this.log.warn(`ignored a line on the child's stdout that is not JSON-RPC: ${frame.junk.slice(0, 200)}`);
     }
   }
 
   send(message: JSONRPCMessage): boolean {
     if (!this.alive || !this.proc) return false;
-    this.proc.stdin.write(serializeMessage(message));
+    this.proc.stdin.write(encodeMessage(message));
     return true;
   }
 
@@ -144,11 +162,23 @@ export class ChildProcessHost extends EventEmitter<ChildEvents> {
     try {
       process.kill(-pid, sig);
     } catch {
+      if (this.leaderExited) return; // never a bare pid that may have been reused
       try {
         process.kill(pid, sig);
       } catch {
         // already gone
       }
+    }
+  }
+
+  /** Signals what is left of the group, also after the run was reported over. */
+  private signalGroup(sig: NodeJS.Signals): void {
+    const pid = this.proc?.pid;
+    if (pid === undefined) return;
+    try {
+      process.kill(-pid, sig);
+    } catch {
+      // group empty
     }
   }
 
@@ -171,6 +201,7 @@ export class ChildProcessHost extends EventEmitter<ChildEvents> {
         // group empty
       }
     }
+    clearTimeout(this.groupKillTimer);
   }
 
   /** Synchronous last resort for process exit handlers. */

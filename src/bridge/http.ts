@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
-import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
+import type { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import type { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
+import { SUPPORTED_PROTOCOL_VERSIONS } from './protocol.js';
 import type { Logger } from '../util/log.js';
 import { ErrorCode } from './jsonrpc.js';
 import type { Router } from './router.js';
@@ -24,6 +24,15 @@ export interface BridgeHttp {
   sweepIdle(now?: number): number;
   closeAllSessions(): Promise<void>;
 }
+
+/**
+ * The SDK transports are loaded on first use: the Streamable HTTP one pulls in web streams, undici
+ * and the SDK's zod schemas (~25 MB), which an idle bridge does not need.
+ */
+let streamableModule: Promise<typeof import('@modelcontextprotocol/sdk/server/streamableHttp.js')> | undefined;
+let sseModule: Promise<typeof import('@modelcontextprotocol/sdk/server/sse.js')> | undefined;
+const loadStreamable = () => (streamableModule ??= import('@modelcontextprotocol/sdk/server/streamableHttp.js'));
+const loadSse = () => (sseModule ??= import('@modelcontextprotocol/sdk/server/sse.js'));
 
 type AnyMessage = { jsonrpc?: unknown; id?: unknown; method?: unknown };
 
@@ -76,6 +85,7 @@ export function createBridgeHttp(router: Router, opts: HttpOptions, log: Logger)
   };
 
   const newHttpSession = async (req: Request, res: Response) => {
+    const { StreamableHTTPServerTransport } = await loadStreamable();
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: (id) => {
@@ -174,6 +184,7 @@ export function createBridgeHttp(router: Router, opts: HttpOptions, log: Logger)
     if (accept && !accept.includes('text/event-stream') && !accept.includes('*/*')) {
       return rpcError(res, 406, ErrorCode.InvalidRequest, 'Not Acceptable: /sse serves text/event-stream');
     }
+    const { SSEServerTransport } = await loadSse();
     const transport = new SSEServerTransport('/message', res);
     const session = new Session(transport.sessionId, 'sse', transport);
     transport.onmessage = (message) => router.handleClientMessage(session, message);

@@ -1,15 +1,14 @@
-import {
-  SUPPORTED_PROTOCOL_VERSIONS,
-  LATEST_PROTOCOL_VERSION,
-  type InitializeResult,
-  type JSONRPCMessage,
-  type JSONRPCNotification,
-  type JSONRPCRequest,
-  type LoggingLevel,
-  type ProgressToken,
-  type RequestId,
-  type ServerCapabilities,
+import type {
+  InitializeResult,
+  JSONRPCMessage,
+  JSONRPCNotification,
+  JSONRPCRequest,
+  LoggingLevel,
+  ProgressToken,
+  RequestId,
+  ServerCapabilities,
 } from '@modelcontextprotocol/sdk/types.js';
+import { LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS } from './protocol.js';
 import type { Logger } from '../util/log.js';
 import { ErrorCode, errorResponse, isNotification, isRequest, isResponse, type JSONRPCResponseMessage } from './jsonrpc.js';
 import type { Session, SessionKind } from './session.js';

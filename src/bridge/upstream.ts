@@ -1,11 +1,6 @@
 import { EventEmitter } from 'node:events';
-import {
-  LATEST_PROTOCOL_VERSION,
-  type ClientCapabilities,
-  type Implementation,
-  type InitializeResult,
-  type JSONRPCMessage,
-} from '@modelcontextprotocol/sdk/types.js';
+import type { ClientCapabilities, Implementation, InitializeResult, JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { LATEST_PROTOCOL_VERSION } from './protocol.js';
 import { ChildProcessHost, type ChildExit, type ChildSpec } from './child.js';
 import type { Logger } from '../util/log.js';
 import { isResponse, isRequest } from './jsonrpc.js';
@@ -232,8 +227,13 @@ export class Upstream extends EventEmitter<UpstreamEvents> {
       this.fatalMessage =
         `crash loop: the MCP server stopped ${this.crashTimes.length} times within ${Math.round(this.opts.restartWindowMs / 1000)} s ` +
         `(last: ${reason})${exit.stderrTail.length ? `; its last stderr line: ${exit.stderrTail[exit.stderrTail.length - 1]}` : ''}`;
-      for (const w of this.readyWaiters.splice(0)) w.reject(new Error(this.fatalMessage));
-      this.emit('fatal', this.fatalMessage);
+      const fatal = this.fatalMessage;
+      for (const w of this.readyWaiters.splice(0)) w.reject(new Error(fatal));
+      // The rejected waiters (clients' initialize) answer in promise callbacks: let them write
+      // their errors before 'fatal' makes the bridge close every session and exit.
+      setImmediate(() => {
+        if (this.state === 'failed') this.emit('fatal', fatal);
+      });
       return;
     }
     const delay = Math.min(this.opts.backoffMaxMs, this.opts.backoffBaseMs * 2 ** (this.crashTimes.length - 1));

@@ -8,6 +8,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
+import { NODE_MEMORY_FLAGS } from '../../src/runtime.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const CLI = `${ROOT}/dist/cli.js`;
@@ -40,7 +41,7 @@ export interface BridgeStatusJson {
 
 /** Runs `node dist/cli.js ARGS`, resolving once the bridge prints its URL (or rejecting if it exits). */
 export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, waitForUrl = true): Promise<RunningCli> {
-  const proc = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [...NODE_MEMORY_FLAGS, CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   proc.stdout!.on('data', (d) => (out += d));
