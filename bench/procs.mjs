@@ -110,11 +110,24 @@ process.on('exit', () => {
 // ---------------------------------------------------------------- the bridge
 
 /**
- * Starts `node dist/cli.js bridge --port 0 -- node server-everything stdio` and resolves once it
- * prints its URL. stderr is kept (last 64 KB) for error messages.
+ * The V8 flags the bridge runs with when deployed (its shebang and units use dist/runtime.js's
+ * NODE_MEMORY_FLAGS); BENCH_BRIDGE_NODE_FLAGS (space-separated, may be empty) overrides them.
  */
-export function startBridge(name = 'bench') {
-  const args = [CLI, 'bridge', '--port', '0', '--name', name, '--', process.execPath, EVERYTHING, 'stdio'];
+export async function bridgeNodeFlags() {
+  if (process.env.BENCH_BRIDGE_NODE_FLAGS !== undefined) return process.env.BENCH_BRIDGE_NODE_FLAGS.split(/\s+/).filter(Boolean);
+  try {
+    return [...(await import(`${ROOT}dist/runtime.js`)).NODE_MEMORY_FLAGS];
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Starts `node FLAGS dist/cli.js bridge --port 0 -- node server-everything stdio` and resolves once
+ * it prints its URL. stderr is kept (last 64 KB) for error messages.
+ */
+export function startBridge(nodeFlags = [], name = 'bench') {
+  const args = [...nodeFlags, CLI, 'bridge', '--port', '0', '--name', name, '--', process.execPath, EVERYTHING, 'stdio'];
   const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   track(proc.pid, 'bridge');
   let out = '';
@@ -139,6 +152,16 @@ export function startBridge(name = 'bench') {
     };
     proc.stdout.on('data', onData);
     void exited.then(({ code, signal }) => reject(new Error(`bridge exited (${code ?? signal}) before listening:\n${err}`)));
+  });
+}
+
+/** Starts bench/floor-server.mjs (the bare HTTP baseline) and resolves with its base URL. */
+export function startFloorServer() {
+  const proc = spawn(process.execPath, [`${ROOT}bench/floor-server.mjs`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  track(proc.pid, 'floor server');
+  return new Promise((resolve, reject) => {
+    proc.stdout.once('data', (d) => resolve({ pid: proc.pid, url: `http://127.0.0.1:${Number(String(d))}` }));
+    proc.once('exit', (code) => reject(new Error(`floor server exited (${code}) before listening`)));
   });
 }
 

@@ -6,8 +6,14 @@ const int = (v) => (Number.isFinite(v) ? Math.round(v).toLocaleString('en-US') :
 const verdict = (ok) => (ok ? '**pass**' : '**MISS**');
 const row = (cells) => `| ${cells.join(' | ')} |`;
 
-const PATHS = ['direct', 'bridge', 'bridgeRaw'];
-const PATH_LABELS = { direct: 'direct (stdio)', bridge: 'bridge (SDK)', bridgeRaw: 'bridge (raw http)' };
+const PATHS = ['direct', 'floor', 'floorRaw', 'bridge', 'bridgeRaw'];
+const PATH_LABELS = {
+  direct: 'direct (stdio)',
+  floor: 'floor server (SDK)',
+  floorRaw: 'floor server (raw http)',
+  bridge: 'bridge (SDK)',
+  bridgeRaw: 'bridge (raw http)',
+};
 
 const LABELS = {
   '1x1': '1 client × 1 in flight',
@@ -23,6 +29,7 @@ export function renderMarkdown(r) {
   const cfg = r.config;
   out.push(
     `Server: \`server-everything\` ${r.env.serverEverything} (stdio), tool \`echo\`, SDK ${r.env.sdk}. ` +
+      `Bridge run as \`node ${[...(r.bridge.nodeFlags ?? []), 'dist/cli.js bridge'].join(' ')}\`. ` +
       `Node ${r.env.node}, ${r.env.cpus} CPU (${r.env.cpuModel}); the bench driver, bridge and server(s) share these cores. ` +
       `Each side first gets ${cfg.processWarmupMs} ms of load to reach steady state (a fresh Node process is several times slower at first). ` +
       `Each case then runs ${cfg.rounds} rounds alternating the paths; per round and path: ${cfg.warmupMs} ms warm-up, ` +
@@ -66,18 +73,24 @@ export function renderMarkdown(r) {
     '',
     '- *direct*: SDK `Client` + `StdioClientTransport`, one server child per client. *bridge (SDK)*: SDK `Client` + ' +
       '`StreamableHTTPClientTransport` (what the targets are judged on). *bridge (raw http)*: a minimal node:http ' +
-      'keep-alive client doing the same JSON-RPC, to separate the bridge\'s own cost from the SDK HTTP client\'s.',
+      'keep-alive client doing the same JSON-RPC, to separate the bridge\'s own cost from the SDK HTTP client\'s. ' +
+      '*floor server*: a bare node:http server that answers `echo` itself with a JSON body (bench/floor-server.mjs): ' +
+      'what one HTTP round trip costs on this machine with that client, before any bridge work.',
     '- `ping` is answered by the bridge itself (it never reaches the child): its bridge rows are the cost of the HTTP hop alone.',
     '',
   );
 
   out.push('## Where the CPU goes (µs of CPU per call, measured phase)', '');
-  out.push(row(['load', 'path', 'bench driver (clients)', 'bridge', 'server child(ren)']), row(['---', '---', '---:', '---:', '---:']));
+  out.push(
+    row(['load', 'path', 'bench driver (clients)', 'bridge (or floor server)', 'server child(ren)']),
+    row(['---', '---', '---:', '---:', '---:']),
+  );
   for (const id of Object.keys(L.direct)) {
     for (const path of PATHS) {
       const x = L[path][id]?.cpuUsPerCall;
       if (!x) continue;
-      out.push(row([LABELS[id] ?? id, PATH_LABELS[path], int(x.driver), path === 'direct' ? '—' : int(x.bridge), int(x.children ?? x.child)]));
+      const server = path === 'direct' ? int(x.children) : path.startsWith('floor') ? '—' : int(x.child);
+      out.push(row([LABELS[id] ?? id, PATH_LABELS[path], int(x.driver), path === 'direct' ? '—' : int(x.bridge), server]));
     }
   }
   out.push('', 'From /proc/<pid>/stat utime+stime (10 ms ticks) and process.cpuUsage(), divided by the calls measured.', '');

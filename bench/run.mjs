@@ -10,7 +10,9 @@
  *       bridge      SDK Client + StreamableHTTPClientTransport → bridge → one shared child;
  *       bridgeRaw   a minimal node:http client → bridge, to split the bridge's own cost from the
  *                   SDK HTTP client's;
- *     plus a 1×1 `ping` (answered by the bridge itself) to show the cost of the HTTP hop alone;
+ *     plus a 1×1 `ping` (answered by the bridge itself) to show the cost of the HTTP hop alone, and
+ *     at 1×1 the same two clients against a bare node:http "floor" server (bench/floor-server.mjs)
+ *     that answers echo itself: what HTTP costs on this machine before the bridge does anything;
  *  2. the bridge process's RSS idle and with 30 open sessions (child RSS for scale);
  *  3. correctness: every reply must echo exactly what its caller sent (misrouted count must be 0).
  * Each case runs in ROUNDS rounds that alternate the paths, so slow drift of a shared VM hits every
@@ -20,11 +22,13 @@
  *
  * Knobs (env): BENCH_PROCESS_WARMUP_MS (default 6000, once per side before any case),
  * BENCH_WARMUP_MS (300, before each round), BENCH_MEASURE_MS (4500 per case and path, split over
- * the rounds), BENCH_ROUNDS (3), BENCH_SETTLE_MS (3000), BENCH_SESSIONS (30).
+ * the rounds), BENCH_ROUNDS (3), BENCH_SETTLE_MS (3000), BENCH_SESSIONS (30),
+ * BENCH_BRIDGE_NODE_FLAGS (default: dist/runtime.js NODE_MEMORY_FLAGS, the flags the bridge is
+ * deployed with; set it to "" to run the bridge with plain `node`).
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { alive, cpuMsOf, killAll, machineBusyMs, memOf, ROOT, sleep, startBridge, waitReady } from './procs.mjs';
+import { alive, bridgeNodeFlags, cpuMsOf, killAll, machineBusyMs, memOf, ROOT, sleep, startBridge, startFloorServer, waitReady } from './procs.mjs';
 import { connectHttp, connectRaw, connectStdio, correctness, echoOnce, runLoad, summarize } from './load.mjs';
 import { renderMarkdown } from './report.mjs';
 
@@ -38,9 +42,9 @@ const SESSIONS = env('BENCH_SESSIONS', 30);
 
 const TARGETS = { addedP50Ms: 1, idleRssMB: 60, sessionsRssMB: 90 };
 
-/** The load shapes; each runs on every path. `ping` cases get 2/3 of the measuring time. */
+/** The load shapes; each runs on every path (plus `extra` ones). `ping` cases get 2/3 of the time. */
 const SCENARIOS = [
-  { id: '1x1', clients: 1, inFlight: 1, method: 'echo' },
+  { id: '1x1', clients: 1, inFlight: 1, method: 'echo', extra: ['floor', 'floorRaw'] },
   { id: '1x4', clients: 1, inFlight: 4, method: 'echo' },
   { id: '10x4', clients: 10, inFlight: 4, method: 'echo' },
   { id: 'ping-1x1', clients: 1, inFlight: 1, method: 'ping' },
@@ -95,12 +99,13 @@ async function main() {
   };
 
   // ---- start the bridge in front of server-everything
-  log('starting bridge');
-  const bridge = await startBridge();
+  const nodeFlags = await bridgeNodeFlags();
+  log(`starting bridge (node ${nodeFlags.join(' ')} dist/cli.js bridge ...)`);
+  const bridge = await startBridge(nodeFlags);
   const ready = await waitReady(bridge);
   if (ready.pid !== bridge.pid) throw new Error(`/status pid ${ready.pid} is not the spawned bridge pid ${bridge.pid}`);
   const childPid = ready.child.pid;
-  results.bridge = { pid: bridge.pid, childPid, url: bridge.url, server: ready.server };
+  results.bridge = { pid: bridge.pid, childPid, url: bridge.url, nodeFlags, server: ready.server };
 
   // ---- 2a. idle RSS (child ready, no client ever connected)
   await sleep(SETTLE_MS);
@@ -127,38 +132,49 @@ async function main() {
     ? 0
     : (await bridge.status()).sessions.total;
 
-  // ---- the direct side: one stdio child per client, as many as the largest case needs
+  // ---- the direct side (one stdio child per client, as many as the largest case needs), and the
+  // bare HTTP floor server
   const maxClients = Math.max(...SCENARIOS.map((s) => s.clients));
   log(`starting ${maxClients} direct stdio children`);
   const direct = await Promise.all(Array.from({ length: maxClients }, () => connectStdio()));
+  const floor = await startFloorServer();
 
   // A fresh Node process is several times slower for its first seconds (JIT tiers, heap growth,
   // first-touch page faults, which are costly in a VM). A bridge is a long-lived daemon, so bring
   // both sides to steady state before measuring anything.
   log(`warming up both sides (${PROCESS_WARMUP_MS} ms each)`);
-  const warm = await Promise.all([connectHttp, connectHttp, connectRaw, connectRaw].map((f) => f(bridge.url)));
-  await runLoad({ tag: 'warmup-bridge', clients: warm.map((c) => c.client), inFlight: 2, warmupMs: 0, measureMs: PROCESS_WARMUP_MS });
+  const warm = await Promise.all([
+    ...[connectHttp, connectHttp, connectRaw, connectRaw].map((f) => f(bridge.url)),
+    ...[connectHttp, connectRaw].map((f) => f(floor.url)),
+  ]);
+  await runLoad({ tag: 'warmup-http', clients: warm.map((c) => c.client), inFlight: 2, warmupMs: 0, measureMs: PROCESS_WARMUP_MS });
   await Promise.all(warm.map((c) => c.close()));
   await runLoad({ tag: 'warmup-direct', clients: direct.map((d) => d.client), inFlight: 2, warmupMs: 0, measureMs: PROCESS_WARMUP_MS });
 
   // ---- 1. latency and throughput: every case on every path, in alternating rounds
   // Other processes on the machine skew every number: measure how much CPU they took meanwhile.
-  const oursCpuMs = () => driverCpuMs() + cpuMsOf(bridge.pid) + cpuMsOf(childPid) + direct.reduce((a, d) => a + cpuMsOf(d.pid), 0);
+  const oursCpuMs = () =>
+    driverCpuMs() + cpuMsOf(bridge.pid) + cpuMsOf(childPid) + cpuMsOf(floor.pid) + direct.reduce((a, d) => a + cpuMsOf(d.pid), 0);
   const load0 = { t: performance.now(), machine: machineBusyMs(), ours: oursCpuMs() };
   const bridgeCpu = () => ({ driver: driverCpuMs(), bridge: cpuMsOf(bridge.pid), child: cpuMsOf(childPid) });
-  const latency = Object.fromEntries(PATHS.map((p) => [p, {}]));
+  const floorCpu = () => ({ driver: driverCpuMs(), bridge: cpuMsOf(floor.pid) });
+  const latency = Object.fromEntries([...PATHS, 'floor', 'floorRaw'].map((p) => [p, {}]));
   for (const s of SCENARIOS) {
-    log(`case ${s.id} (${s.clients} client(s) × ${s.inFlight} in flight, ${s.method}): ${ROUNDS} rounds × ${PATHS.join(', ')}`);
+    const paths = [...PATHS, ...(s.extra ?? [])];
+    log(`case ${s.id} (${s.clients} client(s) × ${s.inFlight} in flight, ${s.method}): ${ROUNDS} rounds × ${paths.join(', ')}`);
     const used = direct.slice(0, s.clients);
+    const httpClients = (connect, url) => Promise.all(used.map(() => connect(url)));
     const sides = {
       direct: { clients: used, cpu: () => ({ driver: driverCpuMs(), children: used.reduce((a, d) => a + cpuMsOf(d.pid), 0) }) },
-      bridge: { clients: await Promise.all(used.map(() => connectHttp(bridge.url))), cpu: bridgeCpu },
-      bridgeRaw: { clients: await Promise.all(used.map(() => connectRaw(bridge.url))), cpu: bridgeCpu },
+      bridge: { clients: await httpClients(connectHttp, bridge.url), cpu: bridgeCpu },
+      bridgeRaw: { clients: await httpClients(connectRaw, bridge.url), cpu: bridgeCpu },
     };
+    if (paths.includes('floor')) sides.floor = { clients: await httpClients(connectHttp, floor.url), cpu: floorCpu };
+    if (paths.includes('floorRaw')) sides.floorRaw = { clients: await httpClients(connectRaw, floor.url), cpu: floorCpu };
     const measureMs = (s.method === 'ping' ? (MEASURE_MS * 2) / 3 : MEASURE_MS) / ROUNDS;
-    const samples = Object.fromEntries(PATHS.map((p) => [p, []]));
+    const samples = Object.fromEntries(paths.map((p) => [p, []]));
     for (let round = 0; round < ROUNDS; round++) {
-      for (const path of PATHS) {
+      for (const path of paths) {
         samples[path].push(
           await runLoad({
             tag: `${path}-${s.id}-r${round}`,
@@ -172,8 +188,9 @@ async function main() {
         );
       }
     }
-    for (const path of PATHS) latency[path][s.id] = summarize(samples[path]);
-    await Promise.all([...sides.bridge.clients, ...sides.bridgeRaw.clients].map((c) => c.close()));
+    for (const path of paths) latency[path][s.id] = summarize(samples[path]);
+    const opened = Object.entries(sides).filter(([p]) => p !== 'direct').flatMap(([, side]) => side.clients);
+    await Promise.all(opened.map((c) => c.close()));
   }
   const afterLoad = { bridge: memOf(bridge.pid), child: memOf(childPid) };
   const load1 = { t: performance.now(), machine: machineBusyMs(), ours: oursCpuMs() };
@@ -199,9 +216,9 @@ async function main() {
 
   // ---- assemble: added latency = bridge p50 − direct p50, per bridge path and case
   const added = {};
-  for (const path of PATHS.filter((p) => p !== 'direct')) {
+  for (const path of Object.keys(latency).filter((p) => p !== 'direct')) {
     added[path] = {};
-    for (const s of SCENARIOS) added[path][s.id] = latency[path][s.id].p50 - latency.direct[s.id].p50;
+    for (const id of Object.keys(latency[path])) added[path][id] = latency[path][id].p50 - latency.direct[id].p50;
   }
   results.latency = latency;
   results.addedP50Ms = added;

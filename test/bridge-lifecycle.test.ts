@@ -65,8 +65,8 @@ afterEach(async () => {
   await Promise.allSettled(clients.splice(0).map((c) => c.close()));
   const stopping = bridges.splice(0);
   await Promise.allSettled(stopping.map((b) => b.stop()));
-  // Whatever a failed test left behind: no child process group may outlive its test.
-  for (const b of stopping) for (const pid of startedPids(b)) killGroup(pid);
+  // Whatever a failed test left behind: no process of a child's group may outlive its test.
+  for (const b of stopping) for (const pid of startedPids(b)) killOurLeftovers(pid);
 });
 
 afterAll(() => {
@@ -112,11 +112,21 @@ function startedPids(b: RunningCli): number[] {
   return [...b.stderr().matchAll(/started MCP server: pid (\d+)/g)].map((m) => Number(m[1]));
 }
 
-function killGroup(pid: number): void {
-  try {
-    process.kill(-pid, 'SIGKILL');
-  } catch {
-    // gone
+/** SIGKILLs what is left of a child's group, only processes this file started (never a reused pid). */
+function killOurLeftovers(pgid: number): void {
+  for (const pid of groupMembers(pgid)) {
+    let cmdline = '';
+    try {
+      cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    } catch {
+      continue;
+    }
+    if (!cmdline.includes('fixture-server.mjs') && !cmdline.includes('mcpshare-lifecycle-') && !cmdline.includes("process.on('SIGTERM'")) continue;
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
   }
 }
 
@@ -153,14 +163,14 @@ async function echo(c: Client, text: string): Promise<string> {
 
 /** Waits until the child is ready again with a pid other than `oldPid`. */
 async function waitRestarted(b: RunningCli, oldPid: number): Promise<BridgeStatusJson> {
-  return waitFor(
+  return (await waitFor<BridgeStatusJson | false>(
     async () => {
       const s = await b.status();
-      return s.child.state === 'ready' && s.child.pid !== null && s.child.pid !== oldPid ? s : undefined;
+      return s.child.state === 'ready' && s.child.pid !== null && s.child.pid !== oldPid && s;
     },
     'the child to be restarted and ready',
     CALL_TIMEOUT_MS,
-  );
+  )) as BridgeStatusJson;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -308,6 +318,8 @@ describe('giving up', () => {
     timings['crash loop: client connect → error'] = attempt.at - startedAt;
     await early.close().catch(() => undefined);
     expect(attempt.ok).toBe(false);
+    // It asked while the bridge was still up (giving up takes ≥ 750 ms of backoff): the bridge's answer.
+    expect(attempt.error!.message).toMatch(/crash loop/);
     expect(attempt.error!.message).not.toMatch(/timed out/i);
     expect(attempt.at - startedAt).toBeLessThan(CALL_TIMEOUT_MS / 2);
 
@@ -332,7 +344,7 @@ describe('giving up', () => {
     const b = await bridge(['--init-timeout', '1', '--restart-limit', '2'], { FIXTURE_HANG_INIT: '1' });
     const startedAt = Date.now();
     const status = await b.status();
-    expect(status.child.state).toBe('starting');
+    expect(status.child.state).toMatch(/^(starting|restarting)$/);
     const exit = await b.exited;
     timings['hang init (1 s × 2 tries): start → bridge exit'] = Date.now() - startedAt;
     expect(exit.code).not.toBe(0);
@@ -418,6 +430,8 @@ describe('process group', () => {
     expect(members).toEqual(expect.arrayContaining([leader, server]));
     expect(procStat(b.proc.pid!)?.pgrp).not.toBe(leader);
     const pending = settle(sse.callTool({ name: 'hang', arguments: {} }, undefined, CALL));
+    const pendingHttp = settle(c.callTool({ name: 'hang', arguments: {} }, undefined, CALL));
+    await waitFor(async () => (await b.status()).requests.inFlight >= 2, 'both hanging calls in flight');
 
     const termAt = Date.now();
     b.proc.kill('SIGTERM');
@@ -432,6 +446,11 @@ describe('process group', () => {
     const r = await pending;
     expect(r.at - termAt).toBeLessThan(CALL_TIMEOUT_MS / 2);
     expect(r.ok).toBe(false);
+    // Over Streamable HTTP a closed stream alone would leave the SDK client waiting for its timeout:
+    // the bridge answers in-flight calls with an error before it closes the sessions.
+    const h = await pendingHttp;
+    expect(h.ok).toBe(false);
+    expect(h.error?.message).toMatch(/shutting down/);
   });
 
   test('the launcher dies (kill -9) while a grandchild still holds its stdout: calls get an error, the group is killed, the child restarts', async () => {

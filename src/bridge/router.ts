@@ -572,7 +572,9 @@ export class Router {
   // ─────────────────────────── child lifecycle ───────────────────────────
 
   private onChildDown(down: ChildDown): void {
-    const message = `mcpshare: ${down.reason} while handling this request; it is being restarted, retry the call`;
+    const message = down.final
+      ? `mcpshare: ${down.reason} while handling this request; it keeps crashing, so the bridge is giving up (see its log)`
+      : `mcpshare: ${down.reason} while handling this request; it is being restarted, retry the call`;
     for (const entry of [...this.inflight.values()]) {
       this.forget(entry);
       if (entry.subscribeUri !== undefined) this.undoSubscribe(entry.session, entry.subscribeUri);
@@ -631,6 +633,23 @@ export class Router {
     session.transport
       .send(message, relatedRequestId !== undefined ? { relatedRequestId } : undefined)
       .catch((err: Error) => this.log.debug(`could not deliver to ${session.label}: ${err.message}`));
+  }
+
+  /**
+   * Answers every request still waiting (in flight or queued) with an error, so no client is left
+   * waiting for its own timeout when the bridge stops; the caller closes the sessions afterwards.
+   */
+  shutdown(reason: string): void {
+    const message = `mcpshare: ${reason}; retry once it is back`;
+    for (const entry of [...this.inflight.values()]) {
+      this.forget(entry);
+      this.upstream.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: entry.upstreamId, reason } });
+      if (!entry.cancelled) this.replyError(entry.session, entry.clientId, ErrorCode.ServerUnavailable, message);
+    }
+    for (const q of this.queue.splice(0)) {
+      clearTimeout(q.timer);
+      this.replyError(q.session, q.request.id, ErrorCode.ServerUnavailable, message);
+    }
   }
 
   stats(): RouterStats {

@@ -22,6 +22,8 @@ export interface UpstreamOptions {
 export interface ChildDown extends ChildExit {
   /** One sentence a person can act on. */
   reason: string;
+  /** True when this exit completed a crash loop: there will be no restart. */
+  final: boolean;
 }
 
 interface UpstreamEvents {
@@ -213,17 +215,17 @@ export class Upstream extends EventEmitter<UpstreamEvents> {
         : `the MCP server exited with code ${exit.code}`;
     const reason = this.pendingReason ?? how;
     this.pendingReason = undefined;
-    const down: ChildDown = { ...exit, reason };
-    this.lastExit = down;
-    this.log.warn(`${reason}${exit.stderrTail.length ? `; last stderr: ${exit.stderrTail.slice(-3).join(' | ')}` : ''}`);
-    this.state = 'restarting';
-    this.emit('down', down);
-
     const now = Date.now();
     this.crashTimes.push(now);
     while (this.crashTimes.length && now - this.crashTimes[0] > this.opts.restartWindowMs) this.crashTimes.shift();
-    if (this.crashTimes.length >= this.opts.restartLimit) {
-      this.state = 'failed';
+    const final = this.crashTimes.length >= this.opts.restartLimit;
+    const down: ChildDown = { ...exit, reason, final };
+    this.lastExit = down;
+    this.log.warn(`${reason}${exit.stderrTail.length ? `; last stderr: ${exit.stderrTail.slice(-3).join(' | ')}` : ''}`);
+    this.state = final ? 'failed' : 'restarting';
+    this.emit('down', down);
+
+    if (final) {
       this.fatalMessage =
         `crash loop: the MCP server stopped ${this.crashTimes.length} times within ${Math.round(this.opts.restartWindowMs / 1000)} s ` +
         `(last: ${reason})${exit.stderrTail.length ? `; its last stderr line: ${exit.stderrTail[exit.stderrTail.length - 1]}` : ''}`;
