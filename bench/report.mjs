@@ -55,6 +55,17 @@ export function renderMarkdown(r) {
   out.push(row(['misrouted replies', `${c.misrouted} of ${int(c.checked)} checked`, '0', verdict(r.verdicts.noMisrouted)]));
   out.push(row(['failed calls', String(c.failed), '0', verdict(r.verdicts.noFailed)]), '');
 
+  // Split the 1×1 added latency into "any HTTP server with this client" and "the bridge's own work".
+  const at = (path) => L[path]?.['1x1']?.p50;
+  if (Number.isFinite(at('floor')) && Number.isFinite(at('floorRaw'))) {
+    out.push(
+      `Where the added p50 at 1×1 comes from: with the SDK client, a bare HTTP server already adds ${ms(at('floor') - at('direct'))} ms ` +
+        `over stdio; the bridge adds ${ms(at('bridge') - at('floor'))} ms on top of that. With the raw node:http client: ` +
+        `${ms(at('floorRaw') - at('direct'))} ms for HTTP, ${ms(at('bridgeRaw') - at('floorRaw'))} ms for the bridge.`,
+      '',
+    );
+  }
+
   out.push('## Latency and throughput', '');
   out.push(
     row(['load', 'path', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'calls/s', 'calls', 'added p50 ms', 'p50 per round']),
