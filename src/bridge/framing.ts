@@ -1,4 +1,5 @@
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { isJsonRpcMessage } from './jsonrpc.js';
 
 /** Largest line the child may write (a single JSON-RPC message); beyond it the line is discarded. */
 export const MAX_LINE_BYTES = 64 * 1024 * 1024;
@@ -58,16 +59,8 @@ export function decodeLine(raw: string): Frame | undefined {
   } catch {
     return { junk: line };
   }
-  if (isEnvelope(value)) return { message: value };
+  if (isJsonRpcMessage(value)) return { message: value };
   return { junk: line };
-}
-
-function isEnvelope(v: unknown): v is JSONRPCMessage {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
-  const m = v as Record<string, unknown>;
-  if (m.jsonrpc !== '2.0') return false;
-  if (typeof m.method === 'string') return true;
-  return (typeof m.id === 'string' || typeof m.id === 'number' || m.id === null) && ('result' in m || 'error' in m);
 }
 
 export function encodeMessage(message: JSONRPCMessage): string {

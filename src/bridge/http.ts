@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import type { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
+import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { SUPPORTED_PROTOCOL_VERSIONS } from './protocol.js';
 import type { Logger } from '../util/log.js';
-import { ErrorCode } from './jsonrpc.js';
+import { ErrorCode, isJsonRpcMessage, isRequest } from './jsonrpc.js';
+import { StreamableHttpSessionTransport } from './streamable-http.js';
 import type { Router } from './router.js';
 import { securityMiddleware, type SecurityOptions } from './security.js';
 import { Session } from './session.js';
@@ -25,16 +26,43 @@ export interface BridgeHttp {
   closeAllSessions(): Promise<void>;
 }
 
-/**
- * The SDK transports are loaded on first use: the Streamable HTTP one pulls in web streams, undici
- * and the SDK's zod schemas (~25 MB), which an idle bridge does not need.
- */
-let streamableModule: Promise<typeof import('@modelcontextprotocol/sdk/server/streamableHttp.js')> | undefined;
+/** The SDK's SSE transport is loaded on first use: it pulls in the SDK's zod schemas (~15 MB). */
 let sseModule: Promise<typeof import('@modelcontextprotocol/sdk/server/sse.js')> | undefined;
-const loadStreamable = () => (streamableModule ??= import('@modelcontextprotocol/sdk/server/streamableHttp.js'));
 const loadSse = () => (sseModule ??= import('@modelcontextprotocol/sdk/server/sse.js'));
 
-type AnyMessage = { jsonrpc?: unknown; id?: unknown; method?: unknown };
+/** The JSON-RPC spec's limit is none; the SDK's is 100, and so is ours. */
+const MAX_BATCH_SIZE = 100;
+
+type PostCheck = { messages: JSONRPCMessage[] } | { status: number; code: number; message: string };
+
+/** The checks the Streamable HTTP spec puts on a POST before any message is processed. */
+function checkPost(req: Request): PostCheck {
+  const accept = req.header('accept') ?? '';
+  if (!accept.includes('application/json') || !accept.includes('text/event-stream')) {
+    return { status: 406, code: ErrorCode.ServerUnavailable, message: 'Not Acceptable: Client must accept both application/json and text/event-stream' };
+  }
+  if (req.body === undefined) {
+    return { status: 415, code: ErrorCode.ServerUnavailable, message: 'Unsupported Media Type: Content-Type must be application/json' };
+  }
+  const body: unknown = req.body;
+  if (Array.isArray(body) && body.length === 0) return { status: 400, code: ErrorCode.InvalidRequest, message: 'Invalid Request: empty batch' };
+  if (Array.isArray(body) && body.length > MAX_BATCH_SIZE) {
+    return { status: 400, code: ErrorCode.InvalidRequest, message: `Invalid Request: Batch must not exceed ${MAX_BATCH_SIZE} messages` };
+  }
+  const messages = Array.isArray(body) ? body : [body];
+  if (!messages.every(isJsonRpcMessage)) return { status: 400, code: ErrorCode.ParseError, message: 'Parse error: Invalid JSON-RPC message' };
+  const inits = messages.filter((m) => 'method' in m && m.method === 'initialize').length;
+  if (inits > 0 && messages.length > 1) {
+    return { status: 400, code: ErrorCode.InvalidRequest, message: 'Invalid Request: Only one initialization request is allowed' };
+  }
+  return { messages };
+}
+
+function unsupportedVersion(req: Request): string | undefined {
+  const version = req.header('mcp-protocol-version');
+  if (version === undefined || SUPPORTED_PROTOCOL_VERSIONS.includes(version)) return undefined;
+  return `Bad Request: Unsupported protocol version: ${version} (supported versions: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')})`;
+}
 
 function rpcError(res: Response, status: number, code: number, message: string, id: unknown = null): void {
   if (res.headersSent) return;
@@ -52,7 +80,7 @@ export function createBridgeHttp(router: Router, opts: HttpOptions, log: Logger)
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  const httpSessions = new Map<string, { session: Session; transport: StreamableHTTPServerTransport }>();
+  const httpSessions = new Map<string, { session: Session; transport: StreamableHttpSessionTransport }>();
   const sseSessions = new Map<string, { session: Session; transport: SSEServerTransport }>();
   const json = express.json({ limit: opts.maxBodyBytes, type: ['application/json', 'application/*+json'] });
 
@@ -73,37 +101,13 @@ export function createBridgeHttp(router: Router, opts: HttpOptions, log: Logger)
   };
 
   /** A client that drops a POST stream mid-call has its unanswered requests cancelled upstream. */
-  const cancelOnAbandon = (session: Session, body: unknown, res: Response) => {
-    const ids = (Array.isArray(body) ? body : [body])
-      .filter((m: AnyMessage) => m && typeof m === 'object' && typeof m.method === 'string' && m.id !== undefined && m.id !== null)
-      .map((m: AnyMessage) => m.id as string | number);
+  const cancelOnAbandon = (session: Session, messages: JSONRPCMessage[], res: Response) => {
+    const ids = messages.filter(isRequest).map((m) => m.id);
     if (ids.length === 0) return;
     res.on('close', () => {
       if (res.writableFinished) return;
       for (const id of ids) router.cancelClientRequest(session, id, 'client disconnected');
     });
-  };
-
-  const newHttpSession = async (req: Request, res: Response) => {
-    const { StreamableHTTPServerTransport } = await loadStreamable();
-    const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
-      sessionIdGenerator: () => randomUUID(),
-      onsessioninitialized: (id) => {
-        session.id = id;
-        httpSessions.set(id, { session, transport });
-        router.addSession(session);
-      },
-    });
-    const session = new Session('(initializing)', 'streamable-http', transport);
-    transport.onmessage = (message) => router.handleClientMessage(session, message);
-    transport.onclose = () => {
-      httpSessions.delete(session.id);
-      router.removeSession(session, 'session closed');
-    };
-    transport.onerror = (err) => log.debug(`streamable-http: ${err.message}`);
-    await transport.start();
-    trackStream(session, res);
-    await transport.handleRequest(req, res, req.body);
   };
 
   // Express answers HEAD with the GET handler: on /sse that would open an SSE session whose headers
@@ -114,30 +118,38 @@ export function createBridgeHttp(router: Router, opts: HttpOptions, log: Logger)
     rpcError(res, 405, ErrorCode.InvalidRequest, 'Method Not Allowed: HEAD is not supported here');
   });
 
-  app.post('/mcp', json, async (req, res) => {
-    if (Array.isArray(req.body) && req.body.length === 0) {
-      // JSON-RPC 2.0: an empty batch is an invalid request (the SDK would answer 202 to it).
-      return rpcError(res, 400, ErrorCode.InvalidRequest, 'Invalid Request: empty batch');
-    }
+  app.post('/mcp', json, (req, res) => {
     const sid = req.header('mcp-session-id');
-    if (sid) {
-      const entry = httpSessions.get(sid);
-      if (!entry) return rpcError(res, 404, ErrorCode.SessionNotFound, SESSION_NOT_FOUND);
+    const entry = sid ? httpSessions.get(sid) : undefined;
+    if (sid && !entry) return rpcError(res, 404, ErrorCode.SessionNotFound, SESSION_NOT_FOUND);
+    const check = checkPost(req);
+    if ('status' in check) return rpcError(res, check.status, check.code, check.message);
+    const { messages } = check;
+    const first = messages[0] as { method?: string; id?: unknown };
+    if (entry) {
+      if (first.method === 'initialize') return rpcError(res, 400, ErrorCode.InvalidRequest, 'Invalid Request: Server already initialized');
+      const badVersion = unsupportedVersion(req);
+      if (badVersion) return rpcError(res, 400, ErrorCode.ServerUnavailable, badVersion);
       trackStream(entry.session, res);
-      cancelOnAbandon(entry.session, req.body, res);
-      await entry.transport.handleRequest(req, res, req.body);
+      cancelOnAbandon(entry.session, messages, res);
+      entry.transport.handlePost(res, messages);
       return;
     }
-    if (req.body === undefined) {
-      return rpcError(res, 415, ErrorCode.InvalidRequest, 'Unsupported Media Type: Content-Type must be application/json');
-    }
-    const messages: AnyMessage[] = Array.isArray(req.body) ? req.body : [req.body];
-    if (messages.some((m) => m && typeof m === 'object' && m.method === 'initialize')) {
-      await newHttpSession(req, res);
+    if (first.method === 'initialize') {
+      const transport = new StreamableHttpSessionTransport(randomUUID());
+      const session = new Session(transport.sessionId, 'streamable-http', transport);
+      transport.onmessage = (message) => router.handleClientMessage(session, message);
+      transport.onclose = () => {
+        httpSessions.delete(session.id);
+        router.removeSession(session, 'session closed');
+      };
+      httpSessions.set(session.id, { session, transport });
+      router.addSession(session);
+      trackStream(session, res);
+      transport.handlePost(res, messages);
       return;
     }
-    const first = messages[0];
-    if (messages.length === 1 && first && typeof first === 'object' && first.method === 'server/discover') {
+    if (messages.length === 1 && first.method === 'server/discover') {
       // Protocol 2026-07-28 discovery: answer at once with "method not found" so the client falls
       // back to initialize (protocol 2025-11-25) without waiting or leaving a session behind.
       res.status(200).json({
@@ -150,28 +162,30 @@ export function createBridgeHttp(router: Router, opts: HttpOptions, log: Logger)
     rpcError(res, 400, ErrorCode.InvalidRequest, 'Bad Request: Mcp-Session-Id header is required; start with an initialize request');
   });
 
-  app.get('/mcp', async (req, res) => {
+  app.get('/mcp', (req, res) => {
     const sid = req.header('mcp-session-id');
     if (!sid) return rpcError(res, 400, ErrorCode.InvalidRequest, 'Bad Request: Mcp-Session-Id header is required');
     const entry = httpSessions.get(sid);
     if (!entry) return rpcError(res, 404, ErrorCode.SessionNotFound, SESSION_NOT_FOUND);
-    const version = req.header('mcp-protocol-version');
-    if ((req.header('accept') ?? '').includes('text/event-stream') && (version === undefined || SUPPORTED_PROTOCOL_VERSIONS.includes(version))) {
-      // Claude Code may open a second standalone stream while the first is still tracked: the new
-      // one replaces the old instead of failing with 409. Only a GET the transport will accept
-      // replaces it: a refused one (bad protocol version) must not cut the working stream.
-      entry.transport.closeStandaloneSSEStream();
+    if (!(req.header('accept') ?? '').includes('text/event-stream')) {
+      return rpcError(res, 406, ErrorCode.ServerUnavailable, 'Not Acceptable: Client must accept text/event-stream');
     }
+    const badVersion = unsupportedVersion(req);
+    if (badVersion) return rpcError(res, 400, ErrorCode.ServerUnavailable, badVersion);
+    // Claude Code may open a second standalone stream while the first is still tracked: the new one
+    // replaces the old instead of failing with 409 (a refused GET above never cuts the working one).
     trackStream(entry.session, res);
-    await entry.transport.handleRequest(req, res);
+    entry.transport.handleGet(res);
   });
 
-  app.delete('/mcp', async (req, res) => {
+  app.delete('/mcp', (req, res) => {
     const sid = req.header('mcp-session-id');
     if (!sid) return rpcError(res, 400, ErrorCode.InvalidRequest, 'Bad Request: Mcp-Session-Id header is required');
     const entry = httpSessions.get(sid);
     if (!entry) return rpcError(res, 404, ErrorCode.SessionNotFound, SESSION_NOT_FOUND);
-    await entry.transport.handleRequest(req, res);
+    const badVersion = unsupportedVersion(req);
+    if (badVersion) return rpcError(res, 400, ErrorCode.ServerUnavailable, badVersion);
+    entry.transport.handleDelete(res);
   });
 
   app.all('/mcp', (_req, res) => {

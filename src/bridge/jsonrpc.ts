@@ -20,6 +20,21 @@ export function isResponse(m: JSONRPCMessage): m is JSONRPCResponseMessage {
   return !('method' in m) && ('result' in m || 'error' in m);
 }
 
+/**
+ * Envelope check for a JSON-RPC 2.0 message: an object with jsonrpc "2.0" and either a method or a
+ * result/error with an id. Payloads are not validated: the bridge passes them through, and one
+ * JSON.parse per message is the whole cost on the hot path.
+ */
+export function isJsonRpcMessage(v: unknown): v is JSONRPCMessage {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  const m = v as Record<string, unknown>;
+  if (m.jsonrpc !== '2.0') return false;
+  if (typeof m.method === 'string') {
+    return m.id === undefined || typeof m.id === 'string' || typeof m.id === 'number';
+  }
+  return (typeof m.id === 'string' || typeof m.id === 'number' || m.id === null) && ('result' in m || 'error' in m);
+}
+
 export function errorResponse(id: RequestId, code: number, message: string, data?: unknown): JSONRPCErrorResponse {
   return { jsonrpc: '2.0', id, error: { code, message, ...(data !== undefined ? { data } : {}) } };
 }
