@@ -246,6 +246,8 @@ describe('cancellation', () => {
     }, 'the cancellation to reach the server');
     expect(Number.isInteger(stats.cancelled.at(-1))).toBe(true);
     expect(textOf(await c.callTool({ name: 'echo', arguments: { text: 'next' } }))).toBe('next');
+    // An ordinary cancellation is not a misroute.
+    expect((await b.status()).misroutedDropped).toBe(0);
   });
 
   test("a session that leaves has its in-flight work cancelled upstream", async () => {
@@ -257,5 +259,38 @@ describe('cancellation', () => {
     await waitFor(async () => (await b.status()).requests.inFlight >= 2, 'two hanging calls in flight');
     await disconnect(leaver);
     await waitFor(async () => (await fixtureStats(watcher)).cancelled.length >= before + 2, 'both cancelled upstream');
+  });
+});
+
+describe('bridge-owned settings', () => {
+  test("the bridge's bearer token is not passed to the server it runs", async () => {
+    const token = 'tok-never-in-child-9f3a';
+    const t = await runCli(bridgeArgs([process.execPath, FIXTURE], ['--name', 'tok']), { MCPSHARE_TOKEN: token });
+    try {
+      const headers = { ...JSON_HEADERS, authorization: `Bearer ${token}` };
+      const init = await raw(`${t.url}/mcp`, { headers, body: initializeBody() });
+      expect(init.status).toBe(200);
+      const h = { ...headers, 'mcp-session-id': init.headers.get('mcp-session-id')! };
+      const reply = await raw(`${t.url}/mcp`, {
+        headers: h,
+        body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'env', arguments: { name: 'MCPSHARE_TOKEN' } } }),
+      });
+      expect(reply.json.result.content[0].text).toBe('{"value":null}');
+    } finally {
+      await t.stop();
+    }
+  });
+
+  test('an initialize that fails (server not ready) leaves no session behind', async () => {
+    const t = await runCli(bridgeArgs([process.execPath, FIXTURE], ['--name', 'slow', '--init-timeout', '1', '--restart-limit', '5']), {
+      FIXTURE_HANG_INIT: '1',
+    });
+    try {
+      const init = await raw(`${t.url}/mcp`, { headers: JSON_HEADERS, body: initializeBody() });
+      expect(init.json.error.message).toMatch(/not ready|initialize/);
+      await waitFor(async () => (await t.status()).sessions.total === 0, 'the failed session to be released', 3000);
+    } finally {
+      await t.stop();
+    }
   });
 });

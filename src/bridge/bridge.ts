@@ -117,6 +117,16 @@ function listen(server: Server, port: number, host: string): Promise<void> {
   });
 }
 
+/**
+ * The child's environment: the bridge's own, the env file and --env values, but never the bridge's
+ * bearer token: the server behind it is often third-party code fetched by npx.
+ */
+function childEnv(fileEnv: Record<string, string>, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...fileEnv, ...extra };
+  delete env.MCPSHARE_TOKEN;
+  return env;
+}
+
 function urlHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
@@ -138,7 +148,7 @@ export async function startBridge(options: BridgeOptions): Promise<RunningBridge
 
   const upstream = new Upstream(
     {
-      spec: { command: o.command, args: o.args, cwd: o.cwd, env: { ...process.env, ...fileEnv, ...o.env } },
+      spec: { command: o.command, args: o.args, cwd: o.cwd, env: childEnv(fileEnv, o.env) },
       clientInfo: { name: 'mcpshare-bridge', version: VERSION },
       initTimeoutMs: o.initTimeoutMs,
       restartLimit: o.restartLimit,
@@ -169,7 +179,7 @@ export async function startBridge(options: BridgeOptions): Promise<RunningBridge
         restarts: upstream.restarts,
         rssBytes: childPid ? (groupRss(childPid) ?? null) : null,
         lastExit: upstream.lastExit
-          ? { code: upstream.lastExit.code, signal: upstream.lastExit.signal, reason: upstream.lastExit.reason }
+          ? { code: upstream.lastExit.code, signal: upstream.lastExit.signal, reason: scrub(upstream.lastExit.reason) }
           : null,
       },
       server: init ? { name: init.serverInfo.name, version: init.serverInfo.version, protocolVersion: init.protocolVersion } : null,

@@ -39,7 +39,6 @@ interface Inflight {
   method: string;
   clientProgressToken?: ProgressToken;
   bridgeProgressToken?: ProgressToken;
-  cancelled: boolean;
   /** When a progress update for this request last went to the client. */
   progressDeliveredAt?: number;
   /** Set on resources/subscribe that went upstream: undone if it fails. */
@@ -96,6 +95,11 @@ export class Router {
   private readonly queue: QueuedRequest[] = [];
   private readonly serverRoutes = new Map<number, ServerRequestRoute>();
   private readonly subscribers = new Map<string, Set<Session>>();
+  /**
+   * Upstream ids cancelled by the bridge: a late answer to one of them is expected, not a
+   * misroute. Bounded, since many servers never answer a cancelled request.
+   */
+  private readonly cancelledIds = new Set<number>();
   private childLogLevel?: LoggingLevel;
   private progressCounter = 0;
   private downstreamCounter = 0;
@@ -112,7 +116,7 @@ export class Router {
   ) {
     upstream.on('message', (m) => this.onChildMessage(m));
     upstream.on('down', (d) => this.onChildDown(d));
-    upstream.on('ready', ({ restart }) => void this.onChildReady(restart));
+    upstream.on('ready', ({ restart }) => this.onChildReady(restart));
     upstream.on('fatal', (msg) => this.onFatal(msg));
   }
 
@@ -132,12 +136,7 @@ export class Router {
     for (const id of [...session.inflight]) {
       const entry = this.inflight.get(id);
       if (!entry) continue;
-      this.upstream.send({
-        jsonrpc: '2.0',
-        method: 'notifications/cancelled',
-        params: { requestId: id, reason: `client session ended (${why})` },
-      });
-      this.forget(entry);
+      this.cancelUpstream(entry, `client session ended (${why})`);
     }
     this.byClientId.delete(session);
     for (let i = this.queue.length - 1; i >= 0; i--) {
@@ -210,6 +209,8 @@ export class Router {
       await this.upstream.whenReady(this.opts.queueTimeoutMs);
     } catch (err) {
       this.replyError(session, request.id, ErrorCode.ServerUnavailable, `mcpshare: ${(err as Error).message}`);
+      // The session never started: release it instead of keeping it until the idle sweep.
+      setImmediate(() => void session.transport.close());
       return;
     }
     const child = this.upstream.initResult as InitializeResult;
@@ -238,6 +239,11 @@ export class Router {
       this.replyError(session, request.id, ErrorCode.ServerUnavailable, 'mcpshare: the MCP server is not running (crash loop or stopped)');
       return;
     }
+    this.enqueue(session, request);
+  }
+
+  /** Holds a request until the child is (back) up, with an error if that takes too long. */
+  private enqueue(session: Session, request: JSONRPCRequest): void {
     const timer = setTimeout(() => {
       const i = this.queue.findIndex((q) => q.timer === timer);
       if (i < 0) return;
@@ -252,9 +258,9 @@ export class Router {
     this.queue.push({ session, request, timer });
   }
 
-  private sendUpstream(session: Session, request: JSONRPCRequest): Inflight {
+  private sendUpstream(session: Session, request: JSONRPCRequest): void {
     const upstreamId = this.upstream.nextId();
-    const entry: Inflight = { upstreamId, session, clientId: request.id, method: request.method, cancelled: false };
+    const entry: Inflight = { upstreamId, session, clientId: request.id, method: request.method };
     let params = request.params;
     const meta = params?._meta as Record<string, unknown> | undefined;
     if (meta && meta.progressToken !== undefined && meta.progressToken !== null) {
@@ -263,12 +269,26 @@ export class Router {
       params = { ...params, _meta: { ...meta, progressToken: entry.bridgeProgressToken } };
       this.progress.set(entry.bridgeProgressToken, entry);
     }
+    const message = { jsonrpc: '2.0' as const, id: upstreamId, method: request.method, ...(params ? { params } : {}) };
+    if (!this.upstream.send(message)) {
+      // The child is dying but its exit is not reported yet: wait for the next one like any request.
+      if (entry.bridgeProgressToken !== undefined) this.progress.delete(entry.bridgeProgressToken);
+      this.enqueue(session, request);
+      return;
+    }
     if (request.method === 'resources/subscribe') entry.subscribeUri = String((request.params as { uri?: unknown })?.uri);
     this.inflight.set(upstreamId, entry);
     session.inflight.add(upstreamId);
     this.byClientId.get(session)?.set(request.id, entry);
-    this.upstream.send({ jsonrpc: '2.0', id: upstreamId, method: request.method, ...(params ? { params } : {}) });
-    return entry;
+  }
+
+  /** Tells the child to stop working on a request and forgets it; its late answer is dropped quietly. */
+  private cancelUpstream(entry: Inflight, reason: string): void {
+    this.forget(entry);
+    if (entry.subscribeUri !== undefined) this.undoSubscribe(entry.session, entry.subscribeUri);
+    this.upstream.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: entry.upstreamId, reason } });
+    this.cancelledIds.add(entry.upstreamId);
+    if (this.cancelledIds.size > 1000) this.cancelledIds.delete(this.cancelledIds.values().next().value as number);
   }
 
   private forget(entry: Inflight): void {
@@ -308,10 +328,8 @@ export class Router {
       return;
     }
     const entry = this.byClientId.get(session)?.get(clientId);
-    if (!entry || entry.cancelled) return;
-    entry.cancelled = true;
-    this.upstream.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: entry.upstreamId, reason } });
-    this.forget(entry);
+    if (!entry) return;
+    this.cancelUpstream(entry, reason);
     // A cancelled request gets no response (MCP spec); end its HTTP stream so nothing hangs.
     const transport = session.transport as { closeSSEStream?: (id: RequestId) => void };
     transport.closeSSEStream?.(clientId);
@@ -412,6 +430,10 @@ export class Router {
 
   private onChildResponse(response: JSONRPCResponseMessage): void {
     const entry = typeof response.id === 'number' ? this.inflight.get(response.id) : undefined;
+    if (!entry && typeof response.id === 'number' && this.cancelledIds.delete(response.id)) {
+      this.log.debug(`dropped the answer to cancelled request ${response.id}`);
+      return;
+    }
     if (!entry) {
       this.misroutedDropped++;
       this.log.warn(`the MCP server answered unknown request id ${JSON.stringify(response.id)}; dropped (never broadcast)`);
@@ -419,7 +441,7 @@ export class Router {
     }
     this.forget(entry);
     if (entry.subscribeUri !== undefined && 'error' in response) this.undoSubscribe(entry.session, entry.subscribeUri);
-    if (entry.cancelled || entry.session.closed) return;
+    if (entry.session.closed) return;
     this.requestsServed++;
     const reply = { ...response, id: entry.clientId } as JSONRPCMessage;
     const sinceProgress = entry.progressDeliveredAt === undefined ? Infinity : Date.now() - entry.progressDeliveredAt;
@@ -479,6 +501,12 @@ export class Router {
         return;
       }
       default:
+        // Notifications that belong to one session's task or elicitation cannot be attributed over
+        // stdio: dropping them is better than leaking them to every session.
+        if (note.method.startsWith('notifications/tasks/') || note.method === 'notifications/elicitation/complete') {
+          this.log.debug(`dropped ${note.method}: it belongs to one session and the server does not say which`);
+          return;
+        }
         // list_changed and anything else not tied to one request: every session.
         for (const s of this.sessions.values()) if (s.initialized) this.deliver(s, note);
     }
@@ -578,16 +606,18 @@ export class Router {
     for (const entry of [...this.inflight.values()]) {
       this.forget(entry);
       if (entry.subscribeUri !== undefined) this.undoSubscribe(entry.session, entry.subscribeUri);
-      if (!entry.cancelled) this.replyError(entry.session, entry.clientId, ErrorCode.ServerUnavailable, message);
+      this.replyError(entry.session, entry.clientId, ErrorCode.ServerUnavailable, message);
     }
     for (const route of this.serverRoutes.values()) if (route.union) clearTimeout(route.union.timer);
     this.serverRoutes.clear();
+    this.cancelledIds.clear(); // ids are per child run
     this.childLogLevel = undefined;
   }
 
-  private async onChildReady(restart: boolean): Promise<void> {
+  private onChildReady(restart: boolean): void {
     if (restart) {
-      // Replay what the sessions had set on the previous child, before any queued request runs.
+      // Replay what the sessions had set on the previous child. The replays are written to the
+      // child's stdin now, so they precede every queued request flushed below without waiting.
       const level = this.effectiveLogLevel();
       const replays: Promise<unknown>[] = [];
       if (level && this.upstream.initResult?.capabilities.logging) {
@@ -595,10 +625,11 @@ export class Router {
         replays.push(this.upstream.request('logging/setLevel', { level }));
       }
       for (const uri of this.subscribers.keys()) replays.push(this.upstream.request('resources/subscribe', { uri }));
-      const results = await Promise.allSettled(replays);
-      const failed = results.filter((r) => r.status === 'rejected').length;
-      if (failed) this.log.warn(`${failed} of ${replays.length} replayed settings failed on the restarted MCP server`);
-      else if (replays.length) this.log.info(`replayed ${replays.length} setting(s) on the restarted MCP server`);
+      void Promise.allSettled(replays).then((results) => {
+        const failed = results.filter((r) => r.status === 'rejected').length;
+        if (failed) this.log.warn(`${failed} of ${replays.length} replayed settings failed on the restarted MCP server`);
+        else if (replays.length) this.log.info(`replayed ${replays.length} setting(s) on the restarted MCP server`);
+      });
       // Tools may have changed with the new process: tell every client to refresh.
       const caps = this.upstream.initResult?.capabilities ?? {};
       for (const kind of ['tools', 'prompts', 'resources'] as const) {
@@ -607,7 +638,7 @@ export class Router {
     }
     for (const q of this.queue.splice(0)) {
       clearTimeout(q.timer);
-      if (!q.session.closed) this.sendUpstream(q.session, q.request);
+      if (!q.session.closed) this.forward(q.session, q.request);
     }
   }
 
@@ -642,9 +673,8 @@ export class Router {
   shutdown(reason: string): void {
     const message = `mcpshare: ${reason}; retry once it is back`;
     for (const entry of [...this.inflight.values()]) {
-      this.forget(entry);
-      this.upstream.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: entry.upstreamId, reason } });
-      if (!entry.cancelled) this.replyError(entry.session, entry.clientId, ErrorCode.ServerUnavailable, message);
+      this.cancelUpstream(entry, reason);
+      this.replyError(entry.session, entry.clientId, ErrorCode.ServerUnavailable, message);
     }
     for (const q of this.queue.splice(0)) {
       clearTimeout(q.timer);
@@ -678,6 +708,9 @@ export class Router {
  */
 export function advertisedCapabilities(child: ServerCapabilities): ServerCapabilities {
   const caps: ServerCapabilities = { ...child };
+  // Tasks live in the one child, which sees one client: every session could list and fetch every
+  // other session's tasks. Not offered until tasks are routed per session.
+  delete (caps as Record<string, unknown>).tasks;
   if (caps.tools) caps.tools = { ...caps.tools, listChanged: true };
   if (caps.prompts) caps.prompts = { ...caps.prompts, listChanged: true };
   if (caps.resources) caps.resources = { ...caps.resources, listChanged: true };

@@ -16,12 +16,20 @@ export async function runBridgeForeground(options: BridgeOptions, out: NodeJS.Wr
   // A fault in one request must not take every session down with it.
   process.on('uncaughtException', (err) => log.error(`unexpected error (bridge keeps running): ${err.stack ?? err.message}`));
   process.on('unhandledRejection', (err) => log.error(`unhandled rejection (bridge keeps running): ${String(err)}`));
+  let stopping = false;
   const stop = (sig: string) => {
+    if (stopping) {
+      // A second Ctrl-C: stop waiting, but never orphan the child's process group.
+      log.warn(`${sig} received again: killing the MCP server now`);
+      bridge.killChildNow();
+      process.exit(130);
+    }
+    stopping = true;
     log.info(`${sig} received: stopping`);
     void bridge.close();
   };
-  process.once('SIGINT', () => stop('SIGINT'));
-  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
 
   out.write(
     `mcpshare bridge "${options.name}" listening on ${bridge.url}\n` +
