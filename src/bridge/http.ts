@@ -199,6 +199,9 @@ export function createBridgeHttp(router: Router, opts: HttpOptions, log: Logger)
       return rpcError(res, 406, ErrorCode.InvalidRequest, 'Not Acceptable: /sse serves text/event-stream');
     }
     const { SSEServerTransport } = await loadSse();
+    // The first /sse client waits for the module to load; if it left meanwhile, its 'close' has
+    // already fired and a session opened now would never be released.
+    if (res.destroyed || req.socket.destroyed) return;
     const transport = new SSEServerTransport('/message', res);
     const session = new Session(transport.sessionId, 'sse', transport);
     transport.onmessage = (message) => router.handleClientMessage(session, message);
