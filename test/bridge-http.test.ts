@@ -27,6 +27,7 @@ import {
   waitReady,
   type BridgeStatusJson,
   type RunningCli,
+  parseJsonOrUndefined,
 } from './helpers/bridge.js';
 
 const FIX = [process.execPath, FIXTURE];
@@ -144,13 +145,7 @@ async function post(url: string, headers: Record<string, string>, body?: string 
       }
     }
   } else text = await res.text();
-  let json: any;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, headers: res.headers, text, json };
+  return { status: res.status, headers: res.headers, text, json: parseJsonOrUndefined(text) };
 }
 
 /**

@@ -4,7 +4,7 @@ import type { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { SUPPORTED_PROTOCOL_VERSIONS } from './protocol.js';
 import type { Logger } from '../util/log.js';
-import { ErrorCode, isJsonRpcMessage, isRequest } from './jsonrpc.js';
+import { ErrorCode, httpRpcError, isJsonRpcMessage, isRequest } from './jsonrpc.js';
 import { StreamableHttpSessionTransport } from './streamable-http.js';
 import type { Router } from './router.js';
 import { securityMiddleware, type SecurityOptions } from './security.js';
@@ -64,9 +64,8 @@ function unsupportedVersion(req: Request): string | undefined {
   return `Bad Request: Unsupported protocol version: ${version} (supported versions: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')})`;
 }
 
-function rpcError(res: Response, status: number, code: number, message: string, id: unknown = null): void {
-  if (res.headersSent) return;
-  res.status(status).json({ jsonrpc: '2.0', error: { code, message }, id });
+function rpcError(res: Response, status: number, code: number, message: string): void {
+  httpRpcError(res, status, code, message);
 }
 
 const SESSION_NOT_FOUND =

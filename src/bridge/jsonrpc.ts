@@ -49,3 +49,15 @@ export const ErrorCode = {
   ServerUnavailable: -32000,
   SessionNotFound: -32001,
 } as const;
+
+/** Writes a JSON-RPC error as an HTTP response (id null: it answers the request, not a message). */
+export function httpRpcError(
+  res: { headersSent: boolean; status(code: number): { set(h: Record<string, string>): { json(body: unknown): unknown } } },
+  status: number,
+  code: number,
+  message: string,
+  options: { id?: unknown; headers?: Record<string, string> } = {},
+): void {
+  if (res.headersSent) return;
+  res.status(status).set(options.headers ?? {}).json({ jsonrpc: '2.0', error: { code, message }, id: options.id ?? null });
+}

@@ -309,12 +309,9 @@ export class Router {
         this.cancelClientRequest(session, requestId, (note.params as { reason?: string }).reason ?? 'cancelled by client');
         return;
       }
-      case 'notifications/progress': {
-        // Progress for a request the child sent to this client: tokens are the child's own.
-        this.upstream.send(note);
-        return;
-      }
       default:
+        // roots/list_changed, and progress for a request the child sent to this client (the
+        // child's own tokens): forwarded as they are.
         this.upstream.send(note);
     }
   }

@@ -1,5 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
+import { ErrorCode, httpRpcError } from './jsonrpc.js';
 
 const LOOPBACK_HOSTNAMES = new Set(['localhost', '127.0.0.1', '::1', '[::1]']);
 /** Listen addresses that mean "every interface". */
@@ -30,7 +31,7 @@ export interface SecurityOptions {
 }
 
 function jsonError(res: Response, status: number, message: string, headers: Record<string, string> = {}): void {
-  res.status(status).set(headers).json({ jsonrpc: '2.0', error: { code: -32000, message }, id: null });
+  httpRpcError(res, status, ErrorCode.ServerUnavailable, message, { headers });
 }
 
 function tokenMatches(given: string, expected: string): boolean {

@@ -18,7 +18,6 @@ export class Session {
   openStreams = 0;
   lastActivity = Date.now();
   closed = false;
-  readonly createdAt = Date.now();
 
   constructor(
     public id: string,

@@ -147,13 +147,16 @@ export async function raw(
 ): Promise<{ status: number; headers: Headers; text: string; json: any }> {
   const res = await fetch(url, { method: init.method ?? 'POST', headers: init.headers, body: init.body });
   const text = res.headers.get('content-type')?.includes('text/event-stream') ? await readFirstEvent(res) : await res.text();
-  let json: any;
+  return { status: res.status, headers: res.headers, text, json: parseJsonOrUndefined(text) };
+}
+
+/** The parsed body, or undefined when it is not JSON (error pages, empty bodies). */
+export function parseJsonOrUndefined(text: string): any {
   try {
-    json = JSON.parse(text);
+    return JSON.parse(text);
   } catch {
-    json = undefined;
+    return undefined;
   }
-  return { status: res.status, headers: res.headers, text, json };
 }
 
 /** Reads one SSE `data:` payload and stops (never waits for an open stream to end). */
