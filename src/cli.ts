@@ -5,7 +5,10 @@
  * generation keeps its RSS near 84 MB after sustained load instead of 113 MB.
  */
 import { bridgeCommand, bridgeUsage } from './cli/bridge.js';
+import { logsCommand, logsUsage, restartCommand, restartUsage, startCommand, startUsage, statusCommand, statusUsage, stopCommand, stopUsage } from './cli/daemons.js';
 import { demoCommand, demoUsage } from './cli/demo.js';
+import { addCommand, addUsage, editCommand, editUsage, listCommand, listUsage, removeCommand, removeUsage } from './cli/servers.js';
+import { lingerCommandCli, lingerUsage, superviseCommand, superviseUsage } from './cli/supervise.js';
 import { UsageError } from './util/args.js';
 import { VERSION } from './version.js';
 
@@ -18,10 +21,21 @@ interface Command {
 const commands: Record<string, Command> = {
   bridge: { summary: 'share one stdio MCP server with many clients over HTTP/SSE', usage: bridgeUsage, run: bridgeCommand },
   demo: { summary: 'run the bridge in front of the bundled demo server', usage: demoUsage, run: demoCommand },
+  add: { summary: 'register a server to run once as a shared login daemon', usage: addUsage, run: addCommand },
+  remove: { summary: 'stop a server and delete its unit, entry and env file', usage: removeUsage, run: removeCommand },
+  list: { summary: 'list the registered servers', usage: listUsage, run: listCommand },
+  edit: { summary: "change a registered server (rewrites its unit, restarts it)", usage: editUsage, run: editCommand },
+  start: { summary: 'start daemons and wait until they are up', usage: startUsage, run: startCommand },
+  stop: { summary: 'stop daemons', usage: stopUsage, run: stopCommand },
+  restart: { summary: 'restart daemons', usage: restartUsage, run: restartCommand },
+  status: { summary: 'state, restarts, pid, memory and sessions of every daemon', usage: statusUsage, run: statusCommand },
+  logs: { summary: "print or follow a daemon's log", usage: logsUsage, run: logsCommand },
+  supervise: { summary: 'run the built-in supervisor (no systemd/launchd)', usage: superviseUsage, run: superviseCommand },
+  'enable-linger': { summary: 'start your daemons at boot, not only at login (systemd)', usage: lingerUsage, run: lingerCommandCli },
 };
 
 function help(): string {
-  const rows = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
+  const rows = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(14)} ${c.summary}`);
   return `mcpshare ${VERSION}: one shared instance of each MCP server for all your AI coding sessions\n\nUsage: mcpshare <command> [options]\n\nCommands:\n${rows.join('\n')}\n\nRun "mcpshare help <command>" for a command's options.\n`;
 }
 

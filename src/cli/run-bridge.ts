@@ -17,7 +17,10 @@ export async function runBridgeForeground(options: BridgeOptions, out: NodeJS.Wr
   process.on('uncaughtException', (err) => log.error(`unexpected error (bridge keeps running): ${err.stack ?? err.message}`));
   process.on('unhandledRejection', (err) => log.error(`unhandled rejection (bridge keeps running): ${String(err)}`));
   let stopping = false;
-  const stop = (sig: string) => {
+  const stop = (sig: NodeJS.Signals) => {
+    // systemd (KillMode=control-group) delivers SIGTERM to the main process twice: only a repeated
+    // SIGINT (a person pressing Ctrl-C again) means "stop waiting".
+    if (stopping && sig === 'SIGTERM') return;
     if (stopping) {
       // A second Ctrl-C: stop waiting, but never orphan the child's process group.
       log.warn(`${sig} received again: killing the MCP server now`);

@@ -1,0 +1,186 @@
+import { parseEnvAssignments } from '../registry/secrets.js';
+import type { RestartPolicy } from '../registry/registry.js';
+import { ServerManager } from '../units/manager.js';
+import { intOption, parseCommandLine, UsageError } from '../util/args.js';
+import { table } from './format.js';
+
+/** `add`, `remove`, `list`, `edit`: the registry side of the CLI. Logic lives in ServerManager. */
+
+const restartOptions = {
+  'restart-sec': { type: 'string' },
+  'restart-burst': { type: 'string' },
+  'restart-window': { type: 'string' },
+} as const;
+
+function restartPolicy(v: { 'restart-sec'?: string; 'restart-burst'?: string; 'restart-window'?: string }): Partial<RestartPolicy> | undefined {
+  const num = (s: string | undefined, name: string, min: number) => {
+    if (s === undefined) return undefined;
+    const n = Number(s);
+    if (!Number.isFinite(n) || n < min) throw new UsageError(`--${name} must be a number ≥ ${min}, got "${s}"`);
+    return n;
+  };
+  const p = {
+    restartSec: num(v['restart-sec'], 'restart-sec', 0.1),
+    burst: intOption(v['restart-burst'], 'restart-burst', 1, 1000),
+    intervalSec: num(v['restart-window'], 'restart-window', 1),
+  };
+  return Object.values(p).some((x) => x !== undefined) ? p : undefined;
+}
+
+function envOption(list: string[] | undefined): Record<string, string> {
+  try {
+    return parseEnvAssignments(list);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+export const addUsage = `Usage: mcpshare add NAME [options] -- COMMAND [ARGS...]
+
+Registers an MCP server to run once as a login daemon that every session shares, and
+writes its unit (systemd user unit, LaunchAgent, or the built-in supervisor's entry).
+
+  stdio server (run behind "mcpshare bridge"):
+    mcpshare add memory -- npx -y @modelcontextprotocol/server-memory
+  server with its own HTTP transport (its command carries transport and port flags):
+    mcpshare add mongo --native http --port 8010 --env MDB_MCP_CONNECTION_STRING=... \\
+      -- npx -y mongodb-mcp-server --transport http --httpPort 8010
+
+Options:
+  --port N              loopback port (default: the first free one in 8001-8099)
+  --native http|sse     the server speaks this transport itself (no bridge)
+  --path PATH           a native server's endpoint (default /mcp, or /sse for sse)
+  --env KEY=VAL         a variable for the server, kept in ~/.config/mcp/NAME.env (0600); repeatable
+  --env-file FILE       your own KEY=VALUE file instead of --env
+  --cwd DIR             working directory of the server
+  --restart-sec S       pause before a restart after a crash (default 2)
+  --restart-burst N     starts allowed within the window before it counts as a crash loop (default 5)
+  --restart-window S    the crash-loop window in seconds (default 120)
+  --start               start it right away
+`;
+
+export async function addCommand(argv: string[]): Promise<number> {
+  const { values, positionals, rest } = parseCommandLine(argv, {
+    port: { type: 'string' },
+    native: { type: 'string' },
+    path: { type: 'string' },
+    env: { type: 'string', multiple: true },
+    'env-file': { type: 'string' },
+    cwd: { type: 'string' },
+    start: { type: 'boolean' },
+    ...restartOptions,
+  });
+  const [name, ...extra] = positionals;
+  if (!name) throw new UsageError('give the server a NAME, e.g. mcpshare add memory -- npx -y @modelcontextprotocol/server-memory');
+  if (extra.length) throw new UsageError(`unexpected "${extra[0]}": put the server's command after "--"`);
+  if (rest.length === 0) throw new UsageError(`no command given; put it after "--", e.g. mcpshare add ${name} -- npx -y @modelcontextprotocol/server-memory`);
+  const native = values.native;
+  if (native !== undefined && native !== 'http' && native !== 'sse') throw new UsageError(`--native must be "http" or "sse", got "${native}"`);
+  if (native && values.port === undefined) throw new UsageError('--native needs --port N: the same port the command line tells the server to listen on');
+  if (values.path !== undefined && !native) throw new UsageError('--path is only for --native servers (a bridge serves /mcp and /sse)');
+  const manager = new ServerManager();
+  const { entry, warnings } = await manager.add({
+    name,
+    command: rest[0],
+    args: rest.slice(1),
+    port: intOption(values.port, 'port', 1, 65535),
+    native,
+    path: values.path,
+    env: envOption(values.env),
+    envFile: values['env-file'],
+    cwd: values.cwd,
+    restart: restartPolicy(values),
+  });
+  for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
+  const b = await manager.backendFor(entry.backend);
+  process.stdout.write(
+    `added "${entry.name}" (${entry.kind}) on http://localhost:${entry.port}${entry.path}\n` +
+      (b.definitionPath(entry.name) ? `  unit: ${b.definitionPath(entry.name)}\n` : `  run by the built-in supervisor\n`) +
+      (entry.envFile ? `  env file: ${entry.envFile}\n` : ''),
+  );
+  if (values.start) {
+    const s = await manager.start(entry.name);
+    process.stdout.write(`${s.name}: ${s.state}${s.state === 'up' ? '' : ` (${s.detail})`}\n`);
+    return s.state === 'up' ? 0 : 1;
+  }
+  process.stdout.write(`start it with: mcpshare start ${entry.name}\n`);
+  return 0;
+}
+
+export const removeUsage = `Usage: mcpshare remove NAME
+
+Stops the server's daemon and deletes its unit, its registry entry and the env file mcpshare wrote.
+`;
+
+export async function removeCommand(argv: string[]): Promise<number> {
+  const { positionals } = parseCommandLine(argv, {});
+  if (positionals.length !== 1) throw new UsageError('give exactly one server NAME');
+  const removed = await new ServerManager().remove(positionals[0]);
+  process.stdout.write(`removed "${positionals[0]}"${removed.length ? `\n${removed.map((f) => `  deleted ${f}`).join('\n')}` : ''}\n`);
+  return 0;
+}
+
+export const listUsage = `Usage: mcpshare list [--json]
+
+The registered servers and how they are run (for their live state, see "mcpshare status").
+`;
+
+export async function listCommand(argv: string[]): Promise<number> {
+  const { values } = parseCommandLine(argv, { json: { type: 'boolean' } }, false);
+  const entries = new ServerManager().list();
+  if (values.json) {
+    process.stdout.write(JSON.stringify(entries, null, 2) + '\n');
+    return 0;
+  }
+  if (entries.length === 0) {
+    process.stdout.write('No servers registered yet. Add one with: mcpshare add NAME -- COMMAND [ARGS...]\n');
+    return 0;
+  }
+  process.stdout.write(
+    table([
+      ['NAME', 'KIND', 'PORT', 'BACKEND', 'COMMAND'],
+      ...entries.map((e) => [e.name, e.kind === 'native' ? `native ${e.transport}` : 'bridged', String(e.port), e.backend, [e.command, ...e.args].join(' ')]),
+    ]),
+  );
+  return 0;
+}
+
+export const editUsage = `Usage: mcpshare edit NAME [options] [-- COMMAND [ARGS...]]
+
+Changes a registered server, rewrites its unit, and restarts its daemon if it was running.
+
+Options:
+  --port N              move it to another port
+  --env KEY=VAL         set a variable in its env file (repeatable)
+  --unset-env KEY       remove a variable from its env file (repeatable)
+  --env-file FILE       use your own env file instead
+  --cwd DIR             working directory
+  --restart-sec S, --restart-burst N, --restart-window S   restart policy (see "mcpshare help add")
+  -- COMMAND [ARGS...]  replace the command line
+`;
+
+export async function editCommand(argv: string[]): Promise<number> {
+  const { values, positionals, rest, hadDashDash } = parseCommandLine(argv, {
+    port: { type: 'string' },
+    env: { type: 'string', multiple: true },
+    'unset-env': { type: 'string', multiple: true },
+    'env-file': { type: 'string' },
+    cwd: { type: 'string' },
+    ...restartOptions,
+  });
+  if (positionals.length !== 1) throw new UsageError('give exactly one server NAME (and its new command after "--")');
+  if (hadDashDash && rest.length === 0) throw new UsageError('nothing after "--": give the new command');
+  const { entry, restarted, warnings } = await new ServerManager().edit(positionals[0], {
+    port: intOption(values.port, 'port', 1, 65535),
+    command: rest[0],
+    args: rest.length ? rest.slice(1) : undefined,
+    env: envOption(values.env),
+    unsetEnv: values['unset-env'],
+    envFile: values['env-file'],
+    cwd: values.cwd,
+    restart: restartPolicy(values),
+  });
+  for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
+  process.stdout.write(`updated "${entry.name}" (http://localhost:${entry.port}${entry.path})${restarted ? '; its daemon was restarted' : ''}\n`);
+  return 0;
+}

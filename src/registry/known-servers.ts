@@ -1,0 +1,63 @@
+/**
+ * What mcpshare knows about popular MCP servers, in one place (data only; no logic).
+ *
+ * - `match`: a regular expression tested against the command and its arguments joined by spaces
+ *   (so it matches `npx -y mongodb-mcp-server`, `node …/mongodb-mcp-server/dist/index.js`, …).
+ * - `sharing`: 'stateless' servers are safe to share; 'stateful' ones keep per-session state
+ *   (a browser, a REPL, an interactive login) and must stay one per session; `reason` says why.
+ * - `native`: the server can speak HTTP/SSE itself. `transportFlag` must be on its command line for
+ *   that (without it the process binds nothing useful and silently speaks stdio to nobody),
+ *   `portFlag` sets its port, `path` is its endpoint.
+ */
+export type Sharing = 'stateless' | 'stateful';
+
+export interface KnownServer {
+  id: string;
+  match: RegExp;
+  sharing: Sharing;
+  reason?: string;
+  native?: { transport: 'http' | 'sse'; transportFlag: string; portFlag?: string; path: string };
+}
+
+export const KNOWN_SERVERS: readonly KnownServer[] = [
+  {
+    id: 'mongodb-mcp-server',
+    match: /(^|[\s/@])mongodb-mcp-server(\s|@|\/|$)/,
+    sharing: 'stateless',
+    native: { transport: 'http', transportFlag: '--transport http', portFlag: '--httpPort', path: '/mcp' },
+  },
+  {
+    id: 'mcp-grafana',
+    match: /(^|[\s/])mcp-grafana(\s|$)/,
+    sharing: 'stateless',
+    native: { transport: 'http', transportFlag: '--transport streamable-http', portFlag: '--address', path: '/mcp' },
+  },
+  { id: 'server-everything', match: /server-everything/, sharing: 'stateless' },
+  { id: 'server-filesystem', match: /server-filesystem/, sharing: 'stateless' },
+  { id: 'server-memory', match: /server-memory/, sharing: 'stateless' },
+  { id: 'server-sequential-thinking', match: /server-sequential-thinking/, sharing: 'stateless' },
+  { id: 'server-fetch', match: /mcp-server-fetch|server-fetch/, sharing: 'stateless' },
+  { id: 'server-github', match: /server-github|github-mcp-server/, sharing: 'stateless' },
+  { id: 'context7', match: /context7-mcp/, sharing: 'stateless' },
+  {
+    id: 'playwright',
+    match: /playwright/,
+    sharing: 'stateful',
+    reason: 'drives one browser whose tabs and page state belong to a single session',
+  },
+  { id: 'puppeteer', match: /puppeteer/, sharing: 'stateful', reason: 'drives one browser whose page state belongs to a single session' },
+  { id: 'chrome-devtools', match: /chrome-devtools-mcp/, sharing: 'stateful', reason: 'drives one browser whose page state belongs to a single session' },
+  {
+    id: 'firebase',
+    match: /firebase(-tools)?(\s|@|$).*\bmcp\b|firebase-mcp/,
+    sharing: 'stateful',
+    reason: 'uses an interactive login and a per-project working directory',
+  },
+  { id: 'repl', match: /\brepl\b|jupyter|ipython/i, sharing: 'stateful', reason: 'a REPL keeps variables and history per session' },
+];
+
+/** The first known server whose pattern matches this command line, if any. */
+export function lookupKnown(command: string, args: readonly string[]): KnownServer | undefined {
+  const line = [command, ...args].join(' ');
+  return KNOWN_SERVERS.find((k) => k.match.test(line));
+}

@@ -1,0 +1,19 @@
+/**
+ * Server names become file names (`~/.config/mcp/NAME.env`), unit names (`mcp-NAME.service`),
+ * launchd labels and keys in `.mcp.json`, so they are restricted to what is safe in all of them:
+ * no path separators, no dots (no `..`), no spaces, no systemd escaping.
+ */
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,47}$/;
+
+export class InvalidNameError extends Error {
+  override name = 'InvalidNameError';
+}
+
+export function validateName(name: string): string {
+  if (!NAME_RE.test(name)) {
+    throw new InvalidNameError(
+      `invalid server name "${name}": use 1–48 letters, digits, "-" or "_", starting with a letter or digit (it becomes a file and unit name)`,
+    );
+  }
+  return name;
+}

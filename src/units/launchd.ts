@@ -1,0 +1,149 @@
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../util/atomic.js';
+import type { RestartPolicy } from '../registry/registry.js';
+import type { ServiceBackend, UnitState } from './backend.js';
+import type { DaemonSpec } from './daemon.js';
+import { launchdLabel, type UserPaths } from './paths.js';
+import { runChecked, runCommand, type CommandRunner } from './runner.js';
+
+/**
+ * macOS LaunchAgents: `~/Library/LaunchAgents/dev.mcpshare.NAME.plist`, loaded into the user's GUI
+ * domain with `launchctl bootstrap gui/UID`, so the daemon comes up at every login.
+ */
+
+const xml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+const str = (s: string) => `<string>${xml(s)}</string>`;
+
+/**
+ * Secrets are loaded by a shell shim at start (`set -a; . FILE; exec …`) so they never appear in
+ * the plist. The env file's path is passed as $0 and the command as "$@": no quoting of user text
+ * inside the script itself.
+ */
+export const ENV_SHIM = 'set -a; . "$0" || exit 78; set +a; exec "$@"';
+
+export function programArguments(spec: DaemonSpec): string[] {
+  return spec.envFile ? ['/bin/sh', '-c', ENV_SHIM, spec.envFile, ...spec.argv] : spec.argv;
+}
+
+export function renderPlist(spec: DaemonSpec): string {
+  const env = Object.entries(spec.env)
+    .map(([k, v]) => `      <key>${xml(k)}</key>${str(v)}`)
+    .join('\n');
+  return [
+    '<?xml version="1.0" encoding="UTF-8"?>',
+    '<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">',
+    '<!-- Written by mcpshare; edit with "mcpshare edit", not by hand. -->',
+    '<plist version="1.0">',
+    '<dict>',
+    `  <key>Label</key>${str(launchdLabel(spec.name))}`,
+    '  <key>ProgramArguments</key>',
+    '  <array>',
+    ...programArguments(spec).map((a) => `    ${str(a)}`),
+    '  </array>',
+    ...(spec.cwd ? [`  <key>WorkingDirectory</key>${str(spec.cwd)}`] : []),
+    '  <key>EnvironmentVariables</key>',
+    '  <dict>',
+    env,
+    '  </dict>',
+    '  <key>RunAtLoad</key><true/>',
+    // Restart only after a failure; a clean exit (stopped on purpose) stays down.
+    '  <key>KeepAlive</key>',
+    '  <dict>',
+    '    <key>SuccessfulExit</key><false/>',
+    '  </dict>',
+    `  <key>ThrottleInterval</key><integer>${Math.max(1, Math.round(spec.restart.restartSec))}</integer>`,
+    `  <key>StandardOutPath</key>${str(spec.logFile)}`,
+    `  <key>StandardErrorPath</key>${str(spec.logFile)}`,
+    '  <key>ProcessType</key><string>Background</string>',
+    '</dict>',
+    '</plist>',
+    '',
+  ].join('\n');
+}
+
+/** Maps `launchctl print gui/UID/LABEL` output to the common UnitState. */
+export function parsePrint(text: string, burst: number): UnitState {
+  const field = (re: RegExp) => re.exec(text)?.[1];
+  const state = field(/^\s*state = (\S+)/m);
+  const pid = Number(field(/^\s*pid = (\d+)/m)) || undefined;
+  const runs = Number(field(/^\s*runs = (\d+)/m) ?? 0);
+  const exitRaw = field(/^\s*last exit code = (-?\d+)/m);
+  const lastExitCode = exitRaw !== undefined ? Number(exitRaw) : undefined;
+  const running = state === 'running';
+  // launchd never gives up (it respawns every ThrottleInterval); it is a crash loop once it has
+  // respawned more than the burst and the last run failed.
+  const crashLoop = !running && (lastExitCode ?? 0) !== 0 && runs > burst;
+  const active: UnitState['active'] = running ? 'running' : crashLoop || (lastExitCode ?? 0) !== 0 ? (crashLoop ? 'failed' : 'starting') : 'stopped';
+  return {
+    installed: true,
+    active,
+    crashLoop,
+    restarts: Math.max(0, runs - 1),
+    pid: running ? pid : undefined,
+    lastExitCode,
+    detail: `state=${state ?? '?'} runs=${runs}${lastExitCode !== undefined ? ` last exit code=${lastExitCode}` : ''}`,
+  };
+}
+
+export class LaunchdBackend implements ServiceBackend {
+  readonly name = 'launchd' as const;
+
+  constructor(
+    private readonly paths: UserPaths,
+    private readonly uid: number = process.getuid?.() ?? 501,
+    private readonly run: CommandRunner = runCommand,
+  ) {}
+
+  private domain() {
+    return `gui/${this.uid}`;
+  }
+
+  private target(name: string) {
+    return `${this.domain()}/${launchdLabel(name)}`;
+  }
+
+  definitionPath(name: string): string {
+    return join(this.paths.launchAgentsDir, `${launchdLabel(name)}.plist`);
+  }
+
+  private async loaded(name: string): Promise<boolean> {
+    return (await this.run('launchctl', ['print', this.target(name)])).exitCode === 0;
+  }
+
+  async install(spec: DaemonSpec): Promise<void> {
+    mkdirSync(this.paths.launchAgentsDir, { recursive: true });
+    mkdirSync(this.paths.logDir, { recursive: true, mode: 0o700 });
+    // A loaded job keeps its old definition: unload it so the next bootstrap reads the new plist.
+    if (await this.loaded(spec.name)) await runChecked(this.run, 'launchctl', ['bootout', this.target(spec.name)]);
+    writeFileAtomic(this.definitionPath(spec.name), renderPlist(spec), 0o644);
+  }
+
+  async uninstall(name: string): Promise<void> {
+    if (await this.loaded(name)) await runChecked(this.run, 'launchctl', ['bootout', this.target(name)]);
+    rmSync(this.definitionPath(name), { force: true });
+  }
+
+  async start(name: string): Promise<void> {
+    if (!existsSync(this.definitionPath(name))) throw new Error(`${this.definitionPath(name)} does not exist; run "mcpshare edit ${name}" to write it again`);
+    if (await this.loaded(name)) await runChecked(this.run, 'launchctl', ['kickstart', this.target(name)]);
+    else await runChecked(this.run, 'launchctl', ['bootstrap', this.domain(), this.definitionPath(name)]);
+  }
+
+  async stop(name: string): Promise<void> {
+    // KeepAlive would respawn a killed job: unloading is the only stop that sticks (until next login).
+    if (await this.loaded(name)) await runChecked(this.run, 'launchctl', ['bootout', this.target(name)]);
+  }
+
+  async restart(name: string): Promise<void> {
+    if (await this.loaded(name)) await runChecked(this.run, 'launchctl', ['kickstart', '-k', this.target(name)]);
+    else await this.start(name);
+  }
+
+  async inspect(name: string, policy: RestartPolicy): Promise<UnitState> {
+    const installed = existsSync(this.definitionPath(name));
+    const r = await this.run('launchctl', ['print', this.target(name)]);
+    if (r.exitCode !== 0) return { installed, active: 'stopped', crashLoop: false, restarts: 0, detail: 'not loaded' };
+    return { ...parsePrint(r.stdout, policy.burst), installed };
+  }
+}

@@ -1,0 +1,299 @@
+import { existsSync, renameSync, statSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import { lookupKnown } from '../registry/known-servers.js';
+import { validateName } from '../registry/names.js';
+import { allocatePort, checkChosenPort } from '../registry/ports.js';
+import { DEFAULT_RESTART_POLICY, Registry, RegistryError, type ClientTransport, type RestartPolicy, type ServerEntry } from '../registry/registry.js';
+import { readEnvIfExists, removeEnvFile, writeEnvFile } from '../registry/secrets.js';
+import type { BackendName, ServiceBackend } from './backend.js';
+import { daemonSpec, resolveCommand } from './daemon.js';
+import { envFilePath, logFilePath, userPaths, type UserPaths } from './paths.js';
+import { runCommand, type CommandRunner } from './runner.js';
+import { detectBackend, openBackend } from './select.js';
+import { describeDaemon, type ServerStatus } from './status.js';
+
+export interface AddOptions {
+  name: string;
+  command: string;
+  args: string[];
+  /** Loopback port; allocated from 8001–8099 when absent. */
+  port?: number;
+  /** The server speaks this transport itself (its command carries the transport and port flags). */
+  native?: ClientTransport;
+  /** Endpoint path of a native server (default /mcp for http, /sse for sse). */
+  path?: string;
+  /** Secret variables: written to ~/.config/mcp/NAME.env (0600), never to the registry or unit. */
+  env?: Record<string, string>;
+  /** An env file the user keeps themselves (used in place). */
+  envFile?: string;
+  cwd?: string;
+  restart?: Partial<RestartPolicy>;
+}
+
+export interface EditOptions {
+  port?: number;
+  command?: string;
+  args?: string[];
+  /** Variables to set (merged into the server's env file). */
+  env?: Record<string, string>;
+  /** Variables to remove from the env file. */
+  unsetEnv?: string[];
+  envFile?: string;
+  cwd?: string;
+  restart?: Partial<RestartPolicy>;
+}
+
+export interface ManagerOptions {
+  paths?: UserPaths;
+  /** Registry directory (default: conf's per-user location). */
+  registryDir?: string;
+  /** Runs systemctl/launchctl (tests of launchd inject one). */
+  runner?: CommandRunner;
+  env?: NodeJS.ProcessEnv;
+}
+
+export class ManagerError extends Error {
+  override name = 'ManagerError';
+}
+
+const LOG_ROTATE_BYTES = 10 * 1024 * 1024;
+
+/**
+ * The one place that turns user intent into registry entries, env files, units and running daemons.
+ * The CLI and the tray call these methods; they stay thin.
+ */
+export class ServerManager {
+  readonly paths: UserPaths;
+  readonly registry: Registry;
+  private readonly runner: CommandRunner;
+  private readonly env: NodeJS.ProcessEnv;
+  private readonly backends = new Map<BackendName, Promise<ServiceBackend>>();
+
+  constructor(opts: ManagerOptions = {}) {
+    this.env = opts.env ?? process.env;
+    this.paths = opts.paths ?? userPaths(this.env);
+    this.registry = new Registry({ dir: opts.registryDir });
+    this.runner = opts.runner ?? runCommand;
+  }
+
+  list(): ServerEntry[] {
+    return this.registry.list();
+  }
+
+  backendFor(name: BackendName): Promise<ServiceBackend> {
+    let b = this.backends.get(name);
+    if (!b) {
+      b = openBackend(name, this.paths, this.runner);
+      b.catch(() => this.backends.delete(name));
+      this.backends.set(name, b);
+    }
+    return b;
+  }
+
+  /** Registers a server, writes its secrets and unit, and enables it at login. Returns warnings for people. */
+  async add(o: AddOptions): Promise<{ entry: ServerEntry; warnings: string[] }> {
+    validateName(o.name);
+    if (this.registry.get(o.name)) throw new RegistryError(`a server named "${o.name}" is already registered; change it with "mcpshare edit ${o.name}" or remove it first`);
+    if (o.env && Object.keys(o.env).length && o.envFile) throw new ManagerError('use either --env or --env-file, not both');
+    const warnings: string[] = [];
+    const cwd = o.cwd ? checkDir(o.cwd) : undefined;
+    const pathEnv = this.env.PATH ?? '';
+    resolveCommand(o.command, pathEnv, cwd); // "command not found" now, not at the first start
+    const port = await this.choosePort(o.port, undefined);
+    const known = lookupKnown(o.command, o.args);
+    if (o.native) {
+      if (known?.native && !argsContain(o.args, known.native.transportFlag)) {
+        warnings.push(
+          `${known.id} speaks stdio unless told otherwise: add "${known.native.transportFlag}"` +
+            (known.native.portFlag ? ` and "${known.native.portFlag} ${port}"` : '') +
+            ` to its command, or it will bind nothing useful (or run it bridged: leave out --native)`,
+        );
+      }
+      if (!o.args.some((a) => a.includes(String(port)))) warnings.push(`the command does not mention port ${port}: make sure the server listens on 127.0.0.1:${port}`);
+    } else if (known?.native) {
+      warnings.push(`${known.id} can serve HTTP itself; "--native ${known.native.transport}" with "${known.native.transportFlag}" would save the bridge process`);
+    }
+    if (known?.sharing === 'stateful') warnings.push(`${known.id} is stateful (${known.reason}); sharing one instance between sessions may mix their state`);
+
+    let envFile: string | undefined;
+    let envFileOwned = false;
+    if (o.env && Object.keys(o.env).length) {
+      envFile = envFilePath(this.paths, o.name);
+      writeEnvFile(envFile, o.env);
+      envFileOwned = true;
+    } else if (o.envFile) {
+      envFile = checkEnvFile(o.envFile, warnings);
+    }
+    const backend = await detectBackend(this.env, this.runner);
+    const entry: ServerEntry = {
+      name: o.name,
+      kind: o.native ? 'native' : 'bridged',
+      transport: o.native ?? 'http',
+      path: o.path ?? (o.native === 'sse' ? '/sse' : '/mcp'),
+      command: o.command,
+      args: o.args,
+      port,
+      ...(cwd ? { cwd } : {}),
+      ...(envFile ? { envFile, envFileOwned } : {}),
+      pathEnv,
+      restart: { ...DEFAULT_RESTART_POLICY, ...definedOnly(o.restart) },
+      backend,
+      addedAt: new Date().toISOString(),
+    };
+    try {
+      const b = await this.backendFor(backend);
+      this.registry.add(entry);
+      await b.install(daemonSpec(entry, this.paths));
+    } catch (err) {
+      // Leave nothing half-registered behind.
+      if (this.registry.get(entry.name)) this.registry.remove(entry.name);
+      if (envFileOwned && envFile) removeEnvFile(envFile);
+      throw err;
+    }
+    return { entry, warnings };
+  }
+
+  /** Stops the daemon, removes its unit, its registry entry and the env file mcpshare wrote. Returns removed files. */
+  async remove(name: string): Promise<string[]> {
+    const entry = this.registry.require(name);
+    const b = await this.backendFor(entry.backend);
+    const removed: string[] = [];
+    const def = b.definitionPath(name);
+    await b.uninstall(name);
+    if (def) removed.push(def);
+    this.registry.remove(name);
+    if (entry.envFile && entry.envFileOwned) {
+      removeEnvFile(entry.envFile);
+      removed.push(entry.envFile);
+    }
+    return removed;
+  }
+
+  /** Changes an entry, rewrites its secrets and unit, and restarts the daemon if it was running. */
+  async edit(name: string, o: EditOptions): Promise<{ entry: ServerEntry; restarted: boolean; warnings: string[] }> {
+    const current = this.registry.require(name);
+    const warnings: string[] = [];
+    const patch: Partial<ServerEntry> = {};
+    if (o.cwd !== undefined) patch.cwd = checkDir(o.cwd);
+    if (o.command !== undefined) {
+      resolveCommand(o.command, current.pathEnv ?? this.env.PATH ?? '', patch.cwd ?? current.cwd);
+      patch.command = o.command;
+      patch.args = o.args ?? [];
+    }
+    if (o.port !== undefined && o.port !== current.port) patch.port = await this.choosePort(o.port, name);
+    if (o.restart) patch.restart = { ...current.restart, ...definedOnly(o.restart) };
+    if (o.envFile !== undefined) {
+      if (current.envFile && current.envFileOwned) removeEnvFile(current.envFile);
+      patch.envFile = checkEnvFile(o.envFile, warnings);
+      patch.envFileOwned = false;
+    } else if ((o.env && Object.keys(o.env).length) || o.unsetEnv?.length) {
+      if (current.envFile && !current.envFileOwned) {
+        throw new ManagerError(`"${name}" uses your own env file ${current.envFile}; edit that file instead of --env/--unset-env`);
+      }
+      const file = current.envFile ?? envFilePath(this.paths, name);
+      const vars = { ...readEnvIfExists(file), ...(o.env ?? {}) };
+      for (const k of o.unsetEnv ?? []) delete vars[k];
+      writeEnvFile(file, vars);
+      patch.envFile = file;
+      patch.envFileOwned = true;
+    }
+    const b = await this.backendFor(current.backend);
+    const before = await b.inspect(name, current.restart);
+    const entry = this.registry.update(name, patch);
+    await b.install(daemonSpec(entry, this.paths));
+    const wasRunning = before.active === 'running' || before.active === 'starting';
+    if (wasRunning) await b.restart(name);
+    return { entry, restarted: wasRunning, warnings };
+  }
+
+  /** Starts a daemon (clearing a crash loop) and, unless told not to, waits until it is up or clearly not. */
+  async start(name: string, opts: { waitMs?: number } = {}): Promise<ServerStatus> {
+    const entry = this.registry.require(name);
+    const b = await this.backendFor(entry.backend);
+    rotateLog(logFilePath(this.paths, name));
+    await b.start(name);
+    return this.waitSettled(entry, opts.waitMs ?? 30_000);
+  }
+
+  async stop(name: string): Promise<ServerStatus> {
+    const entry = this.registry.require(name);
+    await (await this.backendFor(entry.backend)).stop(name);
+    return this.statusOf(entry);
+  }
+
+  async restart(name: string, opts: { waitMs?: number } = {}): Promise<ServerStatus> {
+    const entry = this.registry.require(name);
+    const b = await this.backendFor(entry.backend);
+    rotateLog(logFilePath(this.paths, name));
+    await b.restart(name);
+    return this.waitSettled(entry, opts.waitMs ?? 30_000);
+  }
+
+  /** One row per registered server (or the named ones), in name order. */
+  async status(names?: string[]): Promise<ServerStatus[]> {
+    const entries = names?.length ? names.map((n) => this.registry.require(n)) : this.registry.list();
+    return Promise.all(entries.map((e) => this.statusOf(e)));
+  }
+
+  async statusOf(entry: ServerEntry): Promise<ServerStatus> {
+    const logFile = logFilePath(this.paths, entry.name);
+    let b: ServiceBackend;
+    try {
+      b = await this.backendFor(entry.backend);
+    } catch (err) {
+      return describeDaemon(entry, { installed: true, active: 'failed', crashLoop: false, restarts: 0, detail: (err as Error).message }, { backend: entry.backend, logFile, unitFile: undefined });
+    }
+    const unit = await b.inspect(entry.name, entry.restart);
+    return describeDaemon(entry, unit, { backend: entry.backend, logFile, unitFile: b.definitionPath(entry.name) });
+  }
+
+  private async waitSettled(entry: ServerEntry, waitMs: number): Promise<ServerStatus> {
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      const s = await this.statusOf(entry);
+      if (s.state !== 'starting' || Date.now() >= deadline) return s;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  private async choosePort(port: number | undefined, self: string | undefined): Promise<number> {
+    const entries = this.registry.list();
+    if (port === undefined) return allocatePort(new Set(entries.map((e) => e.port)));
+    await checkChosenPort(port, new Map(entries.map((e) => [e.port, e.name])), self);
+    return port;
+  }
+}
+
+function checkDir(dir: string): string {
+  const abs = resolve(dir);
+  if (!existsSync(abs) || !statSync(abs).isDirectory()) throw new ManagerError(`--cwd ${abs} is not a directory`);
+  return abs;
+}
+
+function checkEnvFile(file: string, warnings: string[]): string {
+  const abs = isAbsolute(file) ? file : resolve(file);
+  readEnvIfExists(abs); // parse errors surface now
+  if (!existsSync(abs)) throw new ManagerError(`env file ${abs} does not exist`);
+  if (statSync(abs).mode & 0o077) warnings.push(`${abs} is readable by other users; run "chmod 600 ${abs}"`);
+  return abs;
+}
+
+/** True when every word of `flag` ("--transport http") appears in order in args (also as --transport=http). */
+function argsContain(args: readonly string[], flag: string): boolean {
+  const line = ` ${args.join(' ')} `;
+  const [name, value] = flag.split(' ');
+  return line.includes(` ${flag} `) || (value !== undefined && line.includes(` ${name}=${value} `));
+}
+
+function definedOnly<T extends object>(o: Partial<T> | undefined): Partial<T> {
+  return Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** Keeps a daemon's log from growing without bound: moved to NAME.log.1 when over 10 MB, before a start. */
+function rotateLog(file: string): void {
+  try {
+    if (statSync(file).size > LOG_ROTATE_BYTES) renameSync(file, `${file}.1`);
+  } catch {
+    // no log yet
+  }
+}

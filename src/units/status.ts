@@ -1,0 +1,141 @@
+import { connect } from 'node:net';
+import type { ServerEntry } from '../registry/registry.js';
+import { groupRss } from '../util/procinfo.js';
+import type { BackendName, UnitState } from './backend.js';
+import { clientUrl } from './daemon.js';
+
+/**
+ * One row of `mcpshare status --json` (and of the tray's menu). This shape is documented in the
+ * README and kept stable: fields are only ever added.
+ */
+export type DaemonState = 'up' | 'starting' | 'down' | 'stopped' | 'crash-loop';
+
+export interface ServerStatus {
+  name: string;
+  kind: ServerEntry['kind'];
+  transport: ServerEntry['transport'];
+  url: string;
+  port: number;
+  backend: BackendName;
+  state: DaemonState;
+  /** Restarts by the service manager, plus the bridge's in-place restarts of its child. */
+  restarts: number;
+  pid: number | null;
+  /** RSS of the daemon: the bridge plus its server child, or the native server's process group. */
+  rssBytes: number | null;
+  /** Open client sessions (bridged servers only). */
+  sessions: number | null;
+  /** The MCP server's own name and version, when the bridge has initialized it. */
+  server: { name: string; version: string } | null;
+  /** Why it is in this state, for people. */
+  detail: string;
+  logFile: string;
+  unitFile: string | null;
+}
+
+interface BridgeStatusBody {
+  child?: { pid: number | null; state: string; restarts: number; rssBytes: number | null; lastExit?: { reason: string } | null };
+  server?: { name: string; version: string } | null;
+  sessions?: { total: number };
+  bridgeRssBytes?: number | null;
+}
+
+/** GET /status of a bridge on loopback; undefined when nothing (or not a bridge) answers in time. */
+export async function fetchBridgeStatus(port: number, timeoutMs = 2000): Promise<BridgeStatusBody | undefined> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/status`, { signal: AbortSignal.timeout(timeoutMs) });
+    if (!res.ok) return undefined;
+    const body = (await res.json()) as BridgeStatusBody;
+    return body && typeof body === 'object' && 'child' in body ? body : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when something accepts TCP connections on 127.0.0.1:port. */
+export function portAccepts(port: number, timeoutMs = 1000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ port, host: '127.0.0.1' });
+    const done = (v: boolean) => {
+      s.destroy();
+      resolve(v);
+    };
+    s.setTimeout(timeoutMs, () => done(false));
+    s.once('connect', () => done(true));
+    s.once('error', () => done(false));
+  });
+}
+
+/** Combines what the service manager says with what the daemon itself answers. */
+export async function describeDaemon(
+  entry: ServerEntry,
+  unit: UnitState,
+  ctx: { backend: BackendName; logFile: string; unitFile: string | undefined },
+): Promise<ServerStatus> {
+  const row: ServerStatus = {
+    name: entry.name,
+    kind: entry.kind,
+    transport: entry.transport,
+    url: clientUrl(entry),
+    port: entry.port,
+    backend: ctx.backend,
+    state: 'stopped',
+    restarts: unit.restarts,
+    pid: unit.pid ?? null,
+    rssBytes: null,
+    sessions: null,
+    server: null,
+    detail: unit.detail ?? '',
+    logFile: ctx.logFile,
+    unitFile: ctx.unitFile ?? null,
+  };
+  if (!unit.installed) {
+    row.state = 'down';
+    row.detail = `its ${ctx.backend === 'systemd' ? 'unit file' : 'definition'} is missing; run "mcpshare edit ${entry.name}" to write it again`;
+    return row;
+  }
+  if (unit.crashLoop) {
+    row.state = 'crash-loop';
+    row.detail = `gave up after ${unit.restarts} restarts (${unit.detail ?? 'start limit hit'}); see ${ctx.logFile}`;
+    return row;
+  }
+  if (unit.active === 'failed') {
+    row.state = 'down';
+    row.detail = `${unit.detail ?? 'failed'}; see ${ctx.logFile}`;
+    return row;
+  }
+  if (unit.active === 'stopped') return row;
+  if (unit.active === 'starting') {
+    row.state = 'starting';
+    return row;
+  }
+  // The process runs: ask the daemon itself.
+  if (entry.kind === 'bridged') {
+    const s = await fetchBridgeStatus(entry.port);
+    if (!s) {
+      row.state = 'starting';
+      row.detail = `running (pid ${unit.pid ?? '?'}) but http://127.0.0.1:${entry.port}/status does not answer yet`;
+      row.rssBytes = unit.pid ? (groupRss(unit.pid) ?? null) : null;
+      return row;
+    }
+    row.sessions = s.sessions?.total ?? null;
+    row.server = s.server ?? null;
+    row.restarts += s.child?.restarts ?? 0;
+    row.rssBytes = (s.bridgeRssBytes ?? 0) + (s.child?.rssBytes ?? 0) || null;
+    const child = s.child?.state;
+    // A child in its own crash loop makes the bridge exit; the service manager then restarts the
+    // bridge or declares the crash loop, so until then the daemon is still "starting".
+    row.state = child === 'ready' ? 'up' : 'starting';
+    row.detail = child === 'ready' ? `serving ${row.sessions ?? 0} session(s)` : `server ${child}${s.child?.lastExit ? `: ${s.child.lastExit.reason}` : ''}`;
+    return row;
+  }
+  row.rssBytes = unit.pid ? (groupRss(unit.pid) ?? null) : null;
+  if (await portAccepts(entry.port)) {
+    row.state = 'up';
+    row.detail = `listening on port ${entry.port}`;
+  } else {
+    row.state = 'starting';
+    row.detail = `running (pid ${unit.pid ?? '?'}) but port ${entry.port} is not open yet; if this lasts, the server may be in stdio mode (check its transport flag)`;
+  }
+  return row;
+}
