@@ -69,7 +69,9 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       await exited;
       clearTimeout(timer);
     }
+    // Like `systemctl stop` + `reset-failed`: a stopped daemon is no longer in a crash loop.
     s.state = 'stopped';
+    s.crashLoop = false;
     this.emit('change', name, this.inspect(name));
   }
 
@@ -163,9 +165,9 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     s.timer = setTimeout(() => {
       s.timer = undefined;
       if (s.stopping) return;
-      // Counted like systemd's NRestarts only if the restart is actually attempted.
-      const wasCrashLoop = s.startTimes.filter((t) => Date.now() - t < s.spec.restart.intervalSec * 1000).length >= s.spec.restart.burst;
-      if (!wasCrashLoop) s.restarts++;
+      // Counted like systemd's NRestarts: every automatic restart attempt, including the one the
+      // start limit refuses.
+      s.restarts++;
       this.launch(s);
     }, s.spec.restart.restartSec * 1000);
   }

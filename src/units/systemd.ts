@@ -132,6 +132,8 @@ export class SystemdBackend implements ServiceBackend {
 
   async stop(name: string): Promise<void> {
     await this.systemctl('stop', unitName(name));
+    // A stopped unit should read "stopped", not keep the failed state of an earlier crash loop.
+    await this.run('systemctl', ['--user', 'reset-failed', unitName(name)]);
   }
 
   async restart(name: string): Promise<void> {
