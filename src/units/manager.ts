@@ -2,7 +2,7 @@ import { existsSync, renameSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { lookupKnown } from '../registry/known-servers.js';
 import { validateName } from '../registry/names.js';
-import { allocatePort, checkChosenPort } from '../registry/ports.js';
+import { allocatePort, checkChosenPort, isPortFree } from '../registry/ports.js';
 import { DEFAULT_RESTART_POLICY, Registry, RegistryError, type ClientTransport, type RestartPolicy, type ServerEntry } from '../registry/registry.js';
 import { readEnvIfExists, removeEnvFile, writeEnvFile } from '../registry/secrets.js';
 import type { BackendName, ServiceBackend } from './backend.js';
@@ -210,6 +210,11 @@ export class ServerManager {
   async start(name: string, opts: { waitMs?: number } = {}): Promise<ServerStatus> {
     const entry = this.registry.require(name);
     const b = await this.backendFor(entry.backend);
+    const unit = await b.inspect(name, entry.restart);
+    if (unit.active !== 'running' && unit.active !== 'starting' && !(await isPortFree(entry.port))) {
+      // Otherwise the daemon would fail to bind and burn through its restarts into a crash loop.
+      throw new ManagerError(`port ${entry.port} is in use by another program, so "${name}" cannot listen there; free it or move the server with "mcpshare edit ${name} --port N"`);
+    }
     rotateLog(logFilePath(this.paths, name));
     await b.start(name);
     return this.waitSettled(entry, opts.waitMs ?? 30_000);
