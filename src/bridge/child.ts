@@ -149,6 +149,11 @@ export class ChildProcessHost extends EventEmitter<ChildEvents> {
     }
   }
 
+  /** Bytes written to the child's stdin that it has not read yet. */
+  get pendingInputBytes(): number {
+    return this.proc?.stdin.writableLength ?? 0;
+  }
+
   send(message: JSONRPCMessage): boolean {
     if (!this.alive || !this.proc) return false;
     this.proc.stdin.write(encodeMessage(message));

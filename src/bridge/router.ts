@@ -259,6 +259,10 @@ export class Router {
   }
 
   private sendUpstream(session: Session, request: JSONRPCRequest): void {
+    if (this.upstream.congested) {
+      this.replyError(session, request.id, ErrorCode.InternalError, 'the MCP server is not reading its input (over 16 MB waiting for it); request refused, try again later');
+      return;
+    }
     const upstreamId = this.upstream.nextId();
     const entry: Inflight = { upstreamId, session, clientId: request.id, method: request.method };
     let params = request.params;

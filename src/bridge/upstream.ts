@@ -5,6 +5,9 @@ import { ChildProcessHost, type ChildExit, type ChildSpec } from './child.js';
 import type { Logger } from '../util/log.js';
 import { isResponse, isRequest } from './jsonrpc.js';
 
+/** Unread bytes on the child's stdin beyond which new requests are refused (a stuck child). */
+export const MAX_PENDING_INPUT_BYTES = 16 * 1024 * 1024;
+
 export type ChildState = 'starting' | 'ready' | 'restarting' | 'failed' | 'stopped';
 
 export interface UpstreamOptions {
@@ -73,6 +76,14 @@ export class Upstream extends EventEmitter<UpstreamEvents> {
 
   get pid(): number | undefined {
     return this.child?.pid;
+  }
+
+  /**
+   * True when the child has stopped reading its stdin and this much is queued for it: new requests
+   * are refused instead of growing the bridge's memory without bound.
+   */
+  get congested(): boolean {
+    return (this.child?.pendingInputBytes ?? 0) > MAX_PENDING_INPUT_BYTES;
   }
 
   /** Fresh integer id for any request sent to the child (never a string: some servers reject them). */
