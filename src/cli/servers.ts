@@ -51,7 +51,7 @@ Options:
   --native http|sse     the server speaks this transport itself (no bridge)
   --path PATH           a native server's endpoint (default /mcp, or /sse for sse)
   --env KEY=VAL         a variable for the server, kept in ~/.config/mcp/NAME.env (0600); repeatable
-  --env-file FILE       your own KEY=VALUE file instead of --env
+  --env-file FILE       copy the variables of a KEY=VALUE file into ~/.config/mcp/NAME.env (0600)
   --cwd DIR             working directory of the server
   --restart-sec S       pause before a restart after a crash (default 2)
   --restart-burst N     starts allowed within the window before it counts as a crash loop (default 5)
@@ -153,7 +153,7 @@ Options:
   --port N              move it to another port
   --env KEY=VAL         set a variable in its env file (repeatable)
   --unset-env KEY       remove a variable from its env file (repeatable)
-  --env-file FILE       use your own env file instead
+  --env-file FILE       replace its variables with those of FILE (copied, 0600)
   --cwd DIR             working directory
   --restart-sec S, --restart-burst N, --restart-window S   restart policy (see "mcpshare help add")
   -- COMMAND [ARGS...]  replace the command line

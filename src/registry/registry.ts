@@ -33,9 +33,8 @@ export interface ServerEntry {
   args: string[];
   port: number;
   cwd?: string;
-  /** dotenv file with the server's environment (secrets). Created by mcpshare when `envFileOwned`. */
+  /** The server's secrets: `~/.config/mcp/NAME.env` (0600), written by mcpshare. */
   envFile?: string;
-  envFileOwned?: boolean;
   /** PATH at registration time, so a daemon started by systemd/launchd finds `node`, `npx`, `uvx`. */
   pathEnv?: string;
   restart: RestartPolicy;

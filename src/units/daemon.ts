@@ -18,7 +18,7 @@ export interface DaemonSpec {
   /** Absolute program and its arguments; never run through a shell. */
   argv: string[];
   cwd?: string;
-  /** Secrets file the manager loads into the process environment (native servers only: a bridge reads its own). */
+  /** Secrets file the manager loads into the daemon's environment (systemd EnvironmentFile=, launchd's shell shim). */
   envFile?: string;
   /** Non-secret environment (PATH) the daemon needs to find node/npx/uvx when started at login. */
   env: Record<string, string>;
@@ -74,9 +74,10 @@ export function daemonSpec(entry: ServerEntry, paths: UserPaths = userPaths()): 
     logFile: logFilePath(paths, entry.name),
     restart: entry.restart,
     url: clientUrl(entry),
+    envFile: entry.envFile,
   };
   if (entry.kind === 'native') {
-    return { ...common, description: `MCP server "${entry.name}" (native ${entry.transport}) for mcpshare`, argv: [program, ...entry.args], envFile: entry.envFile };
+    return { ...common, description: `MCP server "${entry.name}" (native ${entry.transport}) for mcpshare`, argv: [program, ...entry.args] };
   }
   const argv = [
     process.execPath,
@@ -93,7 +94,8 @@ export function daemonSpec(entry: ServerEntry, paths: UserPaths = userPaths()): 
     '--restart-window',
     String(entry.restart.intervalSec),
     ...(entry.cwd ? ['--cwd', entry.cwd] : []),
-    // The bridge reads the env file itself, so it knows which values to redact from its log.
+    // The manager already put the env file's variables in the bridge's environment (the child
+    // inherits them); the bridge reads the file too, so it knows which values to redact from its log.
     ...(entry.envFile ? ['--env-file', entry.envFile] : []),
     '--',
     program,

@@ -24,7 +24,7 @@ export interface AddOptions {
   path?: string;
   /** Secret variables: written to ~/.config/mcp/NAME.env (0600), never to the registry or unit. */
   env?: Record<string, string>;
-  /** An env file the user keeps themselves (used in place). */
+  /** A KEY=VALUE file whose variables are copied into ~/.config/mcp/NAME.env (merged under `env`). */
   envFile?: string;
   cwd?: string;
   restart?: Partial<RestartPolicy>;
@@ -38,6 +38,7 @@ export interface EditOptions {
   env?: Record<string, string>;
   /** Variables to remove from the env file. */
   unsetEnv?: string[];
+  /** Replace the server's variables with this file's (then `env`, `unsetEnv` apply). */
   envFile?: string;
   cwd?: string;
   restart?: Partial<RestartPolicy>;
@@ -94,7 +95,6 @@ export class ServerManager {
   async add(o: AddOptions): Promise<{ entry: ServerEntry; warnings: string[] }> {
     validateName(o.name);
     if (this.registry.get(o.name)) throw new RegistryError(`a server named "${o.name}" is already registered; change it with "mcpshare edit ${o.name}" or remove it first`);
-    if (o.env && Object.keys(o.env).length && o.envFile) throw new ManagerError('use either --env or --env-file, not both');
     const warnings: string[] = [];
     const cwd = o.cwd ? checkDir(o.cwd) : undefined;
     const pathEnv = this.env.PATH ?? '';
@@ -115,15 +115,9 @@ export class ServerManager {
     }
     if (known?.sharing === 'stateful') warnings.push(`${known.id} is stateful (${known.reason}); sharing one instance between sessions may mix their state`);
 
-    let envFile: string | undefined;
-    let envFileOwned = false;
-    if (o.env && Object.keys(o.env).length) {
-      envFile = envFilePath(this.paths, o.name);
-      writeEnvFile(envFile, o.env);
-      envFileOwned = true;
-    } else if (o.envFile) {
-      envFile = checkEnvFile(o.envFile, warnings);
-    }
+    const vars = { ...(o.envFile ? importEnvFile(o.envFile, warnings) : {}), ...(o.env ?? {}) };
+    const envFile = Object.keys(vars).length ? envFilePath(this.paths, o.name) : undefined;
+    if (envFile) writeEnvFile(envFile, vars);
     const backend = await detectBackend(this.env, this.runner);
     const entry: ServerEntry = {
       name: o.name,
@@ -134,7 +128,7 @@ export class ServerManager {
       args: o.args,
       port,
       ...(cwd ? { cwd } : {}),
-      ...(envFile ? { envFile, envFileOwned } : {}),
+      ...(envFile ? { envFile } : {}),
       pathEnv,
       restart: { ...DEFAULT_RESTART_POLICY, ...definedOnly(o.restart) },
       backend,
@@ -147,7 +141,7 @@ export class ServerManager {
     } catch (err) {
       // Leave nothing half-registered behind.
       if (this.registry.get(entry.name)) this.registry.remove(entry.name);
-      if (envFileOwned && envFile) removeEnvFile(envFile);
+      if (envFile) removeEnvFile(envFile);
       throw err;
     }
     return { entry, warnings };
@@ -162,7 +156,7 @@ export class ServerManager {
     await b.uninstall(name);
     if (def) removed.push(def);
     this.registry.remove(name);
-    if (entry.envFile && entry.envFileOwned) {
+    if (entry.envFile) {
       removeEnvFile(entry.envFile);
       removed.push(entry.envFile);
     }
@@ -182,20 +176,18 @@ export class ServerManager {
     }
     if (o.port !== undefined && o.port !== current.port) patch.port = await this.choosePort(o.port, name);
     if (o.restart) patch.restart = { ...current.restart, ...definedOnly(o.restart) };
-    if (o.envFile !== undefined) {
-      if (current.envFile && current.envFileOwned) removeEnvFile(current.envFile);
-      patch.envFile = checkEnvFile(o.envFile, warnings);
-      patch.envFileOwned = false;
-    } else if ((o.env && Object.keys(o.env).length) || o.unsetEnv?.length) {
-      if (current.envFile && !current.envFileOwned) {
-        throw new ManagerError(`"${name}" uses your own env file ${current.envFile}; edit that file instead of --env/--unset-env`);
-      }
-      const file = current.envFile ?? envFilePath(this.paths, name);
-      const vars = { ...readEnvIfExists(file), ...(o.env ?? {}) };
+    if (o.envFile !== undefined || (o.env && Object.keys(o.env).length) || o.unsetEnv?.length) {
+      const file = envFilePath(this.paths, name);
+      const base = o.envFile !== undefined ? importEnvFile(o.envFile, warnings) : current.envFile ? readEnvIfExists(current.envFile) : {};
+      const vars = { ...base, ...(o.env ?? {}) };
       for (const k of o.unsetEnv ?? []) delete vars[k];
-      writeEnvFile(file, vars);
-      patch.envFile = file;
-      patch.envFileOwned = true;
+      if (Object.keys(vars).length) {
+        writeEnvFile(file, vars);
+        patch.envFile = file;
+      } else {
+        removeEnvFile(file);
+        patch.envFile = undefined;
+      }
     }
     const b = await this.backendFor(current.backend);
     const before = await b.inspect(name, current.restart);
@@ -275,12 +267,16 @@ function checkDir(dir: string): string {
   return abs;
 }
 
-function checkEnvFile(file: string, warnings: string[]): string {
+/**
+ * Reads a user's env file for copying into ~/.config/mcp/NAME.env: one place, mode 0600, whatever
+ * the original's mode was (a world-readable original gets a warning).
+ */
+function importEnvFile(file: string, warnings: string[]): Record<string, string> {
   const abs = isAbsolute(file) ? file : resolve(file);
-  readEnvIfExists(abs); // parse errors surface now
   if (!existsSync(abs)) throw new ManagerError(`env file ${abs} does not exist`);
-  if (statSync(abs).mode & 0o077) warnings.push(`${abs} is readable by other users; run "chmod 600 ${abs}"`);
-  return abs;
+  const vars = readEnvIfExists(abs); // a syntax error names the file and line
+  if (statSync(abs).mode & 0o077) warnings.push(`${abs} is readable by other users; its variables were copied to a 0600 file, consider deleting it or "chmod 600 ${abs}"`);
+  return vars;
 }
 
 /** True when every word of `flag` ("--transport http") appears in order in args (also as --transport=http). */
