@@ -219,6 +219,7 @@ export async function startBridge(options: BridgeOptions): Promise<RunningBridge
   const close = (exit: BridgeExit = { code: 0, reason: 'stopped' }) => {
     closing ??= (async () => {
       clearInterval(sweeper);
+      upstream.markStopping();
       router.shutdown(exit.code === 0 ? 'the bridge is shutting down' : exit.reason);
       // Let those error replies reach the sockets before the streams are closed.
       await new Promise((r) => setTimeout(r, 50));

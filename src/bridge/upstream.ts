@@ -259,10 +259,18 @@ export class Upstream extends EventEmitter<UpstreamEvents> {
     }, delay);
   }
 
-  async stop(): Promise<void> {
+  /**
+   * From now on a child exit is the shutdown, not a crash: under systemd (KillMode=control-group)
+   * the child gets SIGTERM at the same moment as the bridge and must not be restarted.
+   */
+  markStopping(): void {
     this.state = 'stopped';
     if (this.restartTimer) clearTimeout(this.restartTimer);
     for (const w of this.readyWaiters.splice(0)) w.reject(new Error('the bridge is shutting down'));
+  }
+
+  async stop(): Promise<void> {
+    this.markStopping();
     await this.child?.stop();
   }
 
