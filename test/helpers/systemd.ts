@@ -1,0 +1,300 @@
+/**
+ * Test helpers: a REAL, private systemd user manager (TESTING.md, "A real systemd user manager
+ * without booting systemd") in a temporary HOME and XDG_RUNTIME_DIR, and a way to run the real
+ * `mcpshare` CLI against it as a user would.
+ *
+ * Nothing is skipped: when /lib/systemd/systemd or systemctl is missing, startUserManager() throws,
+ * so the test FAILS with a message saying what to install (CI installs systemd in .ci/run).
+ */
+import { execFile, spawn } from 'node:child_process';
+import { accessSync, chmodSync, closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { connect, createServer, type Server } from 'node:net';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { CLI } from './bridge.js';
+import { NODE_MEMORY_FLAGS } from '../../src/runtime.js';
+
+export const SYSTEMD_BINARY = '/lib/systemd/systemd';
+
+export interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface UserManager {
+  /** The manager's pid (it runs in its own session, like `setsid`). */
+  pid: number;
+  home: string;
+  runtimeDir: string;
+  /** Environment for anything that talks to this manager (systemctl, the CLI): HOME, XDG_RUNTIME_DIR set. */
+  env: NodeJS.ProcessEnv;
+  /** The manager's own stdout/stderr. */
+  log(): string;
+  /** `systemctl --user ARGS` against this manager. */
+  systemctl(...args: string[]): Promise<RunResult>;
+  /** Kills the manager by pid, then every leftover process of the test HOME, and deletes the temp dirs. */
+  stop(): Promise<void>;
+}
+
+/** Variables that would point the CLI or the manager somewhere outside the temporary HOME. */
+const SCRUBBED = ['XDG_CONFIG_HOME', 'XDG_STATE_HOME', 'XDG_DATA_HOME', 'XDG_CACHE_HOME', 'DBUS_SESSION_BUS_ADDRESS', 'MCPSHARE_BACKEND', 'NODE_OPTIONS'];
+
+function scrubbedEnv(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const k of SCRUBBED) delete env[k];
+  return { ...env, ...extra };
+}
+
+/** Runs a program to completion (never through a shell) and collects its output. */
+export function run(file: string, args: readonly string[], env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<RunResult> {
+  return new Promise((resolve) => {
+    execFile(file, args, { env, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024, encoding: 'utf8' }, (err, stdout, stderr) => {
+      const e = err as (NodeJS.ErrnoException & { code?: number | string; signal?: NodeJS.Signals }) | null;
+      if (e && typeof e.code === 'string') {
+        // The program could not even be started (ENOENT): report it like a shell would.
+        resolve({ code: 127, signal: null, stdout: String(stdout ?? ''), stderr: `${file}: ${e.message}` });
+        return;
+      }
+      resolve({ code: e ? ((e.code as number | undefined) ?? null) : 0, signal: e?.signal ?? null, stdout: String(stdout), stderr: String(stderr) });
+    });
+  });
+}
+
+/** Runs `node dist/cli.js ARGS` to completion with the given environment (HOME etc.). */
+export function mcpshare(args: readonly string[], env: NodeJS.ProcessEnv, timeoutMs = 90_000): Promise<RunResult> {
+  return run(process.execPath, [...NODE_MEMORY_FLAGS, CLI, ...args], env, timeoutMs);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Resolves when `p` settles or after `ms`, whichever is first, leaving no timer behind. */
+async function within(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p, new Promise((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
+}
+
+/** Pids of live processes (not this one) whose environment has HOME=home or whose command line mentions home. */
+export function processesOf(home: string): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    if (pid === process.pid) continue;
+    try {
+      const environ = readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0');
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'latin1');
+      if (environ.includes(`HOME=${home}`) || cmdline.includes(`${home}/`)) found.push(pid);
+    } catch {
+      // gone meanwhile, or a kernel thread
+    }
+  }
+  return found;
+}
+
+/** Every live process's command line (for "no secret in a process listing"). */
+export function allCommandLines(): string[] {
+  const lines: string[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      lines.push(readFileSync(`/proc/${entry}/cmdline`, 'latin1').split('\0').join(' '));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return lines;
+}
+
+/** True when we could listen on 127.0.0.1:port right now. */
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen({ port, host: '127.0.0.1', exclusive: true }, () => srv.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A TCP port on 127.0.0.1 that nothing listens on right now, picked at random in 20000–31999: below
+ * the kernel's ephemeral range (32768+, where other tests' outgoing connections and port-0 servers
+ * land between our check and the daemon's bind) and away from mcpshare's own 8001–8099, which
+ * concurrently running test files allocate from.
+ */
+export async function freePort(exclude: ReadonlySet<number> = new Set()): Promise<number> {
+  for (let i = 0; i < 200; i++) {
+    const port = 20000 + Math.floor(Math.random() * 12000);
+    if (!exclude.has(port) && (await canListen(port))) return port;
+  }
+  throw new Error('no free port found in 20000-31999');
+}
+
+/** True when something accepts a TCP connection on 127.0.0.1:port. */
+export function portAccepts(port: number, timeoutMs = 1000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ port, host: '127.0.0.1' });
+    const done = (v: boolean) => {
+      s.destroy();
+      resolve(v);
+    };
+    s.setTimeout(timeoutMs, () => done(false));
+    s.once('connect', () => done(true));
+    s.once('error', () => done(false));
+  });
+}
+
+/** Listens on 127.0.0.1:port (a "port taken by another program"); close it with server.close(). */
+export async function occupyPort(port = 0): Promise<{ server: Server; port: number }> {
+  const server = createServer((s) => s.destroy());
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ port, host: '127.0.0.1', exclusive: true }, resolve);
+  });
+  return { server, port: (server.address() as { port: number }).port };
+}
+
+/**
+ * Starts `/lib/systemd/systemd --user` in its own session with a fresh 0700 XDG_RUNTIME_DIR and a
+ * fresh HOME (units are read from $HOME/.config/systemd/user), and waits until
+ * `systemctl --user is-system-running` answers running (or degraded).
+ */
+export async function startUserManager(timeoutMs = 30_000): Promise<UserManager> {
+  try {
+    accessSync(SYSTEMD_BINARY, constants.X_OK);
+  } catch {
+    throw new Error(
+      `${SYSTEMD_BINARY} is missing: these tests need a real systemd user manager. Install systemd ` +
+        '("apt-get install -y --no-install-recommends systemd"; .ci/run does this) and run again.',
+    );
+  }
+  // A user manager only runs when the system looks booted with systemd (TESTING.md).
+  mkdirSync('/run/systemd/system', { recursive: true });
+
+  const home = mkdtempSync(join(tmpdir(), 'mcpshare-sd-home-'));
+  const runtimeDir = mkdtempSync(join(tmpdir(), 'mcpshare-sd-run-'));
+  chmodSync(runtimeDir, 0o700);
+  const managerLog = join(runtimeDir, 'systemd.log');
+  const user = userInfo().username;
+  // A login-like environment: the manager hands it to its units, so PATH is the plain system one
+  // (mcpshare's units must carry the PATH they need themselves).
+  const managerEnv: NodeJS.ProcessEnv = {
+    HOME: home,
+    XDG_RUNTIME_DIR: runtimeDir,
+    PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    USER: user,
+    LOGNAME: user,
+    LANG: 'C.UTF-8',
+  };
+  const fd = openSync(managerLog, 'a');
+  // detached: the child calls setsid(), exactly what `setsid /lib/systemd/systemd --user` does.
+  const child = spawn(SYSTEMD_BINARY, ['--user'], { env: managerEnv, detached: true, stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+  const pid = child.pid;
+  if (pid === undefined) {
+    rmSync(home, { recursive: true, force: true });
+    rmSync(runtimeDir, { recursive: true, force: true });
+    throw new Error(`could not start ${SYSTEMD_BINARY} --user`);
+  }
+  let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  const exitedPromise = new Promise<void>((resolve) =>
+    child.on('exit', (code, signal) => {
+      exited = { code, signal };
+      resolve();
+    }),
+  );
+  child.unref();
+
+  const env = scrubbedEnv({ HOME: home, XDG_RUNTIME_DIR: runtimeDir });
+  const log = () => {
+    try {
+      return readFileSync(managerLog, 'utf8');
+    } catch {
+      return '';
+    }
+  };
+  const systemctl = (...args: string[]) => run('systemctl', ['--user', ...args], env, 60_000);
+
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    // SIGTERM makes a user manager stop its units and exit; SIGKILL if it does not within 15 s.
+    if (!exited && isAlive(pid)) {
+      process.kill(pid, 'SIGTERM');
+      await within(exitedPromise, 15_000);
+      if (!exited && isAlive(pid)) {
+        process.kill(pid, 'SIGKILL');
+        await within(exitedPromise, 5_000);
+      }
+    }
+    // Whatever still runs with this HOME (a daemon the manager lost, a stray CLI) dies too.
+    for (let round = 0; round < 3; round++) {
+      const left = processesOf(home);
+      if (left.length === 0) break;
+      for (const p of left) {
+        try {
+          process.kill(p, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+      await sleep(200);
+    }
+    rmSync(home, { recursive: true, force: true });
+    rmSync(runtimeDir, { recursive: true, force: true });
+  };
+
+  try {
+    const sc = await run('systemctl', ['--version'], env);
+    if (sc.code !== 0) throw new Error(`systemctl is not usable here (${sc.stderr.trim() || `exit ${sc.code}`}): install systemd`);
+    const deadline = Date.now() + timeoutMs;
+    let last = '';
+    for (;;) {
+      if (exited) throw new Error(`${SYSTEMD_BINARY} --user exited (${exited.code ?? exited.signal}) before it was running:\n${log()}`);
+      const r = await systemctl('is-system-running');
+      last = (r.stdout.trim() || r.stderr.trim()).split('\n')[0];
+      if (last === 'running' || last === 'degraded') break;
+      if (Date.now() > deadline) throw new Error(`systemd --user did not reach "running" within ${timeoutMs} ms (last answer: ${last}); its log:\n${log()}`);
+      await sleep(100);
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  if (!existsSync(runtimeDir)) throw new Error('XDG_RUNTIME_DIR vanished');
+  return { pid, home, runtimeDir, env, log, systemctl, stop };
+}
+
+/** A unit file's settings per section: { Unit: ['Description=…', …], Service: […], Install: […] }. */
+export function unitSections(text: string): Record<string, string[]> {
+  const sections: Record<string, string[]> = {};
+  let current = '';
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (!line || line.startsWith('#') || line.startsWith(';')) continue;
+    const m = /^\[(.+)\]$/.exec(line);
+    if (m) {
+      current = m[1];
+      sections[current] ??= [];
+    } else {
+      (sections[current] ??= []).push(line);
+    }
+  }
+  return sections;
+}
+
+/** The value(s) of one key in a list of `Key=value` lines. */
+export function settingValues(lines: string[] | undefined, key: string): string[] {
+  return (lines ?? []).filter((l) => l.startsWith(`${key}=`)).map((l) => l.slice(key.length + 1));
+}
