@@ -21,7 +21,7 @@ export class PortError extends Error {
  * The first port of the range that no registered server uses and nothing on this machine listens
  * on. A port in use by some other program is skipped, not reported: the user asked for any port.
  */
-export async function allocatePort(taken: ReadonlySet<number>, range = PORT_RANGE): Promise<number> {
+export async function allocatePort(taken: ReadonlySet<number>, range: { first: number; last: number } = PORT_RANGE): Promise<number> {
   for (let port = range.first; port <= range.last; port++) {
     if (taken.has(port)) continue;
     if (await isPortFree(port)) return port;

@@ -65,7 +65,8 @@ export function renderPlist(spec: DaemonSpec): string {
 /** Maps `launchctl print gui/UID/LABEL` output to the common UnitState. */
 export function parsePrint(text: string, burst: number): UnitState {
   const field = (re: RegExp) => re.exec(text)?.[1];
-  const state = field(/^\s*state = (\S+)/m);
+  // Whole value: "not running", "spawn scheduled" are two words.
+  const state = field(/^\s*state = (.+?)\s*$/m);
   const pid = Number(field(/^\s*pid = (\d+)/m)) || undefined;
   const runs = Number(field(/^\s*runs = (\d+)/m) ?? 0);
   const exitRaw = field(/^\s*last exit code = (-?\d+)/m);
