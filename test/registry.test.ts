@@ -244,6 +244,17 @@ describe('ports', () => {
     expect(await isPortFree(b)).toBe(true);
   });
 
+  test('a port bound only on ::1 (what "localhost" may resolve to) counts as in use', async () => {
+    const b = await freeTriple();
+    const other = await occupy(b, '::1');
+    try {
+      expect(await isPortFree(b)).toBe(false);
+    } finally {
+      await close(other);
+    }
+    expect(await isPortFree(b)).toBe(true);
+  });
+
   test('an exhausted range is a PortError that says what to do', async () => {
     const all = new Set(Array.from({ length: 99 }, (_, i) => 8001 + i));
     await expect(allocatePort(all)).rejects.toThrow(PortError);
@@ -363,6 +374,13 @@ const TRICKY: Record<string, string> = {
 };
 
 describe('secret env files', () => {
+  test('a value with a line break is refused with the key named and the value not echoed; nothing is written', () => {
+    const file = join(tmp, 'nl', 'x.env');
+    expect(() => writeEnvFile(file, { OK: 'fine', PEM: 'line1\nsecret-line2' })).toThrow(/PEM contains a line break/);
+    expect(() => writeEnvFile(file, { PEM: 'line1\nsecret-line2' })).not.toThrow(/secret-line2/);
+    expect(existsSync(file)).toBe(false);
+  });
+
   test('writeEnvFile: directory 0700 (even if it existed as 0755), file 0600 (even if it existed as 0644)', () => {
     const dir = join(tmp, 'sec', '.config', 'mcp');
     mkdirSync(dir, { recursive: true, mode: 0o755 });

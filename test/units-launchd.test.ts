@@ -469,9 +469,19 @@ describe('LaunchdBackend: the exact launchctl command lines', () => {
     expect(fake.bootstrapped).toEqual([LABEL]);
   });
 
-  test('start when loaded: print, then kickstart gui/UID/LABEL (a second bootstrap would fail with 5)', async () => {
+  test('start when loaded and running: print only (a second bootstrap would fail with 5)', async () => {
     await backend.start('lc');
-    expect(fake.take()).toEqual([`launchctl print ${TARGET}`, `launchctl kickstart ${TARGET}`]);
+    expect(fake.take()).toEqual([`launchctl print ${TARGET}`]);
+  });
+
+  test('start of a loaded job in a crash loop: print, bootout, bootstrap (only a reload resets launchd\'s run counter)', async () => {
+    fake.loaded.set(TARGET, printFailing(LABEL, UID, 7, 1));
+    await backend.start('lc');
+    expect(fake.take()).toEqual([`launchctl print ${TARGET}`, `launchctl bootout ${TARGET}`, `launchctl bootstrap gui/${UID} ${plist}`]);
+    expect(fake.loaded.has(TARGET)).toBe(true);
+    const s = await backend.inspect('lc', DEFAULT_RESTART_POLICY);
+    fake.take();
+    expect(s.crashLoop).toBe(false);
   });
 
   test('inspect of a running job: running, its pid, no restarts, installed', async () => {

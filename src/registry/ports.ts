@@ -3,14 +3,23 @@ import { createServer } from 'node:net';
 /** The loopback ports mcpshare hands out to shared servers (DESIGN.md). */
 export const PORT_RANGE = { first: 8001, last: 8099 } as const;
 
-/** True when nothing listens on host:port (we could bind it ourselves). */
-export function isPortFree(port: number, host = '127.0.0.1'): Promise<boolean> {
+/** True when we could bind host:port ourselves; an address family this machine lacks counts as free. */
+function canBind(port: number, host: string): Promise<boolean> {
   return new Promise((resolve) => {
     const srv = createServer();
     srv.unref();
-    srv.once('error', () => resolve(false));
+    srv.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'EADDRNOTAVAIL' || err.code === 'EAFNOSUPPORT'));
     srv.listen({ port, host, exclusive: true }, () => srv.close(() => resolve(true)));
   });
+}
+
+/**
+ * True when nothing listens on the port on loopback, IPv4 or IPv6: clients are given
+ * `http://localhost:PORT`, which resolves to ::1 first on some systems (macOS), so a program bound
+ * only to ::1 takes the port as surely as one on 127.0.0.1.
+ */
+export async function isPortFree(port: number): Promise<boolean> {
+  return (await canBind(port, '127.0.0.1')) && (await canBind(port, '::1'));
 }
 
 export class PortError extends Error {

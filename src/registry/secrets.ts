@@ -9,6 +9,10 @@ import { writeFileAtomic } from '../util/atomic.js';
  * API key never appears in the registry, a unit, a plist, `.mcp.json` or a process listing.
  */
 export function writeEnvFile(path: string, env: Record<string, string>): void {
+  for (const [k, v] of Object.entries(env)) {
+    // systemd's EnvironmentFile= and `sh -c '. FILE'` would each read a newline differently.
+    if (/[\r\n\0]/.test(v)) throw new Error(`the value of ${k} contains a line break or NUL byte, which env files cannot carry the same way to systemd, launchd and the bridge; put it on one line`);
+  }
   const dir = dirname(path);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   chmodSync(dir, 0o700);

@@ -127,8 +127,13 @@ export class LaunchdBackend implements ServiceBackend {
 
   async start(name: string): Promise<void> {
     if (!existsSync(this.definitionPath(name))) throw new Error(`${this.definitionPath(name)} does not exist; run "mcpshare edit ${name}" to write it again`);
-    if (await this.loaded(name)) await runChecked(this.run, 'launchctl', ['kickstart', this.target(name)]);
-    else await runChecked(this.run, 'launchctl', ['bootstrap', this.domain(), this.definitionPath(name)]);
+    const print = await this.run('launchctl', ['print', this.target(name)]);
+    if (print.exitCode === 0) {
+      if (/^\s*state = running\s*$/m.test(print.stdout)) return; // already up
+      // Loaded but down (a crash loop): launchd's run counter only resets when the job is reloaded.
+      await runChecked(this.run, 'launchctl', ['bootout', this.target(name)]);
+    }
+    await runChecked(this.run, 'launchctl', ['bootstrap', this.domain(), this.definitionPath(name)]);
   }
 
   async stop(name: string): Promise<void> {
