@@ -7,7 +7,7 @@
  * so the test FAILS with a message saying what to install (CI installs systemd in .ci/run).
  */
 import { execFile, spawn } from 'node:child_process';
-import { accessSync, chmodSync, closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { accessSync, chmodSync, closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -63,7 +63,7 @@ export function run(file: string, args: readonly string[], env: NodeJS.ProcessEn
 }
 
 /** Runs `node dist/cli.js ARGS` to completion with the given environment (HOME etc.). */
-export function mcpshare(args: readonly string[], env: NodeJS.ProcessEnv, timeoutMs = 90_000): Promise<RunResult> {
+export function mcpshare(args: readonly string[], env: NodeJS.ProcessEnv, timeoutMs = 180_000): Promise<RunResult> {
   return run(process.execPath, [...NODE_MEMORY_FLAGS, CLI, ...args], env, timeoutMs);
 }
 
@@ -164,6 +164,40 @@ export async function occupyPort(port = 0): Promise<{ server: Server; port: numb
   return { server, port: (server.address() as { port: number }).port };
 }
 
+/** The cgroup hierarchies a manager tracks its units in: v1 name=systemd and v2 (hybrid or unified). */
+const CGROUP_HIERARCHIES = ['/sys/fs/cgroup/systemd', '/sys/fs/cgroup/unified', '/sys/fs/cgroup'];
+
+function subdirs(dir: string): string[] {
+  try {
+    return readdirSync(dir, { withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .map((e) => join(dir, e.name));
+  } catch {
+    return [];
+  }
+}
+
+/** Every pid in a cgroup and its descendants. */
+function pidsInCgroupTree(dir: string): number[] {
+  let pids: number[] = [];
+  try {
+    pids = readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+  return [...pids, ...subdirs(dir).flatMap(pidsInCgroupTree)];
+}
+
+/** rmdir a cgroup tree bottom-up (cgroupfs only allows rmdir of empty cgroups); best effort. */
+function removeCgroupTree(dir: string): void {
+  for (const d of subdirs(dir)) removeCgroupTree(d);
+  try {
+    rmdirSync(dir);
+  } catch {
+    // gone already, or still busy
+  }
+}
+
 /**
  * Starts `/lib/systemd/systemd --user` in its own session with a fresh 0700 XDG_RUNTIME_DIR and a
  * fresh HOME (units are read from $HOME/.config/systemd/user), and waits until
@@ -196,9 +230,18 @@ export async function startUserManager(timeoutMs = 30_000): Promise<UserManager>
     LOGNAME: user,
     LANG: 'C.UTF-8',
   };
+  // Its own cgroup: a user manager started from here puts its units at <its cgroup>/app.slice/UNIT,
+  // so without this every manager on the machine (other test files, a developer's) would share
+  // /app.slice/mcp-NAME.service, and stopping one's unit (KillMode=control-group) would kill the
+  // other's daemon of the same name. Best effort: where the cgroup tree is not writable the
+  // manager stays in ours (tests then need unique unit names).
+  const cgroupName = `mcpshare-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  const cgroupDirs = CGROUP_HIERARCHIES.filter((h) => existsSync(join(h, 'cgroup.procs'))).map((h) => join(h, cgroupName));
+  const enterCgroups = cgroupDirs.map((d) => `{ mkdir -p '${d}' && echo $$ > '${d}/cgroup.procs'; } 2>/dev/null;`).join(' ');
   const fd = openSync(managerLog, 'a');
-  // detached: the child calls setsid(), exactly what `setsid /lib/systemd/systemd --user` does.
-  const child = spawn(SYSTEMD_BINARY, ['--user'], { env: managerEnv, detached: true, stdio: ['ignore', fd, fd] });
+  // detached: the shell calls setsid() and then execs the manager (same pid), exactly what
+  // `setsid /lib/systemd/systemd --user` does, after moving itself into the cgroup above.
+  const child = spawn('/bin/sh', ['-c', `${enterCgroups} exec ${SYSTEMD_BINARY} --user`], { env: managerEnv, detached: true, stdio: ['ignore', fd, fd] });
   closeSync(fd);
   const pid = child.pid;
   if (pid === undefined) {
@@ -238,9 +281,10 @@ export async function startUserManager(timeoutMs = 30_000): Promise<UserManager>
         await within(exitedPromise, 5_000);
       }
     }
-    // Whatever still runs with this HOME (a daemon the manager lost, a stray CLI) dies too.
+    // Whatever still runs with this HOME or in the manager's cgroup (a daemon the manager lost, a
+    // stray CLI) dies too.
     for (let round = 0; round < 3; round++) {
-      const left = processesOf(home);
+      const left = [...new Set([...processesOf(home), ...cgroupDirs.flatMap(pidsInCgroupTree)])].filter((p) => p !== process.pid);
       if (left.length === 0) break;
       for (const p of left) {
         try {
@@ -251,6 +295,7 @@ export async function startUserManager(timeoutMs = 30_000): Promise<UserManager>
       }
       await sleep(200);
     }
+    for (const d of cgroupDirs) removeCgroupTree(d);
     rmSync(home, { recursive: true, force: true });
     rmSync(runtimeDir, { recursive: true, force: true });
   };
