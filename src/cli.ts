@@ -4,34 +4,34 @@
  * The shebang carries NODE_MEMORY_FLAGS (src/runtime.ts): a bridge runs for days, and a small young
  * generation keeps its RSS near 84 MB after sustained load instead of 113 MB.
  */
-import { bridgeCommand, bridgeUsage } from './cli/bridge.js';
-import { logsCommand, logsUsage, restartCommand, restartUsage, startCommand, startUsage, statusCommand, statusUsage, stopCommand, stopUsage } from './cli/daemons.js';
-import { demoCommand, demoUsage } from './cli/demo.js';
-import { addCommand, addUsage, editCommand, editUsage, listCommand, listUsage, removeCommand, removeUsage } from './cli/servers.js';
-import { lingerCommandCli, lingerUsage, superviseCommand, superviseUsage } from './cli/supervise.js';
 import { UsageError } from './util/args.js';
 import { VERSION } from './version.js';
 
-interface Command {
-  summary: string;
+interface CommandModule {
   usage: string;
   run(argv: string[]): Promise<number>;
 }
 
+interface Command {
+  summary: string;
+  /** Loaded only when the command runs: a CLI call should not pay for every other command's imports. */
+  load(): Promise<CommandModule>;
+}
+
 const commands: Record<string, Command> = {
-  bridge: { summary: 'share one stdio MCP server with many clients over HTTP/SSE', usage: bridgeUsage, run: bridgeCommand },
-  demo: { summary: 'run the bridge in front of the bundled demo server', usage: demoUsage, run: demoCommand },
-  add: { summary: 'register a server to run once as a shared login daemon', usage: addUsage, run: addCommand },
-  remove: { summary: 'stop a server and delete its unit, entry and env file', usage: removeUsage, run: removeCommand },
-  list: { summary: 'list the registered servers', usage: listUsage, run: listCommand },
-  edit: { summary: "change a registered server (rewrites its unit, restarts it)", usage: editUsage, run: editCommand },
-  start: { summary: 'start daemons and wait until they are up', usage: startUsage, run: startCommand },
-  stop: { summary: 'stop daemons', usage: stopUsage, run: stopCommand },
-  restart: { summary: 'restart daemons', usage: restartUsage, run: restartCommand },
-  status: { summary: 'state, restarts, pid, memory and sessions of every daemon', usage: statusUsage, run: statusCommand },
-  logs: { summary: "print or follow a daemon's log", usage: logsUsage, run: logsCommand },
-  supervise: { summary: 'run the built-in supervisor (no systemd/launchd)', usage: superviseUsage, run: superviseCommand },
-  'enable-linger': { summary: 'start your daemons at boot, not only at login (systemd)', usage: lingerUsage, run: lingerCommandCli },
+  bridge: { summary: 'share one stdio MCP server with many clients over HTTP/SSE', load: async () => { const m = await import('./cli/bridge.js'); return { usage: m.bridgeUsage, run: m.bridgeCommand }; } },
+  demo: { summary: 'run the bridge in front of the bundled demo server', load: async () => { const m = await import('./cli/demo.js'); return { usage: m.demoUsage, run: m.demoCommand }; } },
+  add: { summary: 'register a server to run once as a shared login daemon', load: async () => { const m = await import('./cli/servers.js'); return { usage: m.addUsage, run: m.addCommand }; } },
+  remove: { summary: 'stop a server and delete its unit, entry and env file', load: async () => { const m = await import('./cli/servers.js'); return { usage: m.removeUsage, run: m.removeCommand }; } },
+  list: { summary: 'list the registered servers', load: async () => { const m = await import('./cli/servers.js'); return { usage: m.listUsage, run: m.listCommand }; } },
+  edit: { summary: 'change a registered server (rewrites its unit, restarts it)', load: async () => { const m = await import('./cli/servers.js'); return { usage: m.editUsage, run: m.editCommand }; } },
+  start: { summary: 'start daemons and wait until they are up', load: async () => { const m = await import('./cli/daemons.js'); return { usage: m.startUsage, run: m.startCommand }; } },
+  stop: { summary: 'stop daemons', load: async () => { const m = await import('./cli/daemons.js'); return { usage: m.stopUsage, run: m.stopCommand }; } },
+  restart: { summary: 'restart daemons', load: async () => { const m = await import('./cli/daemons.js'); return { usage: m.restartUsage, run: m.restartCommand }; } },
+  status: { summary: 'state, restarts, pid, memory and sessions of every daemon', load: async () => { const m = await import('./cli/daemons.js'); return { usage: m.statusUsage, run: m.statusCommand }; } },
+  logs: { summary: "print or follow a daemon's log", load: async () => { const m = await import('./cli/daemons.js'); return { usage: m.logsUsage, run: m.logsCommand }; } },
+  supervise: { summary: 'run the built-in supervisor (no systemd/launchd)', load: async () => { const m = await import('./cli/supervise.js'); return { usage: m.superviseUsage, run: m.superviseCommand }; } },
+  'enable-linger': { summary: 'start your daemons at boot, not only at login (systemd)', load: async () => { const m = await import('./cli/supervise.js'); return { usage: m.lingerUsage, run: m.lingerCommandCli }; } },
 };
 
 function help(): string {
@@ -51,7 +51,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (name === 'help') {
     const c = rest[0] ? commands[rest[0]] : undefined;
-    process.stdout.write(c ? c.usage : help());
+    process.stdout.write(c ? (await c.load()).usage : help());
     return 0;
   }
   const command = commands[name];
@@ -59,12 +59,13 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`mcpshare: unknown command "${name}"\n\n${help()}`);
     return 2;
   }
+  const loaded = await command.load();
   if (rest[0] === '--help' || rest[0] === '-h') {
-    process.stdout.write(command.usage);
+    process.stdout.write(loaded.usage);
     return 0;
   }
   try {
-    return await command.run(rest);
+    return await loaded.run(rest);
   } catch (err) {
     if (err instanceof UsageError) {
       process.stderr.write(`mcpshare ${name}: ${err.message}\n`);
