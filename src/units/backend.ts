@@ -24,6 +24,11 @@ export interface ServiceBackend {
   readonly name: BackendName;
   install(spec: DaemonSpec): Promise<void>;
   uninstall(name: string): Promise<void>;
+  /**
+   * Optional: makes the service manager itself ready before a start and its port check (the built-in
+   * supervisor launches itself here, reaping daemons a killed predecessor left holding their ports).
+   */
+  prepareStart?(): Promise<void>;
   start(name: string): Promise<void>;
   stop(name: string): Promise<void>;
   restart(name: string): Promise<void>;

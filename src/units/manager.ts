@@ -202,6 +202,8 @@ export class ServerManager {
   async start(name: string, opts: { waitMs?: number } = {}): Promise<ServerStatus> {
     const entry = this.registry.require(name);
     const b = await this.backendFor(entry.backend);
+    // Before the port check: a supervisor starting up first stops orphans of a killed one that still hold the port.
+    await b.prepareStart?.();
     const unit = await b.inspect(name, entry.restart);
     if (unit.active !== 'running' && unit.active !== 'starting' && !(await isPortFree(entry.port))) {
       // Otherwise the daemon would fail to bind and burn through its restarts into a crash loop.

@@ -28,6 +28,10 @@ export class SupervisorBackend implements ServiceBackend {
     await sendControl(this.paths, { op: 'forget', name });
   }
 
+  async prepareStart(): Promise<void> {
+    await this.ensureRunning();
+  }
+
   async start(name: string): Promise<void> {
     await this.ensureRunning();
     await this.request({ op: 'start', name });

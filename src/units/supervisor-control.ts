@@ -2,6 +2,7 @@ import { connect, createServer, type Server } from 'node:net';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic.js';
+import { pidsInGroup } from '../util/procinfo.js';
 import type { UnitState } from './backend.js';
 import type { DaemonSpec } from './daemon.js';
 import type { UserPaths } from './paths.js';
@@ -134,7 +135,7 @@ export function sendControl(paths: UserPaths, req: ControlRequest, timeoutMs = 3
  * Kills daemons a previous supervisor left behind (it was killed with -9 and could not stop them),
  * so a new one does not find their ports taken. Only pids whose command line still is theirs.
  */
-export function reapOrphans(paths: UserPaths, expectedArgv: (name: string) => string[] | undefined): string[] {
+export async function reapOrphans(paths: UserPaths, expectedArgv: (name: string) => string[] | undefined, graceMs = 5000): Promise<string[]> {
   let state: { pid?: number; daemons?: Record<string, number> };
   try {
     state = JSON.parse(readFileSync(stateFilePath(paths), 'utf8')) as typeof state;
@@ -142,6 +143,7 @@ export function reapOrphans(paths: UserPaths, expectedArgv: (name: string) => st
     return [];
   }
   const reaped: string[] = [];
+  const groups: number[] = [];
   for (const [name, pid] of Object.entries(state.daemons ?? {})) {
     const argv = expectedArgv(name);
     let cmdline: string[] = [];
@@ -154,9 +156,35 @@ export function reapOrphans(paths: UserPaths, expectedArgv: (name: string) => st
     try {
       process.kill(-pid, 'SIGTERM');
       reaped.push(name);
+      groups.push(pid);
     } catch {
       // not ours any more
     }
   }
+  // Wait until they are gone: the new daemons are started right after this and need the ports.
+  const deadline = Date.now() + graceMs;
+  while (groups.some((g) => liveInGroup(g)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  for (const g of groups) {
+    if (!liveInGroup(g)) continue;
+    try {
+      process.kill(-g, 'SIGKILL');
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const killDeadline = Date.now() + 2000;
+  while (groups.some((g) => liveInGroup(g)) && Date.now() < killDeadline) await new Promise((r) => setTimeout(r, 50));
   return reaped;
+}
+
+/** True while a process group has a member that is not a zombie (an orphan's zombie may never be reaped in a container). */
+function liveInGroup(pgid: number): boolean {
+  return pidsInGroup(pgid).some((pid) => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+    } catch {
+      return process.platform !== 'linux'; // no /proc: trust the group listing
+    }
+  });
 }

@@ -23,7 +23,7 @@ export async function runSupervisor(opts: SuperviseOptions = {}): Promise<number
   }
   const registry = new Registry();
   const specOf = (name: string) => daemonSpec(registry.require(name), paths);
-  const reaped = reapOrphans(paths, (name) => {
+  const reaped = await reapOrphans(paths, (name) => {
     try {
       return specOf(name).argv;
     } catch {
