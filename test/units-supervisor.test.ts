@@ -483,6 +483,12 @@ describe('mcpshare with the built-in supervisor (MCPSHARE_BACKEND=supervisor)', 
     // The daemon is in its own process group: it survived its supervisor and still holds the port.
     expect(alive(orphan)).toBe(true);
     expect(await portAccepts(port)).toBe(true);
+    // status tells the truth meanwhile: still serving, left behind by a dead supervisor (not "stopped").
+    const orphanRow = await rowOf(home, 'ev');
+    expect(orphanRow).toMatchObject({ state: 'up', pid: orphan });
+    expect(orphanRow.detail).toMatch(/supervisor that died/);
+    // …but `status` only reads: it must not have started a new supervisor.
+    expect(supervisorState(home)!.pid).toBe(first.pid);
 
     const restarted = await mcpshare(home, ['start', 'ev']);
     expect({ code: restarted.code, stderr: restarted.stderr }).toEqual({ code: 0, stderr: '' });

@@ -15,6 +15,8 @@ export interface UnitState {
   lastExitCode?: number;
   /** The manager's own words (e.g. "Result=exit-code, status 3"), for people. */
   detail?: string;
+  /** Something a person should know whatever the state (e.g. the daemon runs unsupervised). */
+  warning?: string;
 }
 
 export type BackendName = 'systemd' | 'launchd' | 'supervisor';

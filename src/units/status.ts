@@ -72,6 +72,16 @@ export async function describeDaemon(
   unit: UnitState,
   ctx: { backend: BackendName; logFile: string; unitFile: string | undefined },
 ): Promise<ServerStatus> {
+  const row = await describeState(entry, unit, ctx);
+  if (unit.warning) row.detail = row.detail ? `${row.detail}; ${unit.warning}` : unit.warning;
+  return row;
+}
+
+async function describeState(
+  entry: ServerEntry,
+  unit: UnitState,
+  ctx: { backend: BackendName; logFile: string; unitFile: string | undefined },
+): Promise<ServerStatus> {
   const row: ServerStatus = {
     name: entry.name,
     kind: entry.kind,

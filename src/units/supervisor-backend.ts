@@ -1,11 +1,11 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync, openSync, closeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import type { RestartPolicy } from '../registry/registry.js';
 import { NODE_MEMORY_FLAGS } from '../runtime.js';
 import type { ServiceBackend, UnitState } from './backend.js';
 import { CLI_PATH, type DaemonSpec } from './daemon.js';
 import type { UserPaths } from './paths.js';
-import { sendControl, supervisorLogPath, type ControlReply, type ControlRequest } from './supervisor-control.js';
+import { sendControl, stateFilePath, supervisorLogPath, type ControlReply, type ControlRequest } from './supervisor-control.js';
 
 /**
  * The ServiceBackend for machines without systemd or launchd: it talks to the built-in supervisor
@@ -48,7 +48,13 @@ export class SupervisorBackend implements ServiceBackend {
 
   async inspect(name: string, _policy: RestartPolicy): Promise<UnitState> {
     const reply = await sendControl(this.paths, { op: 'inspect', name }, 5000);
-    if (!reply) return { installed: true, active: 'stopped', crashLoop: false, restarts: 0, detail: 'the supervisor is not running' };
+    if (!reply) {
+      // A supervisor killed with -9 leaves its daemons running: say so rather than "stopped".
+      const orphan = leftoverDaemonPid(this.paths, name);
+      return orphan
+        ? { installed: true, active: 'running', crashLoop: false, restarts: 0, pid: orphan, warning: `left running by a supervisor that died; "mcpshare start ${name}" puts it back under supervision` }
+        : { installed: true, active: 'stopped', crashLoop: false, restarts: 0, detail: 'the supervisor is not running' };
+    }
     if (!reply.ok) throw new Error(`supervisor: ${reply.error}`);
     return reply.state!;
   }
@@ -91,5 +97,18 @@ export class SupervisorBackend implements ServiceBackend {
       await new Promise((r) => setTimeout(r, 50));
     }
     throw new Error(`the mcpshare supervisor did not start${exited !== null ? ` (exit ${exited})` : ''}; see ${supervisorLogPath(this.paths)}`);
+  }
+}
+
+/** The pid a dead supervisor recorded for this daemon, if that process still lives. */
+function leftoverDaemonPid(paths: UserPaths, name: string): number | undefined {
+  try {
+    const state = JSON.parse(readFileSync(stateFilePath(paths), 'utf8')) as { daemons?: Record<string, number> };
+    const pid = state.daemons?.[name];
+    if (!pid) return undefined;
+    process.kill(pid, 0);
+    return pid;
+  } catch {
+    return undefined;
   }
 }
