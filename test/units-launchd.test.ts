@@ -131,6 +131,7 @@ describe('the generated plist, read by plistlib', () => {
         'memo',
         '--port',
         '8042',
+        '--fail-fast',
         '--restart-limit',
         '4',
         '--restart-window',

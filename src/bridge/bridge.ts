@@ -30,6 +30,8 @@ export interface BridgeOptions {
   initTimeoutMs?: number;
   restartLimit?: number;
   restartWindowMs?: number;
+  /** Exit at once if the server dies before its first ready (a service manager retries and counts). */
+  failFast?: boolean;
   backoffBaseMs?: number;
   backoffMaxMs?: number;
   sessionIdleTimeoutMs?: number;
@@ -153,6 +155,7 @@ export async function startBridge(options: BridgeOptions): Promise<RunningBridge
       initTimeoutMs: o.initTimeoutMs,
       restartLimit: o.restartLimit,
       restartWindowMs: o.restartWindowMs,
+      failFast: o.failFast,
       backoffBaseMs: o.backoffBaseMs,
       backoffMaxMs: o.backoffMaxMs,
     },

@@ -18,6 +18,11 @@ export interface UpstreamOptions {
   /** Crash-loop rule: this many child exits inside restartWindowMs make the bridge give up. */
   restartLimit: number;
   restartWindowMs: number;
+  /**
+   * Give up at once when the child dies before it ever became ready, instead of retrying in place:
+   * under a service manager a server that cannot start is the manager's to retry and count.
+   */
+  failFast?: boolean;
   backoffBaseMs: number;
   backoffMaxMs: number;
 }
@@ -67,6 +72,7 @@ export class Upstream extends EventEmitter<UpstreamEvents> {
   private readonly crashTimes: number[] = [];
   private restartTimer?: NodeJS.Timeout;
   private startedOnce = false;
+  private everReady = false;
   private readyWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
   private fatalMessage?: string;
 
@@ -173,6 +179,7 @@ export class Upstream extends EventEmitter<UpstreamEvents> {
       this.initResult = result;
       this.notify('notifications/initialized');
       this.state = 'ready';
+      this.everReady = true;
       this.log.info(
         `MCP server ready: ${result.serverInfo.name} ${result.serverInfo.version ?? ''} (protocol ${result.protocolVersion})`,
       );
@@ -229,7 +236,8 @@ export class Upstream extends EventEmitter<UpstreamEvents> {
     const now = Date.now();
     this.crashTimes.push(now);
     while (this.crashTimes.length && now - this.crashTimes[0] > this.opts.restartWindowMs) this.crashTimes.shift();
-    const final = this.crashTimes.length >= this.opts.restartLimit;
+    const neverReady = !!this.opts.failFast && !this.everReady;
+    const final = neverReady || this.crashTimes.length >= this.opts.restartLimit;
     const down: ChildDown = { ...exit, reason, final };
     this.lastExit = down;
     this.log.warn(`${reason}${exit.stderrTail.length ? `; last stderr: ${exit.stderrTail.slice(-3).join(' | ')}` : ''}`);
@@ -237,9 +245,10 @@ export class Upstream extends EventEmitter<UpstreamEvents> {
     this.emit('down', down);
 
     if (final) {
-      this.fatalMessage =
-        `crash loop: the MCP server stopped ${this.crashTimes.length} times within ${Math.round(this.opts.restartWindowMs / 1000)} s ` +
-        `(last: ${reason})${exit.stderrTail.length ? `; its last stderr line: ${exit.stderrTail[exit.stderrTail.length - 1]}` : ''}`;
+      const lastLine = exit.stderrTail.length ? `; its last stderr line: ${exit.stderrTail[exit.stderrTail.length - 1]}` : '';
+      this.fatalMessage = neverReady
+        ? `the MCP server stopped before it became ready (${reason})${lastLine}`
+        : `crash loop: the MCP server stopped ${this.crashTimes.length} times within ${Math.round(this.opts.restartWindowMs / 1000)} s (last: ${reason})${lastLine}`;
       const fatal = this.fatalMessage;
       for (const w of this.readyWaiters.splice(0)) w.reject(new Error(fatal));
       // The rejected waiters (clients' initialize) answer in promise callbacks: let them write

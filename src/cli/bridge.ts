@@ -20,6 +20,8 @@ Options:
   --init-timeout SEC       how long the server may take to answer initialize (default 60)
   --restart-limit N        give up after N crashes within the window (default 5)
   --restart-window SEC     the crash-loop window (default 60)
+  --fail-fast              exit at once if the server dies before it first becomes ready, so a
+                           service manager (systemd, launchd) does the retrying and counting
   --session-idle-timeout SEC  release a session with no open stream after this long (default 86400)
 `;
 
@@ -39,6 +41,7 @@ export async function bridgeCommand(argv: string[]): Promise<number> {
       'init-timeout': { type: 'string' },
       'restart-limit': { type: 'string' },
       'restart-window': { type: 'string' },
+      'fail-fast': { type: 'boolean' },
       'session-idle-timeout': { type: 'string' },
     },
     false,
@@ -67,6 +70,7 @@ export async function bridgeCommand(argv: string[]): Promise<number> {
       initTimeoutMs: secondsOption(values['init-timeout'], 'init-timeout'),
       restartLimit: intOption(values['restart-limit'], 'restart-limit', 1, 1000),
       restartWindowMs: secondsOption(values['restart-window'], 'restart-window'),
+      failFast: values['fail-fast'],
       sessionIdleTimeoutMs: secondsOption(values['session-idle-timeout'], 'session-idle-timeout'),
     });
   } catch (err) {

@@ -88,7 +88,9 @@ export function daemonSpec(entry: ServerEntry, paths: UserPaths = userPaths()): 
     entry.name,
     '--port',
     String(entry.port),
-    // The bridge restarts its child in place (sessions survive); the manager restarts the bridge.
+    // Once up, the bridge restarts its child in place (sessions survive); a server that cannot
+    // start at all makes it exit at once, so the manager's restart counter and start limit apply.
+    '--fail-fast',
     '--restart-limit',
     String(entry.restart.burst),
     '--restart-window',
