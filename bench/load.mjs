@@ -5,8 +5,9 @@
 import http from 'node:http';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { EVERYTHING, track } from './procs.mjs';
+import { EVERYTHING_SERVER, track } from './procs.mjs';
 
 const CLIENT_INFO = { name: 'mcpshare-bench', version: '1.0.0' };
 
@@ -64,12 +65,39 @@ export async function connectHttp(base) {
   };
 }
 
-/** One SDK client over stdio to its OWN server-everything child (what clients do without sharing). */
-export async function connectStdio() {
-  const transport = new StdioClientTransport({ command: process.execPath, args: [EVERYTHING, 'stdio'], stderr: 'ignore' });
+/**
+ * One SDK client over legacy SSE (`GET ${base}/sse`, then POSTs to the endpoint it announces).
+ * close() drops the GET stream, which ends the session on the server.
+ */
+export async function connectSse(base) {
+  const transport = new SSEClientTransport(new URL(`${base}/sse`));
   const client = new Client(CLIENT_INFO, { capabilities: {} });
   await client.connect(transport);
-  track(transport.pid, 'direct stdio child (server-everything)');
+  return {
+    client,
+    async close() {
+      await client.close().catch(() => {});
+    },
+  };
+}
+
+/**
+ * One SDK client over stdio to its OWN server child (what clients do without sharing), by default
+ * server-everything. The child gets this process's environment plus the server's own variables.
+ */
+export async function connectStdio(server = EVERYTHING_SERVER) {
+  const transport = new StdioClientTransport({
+    command: server.command,
+    args: server.args,
+    env: { ...process.env, ...server.env },
+    stderr: 'ignore',
+  });
+  const client = new Client(CLIENT_INFO, { capabilities: {} });
+  try {
+    await client.connect(transport);
+  } finally {
+    track(transport.pid, `direct stdio child (${server.id})`); // also when initialize failed
+  }
   return {
     client,
     pid: transport.pid,
@@ -150,41 +178,53 @@ export function textOf(result) {
   return (result?.content ?? []).map((c) => c.text ?? '').join('');
 }
 
-/** Shared correctness counters for every call the bench makes (warm-up included). */
-export const correctness = { checked: 0, misrouted: 0, failed: 0, examples: [] };
+/** Fresh correctness counters: echo replies checked, misrouted (someone else's text), failed. */
+export const newCounter = () => ({ checked: 0, misrouted: 0, failed: 0, examples: [] });
 
-function note(kind, detail) {
-  correctness[kind]++;
-  if (correctness.examples.length < 5) correctness.examples.push({ kind, ...detail });
+/** Shared correctness counters for every call the bridge bench makes (warm-up included). */
+export const correctness = newCounter();
+
+function note(counter, kind, detail) {
+  counter[kind]++;
+  if (counter.examples.length < 5) counter.examples.push({ kind, ...detail });
+}
+
+/** Rejects with `what timed out` when promise has not settled within ms (the bench must never hang). */
+export function withTimeout(promise, ms, what) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 /**
  * One echo call whose message is unique to (scenario, client, worker, seq); a reply carrying any
  * other text is counted as misrouted. Returns the latency in ms (undefined on failure).
  */
-export async function echoOnce(client, message) {
+export async function echoOnce(client, message, counter = correctness) {
   const t0 = performance.now();
   try {
     const res = await client.callTool({ name: 'echo', arguments: { message } });
     const ms = performance.now() - t0;
     const got = textOf(res);
-    correctness.checked++;
-    if (got !== `Echo: ${message}`) note('misrouted', { sent: message, got: got.slice(0, 200) });
+    counter.checked++;
+    if (got !== `Echo: ${message}`) note(counter, 'misrouted', { sent: message, got: got.slice(0, 200) });
     return ms;
   } catch (err) {
-    note('failed', { sent: message, error: String(err?.message ?? err).slice(0, 200) });
+    note(counter, 'failed', { sent: message, error: String(err?.message ?? err).slice(0, 200) });
     return undefined;
   }
 }
 
 /** One `ping` round trip (the bridge answers it itself; a direct child answers it over stdio). */
-async function pingOnce(client) {
+async function pingOnce(client, counter = correctness) {
   const t0 = performance.now();
   try {
     await client.ping();
     return performance.now() - t0;
   } catch (err) {
-    note('failed', { sent: 'ping', error: String(err?.message ?? err).slice(0, 200) });
+    note(counter, 'failed', { sent: 'ping', error: String(err?.message ?? err).slice(0, 200) });
     return undefined;
   }
 }
@@ -193,15 +233,16 @@ async function pingOnce(client) {
  * Closed-loop load: every client runs `inFlight` workers, each issuing its next call as soon as the
  * previous one returns. A warm-up phase (not recorded) precedes a measured phase of fixed length.
  * `cpuProbe()` returns cumulative CPU ms per process; it is sampled around the measured phase.
+ * Every reply is checked into `counter` (default: the shared one).
  * Returns the raw sample: latencies (ms), elapsed ms and CPU ms per process; see summarize().
  */
-export async function runLoad({ tag, clients, inFlight, warmupMs, measureMs, method = 'echo', cpuProbe }) {
+export async function runLoad({ tag, clients, inFlight, warmupMs, measureMs, method = 'echo', cpuProbe, counter = correctness }) {
   let seq = 0;
   const phase = async (ms, lat) => {
     const deadline = performance.now() + ms;
     const worker = async (client, ci, wi) => {
       while (performance.now() < deadline) {
-        const ms = method === 'ping' ? await pingOnce(client) : await echoOnce(client, `${tag}|c${ci}|w${wi}|${seq++}`);
+        const ms = method === 'ping' ? await pingOnce(client, counter) : await echoOnce(client, `${tag}|c${ci}|w${wi}|${seq++}`, counter);
         if (lat && ms !== undefined) lat.push(ms);
       }
     };
@@ -246,4 +287,22 @@ export function summarize(samples) {
 function p50Of(lat) {
   const sorted = Float64Array.from(lat).sort();
   return sorted.length ? sorted[Math.ceil(0.5 * sorted.length) - 1] : NaN;
+}
+
+/** Runs fn over items with at most `limit` at a time; resolves with settled results in order. */
+export async function mapLimit(items, limit, fn) {
+  const out = new Array(items.length);
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) {
+      const i = next++;
+      try {
+        out[i] = { ok: true, value: await fn(items[i], i) };
+      } catch (error) {
+        out[i] = { ok: false, error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  return out;
 }

@@ -1,4 +1,9 @@
-/** Renders a bench result object as the Markdown a person reads (bench/results/latest.md). */
+/**
+ * Renders a bench run as the Markdown a person reads (bench/results/latest.md): a header, then one
+ * section per part that ran (bridge here; memory and peers in their own modules).
+ */
+import { renderMemory } from './report-memory.mjs';
+import { renderPeers } from './report-peers.mjs';
 
 const ms = (v) => (Number.isFinite(v) ? v.toFixed(3) : 'n/a');
 const mb = (b) => (b === undefined || b === null ? 'n/a' : (b / (1024 * 1024)).toFixed(1));
@@ -22,10 +27,11 @@ const LABELS = {
   'ping-1x1': '`ping`, 1 client × 1 in flight',
 };
 
-export function renderMarkdown(r) {
+/** The bridge part (bench/bridge.mjs): latency, throughput, CPU, RSS and correctness. */
+export function renderBridge(r) {
   const L = r.latency;
   const out = [];
-  out.push(`# mcpshare bridge benchmark — ${r.startedAt}`, '');
+  out.push('## Bridge: latency, throughput and RSS', '');
   const cfg = r.config;
   out.push(
     `Server: \`server-everything\` ${r.env.serverEverything} (stdio), tool \`echo\`, SDK ${r.env.sdk}. ` +
@@ -45,7 +51,7 @@ export function renderMarkdown(r) {
       '',
     );
 
-  out.push('## Targets', '');
+  out.push('### Targets', '');
   out.push(row(['target', 'measured', 'limit', 'result']), row(['---', '---:', '---:', '---']));
   out.push(row(['added p50 latency, 1 client × 1 in flight', `${ms(r.addedP50Ms.bridge['1x1'])} ms`, `≤ ${r.targets.addedP50Ms} ms`, verdict(r.verdicts.addedP50_1x1)]));
   out.push(row(['added p50 latency, 1 client × 4 in flight', `${ms(r.addedP50Ms.bridge['1x4'])} ms`, `≤ ${r.targets.addedP50Ms} ms`, verdict(r.verdicts.addedP50_1x4)]));
@@ -66,7 +72,7 @@ export function renderMarkdown(r) {
     );
   }
 
-  out.push('## Latency and throughput', '');
+  out.push('### Latency and throughput', '');
   out.push(
     row(['load', 'path', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'calls/s', 'calls', 'added p50 ms', 'p50 per round']),
     row(['---', '---', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:']),
@@ -91,7 +97,7 @@ export function renderMarkdown(r) {
     '',
   );
 
-  out.push('## Where the CPU goes (µs of CPU per call, measured phase)', '');
+  out.push('### Where the CPU goes (µs of CPU per call, measured phase)', '');
   out.push(
     row(['load', 'path', 'bench driver (clients)', 'bridge (or floor server)', 'server child(ren)']),
     row(['---', '---', '---:', '---:', '---:']),
@@ -107,7 +113,7 @@ export function renderMarkdown(r) {
   out.push('', 'From /proc/<pid>/stat utime+stime (10 ms ticks) and process.cpuUsage(), divided by the calls measured.', '');
 
   const m = r.memory;
-  out.push('## Memory (VmRSS from /proc/<pid>/status)', '');
+  out.push('### Memory (VmRSS from /proc/<pid>/status)', '');
   out.push(row(['moment', 'bridge RSS MB', 'bridge peak (VmHWM) MB', 'child RSS MB']), row(['---', '---:', '---:', '---:']));
   out.push(row([`idle (child ready, ${r.config.settleMs} ms settled, no client yet)`, mb(m.idle.bridge.rss), mb(m.idle.bridge.hwm), mb(m.idle.child.rss)]));
   out.push(
@@ -127,7 +133,7 @@ export function renderMarkdown(r) {
     '',
   );
 
-  out.push('## Correctness and cleanup', '');
+  out.push('### Correctness and cleanup', '');
   out.push(
     `- Every echo reply was compared with the unique message its caller sent: ${int(c.checked)} checked, ` +
       `${c.misrouted} misrouted, ${c.failed} failed. The bridge's own count of dropped replies with unknown ids: ${c.bridgeMisroutedDropped}; ` +
@@ -147,5 +153,31 @@ export function renderMarkdown(r) {
     );
   if (ml) out.push(`- CPU during the latency cases: the bench's own processes ${ml.oursCores.toFixed(2)} cores, other processes ${ml.otherCores.toFixed(2)} cores (of ${r.env.cpus}).`);
   out.push(`- Whole run: ${r.durationSec.toFixed(0)} s.`, '');
+  return out.join('\n');
+}
+
+const PART_RENDERERS = { bridge: renderBridge, memory: renderMemory, peers: renderPeers };
+const PART_TITLES = { bridge: 'Bridge', memory: 'Memory vs sessions', peers: 'Peers' };
+
+/** The whole run: header, then each part's section (or the error that stopped it). */
+export function renderMarkdown(all) {
+  const e = all.env;
+  const out = [`# mcpshare benchmarks — ${all.startedAt}`, ''];
+  out.push(
+    `Node ${e.node} on ${e.platform}, ${e.cpus} CPU (${e.cpuModel}), ${(e.memTotalBytes / 2 ** 30).toFixed(0)} GB RAM. ` +
+      `mcpshare ${e.mcpshare}, SDK ${e.sdk}, supergateway ${e.supergateway}, mcp-proxy ${e.mcpProxy}; servers: ` +
+      `${Object.entries(e.servers).map(([k, v]) => `${k} ${v}`).join(', ')}. Parts run: ${all.parts.join(', ')} ` +
+      `(${all.durationSec.toFixed(0)} s). MB = 2^20 bytes.`,
+    '',
+  );
+  for (const part of all.parts) {
+    const r = all[part];
+    if (r.error) {
+      out.push(`## ${PART_TITLES[part]}`, '', `**Could not run:**`, '', '```', r.error.slice(0, 3000), '```', '');
+      continue;
+    }
+    out.push(PART_RENDERERS[part](r));
+    if (r.leftoverProcesses?.length) out.push(`**Processes left after this part:** ${r.leftoverProcesses.join(', ')}`, '');
+  }
   return out.join('\n');
 }
