@@ -33,7 +33,7 @@ test('with --fail-fast, a server that was up and then dies is restarted in place
       const s = await b.status();
       return s.child.state === 'ready' && s.child.pid !== first.child.pid ? s : undefined;
     }, 'the restarted child', 15_000);
-    expect(after.child.restarts).toBe(1);
+    expect(after!.child.restarts).toBe(1);
     expect(b.proc.exitCode).toBeNull();
     // The same session goes on working against the new child.
     expect((await client.listTools()).tools.length).toBeGreaterThan(0);

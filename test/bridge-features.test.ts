@@ -244,7 +244,7 @@ describe('cancellation', () => {
       const s = await fixtureStats(c);
       return s.cancelled.length > before ? s : undefined;
     }, 'the cancellation to reach the server');
-    expect(Number.isInteger(stats.cancelled.at(-1))).toBe(true);
+    expect(Number.isInteger(stats!.cancelled.at(-1))).toBe(true);
     expect(textOf(await c.callTool({ name: 'echo', arguments: { text: 'next' } }))).toBe('next');
     // An ordinary cancellation is not a misroute.
     expect((await b.status()).misroutedDropped).toBe(0);

@@ -205,7 +205,7 @@ export async function startBridge(options: BridgeOptions): Promise<RunningBridge
     },
     log.child('http'),
   );
-  const server = createServer(http.app);
+  const server = createServer(http.handle);
   // Streams may stay open for days; Node's defaults would cut them.
   server.requestTimeout = 0;
   server.keepAliveTimeout = 65_000;

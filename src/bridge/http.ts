@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import express, { type NextFunction, type Request, type Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { SUPPORTED_PROTOCOL_VERSIONS } from './protocol.js';
 import type { Logger } from '../util/log.js';
-import { ErrorCode, httpRpcError, isJsonRpcMessage, isRequest } from './jsonrpc.js';
+import { isJsonRequest, readJsonBody } from './body.js';
+import { ErrorCode, httpRpcError, isJsonRpcMessage, isRequest, sendJson } from './jsonrpc.js';
 import { StreamableHttpSessionTransport } from './streamable-http.js';
 import type { Router } from './router.js';
-import { securityMiddleware, type SecurityOptions } from './security.js';
+import { requestGuard, type SecurityOptions } from './security.js';
 import { Session } from './session.js';
 
 export interface HttpOptions {
@@ -20,7 +21,8 @@ export interface HttpOptions {
 }
 
 export interface BridgeHttp {
-  app: express.Express;
+  /** The node:http request listener. */
+  handle(req: IncomingMessage, res: ServerResponse): void;
   /** Releases idle sessions; run periodically. */
   sweepIdle(now?: number): number;
   closeAllSessions(): Promise<void>;
@@ -36,15 +38,14 @@ const MAX_BATCH_SIZE = 100;
 type PostCheck = { messages: JSONRPCMessage[] } | { status: number; code: number; message: string };
 
 /** The checks the Streamable HTTP spec puts on a POST before any message is processed. */
-function checkPost(req: Request): PostCheck {
-  const accept = req.header('accept') ?? '';
+function checkPost(req: IncomingMessage, body: unknown): PostCheck {
+  const accept = req.headers.accept ?? '';
   if (!accept.includes('application/json') || !accept.includes('text/event-stream')) {
     return { status: 406, code: ErrorCode.ServerUnavailable, message: 'Not Acceptable: Client must accept both application/json and text/event-stream' };
   }
-  if (req.body === undefined) {
+  if (body === undefined) {
     return { status: 415, code: ErrorCode.ServerUnavailable, message: 'Unsupported Media Type: Content-Type must be application/json' };
   }
-  const body: unknown = req.body;
   if (Array.isArray(body) && body.length === 0) return { status: 400, code: ErrorCode.InvalidRequest, message: 'Invalid Request: empty batch' };
   if (Array.isArray(body) && body.length > MAX_BATCH_SIZE) {
     return { status: 400, code: ErrorCode.InvalidRequest, message: `Invalid Request: Batch must not exceed ${MAX_BATCH_SIZE} messages` };
@@ -58,15 +59,23 @@ function checkPost(req: Request): PostCheck {
   return { messages };
 }
 
-function unsupportedVersion(req: Request): string | undefined {
-  const version = req.header('mcp-protocol-version');
+/** One value of a request header (the first, if it was repeated). */
+function header(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function unsupportedVersion(req: IncomingMessage): string | undefined {
+  const version = header(req, 'mcp-protocol-version');
   if (version === undefined || SUPPORTED_PROTOCOL_VERSIONS.includes(version)) return undefined;
   return `Bad Request: Unsupported protocol version: ${version} (supported versions: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')})`;
 }
 
-function rpcError(res: Response, status: number, code: number, message: string): void {
-  httpRpcError(res, status, code, message);
+function rpcError(res: ServerResponse, status: number, code: number, message: string, headers?: Record<string, string>): void {
+  httpRpcError(res, status, code, message, { headers });
 }
+
+const ALLOW_MCP = { Allow: 'GET, POST, DELETE' };
 
 const SESSION_NOT_FOUND =
   'Session not found: it ended or the bridge restarted; send initialize to start a new session';
@@ -76,21 +85,21 @@ const SESSION_NOT_FOUND =
  * port. Each session gets its own SDK transport; all of them feed the one Router.
  */
 export function createBridgeHttp(router: Router, opts: HttpOptions, log: Logger): BridgeHttp {
-  const app = express();
-  app.disable('x-powered-by');
-  app.set('etag', false);
+  const guard = requestGuard(opts.security);
   const httpSessions = new Map<string, { session: Session; transport: StreamableHttpSessionTransport }>();
   const sseSessions = new Map<string, { session: Session; transport: SSEServerTransport }>();
-  const json = express.json({ limit: opts.maxBodyBytes, type: ['application/json', 'application/*+json'] });
 
-  app.use(securityMiddleware(opts.security));
-
-  app.get('/status', (_req, res) => {
-    res.set('Cache-Control', 'no-store').json(opts.status());
-  });
+  /** The parsed JSON body, undefined for a non-JSON content type; answers 4xx itself and returns null on a bad body. */
+  const jsonBody = async (req: IncomingMessage, res: ServerResponse): Promise<unknown | null> => {
+    if (!isJsonRequest(req)) return undefined;
+    const r = await readJsonBody(req, opts.maxBodyBytes);
+    if (r.ok) return r.body;
+    rpcError(res, r.status, r.code, r.message);
+    return null;
+  };
 
   /** Counts open streams so idle expiry never drops a session that still listens. */
-  const trackStream = (session: Session, res: Response) => {
+  const trackStream = (session: Session, res: ServerResponse) => {
     session.openStreams++;
     session.touch();
     res.on('close', () => {
@@ -100,7 +109,7 @@ export function createBridgeHttp(router: Router, opts: HttpOptions, log: Logger)
   };
 
   /** A client that drops a POST stream mid-call has its unanswered requests cancelled upstream. */
-  const cancelOnAbandon = (session: Session, messages: JSONRPCMessage[], res: Response) => {
+  const cancelOnAbandon = (session: Session, messages: JSONRPCMessage[], res: ServerResponse) => {
     const ids = messages.filter(isRequest).map((m) => m.id);
     if (ids.length === 0) return;
     res.on('close', () => {
@@ -109,19 +118,13 @@ export function createBridgeHttp(router: Router, opts: HttpOptions, log: Logger)
     });
   };
 
-  // Express answers HEAD with the GET handler: on /sse that would open an SSE session whose headers
-  // are never flushed (the client hangs, the session leaks); on /mcp it would cut the session's
-  // standalone stream. Neither route has anything to say to HEAD.
-  app.head(['/mcp', '/sse'], (_req, res) => {
-    res.set('Allow', 'GET, POST, DELETE');
-    rpcError(res, 405, ErrorCode.InvalidRequest, 'Method Not Allowed: HEAD is not supported here');
-  });
-
-  app.post('/mcp', json, (req, res) => {
-    const sid = req.header('mcp-session-id');
+  const postMcp = async (req: IncomingMessage, res: ServerResponse) => {
+    const sid = header(req, 'mcp-session-id');
     const entry = sid ? httpSessions.get(sid) : undefined;
     if (sid && !entry) return rpcError(res, 404, ErrorCode.SessionNotFound, SESSION_NOT_FOUND);
-    const check = checkPost(req);
+    const body = await jsonBody(req, res);
+    if (body === null) return;
+    const check = checkPost(req, body);
     if ('status' in check) return rpcError(res, check.status, check.code, check.message);
     const { messages } = check;
     const first = messages[0] as { method?: string; id?: unknown };
@@ -151,7 +154,7 @@ export function createBridgeHttp(router: Router, opts: HttpOptions, log: Logger)
     if (messages.length === 1 && first.method === 'server/discover') {
       // Protocol 2026-07-28 discovery: answer at once with "method not found" so the client falls
       // back to initialize (protocol 2025-11-25) without waiting or leaving a session behind.
-      res.status(200).json({
+      sendJson(res, 200, {
         jsonrpc: '2.0',
         id: first.id ?? null,
         error: { code: ErrorCode.MethodNotFound, message: 'Method not found: server/discover; this server speaks initialize (2025-11-25)' },
@@ -159,14 +162,14 @@ export function createBridgeHttp(router: Router, opts: HttpOptions, log: Logger)
       return;
     }
     rpcError(res, 400, ErrorCode.InvalidRequest, 'Bad Request: Mcp-Session-Id header is required; start with an initialize request');
-  });
+  };
 
-  app.get('/mcp', (req, res) => {
-    const sid = req.header('mcp-session-id');
+  const getMcp = (req: IncomingMessage, res: ServerResponse) => {
+    const sid = header(req, 'mcp-session-id');
     if (!sid) return rpcError(res, 400, ErrorCode.InvalidRequest, 'Bad Request: Mcp-Session-Id header is required');
     const entry = httpSessions.get(sid);
     if (!entry) return rpcError(res, 404, ErrorCode.SessionNotFound, SESSION_NOT_FOUND);
-    if (!(req.header('accept') ?? '').includes('text/event-stream')) {
+    if (!(req.headers.accept ?? '').includes('text/event-stream')) {
       return rpcError(res, 406, ErrorCode.ServerUnavailable, 'Not Acceptable: Client must accept text/event-stream');
     }
     const badVersion = unsupportedVersion(req);
@@ -175,25 +178,20 @@ export function createBridgeHttp(router: Router, opts: HttpOptions, log: Logger)
     // replaces the old instead of failing with 409 (a refused GET above never cuts the working one).
     trackStream(entry.session, res);
     entry.transport.handleGet(res);
-  });
+  };
 
-  app.delete('/mcp', (req, res) => {
-    const sid = req.header('mcp-session-id');
+  const deleteMcp = (req: IncomingMessage, res: ServerResponse) => {
+    const sid = header(req, 'mcp-session-id');
     if (!sid) return rpcError(res, 400, ErrorCode.InvalidRequest, 'Bad Request: Mcp-Session-Id header is required');
     const entry = httpSessions.get(sid);
     if (!entry) return rpcError(res, 404, ErrorCode.SessionNotFound, SESSION_NOT_FOUND);
     const badVersion = unsupportedVersion(req);
     if (badVersion) return rpcError(res, 400, ErrorCode.ServerUnavailable, badVersion);
     entry.transport.handleDelete(res);
-  });
+  };
 
-  app.all('/mcp', (_req, res) => {
-    res.set('Allow', 'GET, POST, DELETE');
-    rpcError(res, 405, ErrorCode.InvalidRequest, 'Method Not Allowed: use POST, GET or DELETE');
-  });
-
-  app.get('/sse', async (req, res) => {
-    const accept = req.header('accept');
+  const getSse = async (req: IncomingMessage, res: ServerResponse) => {
+    const accept = req.headers.accept;
     if (accept && !accept.includes('text/event-stream') && !accept.includes('*/*')) {
       return rpcError(res, 406, ErrorCode.InvalidRequest, 'Not Acceptable: /sse serves text/event-stream');
     }
@@ -219,38 +217,65 @@ export function createBridgeHttp(router: Router, opts: HttpOptions, log: Logger)
     }, opts.sseKeepAliveMs);
     keepAlive.unref();
     res.on('close', () => clearInterval(keepAlive));
-  });
+  };
 
-  const ssePost = async (req: Request, res: Response) => {
-    const sid = typeof req.query.sessionId === 'string' ? req.query.sessionId : undefined;
+  const postSse = async (req: IncomingMessage, res: ServerResponse, query: URLSearchParams) => {
+    const sid = query.get('sessionId');
     if (!sid) return rpcError(res, 400, ErrorCode.InvalidRequest, 'Bad Request: sessionId query parameter is required');
     const entry = sseSessions.get(sid);
     if (!entry) return rpcError(res, 404, ErrorCode.SessionNotFound, SESSION_NOT_FOUND);
     entry.session.touch();
-    await entry.transport.handlePostMessage(req, res, req.body);
+    const body = await jsonBody(req, res);
+    if (body === null) return;
+    await entry.transport.handlePostMessage(req, res, body);
   };
-  app.post('/message', json, ssePost);
-  app.post('/messages', json, ssePost);
 
-  app.use((_req, res) => {
+  const notFound = (res: ServerResponse) =>
     rpcError(res, 404, ErrorCode.InvalidRequest, 'Not found: this bridge serves /mcp (Streamable HTTP), /sse (SSE) and /status');
-  });
 
-  // Body-parser and handler errors: a JSON-RPC error, never a crash or an HTML page.
-  app.use((err: Error & { type?: string; status?: number }, _req: Request, res: Response, _next: NextFunction) => {
-    if (err.type === 'entity.too.large') {
-      return rpcError(res, 413, ErrorCode.InvalidRequest, `Payload Too Large: the limit is ${opts.maxBodyBytes} bytes`);
+  /** Routes by path and method; like express, paths match case-insensitively and with a trailing slash. */
+  const route = async (req: IncomingMessage, res: ServerResponse) => {
+    if (!guard(req, res)) return;
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://bridge.invalid');
+    } catch {
+      return rpcError(res, 400, ErrorCode.InvalidRequest, 'Bad Request: malformed request target');
     }
-    if (err.type === 'entity.parse.failed') return rpcError(res, 400, ErrorCode.ParseError, 'Parse error: the body is not valid JSON');
-    if (err.type === 'encoding.unsupported' || err.type === 'charset.unsupported') {
-      return rpcError(res, 415, ErrorCode.InvalidRequest, `Unsupported encoding: ${err.message}`);
+    const path = url.pathname.toLowerCase().replace(/\/+$/, '') || '/';
+    const method = req.method ?? 'GET';
+    switch (path) {
+      case '/status':
+        if (method !== 'GET' && method !== 'HEAD') return notFound(res);
+        return sendJson(res, 200, opts.status(), { 'Cache-Control': 'no-store' });
+      case '/mcp':
+        if (method === 'POST') return postMcp(req, res);
+        if (method === 'GET') return getMcp(req, res);
+        if (method === 'DELETE') return deleteMcp(req, res);
+        // HEAD included: it must neither open a stream nor cut the session's standalone one.
+        return rpcError(res, 405, ErrorCode.InvalidRequest, method === 'HEAD' ? 'Method Not Allowed: HEAD is not supported here' : 'Method Not Allowed: use POST, GET or DELETE', ALLOW_MCP);
+      case '/sse':
+        if (method === 'GET') return getSse(req, res);
+        if (method === 'HEAD') return rpcError(res, 405, ErrorCode.InvalidRequest, 'Method Not Allowed: HEAD is not supported here', ALLOW_MCP);
+        return notFound(res);
+      case '/message':
+      case '/messages':
+        return method === 'POST' ? postSse(req, res, url.searchParams) : notFound(res);
+      default:
+        return notFound(res);
     }
-    log.warn(`request failed: ${err.message}`);
-    rpcError(res, err.status && err.status >= 400 && err.status < 600 ? err.status : 500, ErrorCode.InternalError, `Internal error: ${err.message}`);
-  });
+  };
+
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
+    // A fault in one request answers that request with an error; it never reaches the process.
+    route(req, res).catch((err: Error) => {
+      log.warn(`request failed: ${err.message}`);
+      rpcError(res, 500, ErrorCode.InternalError, `Internal error: ${err.message}`);
+    });
+  };
 
   return {
-    app,
+    handle,
     sweepIdle(now = Date.now()) {
       let released = 0;
       for (const { session, transport } of [...httpSessions.values()]) {

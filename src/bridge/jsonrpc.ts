@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import type {
   JSONRPCMessage,
   JSONRPCNotification,
@@ -50,14 +51,21 @@ export const ErrorCode = {
   SessionNotFound: -32001,
 } as const;
 
+/** Writes a JSON body as a complete HTTP response (nothing, if a response already started). */
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  if (res.headersSent) return;
+  const text = JSON.stringify(body);
+  res.writeHead(status, { ...headers, 'content-type': 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(text)) });
+  res.end(text);
+}
+
 /** Writes a JSON-RPC error as an HTTP response (id null: it answers the request, not a message). */
 export function httpRpcError(
-  res: { headersSent: boolean; status(code: number): { set(h: Record<string, string>): { json(body: unknown): unknown } } },
+  res: ServerResponse,
   status: number,
   code: number,
   message: string,
   options: { id?: unknown; headers?: Record<string, string> } = {},
 ): void {
-  if (res.headersSent) return;
-  res.status(status).set(options.headers ?? {}).json({ jsonrpc: '2.0', error: { code, message }, id: options.id ?? null });
+  sendJson(res, status, { jsonrpc: '2.0', error: { code, message }, id: options.id ?? null }, options.headers);
 }

@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
-import type { NextFunction, Request, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ErrorCode, httpRpcError } from './jsonrpc.js';
 
 const LOOPBACK_HOSTNAMES = new Set(['localhost', '127.0.0.1', '::1', '[::1]']);
@@ -30,7 +30,7 @@ export interface SecurityOptions {
   token?: string;
 }
 
-function jsonError(res: Response, status: number, message: string, headers: Record<string, string> = {}): void {
+function jsonError(res: ServerResponse, status: number, message: string, headers: Record<string, string> = {}): void {
   httpRpcError(res, status, ErrorCode.ServerUnavailable, message, { headers });
 }
 
@@ -41,22 +41,27 @@ function tokenMatches(given: string, expected: string): boolean {
 }
 
 /**
- * DNS-rebinding protection and optional bearer auth. A browser page on evil.example that resolves
+ * DNS-rebinding protection and optional bearer auth: returns a checker that answers a refused
+ * request itself and returns false, or returns true to let the request through. A browser page on evil.example that resolves
  * to 127.0.0.1 still sends Host: evil.example and Origin: http://evil.example — both are refused.
  */
-export function securityMiddleware(opts: SecurityOptions) {
+export function requestGuard(opts: SecurityOptions) {
   const extraHosts = new Set(opts.allowedHosts.map((h) => h.toLowerCase()));
   // Bound to a wildcard address (only possible with --allow-remote, which requires a token), clients
   // reach the bridge under any of the machine's names and addresses, so no Host list can be right.
   // The bearer token is what stops a rebinding page (it cannot know it), and Origin is still checked.
   const anyHost = !!opts.token && opts.allowedHosts.some((h) => WILDCARD_HOSTS.has(h.toLowerCase()));
   const extraOrigins = new Set(opts.allowedOrigins.map((o) => o.toLowerCase().replace(/\/$/, '')));
-  return (req: Request, res: Response, next: NextFunction): void => {
+  return (req: IncomingMessage, res: ServerResponse): boolean => {
+    const refuse = (status: number, message: string, headers?: Record<string, string>) => {
+      jsonError(res, status, message, headers);
+      return false;
+    };
     const host = req.headers.host;
-    if (!host) return jsonError(res, 403, 'Forbidden: missing Host header');
+    if (!host) return refuse(403, 'Forbidden: missing Host header');
     const hostname = hostnameOf(host.toLowerCase());
     if (!anyHost && !isLoopbackHost(hostname) && !extraHosts.has(hostname) && !extraHosts.has(host.toLowerCase())) {
-      return jsonError(res, 403, `Forbidden: Host "${host}" is not allowed (DNS rebinding protection)`);
+      return refuse(403, `Forbidden: Host "${host}" is not allowed (DNS rebinding protection)`);
     }
     const origin = req.headers.origin;
     if (origin !== undefined) {
@@ -69,15 +74,15 @@ export function securityMiddleware(opts: SecurityOptions) {
           ok = false;
         }
       }
-      if (!ok) return jsonError(res, 403, `Forbidden: Origin "${origin}" is not allowed`);
+      if (!ok) return refuse(403, `Forbidden: Origin "${origin}" is not allowed`);
     }
     if (opts.token) {
       const auth = req.headers.authorization ?? '';
       const m = /^Bearer\s+(.+)$/i.exec(auth);
       if (!m || !tokenMatches(m[1].trim(), opts.token)) {
-        return jsonError(res, 401, 'Unauthorized: a valid bearer token is required', { 'WWW-Authenticate': 'Bearer' });
+        return refuse(401, 'Unauthorized: a valid bearer token is required', { 'WWW-Authenticate': 'Bearer' });
       }
     }
-    next();
+    return true;
   };
 }
