@@ -5,6 +5,7 @@ import { createLogger, redact, type Logger } from '../util/log.js';
 import { groupRss, rssOf } from '../util/procinfo.js';
 import { VERSION } from '../version.js';
 import { createBridgeHttp } from './http.js';
+import { ErrorCode } from './jsonrpc.js';
 import { Router, type RouterStats } from './router.js';
 import { isLoopbackHost } from './security.js';
 import { Upstream, type ChildState } from './upstream.js';
@@ -209,6 +210,17 @@ export async function startBridge(options: BridgeOptions): Promise<RunningBridge
   // Streams may stay open for days; Node's defaults would cut them.
   server.requestTimeout = 0;
   server.keepAliveTimeout = 65_000;
+  // Malformed HTTP (control characters in a header, oversized headers) gets a JSON-RPC error too,
+  // not Node's bare status line.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (err.code === 'ECONNRESET' || !socket.writable) return socket.destroy();
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+    const body = JSON.stringify({ jsonrpc: '2.0', error: { code: ErrorCode.InvalidRequest, message: `Bad Request: malformed HTTP request (${err.code ?? 'parse error'})` }, id: null });
+    socket.end(
+      `HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
+        `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  });
   await listen(server, o.port, o.host);
   const port = (server.address() as AddressInfo).port;
   url = `http://${urlHost(o.host)}:${port}`;

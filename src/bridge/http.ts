@@ -227,7 +227,13 @@ export function createBridgeHttp(router: Router, opts: HttpOptions, log: Logger)
     entry.session.touch();
     const body = await jsonBody(req, res);
     if (body === null) return;
-    await entry.transport.handlePostMessage(req, res, body);
+    // The same envelope check as /mcp, and every refusal a JSON-RPC error. The SDK's
+    // handlePostMessage answers in plain text and stringifies the body into its message (which a
+    // hostile body can make throw mid-reply), so the message goes straight to the session.
+    if (body === undefined) return rpcError(res, 415, ErrorCode.InvalidRequest, 'Unsupported Media Type: Content-Type must be application/json');
+    if (!isJsonRpcMessage(body)) return rpcError(res, 400, ErrorCode.ParseError, 'Parse error: Invalid JSON-RPC message (legacy SSE takes one message per POST)');
+    res.writeHead(202, { 'content-type': 'text/plain; charset=utf-8' }).end('Accepted');
+    entry.transport.onmessage?.(body);
   };
 
   const notFound = (res: ServerResponse) =>
@@ -270,7 +276,8 @@ export function createBridgeHttp(router: Router, opts: HttpOptions, log: Logger)
     // A fault in one request answers that request with an error; it never reaches the process.
     route(req, res).catch((err: Error) => {
       log.warn(`request failed: ${err.message}`);
-      rpcError(res, 500, ErrorCode.InternalError, `Internal error: ${err.message}`);
+      if (res.headersSent) res.end(); // a reply that had begun must still finish, never hang
+      else rpcError(res, 500, ErrorCode.InternalError, `Internal error: ${err.message}`);
     });
   };
 

@@ -30,10 +30,14 @@ export function isJsonRpcMessage(v: unknown): v is JSONRPCMessage {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
   const m = v as Record<string, unknown>;
   if (m.jsonrpc !== '2.0') return false;
+  // 1e400 parses as Infinity, which would go back out as null.
+  const validId = typeof m.id === 'string' || (typeof m.id === 'number' && Number.isFinite(m.id));
   if (typeof m.method === 'string') {
-    return m.id === undefined || typeof m.id === 'string' || typeof m.id === 'number';
+    // JSON-RPC 2.0 §4.2: params, when present, is structured (MCP: an object).
+    if (m.params !== undefined && (typeof m.params !== 'object' || m.params === null)) return false;
+    return m.id === undefined || validId;
   }
-  return (typeof m.id === 'string' || typeof m.id === 'number' || m.id === null) && ('result' in m || 'error' in m);
+  return (validId || m.id === null) && ('result' in m || 'error' in m);
 }
 
 export function errorResponse(id: RequestId, code: number, message: string, data?: unknown): JSONRPCErrorResponse {

@@ -217,8 +217,9 @@ export class Router {
     const requested = typeof params.protocolVersion === 'string' ? params.protocolVersion : undefined;
     session.protocolVersion =
       requested && SUPPORTED_PROTOCOL_VERSIONS.includes(requested) ? requested : LATEST_PROTOCOL_VERSION;
-    session.capabilities = (params.capabilities ?? {}) as Session['capabilities'];
-    session.clientInfo = params.clientInfo as Session['clientInfo'];
+    const caps = params.capabilities;
+    session.capabilities = (caps && typeof caps === 'object' && !Array.isArray(caps) ? caps : {}) as Session['capabilities'];
+    session.clientInfo = clientInfoOf(params.clientInfo);
     session.initialized = true;
     const result: InitializeResult = {
       protocolVersion: session.protocolVersion,
@@ -716,4 +717,15 @@ export function advertisedCapabilities(child: ServerCapabilities): ServerCapabil
   if (caps.prompts) caps.prompts = { ...caps.prompts, listChanged: true };
   if (caps.resources) caps.resources = { ...caps.resources, listChanged: true };
   return caps;
+}
+
+/**
+ * The client's name and version as plain short strings: they end up in log lines and labels, and
+ * a hostile value (an object whose toString throws, a deeply nested array) must not break those.
+ */
+function clientInfoOf(v: unknown): Session['clientInfo'] {
+  if (!v || typeof v !== 'object') return undefined;
+  const o = v as Record<string, unknown>;
+  const text = (x: unknown) => (typeof x === 'string' ? x.slice(0, 200) : typeof x === 'number' || typeof x === 'boolean' ? String(x) : undefined);
+  return { name: text(o.name) ?? 'unnamed client', version: text(o.version) ?? '' };
 }

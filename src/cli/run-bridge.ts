@@ -10,6 +10,10 @@ export function mcpJsonSnippet(name: string, port: number): string {
  * code: 0 when stopped on request, 1 when the child kept dying (so systemd/launchd count it).
  */
 export async function runBridgeForeground(options: BridgeOptions, out: NodeJS.WritableStream = process.stdout): Promise<number> {
+  // Whoever reads our output may go away (a closed pipe): a failed log write must not become an
+  // exception whose report fails the same way, in a loop.
+  process.stdout.on('error', () => undefined);
+  process.stderr.on('error', () => undefined);
   const bridge = await startBridge(options);
   const log = bridge.log;
   process.on('exit', () => bridge.killChildNow());

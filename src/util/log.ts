@@ -42,7 +42,11 @@ export function createLogger(scope: string, options: LoggerOptions = {}): Logger
   const write = options.write ?? ((line: string) => process.stderr.write(line + '\n'));
   const emit = (level: LogLevel, msg: string) => {
     if (ORDER[level] < min) return;
-    write(`${new Date().toISOString()} ${level.toUpperCase().padEnd(5)} [${scope}] ${redact(msg, secrets)}`);
+    try {
+      write(`${new Date().toISOString()} ${level.toUpperCase().padEnd(5)} [${scope}] ${redact(msg, secrets)}`);
+    } catch {
+      // A log line that cannot be written is lost; the request it describes must not be.
+    }
   };
   return {
     debug: (m) => emit('debug', m),
