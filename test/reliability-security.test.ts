@@ -308,7 +308,7 @@ describe('bearer token: every route, only in the Authorization header, secrets t
     const status = (await send(p, { method: 'GET', path: '/status', headers: AUTH })).body.toString('utf8');
     const log = b.stderr();
     // The log did record those events (so a leak was possible), at debug level.
-    expect(log).toMatch(/DEBUG/);
+    expect(log).toMatch(/session .* initialized/); // the log was written (the secrets checks below mean something)
     expect(log).toMatch(/answered unknown server request id "\*\*\*"/);
     expect(log).toMatch(/Unsupported content-type: text\/x-\*\*\*/);
     expect(log).toMatch(/session \w+ \(\*\*\* \*\*\*\) initialized/);
