@@ -3,7 +3,7 @@ import { LaunchdBackend } from './launchd.js';
 import type { UserPaths } from './paths.js';
 import { runCommand, ToolMissingError, type CommandRunner } from './runner.js';
 import { SupervisorBackend } from './supervisor-backend.js';
-import { SystemdBackend, systemdUserAvailable } from './systemd.js';
+import { SystemdBackend, systemdUserAvailable, userManagerAnswers } from './systemd.js';
 
 export class BackendUnavailableError extends Error {
   override name = 'BackendUnavailableError';
@@ -32,8 +32,7 @@ export async function openBackend(name: BackendName, paths: UserPaths, run: Comm
     case 'systemd': {
       let ok: boolean;
       try {
-        const r = await run('systemctl', ['--user', 'is-system-running']);
-        ok = ['running', 'degraded', 'starting', 'initializing'].includes(r.stdout.trim());
+        ok = await userManagerAnswers(run);
       } catch (err) {
         if (err instanceof ToolMissingError) {
           throw new BackendUnavailableError('systemctl is not installed here, but the systemd backend was asked for (MCPSHARE_BACKEND=systemd, or the server was added under systemd); install systemd, or use MCPSHARE_BACKEND=supervisor');

@@ -157,10 +157,14 @@ export class SystemdBackend implements ServiceBackend {
 /** True when a systemd user manager answers here (`systemctl --user` works). */
 export async function systemdUserAvailable(run: CommandRunner = runCommand): Promise<boolean> {
   try {
-    const r = await run('systemctl', ['--user', 'is-system-running']);
-    const state = r.stdout.trim();
-    return ['running', 'degraded', 'starting', 'initializing'].includes(state);
+    return await userManagerAnswers(run);
   } catch {
     return false;
   }
+}
+
+/** Whether `systemctl --user` reaches a running user manager; throws ToolMissingError without systemctl. */
+export async function userManagerAnswers(run: CommandRunner): Promise<boolean> {
+  const r = await run('systemctl', ['--user', 'is-system-running']);
+  return ['running', 'degraded', 'starting', 'initializing'].includes(r.stdout.trim());
 }
