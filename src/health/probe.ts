@@ -67,7 +67,7 @@ export async function probe(target: ProbeTarget, opts: ProbeOptions = {}): Promi
 }
 
 const SINGLE_CLIENT_FIX =
-  'this server handles one client at a time: run its stdio form behind the bridge ("mcpshare add NAME -- COMMAND ARGS"), which gives every session its own session';
+  'this server handles one client at a time: run its stdio form behind the bridge ("mcpshare add NAME -- COMMAND ARGS"), which gives every client its own session over one server process';
 
 function handshake(url: URL, transport: Transport, ctx: ProbeContext): Promise<Handshake> {
   return transport === 'http' ? openHttpSession(url, ctx) : openSseSession(url, ctx);

@@ -79,9 +79,7 @@ export function readInitializeAnswer(
   if (error && typeof error === 'object') {
     const text = String(error.message ?? '');
     // The SDK's single-transport servers answer a second initialize with "Server already initialized".
-    if (/already initiali[sz]ed/i.test(text)) {
-      return { ok: false, diagnosis: 'single-client', message: `refused a new session ("${text}"): it serves one client at a time`, tryOthers: false };
-    }
+    if (/already initiali[sz]ed/i.test(text)) return singleClient(text);
     return { ok: false, diagnosis: 'http-error', message: `answered initialize with error ${String(error.code)}: ${text}`, tryOthers: false };
   }
   const result = msg.result as { serverInfo?: { name?: unknown; version?: unknown }; protocolVersion?: unknown; capabilities?: unknown } | undefined;
@@ -94,6 +92,10 @@ export function readInitializeAnswer(
     protocolVersion: typeof result.protocolVersion === 'string' ? result.protocolVersion : '',
     capabilities: result.capabilities && typeof result.capabilities === 'object' ? (result.capabilities as Record<string, unknown>) : {},
   };
+}
+
+export function singleClient(reason: string, status?: number): Failed {
+  return { ok: false, diagnosis: 'single-client', status, message: `refused a new session ("${reason}"): it serves one client at a time`, tryOthers: false };
 }
 
 /** A failure for an HTTP status at the endpoint, before its body is read. */

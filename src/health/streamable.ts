@@ -9,6 +9,7 @@ import {
   PING_BODY,
   PING_ID,
   readInitializeAnswer,
+  singleClient,
   statusFailure,
   type Failed,
   type Handshake,
@@ -90,8 +91,10 @@ async function readAnswer(res: IncomingMessage, id: number, timeoutMs: number): 
     if (status >= 300) {
       const error = jsonRpcError(parsed)?.error as { message?: unknown } | undefined;
       const reason = typeof error?.message === 'string' ? error.message : '';
-      // The SDK's single-transport servers answer a second initialize with 400 "Server already initialized".
-      if (/already initiali[sz]ed/i.test(reason)) return { failure: { ok: false, diagnosis: 'single-client', status, message: `refused a new session ("${reason}"): it serves one client at a time`, tryOthers: false } };
+      // A fresh initialize carries no session id, so "already initialized" (the SDK's single-transport
+      // servers) or "session not found" (the same server after its one session ended) means the
+      // server takes no new client.
+      if (status < 500 && /already initiali[sz]ed|session/i.test(reason)) return { failure: singleClient(reason, status) };
       const failure = statusFailure(status, 'Streamable HTTP');
       if (reason || text) failure.message += ` ("${snippet(reason || text)}")`;
       return { failure };

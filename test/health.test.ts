@@ -1,0 +1,283 @@
+/**
+ * Health: every diagnosis of the handshake probe reached for real, against real daemons — the
+ * bridge in front of server-everything, server-everything's own streamableHttp and sse modes, a
+ * process that binds the port and never answers, a closed port, a plain web server, a daemon that
+ * wants a token, and a single-client server (one SDK transport for the whole process). Then
+ * `mcpshare check` on registered servers in a temporary HOME (advice that names the start command,
+ * the log and a native server's missing transport flag) and the HealthMonitor the tray uses.
+ */
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { HealthMonitor, type ServerHealth } from '../src/health/monitor.js';
+import { probe } from '../src/health/probe.js';
+import { ServerManager } from '../src/units/manager.js';
+import { userPaths } from '../src/units/paths.js';
+import { sendControl } from '../src/units/supervisor-control.js';
+import { bridgeArgs, EVERYTHING, ROOT, runCli, waitFor, waitReady, type RunningCli } from './helpers/bridge.js';
+import { freePort, mcpshare, portAccepts, processesOf } from './helpers/systemd.js';
+
+const SINGLE_CLIENT = join(ROOT, 'test/fixtures/health-single-client.mjs');
+const MEMORY = join(ROOT, 'node_modules/@modelcontextprotocol/server-memory/dist/index.js');
+
+const children: ChildProcess[] = [];
+const bridges: RunningCli[] = [];
+
+/** Starts a process and waits until it accepts connections on `port`. */
+async function daemon(argv: string[], port: number, env: NodeJS.ProcessEnv = {}): Promise<ChildProcess> {
+  const proc = spawn(process.execPath, argv, { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  children.push(proc);
+  let err = '';
+  proc.stderr!.on('data', (d) => (err += d));
+  await waitFor(async () => proc.exitCode !== null || (await portAccepts(port)), `port ${port}`, 20_000);
+  if (proc.exitCode !== null) throw new Error(`${argv.join(' ')} exited ${proc.exitCode}: ${err}`);
+  return proc;
+}
+
+async function bridge(extra: string[] = [], ready = true): Promise<RunningCli> {
+  const b = await runCli(bridgeArgs([process.execPath, EVERYTHING], extra));
+  bridges.push(b);
+  if (ready) await waitReady(b);
+  return b;
+}
+
+afterAll(async () => {
+  await Promise.all(bridges.map((b) => b.stop()));
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+});
+
+describe('probe: each diagnosis against a real daemon', () => {
+  let shared: RunningCli;
+  let nativeHttp: number;
+  let nativeSse: number;
+  beforeAll(async () => {
+    [nativeHttp, nativeSse] = [await freePort(), await freePort()];
+    [shared] = await Promise.all([
+      bridge(),
+      daemon([EVERYTHING, 'streamableHttp'], nativeHttp, { PORT: String(nativeHttp) }),
+      daemon([EVERYTHING, 'sse'], nativeSse, { PORT: String(nativeSse) }),
+    ]);
+  });
+
+  test('up over Streamable HTTP: server name, version, capabilities, latency; the probe session is deleted', async () => {
+    const r = await probe({ url: `${shared.url}/mcp`, transport: 'http' });
+    expect(r).toMatchObject({ ok: true, diagnosis: 'up', server: { name: 'mcp-servers/everything' } });
+    expect(r.server!.version).toMatch(/\d/);
+    expect(r.capabilities).toHaveProperty('tools');
+    expect(r.latencyMs).toBeGreaterThan(0);
+    expect(r.message).toContain('mcp-servers/everything');
+    // DELETE ended the probe's session: nothing is left behind in the daemon.
+    expect((await shared.status()).sessions.total).toBe(0);
+  });
+
+  test('up over legacy SSE through the endpoint event; closing the stream ends the session', async () => {
+    const r = await probe({ url: `${shared.url}/sse`, transport: 'sse' });
+    expect(r).toMatchObject({ ok: true, diagnosis: 'up', server: { name: 'mcp-servers/everything' } });
+    await waitFor(async () => (await shared.status()).sessions.total === 0, 'the SSE probe session to end', 5000);
+  });
+
+  test("server-everything's own streamableHttp and sse modes are up", async () => {
+    const http = await probe({ url: `http://localhost:${nativeHttp}/mcp`, transport: 'http' });
+    const sse = await probe({ url: `http://localhost:${nativeSse}/sse`, transport: 'sse' });
+    expect(http).toMatchObject({ ok: true, diagnosis: 'up', server: { name: 'mcp-servers/everything' } });
+    expect(sse).toMatchObject({ ok: true, diagnosis: 'up', server: { name: 'mcp-servers/everything' } });
+  });
+
+  test('wrong transport: http asked of an SSE-only server says that SSE works, and where', async () => {
+    const r = await probe({ url: `http://localhost:${nativeSse}/sse`, transport: 'http' });
+    expect(r).toMatchObject({ ok: false, diagnosis: 'wrong-transport', suggestion: { transport: 'sse', url: `http://localhost:${nativeSse}/sse` } });
+    expect(r.fix).toContain(`"type": "sse"`);
+  });
+
+  test('wrong transport the other way: sse asked of a Streamable HTTP server', async () => {
+    const r = await probe({ url: `http://localhost:${nativeHttp}/mcp`, transport: 'sse' });
+    expect(r).toMatchObject({ ok: false, diagnosis: 'wrong-transport', suggestion: { transport: 'http', url: `http://localhost:${nativeHttp}/mcp` } });
+  });
+
+  test('wrong path: the same transport answers at its usual path', async () => {
+    const r = await probe({ url: `${shared.url}/mcp/v1`, transport: 'http' });
+    expect(r).toMatchObject({ ok: false, diagnosis: 'wrong-path', status: 404, suggestion: { transport: 'http', url: `${shared.url}/mcp` } });
+  });
+
+  test('refused: nothing listens', async () => {
+    const port = await freePort();
+    const r = await probe({ url: `http://localhost:${port}/mcp`, transport: 'http' });
+    expect(r).toMatchObject({ ok: false, diagnosis: 'refused' });
+    expect(r.fix).toContain(String(port));
+  });
+
+  test('silent: a process binds the port but never answers (a server left in stdio mode)', async () => {
+    const port = await freePort();
+    // Accepts connections and reads them, answering nothing: what a stdio server that also opened a port looks like.
+    await daemon(['-e', `require('net').createServer((s) => s.resume()).listen(${port}, '127.0.0.1')`], port);
+    const r = await probe({ url: `http://localhost:${port}/mcp`, transport: 'http' }, { timeoutMs: 500 });
+    expect(r).toMatchObject({ ok: false, diagnosis: 'silent' });
+    expect(r.fix).toMatch(/stdio mode/);
+    const sse = await probe({ url: `http://localhost:${port}/sse`, transport: 'sse' }, { timeoutMs: 500 });
+    expect(sse.diagnosis).toBe('silent');
+  });
+
+  test('not MCP: a plain web server on the port', async () => {
+    const web: Server = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<html>hello</html>'));
+    await new Promise<void>((r) => web.listen(0, '127.0.0.1', r));
+    try {
+      const port = (web.address() as { port: number }).port;
+      const r = await probe({ url: `http://localhost:${port}/mcp`, transport: 'http' });
+      expect(r).toMatchObject({ ok: false, diagnosis: 'not-mcp', status: 200 });
+      expect(r.message).toContain('text/html');
+    } finally {
+      web.close();
+    }
+  });
+
+  test('HTTP error with its status: a daemon that wants a bearer token', async () => {
+    const guarded = await bridge(['--token', 'tok-health-test'], false); // its /status wants the token too
+    const r = await probe({ url: `${guarded.url}/mcp`, transport: 'http' });
+    expect(r).toMatchObject({ ok: false, diagnosis: 'http-error', status: 401 });
+    expect(r.message).toMatch(/token/);
+  });
+
+  test('not loopback: TLS and a non-loopback address are refused before anything is sent', async () => {
+    const tls = await probe({ url: 'https://localhost:8443/mcp', transport: 'http' });
+    expect(tls).toMatchObject({ ok: false, diagnosis: 'not-loopback' });
+    expect(tls.message).toMatch(/TLS/);
+    expect(tls.fix).toBe('use http://localhost:8443/mcp');
+    const remote = await probe({ url: 'http://192.0.2.7:8001/mcp', transport: 'http' });
+    expect(remote).toMatchObject({ ok: false, diagnosis: 'not-loopback' });
+    expect(remote.message).toContain('192.0.2.7');
+  });
+
+  test('concurrency: the bridge serves two sessions at once, over both transports', async () => {
+    for (const [path, transport] of [['/mcp', 'http'], ['/sse', 'sse']] as const) {
+      const r = await probe({ url: `${shared.url}${path}`, transport }, { concurrency: true });
+      expect(r).toMatchObject({ ok: true, diagnosis: 'up', concurrency: { ok: true } });
+    }
+    await waitFor(async () => (await shared.status()).sessions.total === 0, 'every probe session to end', 5000);
+  });
+
+  test('single-client: a server with one transport for the whole process fails the second concurrent session', async () => {
+    const port = await freePort();
+    await daemon([SINGLE_CLIENT, String(port)], port);
+    const url = `http://localhost:${port}/mcp`;
+    const r = await probe({ url, transport: 'http' }, { concurrency: true });
+    expect(r).toMatchObject({ ok: false, diagnosis: 'single-client', server: { name: 'single-client-fixture' }, concurrency: { ok: false } });
+    expect(r.fix).toMatch(/bridge/);
+  });
+
+  test('mcpshare check URL: exit status and JSON', async () => {
+    const env = { ...process.env };
+    const up = await mcpshare(['check', `${shared.url}/mcp`, '--json'], env);
+    expect(up.code).toBe(0);
+    expect(JSON.parse(up.stdout).checks[0]).toMatchObject({ ok: true, diagnosis: 'up' });
+    const sse = await mcpshare(['check', `${shared.url}/sse`], env);
+    expect(sse.code).toBe(0);
+    expect(sse.stdout).toMatch(/✔ .*\/sse: up/);
+    const down = await mcpshare(['check', `http://localhost:${await freePort()}/mcp`], env);
+    expect(down.code).toBe(1);
+    expect(down.stdout).toMatch(/✘ .*refused[\s\S]*fix:/);
+    const usage = await mcpshare(['check', '--transport', 'ftp', `${shared.url}/mcp`], env);
+    expect(usage.code).toBe(2);
+  });
+});
+
+describe('registered servers: mcpshare check and the HealthMonitor (built-in supervisor, temporary HOME)', () => {
+  let home: string;
+  let env: NodeJS.ProcessEnv;
+  let manager: ServerManager;
+  beforeAll(() => {
+    home = mkdtempSync(join(tmpdir(), 'mcpshare-health-'));
+    env = { ...process.env, HOME: home, MCPSHARE_BACKEND: 'supervisor' };
+    delete env.XDG_CONFIG_HOME;
+    delete env.XDG_STATE_HOME;
+    manager = new ServerManager({ env, paths: userPaths(env), registryDir: join(home, '.config', 'mcpshare') });
+  });
+  afterAll(async () => {
+    await sendControl(userPaths(env), { op: 'shutdown' }, 5000).catch(() => undefined);
+    for (const pid of processesOf(home)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    rmSync(home, { recursive: true, force: true });
+  });
+
+  test('a stopped daemon: refused, with the start command and its log', async () => {
+    const port = await freePort();
+    const add = await mcpshare(['add', 'mem', '--port', String(port), '--', process.execPath, MEMORY], env);
+    expect(add.code).toBe(0);
+    const r = await mcpshare(['check', 'mem', '--json'], env);
+    expect(r.code).toBe(1);
+    const [c] = JSON.parse(r.stdout).checks;
+    expect(c).toMatchObject({ name: 'mem', ok: false, diagnosis: 'refused', daemon: { state: 'stopped' } });
+    expect(c.fix).toContain('mcpshare start mem');
+    expect(c.fix).toContain(join(home, '.local/state/mcpshare/logs/mem.log'));
+  });
+
+  test('a native server left in stdio mode: silent, and the advice names its transport and port flags', async () => {
+    const port = await freePort();
+    // Named like the real package so the registry's knowledge applies; binds the port and says nothing.
+    const fake = join(home, 'mongodb-mcp-server');
+    writeFileSync(fake, `#!${process.execPath}\nrequire('net').createServer((s) => s.resume()).listen(${port}, '127.0.0.1');\n`);
+    chmodSync(fake, 0o755);
+    const add = await mcpshare(['add', 'mongo', '--native', 'http', '--port', String(port), '--', fake], env);
+    expect(add.code).toBe(0);
+    const start = await mcpshare(['start', 'mongo'], env);
+    expect(start.code).toBe(0); // the port is open, so the service manager's view is "up"
+    const r = await mcpshare(['check', 'mongo', '--json', '--timeout', '0.5'], env);
+    expect(r.code).toBe(1);
+    const [c] = JSON.parse(r.stdout).checks;
+    expect(c).toMatchObject({ name: 'mongo', diagnosis: 'silent' });
+    expect(c.fix).toContain('--transport http');
+    expect(c.fix).toContain(`--httpPort ${port}`);
+    await mcpshare(['stop', 'mongo'], env);
+  });
+
+  test('the monitor reports up, then stopped, as change events within an interval', async () => {
+    const monitor = new HealthMonitor({ list: () => manager.list().filter((e) => e.name === 'mem'), statusOf: (e) => manager.statusOf(e) }, { intervalMs: 200 });
+    const changes: ServerHealth[] = [];
+    monitor.on('change', (h) => changes.push(h));
+    monitor.start();
+    try {
+      await waitFor(() => changes.length > 0, 'the first round');
+      expect(changes[0]).toMatchObject({ name: 'mem', state: 'stopped' });
+      expect(changes[0].check).toBeUndefined(); // a stopped daemon is not probed
+
+      await manager.start('mem');
+      await waitFor(() => changes.some((h) => h.state === 'up'), 'the up event', 10_000);
+      const up = changes.find((h) => h.state === 'up')!;
+      expect(up.check).toMatchObject({ ok: true, diagnosis: 'up' });
+      expect(monitor.snapshot()).toEqual([expect.objectContaining({ name: 'mem', state: 'up' })]);
+
+      const before = changes.length;
+      await manager.stop('mem');
+      await waitFor(() => changes.length > before, 'the stopped event', 10_000);
+      expect(changes.at(-1)).toMatchObject({ name: 'mem', state: 'stopped' });
+      // No event while nothing changes.
+      const settled = changes.length;
+      await monitor.refresh();
+      await monitor.refresh();
+      expect(changes.length).toBe(settled);
+    } finally {
+      monitor.stop();
+    }
+  });
+
+  test('the monitor says "down" when the service manager says up but the handshake fails', async () => {
+    const port = await freePort();
+    const fake = join(home, 'quiet-server');
+    writeFileSync(fake, `#!${process.execPath}\nrequire('net').createServer((s) => s.resume()).listen(${port}, '127.0.0.1');\n`);
+    chmodSync(fake, 0o755);
+    await manager.add({ name: 'quiet', command: fake, args: [], native: 'http', port });
+    await manager.start('quiet');
+    const monitor = new HealthMonitor({ list: () => manager.list().filter((e) => e.name === 'quiet'), statusOf: (e) => manager.statusOf(e) }, { timeoutMs: 300 });
+    const [h] = await monitor.refresh();
+    expect(h).toMatchObject({ name: 'quiet', state: 'down', status: { state: 'up' }, check: { diagnosis: 'silent' } });
+    expect(h.detail).toMatch(/stdio mode/);
+    await manager.stop('quiet');
+  });
+});
