@@ -1,4 +1,5 @@
 import { BridgeError } from '../bridge/bridge.js';
+import { parseEnvAssignments } from '../registry/secrets.js';
 import { intOption, parseCommandLine, secondsOption, UsageError } from '../util/args.js';
 import { runBridgeForeground } from './run-bridge.js';
 
@@ -47,11 +48,11 @@ export async function bridgeCommand(argv: string[]): Promise<number> {
     false,
   );
   if (rest.length === 0) throw new UsageError('no server command given; put it after "--", e.g. mcpshare bridge -- npx -y @modelcontextprotocol/server-memory');
-  const env: Record<string, string> = {};
-  for (const kv of values.env ?? []) {
-    const eq = kv.indexOf('=');
-    if (eq <= 0) throw new UsageError(`--env expects KEY=VALUE, got "${kv}"`);
-    env[kv.slice(0, eq)] = kv.slice(eq + 1);
+  let env: Record<string, string>;
+  try {
+    env = parseEnvAssignments(values.env); // its error never repeats the value: it may be a secret
+  } catch (err) {
+    throw new UsageError((err as Error).message);
   }
   const [command, ...args] = rest;
   try {
