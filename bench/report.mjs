@@ -4,6 +4,7 @@
  */
 import { renderMemory } from './report-memory.mjs';
 import { renderPeers } from './report-peers.mjs';
+import { renderHealth } from './health.mjs';
 
 const ms = (v) => (Number.isFinite(v) ? v.toFixed(3) : 'n/a');
 const mb = (b) => (b === undefined || b === null ? 'n/a' : (b / (1024 * 1024)).toFixed(1));
@@ -156,8 +157,8 @@ export function renderBridge(r) {
   return out.join('\n');
 }
 
-const PART_RENDERERS = { bridge: renderBridge, memory: renderMemory, peers: renderPeers };
-const PART_TITLES = { bridge: 'Bridge', memory: 'Memory vs sessions', peers: 'Peers' };
+const PART_RENDERERS = { bridge: renderBridge, memory: renderMemory, peers: renderPeers, health: renderHealth };
+const PART_TITLES = { bridge: 'Bridge', memory: 'Memory vs sessions', peers: 'Peers', health: 'Health probes' };
 
 /** The whole run: header, then each part's section (or the error that stopped it). */
 export function renderMarkdown(all) {

@@ -5,8 +5,9 @@
  *   memory   RSS and PSS vs sessions: a stdio child per session per server vs one bridge per
  *            server, with four real servers (bench/memory.mjs);
  *   peers    mcpshare vs supergateway (SSE, stateful Streamable HTTP) and mcp-proxy fronting the
- *            same server: memory, latency, throughput, misrouted replies, lost progress (bench/peers.mjs).
- * BENCH_ONLY=bridge|memory|peers (comma-separated) runs some parts only. The parts run one after
+ *            same server: memory, latency, throughput, misrouted replies, lost progress (bench/peers.mjs);
+ *   health   what the tray's periodic handshakes cost with ten daemons (bench/health.mjs).
+ * BENCH_ONLY=bridge|memory|peers|health (comma-separated) runs some parts only. The parts run one after
  * the other, never overlapping, and every process a part started is killed before the next begins.
  *
  * Writes bench/results/<part>-<timestamp>.json per part, and latest.json (every part of this run)
@@ -21,12 +22,14 @@ import { bridgeNodeFlags, killAll, ROOT } from './procs.mjs';
 import { runBridgeBench } from './bridge.mjs';
 import { runMemoryBench } from './memory.mjs';
 import { runPeersBench } from './peers.mjs';
+import { runHealthBench } from './health.mjs';
 import { renderMarkdown } from './report.mjs';
 
 const PARTS = {
   bridge: ({ log, clientListenerWarnings }) => runBridgeBench({ log, clientListenerWarnings }),
   memory: async ({ log }) => runMemoryBench({ log, nodeFlags: await bridgeNodeFlags() }),
   peers: async ({ log }) => runPeersBench({ log, nodeFlags: await bridgeNodeFlags() }),
+  health: async ({ log }) => runHealthBench({ log, nodeFlags: await bridgeNodeFlags() }),
 };
 
 const log = (msg) => process.stderr.write(`[bench] ${msg}\n`);
