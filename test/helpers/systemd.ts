@@ -8,7 +8,7 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { accessSync, chmodSync, closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
-import { connect, createServer, type Server } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { CLI } from './bridge.js';
@@ -140,19 +140,8 @@ export async function freePort(exclude: ReadonlySet<number> = new Set()): Promis
   throw new Error('no free port found in 20000-31999');
 }
 
-/** True when something accepts a TCP connection on 127.0.0.1:port. */
-export function portAccepts(port: number, timeoutMs = 1000): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect({ port, host: '127.0.0.1' });
-    const done = (v: boolean) => {
-      s.destroy();
-      resolve(v);
-    };
-    s.setTimeout(timeoutMs, () => done(false));
-    s.once('connect', () => done(true));
-    s.once('error', () => done(false));
-  });
-}
+/** True when something accepts a TCP connection on 127.0.0.1:port (the product's own check). */
+export { portAccepts } from '../../src/units/status.js';
 
 /** Listens on 127.0.0.1:port (a "port taken by another program"); close it with server.close(). */
 export async function occupyPort(port = 0): Promise<{ server: Server; port: number }> {
