@@ -31,6 +31,7 @@ const commands: Record<string, Command> = {
   status: { summary: 'state, restarts, pid, memory and sessions of every daemon', load: async () => { const m = await import('./cli/daemons.js'); return { usage: m.statusUsage, run: m.statusCommand }; } },
   logs: { summary: "print or follow a daemon's log", load: async () => { const m = await import('./cli/daemons.js'); return { usage: m.logsUsage, run: m.logsCommand }; } },
   check: { summary: 'prove each daemon speaks MCP (a real handshake) and say what is wrong', load: async () => { const m = await import('./cli/check.js'); return { usage: m.checkUsage, run: m.checkCommand }; } },
+  doctor: { summary: 'find MCP servers duplicated per session and what sharing would save', load: async () => { const m = await import('./cli/doctor.js'); return { usage: m.doctorUsage, run: m.doctorCommand }; } },
   supervise: { summary: 'run the built-in supervisor (no systemd/launchd)', load: async () => { const m = await import('./cli/supervise.js'); return { usage: m.superviseUsage, run: m.superviseCommand }; } },
   'enable-linger': { summary: 'start your daemons at boot, not only at login (systemd)', load: async () => { const m = await import('./cli/supervise.js'); return { usage: m.lingerUsage, run: m.lingerCommandCli }; } },
 };

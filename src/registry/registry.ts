@@ -1,8 +1,8 @@
 import { copyFileSync, existsSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import Conf from 'conf';
 import type { BackendName } from '../units/backend.js';
+import { defaultRegistryDir } from './location.js';
 import { validateName } from './names.js';
 
 /**
@@ -147,17 +147,6 @@ export class Registry {
     if (existsSync(this.conf.path)) copyFileSync(this.conf.path, `${this.conf.path}.bak`);
     this.conf.store = store;
   }
-}
-
-/**
- * Where conf keeps the registry when no directory is given (env-paths' config dir for "mcpshare"
- * with the suffix chosen above), to name the file in an error when conf itself could not read it.
- */
-function defaultRegistryDir(): string {
-  const home = homedir();
-  if (process.platform === 'darwin') return join(home, 'Library', 'Preferences', 'mcpshare-nodejs');
-  if (process.platform === 'win32') return join(process.env.APPDATA || join(home, 'AppData', 'Roaming'), 'mcpshare', 'Config');
-  return join(process.env.XDG_CONFIG_HOME || join(home, '.config'), 'mcpshare');
 }
 
 function corrupt(err: unknown, path: string): RegistryError {
