@@ -334,6 +334,19 @@ describe('the arithmetic', () => {
     ]);
   });
 
+  test('a `sh -c` that starts several servers is their session, not part of each copy', () => {
+    const s = snapshotOf([
+      proc(30, 1, 3, 'sh', '-c', 'node /p/a-mcp/index.js & node /p/b-mcp/index.js & wait'),
+      proc(31, 30, 40, 'node', '/p/a-mcp/index.js'),
+      proc(32, 30, 50, 'node', '/p/b-mcp/index.js'),
+    ]);
+    const d = detect(s, { daemons: [] });
+    expect(d.instances.map((i) => [i.pid, i.pids, i.rssBytes / MiB, i.session?.pid])).toEqual([
+      [31, [31], 40, 30],
+      [32, [32], 50, 30],
+    ]);
+  });
+
   test('one copy of a shareable server: sharing it now costs the bridge, and the report says so', () => {
     const s = snapshotOf([proc(10, 1, 500, 'claude'), proc(11, 10, 60, 'npx', '-y', '@modelcontextprotocol/server-memory')]);
     const r = buildReport(s, detect(s, { daemons: [] }));

@@ -245,6 +245,9 @@ export function detect(snapshot: ProcessSnapshot, opts: DetectOptions = {}): Det
     let serverAbove = false;
     const seen = new Set<number>([n.p.pid]);
     for (let up = nodes.get(n.p.ppid); up && inLaunch(up) && !seen.has(up.p.pid) && !serverAbove; up = nodes.get(up.p.ppid)) {
+      // A wrapper that started other things too (`sh -c "a & b & wait"`, a script) is not this
+      // server's launch: it is the session that runs them, and its other children are not this copy's cost.
+      if (up.role === 'wrapper' && (children.get(up.p.pid) ?? []).some((c) => c !== top.p.pid)) break;
       seen.add(up.p.pid);
       top = up;
       serverAbove = up.role === 'server';
