@@ -336,9 +336,11 @@ describe('the arithmetic', () => {
 
   test('a `sh -c` that starts several servers is their session, not part of each copy', () => {
     const s = snapshotOf([
-      proc(30, 1, 3, 'sh', '-c', 'node /p/a-mcp/index.js & node /p/b-mcp/index.js & wait'),
+      proc(30, 1, 3, 'sh', '-c', 'sleep 1000 | node /p/a-mcp/index.js & sleep 1000 | node /p/b-mcp/index.js & wait'),
       proc(31, 30, 40, 'node', '/p/a-mcp/index.js'),
       proc(32, 30, 50, 'node', '/p/b-mcp/index.js'),
+      proc(33, 30, 1, 'sleep', '1000'),
+      proc(34, 30, 1, 'sleep', '1000'),
     ]);
     const d = detect(s, { daemons: [] });
     expect(d.instances.map((i) => [i.pid, i.pids, i.rssBytes / MiB, i.session?.pid])).toEqual([
