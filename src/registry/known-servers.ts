@@ -7,7 +7,10 @@
  *   (a browser, a REPL, an interactive login) and must stay one per session; `reason` says why.
  * - `native`: the server can speak HTTP/SSE itself. `transportFlag` must be on its command line for
  *   that (without it the process binds nothing useful and silently speaks stdio to nobody),
- *   `portFlag` sets its port, `path` is its endpoint.
+ *   `portFlag` sets its port, `portValue` is that flag's value with `{port}` standing for the port
+ *   (default just `{port}`; mcp-grafana's `--address` wants `host:port`), `path` is its endpoint.
+ *   A server whose HTTP mode demands credentials from every client (context7) is not listed as
+ *   native: the bridge in front of its stdio mode keeps the client entry a plain URL.
  */
 export type Sharing = 'stateless' | 'stateful';
 
@@ -16,7 +19,7 @@ export interface KnownServer {
   match: RegExp;
   sharing: Sharing;
   reason?: string;
-  native?: { transport: 'http' | 'sse'; transportFlag: string; portFlag?: string; path: string };
+  native?: { transport: 'http' | 'sse'; transportFlag: string; portFlag?: string; portValue?: string; path: string };
 }
 
 export const KNOWN_SERVERS: readonly KnownServer[] = [
@@ -30,7 +33,7 @@ export const KNOWN_SERVERS: readonly KnownServer[] = [
     id: 'mcp-grafana',
     match: /(^|[\s/])mcp-grafana(\s|$)/,
     sharing: 'stateless',
-    native: { transport: 'http', transportFlag: '--transport streamable-http', portFlag: '--address', path: '/mcp' },
+    native: { transport: 'http', transportFlag: '--transport streamable-http', portFlag: '--address', portValue: 'localhost:{port}', path: '/mcp' },
   },
   { id: 'server-everything', match: /server-everything/, sharing: 'stateless' },
   { id: 'server-filesystem', match: /server-filesystem/, sharing: 'stateless' },
@@ -39,6 +42,9 @@ export const KNOWN_SERVERS: readonly KnownServer[] = [
   { id: 'server-fetch', match: /mcp-server-fetch|server-fetch/, sharing: 'stateless' },
   { id: 'server-github', match: /server-github|github-mcp-server/, sharing: 'stateless' },
   { id: 'context7', match: /context7-mcp/, sharing: 'stateless' },
+  { id: 'server-time', match: /mcp-server-time(\s|@|=|$)/, sharing: 'stateless' },
+  { id: 'server-git', match: /mcp-server-git(\s|@|=|$)/, sharing: 'stateless' },
+  { id: 'server-brave-search', match: /server-brave-search/, sharing: 'stateless' },
   {
     id: 'playwright',
     match: /playwright/,
@@ -46,6 +52,7 @@ export const KNOWN_SERVERS: readonly KnownServer[] = [
     reason: 'drives one browser whose tabs and page state belong to a single session',
   },
   { id: 'puppeteer', match: /puppeteer/, sharing: 'stateful', reason: 'drives one browser whose page state belongs to a single session' },
+  { id: 'browserbase', match: /mcp-server-browserbase|@browserbasehq\/mcp/, sharing: 'stateful', reason: 'drives one cloud browser session whose page state belongs to a single session' },
   { id: 'chrome-devtools', match: /chrome-devtools-mcp/, sharing: 'stateful', reason: 'drives one browser whose page state belongs to a single session' },
   {
     id: 'firebase',
