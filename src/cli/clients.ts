@@ -1,0 +1,186 @@
+import { applyConfig, type ApplyOutcome, type ApplyReport } from '../clients/apply.js';
+import { BackupStore } from '../clients/backups.js';
+import { projectTarget, targetFlag, userTarget, type ConfigTarget } from '../clients/claude-config.js';
+import { importConfig, nextSteps, type ImportOutcome } from '../clients/import.js';
+import { revertConfig } from '../clients/revert.js';
+import { ServerManager } from '../units/manager.js';
+import { userPaths } from '../units/paths.js';
+import { parseCommandLine, UsageError } from '../util/args.js';
+import { table } from './format.js';
+
+/** `apply`, `revert`, `import`: the client-config side of the CLI. Logic lives in src/clients/. */
+
+const scopeOptions = {
+  project: { type: 'string' },
+  user: { type: 'boolean' },
+  json: { type: 'boolean' },
+} as const;
+
+function targetOf(v: { project?: string; user?: boolean }): ConfigTarget {
+  if (v.user && v.project !== undefined) throw new UsageError('give --project DIR or --user, not both');
+  return v.user ? userTarget() : projectTarget(v.project ?? process.cwd());
+}
+
+const backups = () => BackupStore.under(userPaths().stateDir);
+const unique = (names: string[]) => [...new Set(names)];
+const out = (s: string) => process.stdout.write(s);
+
+export const applyUsage = `Usage: mcpshare apply [--project DIR | --user] [--dry-run] [--json] [NAME...]
+
+Points a Claude Code config at the shared daemons: each registered server's entry keeps its NAME
+(so tool names and permission rules stay the same) and becomes
+{"type": "http", "url": "http://localhost:PORT/mcp"} (or "sse" and /sse). Only a server whose
+daemon passes the MCP handshake right now is switched; the others are left with the reason.
+Stateful and unregistered servers stay as they are, and so does every other key of the file.
+
+  --project DIR   the project's .mcp.json (default: the current directory)
+  --user          the user-scope servers in ~/.claude.json ($CLAUDE_CONFIG_DIR/.claude.json)
+  --dry-run       show the diff (secrets redacted) and write nothing
+  --json          the report as JSON
+  NAME...         only these entries
+
+The file is written atomically with its mode kept; a timestamped copy is kept under
+~/.local/state/mcpshare/backups/ (0600) and "mcpshare revert" undoes the change. A config that is
+not valid JSON is reported and never overwritten. Usual path: import, start, apply.
+Exit status 1 when a registered server's daemon failed the handshake, or a NAME given is not
+shared afterwards; servers that stay per-session or unregistered do not count.
+`;
+
+const APPLY_LABEL: Record<ApplyOutcome['status'], string> = {
+  switched: 'switched',
+  'already-shared': 'already shared',
+  left: 'left',
+  'per-session': 'per-session',
+  'not-shared': 'not shared',
+  remote: 'remote',
+  'not-in-config': 'not in config',
+  unsupported: 'unsupported',
+};
+
+function applyDetail(x: ApplyOutcome): string {
+  if (x.status === 'switched') return `→ ${x.url}${x.server ? ` (${x.server.name} ${x.server.version})` : ''}`;
+  if (x.status === 'already-shared') return x.url ?? '';
+  return `${x.reason ?? ''}${x.fix ? ` — fix: ${x.fix}` : ''}`;
+}
+
+function printApply(r: ApplyReport, target: ConfigTarget): void {
+  out(`${r.file}\n`);
+  if (r.note) out(`${r.note}\n`);
+  if (r.outcomes.length) {
+    out(table([['NAME', 'RESULT', 'DETAIL'], ...r.outcomes.map((x) => [x.name, r.dryRun && x.status === 'switched' ? 'would switch' : APPLY_LABEL[x.status], applyDetail(x)])]));
+  }
+  for (const x of r.outcomes) for (const w of x.warnings ?? []) out(`warning: ${x.name}: ${w}\n`);
+  if (r.dryRun) out(`${r.diff ?? ''}dry run: nothing was written\n`);
+  else if (r.wrote) out(`wrote ${r.file}\nbackup: ${r.backup}\nundo with: mcpshare revert ${targetFlag(target)}\n`);
+  else if (r.exists && !r.note) out(`nothing to change in ${r.file}\n`);
+}
+
+export async function applyCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseCommandLine(argv, { ...scopeOptions, 'dry-run': { type: 'boolean' } });
+  const target = targetOf(values);
+  const report = await applyConfig({ target, registry: new ServerManager().list(), names: unique(positionals), dryRun: values['dry-run'], backups: backups() });
+  if (values.json) out(JSON.stringify(report, null, 2) + '\n');
+  else printApply(report, target);
+  return report.ok ? 0 : 1;
+}
+
+export const revertUsage = `Usage: mcpshare revert [--project DIR | --user] [--dry-run] [--json]
+
+Undoes the newest "mcpshare apply" of that config: every entry that still holds what apply wrote
+gets its original value back; entries changed since (by you or Claude Code) are left and named.
+Each revert undoes one apply, newest first. A config that no longer parses is saved aside and
+replaced by the full backup taken before the apply.
+
+  --project DIR   the project's .mcp.json (default: the current directory)
+  --user          ~/.claude.json
+  --dry-run       show what would change and write nothing
+  --json          the report as JSON
+`;
+
+const REVERT_LABEL = { restored: 'restored', 'already-original': 'already as before', 'changed-since': 'changed since apply: left', 'removed-since': 'removed since apply: left' } as const;
+
+export async function revertCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseCommandLine(argv, { ...scopeOptions, 'dry-run': { type: 'boolean' } }, false);
+  void positionals;
+  const target = targetOf(values);
+  const r = await revertConfig({ target, backups: backups(), dryRun: values['dry-run'] });
+  if (values.json) {
+    out(JSON.stringify(r, null, 2) + '\n');
+    return r.ok ? 0 : 1;
+  }
+  out(`${r.file}\n`);
+  if (r.outcomes.length && r.result === 'reverted') out(table([['NAME', 'RESULT'], ...r.outcomes.map((x) => [x.name, REVERT_LABEL[x.status]])]));
+  if (r.diff) out(r.diff);
+  out(`${r.message}\n`);
+  if (r.savedBefore) out(`the file as it was before this revert: ${r.savedBefore}\n`);
+  if (r.backup && r.result === 'reverted') out(`full backup from before the apply: ${r.backup}\n`);
+  if (values['dry-run']) out('dry run: nothing was written\n');
+  return r.ok ? 0 : 1;
+}
+
+export const importUsage = `Usage: mcpshare import [--project DIR | --user] [--dry-run] [--all] [--no-help-check] [--json] [NAME...]
+
+Reads the stdio servers of a Claude Code config and registers the shareable ones under the same
+names ("mcpshare add"), so the usual path is: import, "mcpshare start --all", "mcpshare apply".
+
+  known stateless servers   registered (natively with their transport and port flags when they
+                            can serve HTTP themselves, else behind the bridge)
+  known stateful servers    stay per-session (a browser, a REPL, an interactive login), reason shown
+  unknown servers           listed with what their --help says and the "mcpshare add" command
+                            to share them by hand; --all registers them too (bridged)
+
+An entry's "env" is copied into ~/.config/mcp/NAME.env (0600); \${VAR} and \${VAR:-default} are
+expanded from this environment, and an entry using an unset variable is not registered.
+
+  --project DIR     the project's .mcp.json (default: the current directory)
+  --user            the user-scope servers in ~/.claude.json
+  --dry-run         show what would be registered and register nothing
+  --all             register unknown servers too
+  --no-help-check   do not run unknown servers' "--help" (it runs the entry's command)
+  --json            the report as JSON
+`;
+
+const IMPORT_LABEL: Record<ImportOutcome['status'], string> = {
+  registered: 'registered',
+  'would-register': 'would register',
+  'already-registered': 'already registered',
+  'name-clash': 'name clash',
+  'per-session': 'per-session',
+  unknown: 'unknown',
+  remote: 'remote',
+  'missing-variable': 'missing variable',
+  failed: 'failed',
+  unsupported: 'unsupported',
+};
+
+export async function importCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseCommandLine(argv, {
+    ...scopeOptions,
+    'dry-run': { type: 'boolean' },
+    all: { type: 'boolean' },
+    'no-help-check': { type: 'boolean' },
+  });
+  const target = targetOf(values);
+  const report = await importConfig({
+    target,
+    manager: new ServerManager(),
+    names: unique(positionals),
+    dryRun: values['dry-run'],
+    all: values.all,
+    helpCheck: !values['no-help-check'],
+  });
+  if (values.json) {
+    out(JSON.stringify(report, null, 2) + '\n');
+    return report.ok ? 0 : 1;
+  }
+  out(`${report.file}\n`);
+  if (report.note) out(`${report.note}\n`);
+  if (report.outcomes.length) {
+    out(table([['NAME', 'RESULT', 'DETAIL'], ...report.outcomes.map((x) => [x.name, IMPORT_LABEL[x.status], x.status === 'already-registered' ? `${x.reason} on ${x.url}` : x.reason])]));
+  }
+  for (const x of report.outcomes) for (const w of x.warnings ?? []) out(`warning: ${x.name}: ${w}\n`);
+  if (report.dryRun) out('dry run: nothing was registered\n');
+  const next = nextSteps(report, target);
+  if (next) out(`${next}\n`);
+  return report.ok ? 0 : 1;
+}

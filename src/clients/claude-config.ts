@@ -1,0 +1,171 @@
+import { chmodSync, existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { writeFileAtomic } from '../util/atomic.js';
+import { JsonSyntaxError, parseJson } from './json-text.js';
+import { withFileLock } from './lock.js';
+
+/**
+ * Claude Code's MCP server configs: where they are, reading them (with errors that name the file and
+ * the position), and writing them back atomically with their mode, through a symlink, under the
+ * same lock Claude Code uses for `~/.claude.json`.
+ *
+ * - project scope: `DIR/.mcp.json`, `{"mcpServers": {NAME: entry}}`, usually committed to git.
+ * - user scope: `~/.claude.json` (or `$CLAUDE_CONFIG_DIR/.claude.json`), a big file Claude Code owns
+ *   (OAuth account, counters, per-project history); only its top-level `mcpServers` is ours to touch.
+ */
+export type ConfigScope = 'project' | 'user';
+
+export interface ConfigTarget {
+  scope: ConfigScope;
+  /** The config file as people know it (not resolved through symlinks). */
+  file: string;
+  /** Keys from the root to the object of servers. */
+  section: readonly string[];
+  /** The project directory (project scope). */
+  dir?: string;
+  /** Take Claude Code's `FILE.lock` while writing (the user-scope file, which it rewrites constantly). */
+  lock: boolean;
+}
+
+export function projectTarget(dir: string = process.cwd()): ConfigTarget {
+  const abs = resolve(dir);
+  return { scope: 'project', file: join(abs, '.mcp.json'), section: ['mcpServers'], dir: abs, lock: false };
+}
+
+/** `~/.claude.json`, or `$CLAUDE_CONFIG_DIR/.claude.json` when that is set (as Claude Code itself resolves it). */
+export function userTarget(env: NodeJS.ProcessEnv = process.env): ConfigTarget {
+  const dir = env.CLAUDE_CONFIG_DIR || env.HOME || homedir();
+  return { scope: 'user', file: join(resolve(dir), '.claude.json'), section: ['mcpServers'], lock: true };
+}
+
+/** How to name a target in commands printed for people. */
+export function targetFlag(t: ConfigTarget): string {
+  return t.scope === 'user' ? '--user' : `--project ${shellWord(t.dir ?? '.')}`;
+}
+
+export function shellWord(s: string): string {
+  return /^[A-Za-z0-9_./:@%+=,-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+export type ConfigErrorKind = 'unreadable' | 'corrupt' | 'shape';
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  constructor(
+    message: string,
+    readonly file: string,
+    readonly kind: ConfigErrorKind,
+  ) {
+    super(message);
+  }
+}
+
+export interface ConfigFile {
+  target: ConfigTarget;
+  exists: boolean;
+  /** The file's text ('' when it does not exist). */
+  text: string;
+  /** The servers object, or undefined when the file or the section is absent. */
+  servers: Record<string, unknown> | undefined;
+  /** Permission bits to keep on rewrite. */
+  mode: number;
+  /** Where writes go: the file itself, or the target of its symlink (a dotfile manager's link stays a link). */
+  realPath: string;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The raw text, or undefined when the file does not exist; an unreadable file is an error naming it. */
+export function readConfigText(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    throw new ConfigError(`${file} cannot be read (${code === 'EACCES' ? 'permission denied' : (err as Error).message}); it was left untouched`, file, 'unreadable');
+  }
+}
+
+/** The servers object of a parsed config, checked for shape. */
+export function serversOf(target: ConfigTarget, text: string): Record<string, unknown> | undefined {
+  let data: unknown;
+  try {
+    data = parseJson(text);
+  } catch (err) {
+    const e = err as JsonSyntaxError;
+    throw new ConfigError(`${target.file} is not valid JSON: ${e.message}; it was left untouched — fix it (or restore a backup) and try again`, target.file, 'corrupt');
+  }
+  if (!isObject(data)) throw new ConfigError(`${target.file} is not a JSON object; it was left untouched`, target.file, 'shape');
+  let node: unknown = data;
+  for (const key of target.section) {
+    if (!isObject(node) || !(key in node)) return undefined;
+    node = node[key];
+  }
+  if (!isObject(node)) throw new ConfigError(`${target.file}: "${target.section.join('.')}" is not an object; it was left untouched`, target.file, 'shape');
+  return node;
+}
+
+export function readConfig(target: ConfigTarget): ConfigFile {
+  const text = readConfigText(target.file);
+  if (text === undefined) return { target, exists: false, text: '', servers: undefined, mode: 0o644, realPath: target.file };
+  return { target, exists: true, text, servers: serversOf(target, text), ...fileMeta(target.file) };
+}
+
+/** Where a write goes (through a symlink) and the permission bits to keep; without parsing the file. */
+export function fileMeta(file: string): { realPath: string; mode: number } {
+  try {
+    const realPath = realpathSync(file);
+    return { realPath, mode: statSync(realPath).mode & 0o7777 };
+  } catch {
+    // vanished meanwhile: the write recreates it, private (it may be ~/.claude.json)
+    return { realPath: file, mode: 0o600 };
+  }
+}
+
+/**
+ * Replaces the file's content atomically (temp file + rename beside the real file), keeping its
+ * permission bits. Refuses text that is not valid JSON: a bug here must never break a config.
+ */
+export function writeConfigText(file: { realPath: string; mode: number }, text: string): void {
+  parseJson(text);
+  writeFileAtomic(file.realPath, text, file.mode & 0o777);
+  // The temp file was created under the umask; put back exactly what the file had (e.g. 0600 for ~/.claude.json).
+  chmodSync(file.realPath, file.mode);
+}
+
+/** Runs a read-modify-write under the target's lock when it has one. */
+export function withTargetLock<T>(target: ConfigTarget, fn: () => T | Promise<T>): Promise<T> {
+  return target.lock && existsSync(target.file) ? withFileLock(target.file, fn) : Promise.resolve().then(fn);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Entries
+
+/** A stdio entry: Claude Code starts `command args` per session (`type` absent or "stdio"). */
+export interface StdioEntry {
+  type?: 'stdio';
+  command: string;
+  args?: string[];
+  env?: Record<string, string>;
+}
+
+/** A remote entry: `{"type": "http"|"sse", "url": …}` (headers and other keys allowed). */
+export interface RemoteEntry {
+  type: string;
+  url: string;
+  [k: string]: unknown;
+}
+
+export function asStdio(value: unknown): StdioEntry | undefined {
+  if (!isObject(value) || typeof value.command !== 'string') return undefined;
+  if (value.type !== undefined && value.type !== 'stdio') return undefined;
+  if (value.args !== undefined && !(Array.isArray(value.args) && value.args.every((a) => typeof a === 'string'))) return undefined;
+  if (value.env !== undefined && !(isObject(value.env) && Object.values(value.env).every((v) => typeof v === 'string'))) return undefined;
+  return value as unknown as StdioEntry;
+}
+
+export function asRemote(value: unknown): RemoteEntry | undefined {
+  if (!isObject(value) || typeof value.url !== 'string') return undefined;
+  return { ...value, type: typeof value.type === 'string' ? value.type : 'http' } as RemoteEntry;
+}

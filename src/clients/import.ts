@@ -1,0 +1,259 @@
+import { isAbsolute } from 'node:path';
+import type { KnownServer } from '../registry/known-servers.js';
+import { validateName } from '../registry/names.js';
+import { allocatePort } from '../registry/ports.js';
+import type { ServerEntry } from '../registry/registry.js';
+import { helpFindings, shareabilityOf, type HelpFindings, type HelpOptions } from '../registry/shareability.js';
+import { clientUrl } from '../units/daemon.js';
+import type { ServerManager } from '../units/manager.js';
+import { asRemote, asStdio, readConfig, shellWord, targetFlag, type ConfigTarget } from './claude-config.js';
+import { expandDeep } from './expand.js';
+import { sameServer } from './match.js';
+import { redactArgs, showCommand } from './redact.js';
+
+/**
+ * `mcpshare import`: register a config's shareable stdio servers with `ServerManager.add`, under
+ * the config's own names (so `apply` finds them by name later): import → start → apply.
+ *
+ * - known stateless servers are registered: natively when known-servers.ts says they can serve HTTP
+ *   themselves (transport and port flags added), bridged otherwise;
+ * - known stateful servers stay per-session, with the reason;
+ * - unknown servers are only listed (with their `--help` findings and the `add` command to share
+ *   them by hand), unless `all` is set: whether a server keeps per-session state cannot be read
+ *   from the outside, so sharing one is the user's decision.
+ * The entry's `env` goes to the server's 0600 env file, `${VAR}` expanded as Claude Code would.
+ */
+export type ImportStatus =
+  | 'registered'
+  | 'would-register'
+  | 'already-registered'
+  /** The name is registered for a different server. */
+  | 'name-clash'
+  | 'per-session'
+  | 'unknown'
+  /** Already an http/sse entry. */
+  | 'remote'
+  /** Uses `${VAR}` that is not set here: nothing registered. */
+  | 'missing-variable'
+  /** `add` refused it (command not found, invalid name, …). */
+  | 'failed'
+  | 'unsupported';
+
+export interface ImportOutcome {
+  name: string;
+  status: ImportStatus;
+  /** A server that should have been registered was not (exit status 1). */
+  failed: boolean;
+  reason: string;
+  kind?: 'bridged' | 'native';
+  url?: string;
+  /** The command line as registered (or as it would be), variables expanded, secret-looking args hidden. */
+  command?: string[];
+  /** Names of the variables copied into the env file. */
+  envKeys?: string[];
+  missing?: string[];
+  help?: HelpFindings;
+  /** How to share it by hand. */
+  hint?: string;
+  warnings?: string[];
+}
+
+export interface ImportOptions {
+  target: ConfigTarget;
+  manager: ServerManager;
+  /** Only these entries. */
+  names?: readonly string[];
+  dryRun?: boolean;
+  /** Register unknown servers too (bridged). */
+  all?: boolean;
+  /** Run `--help` of unknown servers (default true). */
+  helpCheck?: boolean;
+  helpOptions?: HelpOptions;
+  /** The environment `${VAR}` references are expanded from (default process.env). */
+  env?: NodeJS.ProcessEnv;
+  /** Injectable for tests of the surrounding logic; the real one by default. */
+  help?: typeof helpFindings;
+}
+
+export interface ImportReport {
+  file: string;
+  exists: boolean;
+  dryRun: boolean;
+  outcomes: ImportOutcome[];
+  note?: string;
+  ok: boolean;
+}
+
+export async function importConfig(o: ImportOptions): Promise<ImportReport> {
+  const { target, manager } = o;
+  const env = o.env ?? process.env;
+  const cfg = readConfig(target);
+  const base = { file: target.file, exists: cfg.exists, dryRun: !!o.dryRun };
+  if (!cfg.exists || !cfg.servers) {
+    return { ...base, outcomes: [], note: cfg.exists ? `${target.file} has no "${target.section.join('.')}": nothing to import` : `${target.file} does not exist: nothing to import`, ok: !o.names?.length };
+  }
+  const servers = cfg.servers;
+  const names = o.names?.length ? o.names : Object.keys(servers);
+  const outcomes: ImportOutcome[] = [];
+  // Registration is sequential: each add allocates a port the next one must not take.
+  for (const name of names) {
+    if (!Object.prototype.hasOwnProperty.call(servers, name)) {
+      outcomes.push({ name, status: 'failed', failed: true, reason: `no entry "${name}" in ${target.file}` });
+      continue;
+    }
+    outcomes.push(await importOne(name, servers[name], o, env));
+  }
+  return { ...base, outcomes, ok: !outcomes.some((x) => x.failed) };
+}
+
+async function importOne(name: string, value: unknown, o: ImportOptions, env: NodeJS.ProcessEnv): Promise<ImportOutcome> {
+  const { manager, target } = o;
+  const remote = asRemote(value);
+  if (remote) return { name, status: 'remote', failed: false, reason: `already a remote server (${remote.type} ${remote.url}), nothing to import` };
+  const stdio = asStdio(value);
+  if (!stdio) return { name, status: 'unsupported', failed: false, reason: 'not a stdio entry mcpshare understands; left alone' };
+
+  const expanded = expandDeep({ command: stdio.command, args: stdio.args ?? [], env: stdio.env ?? {} }, env);
+  const { command, args, env: vars } = expanded.value;
+  const line = [command, ...redactArgs(args)]; // for display only
+  const envKeys = Object.keys(vars);
+  const verdict = shareabilityOf(command, args);
+  if (verdict.verdict === 'per-session') return { name, status: 'per-session', failed: false, reason: verdict.reason, command: line };
+  if (expanded.missing.length) {
+    const list = expanded.missing.map((v) => `\${${v}}`).join(', ');
+    return {
+      name,
+      status: 'missing-variable',
+      failed: true,
+      missing: expanded.missing,
+      reason: `uses ${list}, which ${expanded.missing.length === 1 ? 'is' : 'are'} not set in this environment; nothing was registered — set ${expanded.missing.join(', ')} and import again`,
+    };
+  }
+  // Claude Code starts a project's stdio servers in the project directory: keep that for relative paths.
+  const cwd = target.scope === 'project' && usesRelativePaths(command, args) ? target.dir : undefined;
+
+  const existing = manager.registry.get(name);
+  if (existing) {
+    if (sameServer({ command, args }, existing) && (cwd === undefined || existing.cwd === cwd)) {
+      return { name, status: 'already-registered', failed: false, reason: `already registered (${existing.kind})`, kind: existing.kind, url: clientUrl(existing), command: [existing.command, ...redactArgs(existing.args)] };
+    }
+    return {
+      name,
+      status: 'name-clash',
+      failed: true,
+      command: line,
+      reason: `"${name}" is already registered for another server ("${showCommand(existing.command, existing.args)}"${existing.cwd ? ` in ${existing.cwd}` : ''}); rename this entry, or "mcpshare remove ${name}" first`,
+    };
+  }
+  try {
+    validateName(name);
+  } catch (err) {
+    return { name, status: 'failed', failed: true, command: line, reason: `${(err as Error).message}; "apply" switches entries by name, so rename the entry in ${target.file} first` };
+  }
+
+  let help: HelpFindings | undefined;
+  if (verdict.verdict === 'unknown') {
+    if (o.helpCheck !== false) help = await (o.help ?? helpFindings)(command, args, { env: { ...env, ...vars }, cwd: cwd ?? target.dir, ...o.helpOptions });
+    const hint = addCommand(name, line, envKeys, cwd);
+    if (!o.all) {
+      return {
+        name,
+        status: 'unknown',
+        failed: false,
+        command: line,
+        envKeys,
+        help,
+        hint,
+        reason: `${verdict.reason}${help ? `; ${help.message}` : ''}. Not registered: share it by hand with "${hint}"${envKeys.length ? ' (filling in the --env values)' : ''}, or import with --all`,
+      };
+    }
+  }
+
+  const native = verdict.known?.native;
+  const kind = native ? 'native' : 'bridged';
+  const what = verdict.verdict === 'unknown' ? 'not a server mcpshare knows; registered because of --all' : verdict.reason;
+  if (o.dryRun) {
+    return { name, status: 'would-register', failed: false, kind, command: native ? withNativeFlags(redactArgs(args), native, 0, command) : line, envKeys, help, reason: `${what}: would register it ${kind} on a free port` };
+  }
+  try {
+    // A native server's port must be on its own command line, so it is chosen here, not by add.
+    const port = native ? await allocatePort(new Set(manager.list().map((e) => e.port))) : undefined;
+    const { entry, warnings } = await manager.add({
+      name,
+      command,
+      args: native && port ? withNativeFlags(args, native, port) : args,
+      port,
+      native: native?.transport,
+      path: native?.path,
+      env: envKeys.length ? vars : undefined,
+      cwd,
+    });
+    return registered(entry, what, envKeys, warnings, help);
+  } catch (err) {
+    return { name, status: 'failed', failed: true, command: line, reason: `could not register it: ${(err as Error).message}` };
+  }
+}
+
+function registered(entry: ServerEntry, what: string, envKeys: string[], warnings: string[], help?: HelpFindings): ImportOutcome {
+  return {
+    name: entry.name,
+    status: 'registered',
+    failed: false,
+    kind: entry.kind,
+    url: clientUrl(entry),
+    command: [entry.command, ...redactArgs(entry.args)],
+    envKeys,
+    help,
+    warnings: warnings.length ? warnings : undefined,
+    reason: `${what}: registered ${entry.kind} on ${clientUrl(entry)}${envKeys.length ? ` (${envKeys.join(', ')} in ${entry.envFile})` : ''}`,
+  };
+}
+
+/**
+ * The args with the native transport and port flags set (replacing any the entry already had),
+ * e.g. `mongodb-mcp-server --transport http --httpPort 8010`. With `command` given, the whole line.
+ */
+export function withNativeFlags(args: readonly string[], native: NonNullable<KnownServer['native']>, port: number, command?: string): string[] {
+  const [tFlag, ...tValue] = native.transportFlag.split(' ');
+  let out = dropFlag(args, tFlag, tValue.length > 0);
+  const added = [tFlag, ...tValue];
+  if (native.portFlag) {
+    out = dropFlag(out, native.portFlag, true);
+    added.push(native.portFlag, (native.portValue ?? '{port}').replace('{port}', port ? String(port) : 'PORT'));
+  }
+  return command === undefined ? [...out, ...added] : [command, ...out, ...added];
+}
+
+function dropFlag(args: readonly string[], flag: string, takesValue: boolean): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === flag) {
+      if (takesValue) i++;
+      continue;
+    }
+    if (args[i].startsWith(`${flag}=`)) continue;
+    out.push(args[i]);
+  }
+  return out;
+}
+
+/** `./server.js`, `..`, `--root=./data`: paths that mean something only in the project directory. */
+export function usesRelativePaths(command: string, args: readonly string[]): boolean {
+  if (command.includes('/') && !isAbsolute(command)) return true;
+  return args.some((a) => {
+    const v = a.includes('=') ? a.slice(a.indexOf('=') + 1) : a;
+    return v === '.' || v === '..' || v.startsWith('./') || v.startsWith('../');
+  });
+}
+
+/** `mcpshare add NAME [--env KEY=…] -- COMMAND ARGS`, quoted for a POSIX shell (values never shown). */
+function addCommand(name: string, line: string[], envKeys: string[], cwd?: string): string {
+  return ['mcpshare add', shellWord(name), ...(cwd ? ['--cwd', shellWord(cwd)] : []), ...envKeys.map((k) => `--env ${k}=…`), '--', ...line.map(shellWord)].join(' ');
+}
+
+/** The next commands to run after an import (for people). */
+export function nextSteps(report: ImportReport, target: ConfigTarget): string | undefined {
+  const fresh = report.outcomes.filter((x) => x.status === 'registered').map((x) => x.name);
+  if (!fresh.length) return undefined;
+  return `next: mcpshare start ${fresh.join(' ')} && mcpshare apply ${targetFlag(target)}`;
+}

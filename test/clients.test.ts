@@ -1,0 +1,742 @@
+/**
+ * Client configs: `apply`, `revert`, `import` on real files in a temporary HOME and projects,
+ * against a REAL bridge daemon (server-everything) probed with the REAL handshake probe, plus a
+ * closed port for "daemon not running". Nothing is mocked: configs are written and read from disk,
+ * registrations go through ServerManager into a real (temporary) registry, and the CLI commands run
+ * as child processes with a temporary HOME.
+ */
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { spawn } from 'node:child_process';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { applyConfig, type ApplyOutcome } from '../src/clients/apply.js';
+import { BackupStore } from '../src/clients/backups.js';
+import { ConfigError, projectTarget, userTarget, type ConfigTarget } from '../src/clients/claude-config.js';
+import { unifiedDiff } from '../src/clients/diff.js';
+import { expandDeep } from '../src/clients/expand.js';
+import { importConfig, type ImportOutcome } from '../src/clients/import.js';
+import { locate, parseJson, renderValueAt } from '../src/clients/json-text.js';
+import { sameServer } from '../src/clients/match.js';
+import { redactArgs } from '../src/clients/redact.js';
+import { revertConfig } from '../src/clients/revert.js';
+import { DEFAULT_RESTART_POLICY, Registry, type ServerEntry } from '../src/registry/registry.js';
+import { readEnvIfExists } from '../src/registry/secrets.js';
+import { helpFindings, readHelp } from '../src/registry/shareability.js';
+import { ServerManager } from '../src/units/manager.js';
+import { userPaths } from '../src/units/paths.js';
+import { NODE_MEMORY_FLAGS } from '../src/runtime.js';
+import { connect, disconnect, EVERYTHING, ROOT, runCli, type RunningCli } from './helpers/bridge.js';
+import { freePort } from './helpers/systemd.js';
+
+const FIXTURES = join(ROOT, 'test', 'fixtures');
+const NODE_DIR = dirname(process.execPath);
+const PATH_ENV = [NODE_DIR, '/usr/local/bin', '/usr/bin', '/bin'].join(':');
+const mode = (p: string) => statSync(p).mode & 0o777;
+const read = (p: string) => readFileSync(p, 'utf8');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const byName = <T extends { name: string }>(list: T[], name: string): T => {
+  const x = list.find((o) => o.name === name);
+  if (!x) throw new Error(`no outcome for ${name}: ${JSON.stringify(list)}`);
+  return x;
+};
+
+let tmp: string;
+let home: string;
+let bridge: RunningCli;
+let port: number;
+let closedPort: number;
+let backups: BackupStore;
+let registry: Registry;
+const EVERYTHING_CMD = ['npx', '-y', '@modelcontextprotocol/server-everything'];
+
+function entry(name: string, over: Partial<ServerEntry>): ServerEntry {
+  return {
+    name,
+    kind: 'bridged',
+    transport: 'http',
+    path: '/mcp',
+    command: process.execPath,
+    args: [EVERYTHING],
+    port,
+    restart: { ...DEFAULT_RESTART_POLICY },
+    backend: 'supervisor',
+    addedAt: '2026-01-01T00:00:00.000Z',
+    ...over,
+  };
+}
+
+beforeAll(async () => {
+  tmp = mkdtempSync(join(tmpdir(), 'mcpshare-clients-'));
+  home = join(tmp, 'home');
+  mkdirSync(home);
+  port = await freePort();
+  closedPort = await freePort(new Set([port]));
+  bridge = await runCli(['bridge', '--port', String(port), '--name', 'everything', '--', process.execPath, EVERYTHING]);
+  // The registry the CLI children see too ($HOME/.config/mcpshare with XDG_CONFIG_HOME unset).
+  registry = new Registry({ dir: join(home, '.config', 'mcpshare') });
+  // "everything" is registered as `node …/server-everything/dist/index.js`; configs run it with npx: the same known server.
+  registry.add(entry('everything', {}));
+  registry.add(entry('everything-sse', { kind: 'native', transport: 'sse', path: '/sse' }));
+  registry.add(entry('memory', { command: 'npx', args: ['-y', '@modelcontextprotocol/server-memory'], port: closedPort }));
+  registry.add(entry('clash', { command: process.execPath, args: [join(tmp, 'some-other-server.js')] }));
+  backups = BackupStore.under(userPaths({ HOME: home }).stateDir);
+});
+
+afterAll(async () => {
+  await bridge?.stop();
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+const apply = (target: ConfigTarget, extra: { names?: string[]; dryRun?: boolean } = {}) =>
+  applyConfig({ target, registry: registry.list(), backups, env: { PATH: PATH_ENV }, ...extra });
+
+// A hand-formatted project config: 4-space indent, no trailing newline, unknown keys at every
+// level, a secret in an env block, every kind of entry.
+const PROJECT_JSON = `{
+    "$schema": "https://example.com/mcp-schema.json",
+    "mcpServers": {
+        "everything": {
+            "command": "npx",
+            "args": ["-y", "@modelcontextprotocol/server-everything"],
+            "env": {"EVERYTHING_TOKEN": "tok-123-secret", "LEVEL": "\${LOG_LEVEL:-info}"},
+            "x-note": "an unknown key inside an entry"
+        },
+        "everything-sse": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-everything"]},
+        "memory": {"type": "stdio", "command": "npx", "args": ["-y", "@modelcontextprotocol/server-memory"]},
+        "clash": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-sequential-thinking"]},
+        "browser": {"command": "npx", "args": ["@playwright/mcp@latest"]},
+        "homegrown": {"command": "node", "args": ["./tools/my-server.js"]},
+        "remote": {"type": "http", "url": "https://mcp.example.com/mcp", "headers": {"Authorization": "Bearer abc"}}
+    },
+    "x-team-settings": {"owner": "platform", "reviewers": ["a", "b"], "nested": {"deep": [1, 2.5, null, true, "\\u00e9"]}}
+}`;
+
+function makeProject(name: string, text = PROJECT_JSON, fileMode = 0o660): { dir: string; file: string; target: ConfigTarget } {
+  const dir = join(tmp, name);
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, '.mcp.json');
+  writeFileSync(file, text);
+  chmodSync(file, fileMode);
+  return { dir, file, target: projectTarget(dir) };
+}
+
+describe('apply and revert on a project .mcp.json (real daemon, real probe)', () => {
+  let p: ReturnType<typeof makeProject>;
+  beforeAll(() => {
+    p = makeProject('project');
+  });
+
+  test('--dry-run shows a diff with secrets redacted, and writes nothing (no backup either)', async () => {
+    const r = await apply(p.target, { dryRun: true });
+    expect(read(p.file)).toBe(PROJECT_JSON);
+    expect(existsSync(backups.dirFor(p.file))).toBe(false);
+    expect(r.wrote).toBe(false);
+    expect(byName(r.outcomes, 'everything').status).toBe('switched');
+    expect(r.diff).toContain(`--- ${p.file}\n+++ ${p.file} (after mcpshare apply)\n@@ `);
+    expect(r.diff).toContain('-            "command": "npx",\n');
+    expect(r.diff).toContain(`+            "url": "http://localhost:${port}/mcp"\n`);
+    expect(r.diff).toContain(`+        "everything-sse": {"type": "sse", "url": "http://localhost:${port}/sse"},\n`);
+    expect(r.diff).toContain('"EVERYTHING_TOKEN": "<redacted>"');
+    expect(r.diff).toContain('"LEVEL": "${LOG_LEVEL:-info}"'); // a reference is not a secret
+    expect(r.diff).not.toContain('tok-123-secret');
+  });
+
+  test('apply switches only servers whose daemon passes the handshake; every other key and byte is kept', async () => {
+    const r = await apply(p.target);
+    const o = (n: string) => byName(r.outcomes, n);
+    expect(o('everything')).toMatchObject({ status: 'switched', url: `http://localhost:${port}/mcp`, server: { name: 'mcp-servers/everything' } });
+    expect(o('everything-sse')).toMatchObject({ status: 'switched', url: `http://localhost:${port}/sse`, transport: 'sse' });
+    expect(o('memory')).toMatchObject({ status: 'left', failed: true });
+    expect(o('memory').reason).toContain(`localhost:${closedPort}/mcp failed the handshake (refused)`);
+    expect(o('memory').fix).toBeTruthy();
+    expect(o('clash')).toMatchObject({ status: 'left', failed: false }); // reported; not a handshake failure
+    expect(o('clash').reason).toContain('not the same server');
+    expect(o('browser')).toMatchObject({ status: 'per-session', failed: false });
+    expect(o('browser').reason).toContain('playwright');
+    expect(o('homegrown')).toMatchObject({ status: 'not-shared', failed: false });
+    expect(o('remote')).toMatchObject({ status: 'remote', failed: false });
+    expect(r.ok).toBe(false); // memory was asked for (registered) and is not shared
+    expect(r.outcomes.map((x) => x.name)).toEqual(['everything', 'everything-sse', 'memory', 'clash', 'browser', 'homegrown', 'remote']);
+
+    const text = read(p.file);
+    const before = parseJson(PROJECT_JSON) as any;
+    const after = parseJson(text) as any;
+    expect(after.mcpServers.everything).toEqual({ type: 'http', url: `http://localhost:${port}/mcp` });
+    expect(after.mcpServers['everything-sse']).toEqual({ type: 'sse', url: `http://localhost:${port}/sse` });
+    for (const k of ['memory', 'clash', 'browser', 'homegrown', 'remote']) expect(after.mcpServers[k]).toEqual(before.mcpServers[k]);
+    expect(after.$schema).toBe(before.$schema);
+    expect(after['x-team-settings']).toEqual(before['x-team-settings']);
+    expect(Object.keys(after)).toEqual(Object.keys(before));
+    // Byte for byte outside the two switched entries; their new text follows the file's style.
+    const head = PROJECT_JSON.indexOf('"everything": {');
+    const tail = PROJECT_JSON.indexOf('        "memory"');
+    expect(text.slice(0, head)).toBe(PROJECT_JSON.slice(0, head));
+    expect(text.slice(text.indexOf('        "memory"'))).toBe(PROJECT_JSON.slice(tail));
+    expect(text).toContain(`"everything": {\n            "type": "http",\n            "url": "http://localhost:${port}/mcp"\n        },\n`);
+    expect(text).toContain(`"everything-sse": {"type": "sse", "url": "http://localhost:${port}/sse"},\n`);
+    expect(text).not.toContain('tok-123-secret'); // the stdio entry's env is not carried into the http entry
+    expect(text.endsWith('}')).toBe(true); // no trailing newline added
+    expect(mode(p.file)).toBe(0o660); // kept exactly, though the umask (022) would strip group write
+
+    // The full backup: the exact old file, private.
+    expect(read(r.backup!)).toBe(PROJECT_JSON);
+    expect(mode(r.backup!)).toBe(0o600);
+    expect(mode(r.record!)).toBe(0o600);
+    expect(mode(dirname(r.backup!))).toBe(0o700);
+    expect(mode(backups.root)).toBe(0o700);
+  });
+
+  test('a real MCP client reaches the server through the URL apply wrote', async () => {
+    const url = (parseJson(read(p.file)) as any).mcpServers.everything.url as string;
+    const client = await connect(url.replace(/\/mcp$/, ''), 'http');
+    const tools = await client.listTools();
+    expect(tools.tools.map((t) => t.name)).toContain('echo');
+    await disconnect(client);
+  });
+
+  test('a second apply finds them already shared: no rewrite, no new backup', async () => {
+    const text = read(p.file);
+    const mtime = statSync(p.file).mtimeMs;
+    const nBackups = readdirSync(backups.dirFor(p.file)).length;
+    const r = await apply(p.target);
+    expect(byName(r.outcomes, 'everything')).toMatchObject({ status: 'already-shared', failed: false });
+    expect(byName(r.outcomes, 'everything-sse').status).toBe('already-shared');
+    expect(r.wrote).toBe(false);
+    expect(read(p.file)).toBe(text);
+    expect(statSync(p.file).mtimeMs).toBe(mtime);
+    expect(readdirSync(backups.dirFor(p.file)).length).toBe(nBackups);
+  });
+
+  test('apply NAME limits to that entry; a named entry that is not in the config fails', async () => {
+    const r = await apply(p.target, { names: ['everything', 'nope'] });
+    expect(r.outcomes.map((x) => [x.name, x.status])).toEqual([
+      ['everything', 'already-shared'],
+      ['nope', 'not-in-config'],
+    ]);
+    expect(r.ok).toBe(false);
+  });
+
+  test('revert restores the file byte for byte and keeps its mode; a second revert has nothing to do', async () => {
+    const r = await revertConfig({ target: p.target, backups });
+    expect(r).toMatchObject({ result: 'reverted', ok: true, wrote: true });
+    expect(r.outcomes).toEqual([
+      { name: 'everything', status: 'restored' },
+      { name: 'everything-sse', status: 'restored' },
+    ]);
+    expect(read(p.file)).toBe(PROJECT_JSON);
+    expect(mode(p.file)).toBe(0o660); // kept exactly, though the umask (022) would strip group write
+    expect(mode(r.savedBefore!)).toBe(0o600);
+    const again = await revertConfig({ target: p.target, backups });
+    expect(again).toMatchObject({ result: 'nothing', ok: true, wrote: false });
+    expect(again.message).toContain('nothing to revert');
+    expect(read(p.file)).toBe(PROJECT_JSON);
+  });
+
+  test('revert puts back only entries still as apply wrote them, and keeps every change made since', async () => {
+    await apply(p.target);
+    const data = parseJson(read(p.file)) as any;
+    data.mcpServers['everything-sse'] = { type: 'sse', url: 'http://localhost:1/sse' }; // the user re-pointed it
+    data.mcpServers['added-later'] = { command: 'node', args: ['new.js'] };
+    data.addedLater = { by: 'someone else' };
+    writeFileSync(p.file, JSON.stringify(data, null, 4));
+    const r = await revertConfig({ target: p.target, backups });
+    expect(r.outcomes).toEqual([
+      { name: 'everything', status: 'restored' },
+      { name: 'everything-sse', status: 'changed-since' },
+    ]);
+    const now = parseJson(read(p.file)) as any;
+    const orig = parseJson(PROJECT_JSON) as any;
+    expect(now.mcpServers.everything).toEqual(orig.mcpServers.everything);
+    expect(now.mcpServers['everything-sse']).toEqual({ type: 'sse', url: 'http://localhost:1/sse' });
+    expect(now.mcpServers['added-later']).toEqual({ command: 'node', args: ['new.js'] });
+    expect(now.addedLater).toEqual({ by: 'someone else' });
+  });
+});
+
+describe('broken and unusual configs', () => {
+  test('a corrupt .mcp.json is reported with file and position, never overwritten, nothing backed up', async () => {
+    const broken = '{\n  "mcpServers": {\n    "everything": {"command": "npx",}\n  }\n}\n';
+    const p = makeProject('broken', broken);
+    const err = await apply(p.target).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as Error).message).toContain(`${p.file} is not valid JSON`);
+    expect((err as Error).message).toMatch(/line 3, column \d+/);
+    expect((err as Error).message).toContain('left untouched');
+    await expect(importConfig({ target: p.target, manager: new ServerManager({ registryDir: join(tmp, 'unused-reg'), paths: userPaths({ HOME: home }), env: {} }) })).rejects.toThrow(`${p.file} is not valid JSON`);
+    expect(read(p.file)).toBe(broken);
+    expect(existsSync(backups.dirFor(p.file))).toBe(false);
+  });
+
+  test('an unreadable config (a directory in its place) is reported, not touched', async () => {
+    const dir = join(tmp, 'unreadable');
+    mkdirSync(join(dir, '.mcp.json'), { recursive: true });
+    await expect(apply(projectTarget(dir))).rejects.toThrow(`${join(dir, '.mcp.json')} cannot be read`);
+  });
+
+  test('"mcpServers" that is not an object is reported, not touched', async () => {
+    const p = makeProject('badshape', '{"mcpServers": []}\n');
+    await expect(apply(p.target)).rejects.toThrow('"mcpServers" is not an object');
+    expect(read(p.file)).toBe('{"mcpServers": []}\n');
+  });
+
+  test('a missing .mcp.json: nothing to rewrite, says how to create one', async () => {
+    const dir = join(tmp, 'empty-project');
+    mkdirSync(dir);
+    const r = await apply(projectTarget(dir));
+    expect(r).toMatchObject({ exists: false, wrote: false, ok: true, outcomes: [] });
+    expect(r.note).toContain('does not exist');
+    expect(r.note).toContain('claude mcp add --scope project');
+    expect(existsSync(join(dir, '.mcp.json'))).toBe(false);
+  });
+
+  test('revert of a config that became corrupt saves it aside and restores the whole backup', async () => {
+    const p = makeProject('corrupt-later');
+    const applied = await apply(p.target);
+    expect(applied.wrote).toBe(true);
+    const garbage = read(p.file).slice(0, 120); // truncated mid-write by some other tool
+    writeFileSync(p.file, garbage);
+    const r = await revertConfig({ target: p.target, backups });
+    expect(r.result).toBe('restored-backup');
+    expect(read(p.file)).toBe(PROJECT_JSON);
+    expect(read(r.corruptSavedAs!)).toBe(garbage);
+    expect(mode(r.corruptSavedAs!)).toBe(0o600);
+    expect(r.message).toContain(r.corruptSavedAs!);
+    expect((await revertConfig({ target: p.target, backups })).result).toBe('nothing');
+  });
+
+  test('an entry pointing at a daemon that moved to another port is re-pointed', async () => {
+    const stale = `{"mcpServers": {"everything": {"type": "http", "url": "http://localhost:${closedPort}/mcp"}}}\r\n`;
+    const p = makeProject('moved', stale);
+    const r = await apply(p.target);
+    expect(r.outcomes).toEqual([expect.objectContaining({ name: 'everything', status: 'switched' })]);
+    expect(read(p.file)).toBe(`{"mcpServers": {"everything": {"type": "http", "url": "http://localhost:${port}/mcp"}}}\r\n`);
+  });
+
+  test('secrets in args are hidden from the dry-run diff too', async () => {
+    const p = makeProject(
+      'args-secrets',
+      JSON.stringify({ mcpServers: { everything: { command: 'npx', args: ['-y', '@modelcontextprotocol/server-everything', '--api-key', 'sk-live-1', '--db=postgres://u:pw123@h/db'] } } }, null, 2),
+    );
+    const r = await apply(p.target, { dryRun: true });
+    expect(r.diff).toContain('-        "--api-key",\n-        "<redacted>",\n-        "--db=postgres://u:<redacted>@h/db"\n');
+    expect(r.diff).not.toMatch(/sk-live-1|pw123/);
+  });
+
+  test('each revert undoes one apply, newest first', async () => {
+    const p = makeProject('stacked');
+    await apply(p.target, { names: ['everything'] });
+    const afterFirst = read(p.file);
+    await apply(p.target, { names: ['everything-sse'] });
+    expect((await revertConfig({ target: p.target, backups })).outcomes).toEqual([{ name: 'everything-sse', status: 'restored' }]);
+    expect(read(p.file)).toBe(afterFirst);
+    expect((await revertConfig({ target: p.target, backups })).outcomes).toEqual([{ name: 'everything', status: 'restored' }]);
+    expect(read(p.file)).toBe(PROJECT_JSON);
+    expect((await revertConfig({ target: p.target, backups })).result).toBe('nothing');
+  });
+
+  test('backups are pruned to the newest 20 applies per file', () => {
+    const store = new BackupStore(join(tmp, 'prune-backups'));
+    const file = join(tmp, 'prune', '.mcp.json');
+    for (let i = 0; i < 23; i++) {
+      const backup = store.save(file, `{"n": ${i}}`, 'backup', new Date(Date.UTC(2026, 0, 1, 0, 0, i)));
+      store.writeRecord({ version: 1, file, at: '', backup, changes: [] });
+    }
+    store.prune(file);
+    const names = readdirSync(store.dirFor(file)).sort();
+    expect(names.length).toBe(40);
+    expect(names[0]).toBe('2026-01-01T00-00-03-000Z.apply.json');
+    expect(read(store.latestUnreverted(file)!.record.backup)).toBe('{"n": 22}');
+  });
+
+  test('a symlinked .mcp.json stays a symlink; the file it points to is rewritten', async () => {
+    const dir = join(tmp, 'linked');
+    mkdirSync(join(dir, 'dotfiles'), { recursive: true });
+    const real = join(dir, 'dotfiles', 'mcp.json');
+    writeFileSync(real, PROJECT_JSON);
+    symlinkSync(real, join(dir, '.mcp.json'));
+    const r = await apply(projectTarget(dir), { names: ['everything'] });
+    expect(r.wrote).toBe(true);
+    expect(lstatSync(join(dir, '.mcp.json')).isSymbolicLink()).toBe(true);
+    expect((parseJson(read(real)) as any).mcpServers.everything.type).toBe('http');
+  });
+});
+
+describe('user scope: ~/.claude.json', () => {
+  // What Claude Code keeps there (abridged): it owns the file, writes it with 2-space JSON, mode 0600.
+  const claudeJson = (project: string) => ({
+    numStartups: 42,
+    installMethod: 'native',
+    autoUpdates: true,
+    userID: 'f3a9c1e07b',
+    oauthAccount: { accountUuid: 'acc-1', emailAddress: 'me@example.com', organizationUuid: 'org-1' },
+    projects: {
+      [project]: {
+        allowedTools: [],
+        // local-scope servers: not ours to touch
+        mcpServers: { everything: { command: 'npx', args: ['-y', '@modelcontextprotocol/server-everything'] } },
+        history: [{ display: 'hello', pastedContents: {} }],
+      },
+    },
+    mcpServers: {
+      everything: { type: 'stdio', command: 'npx', args: ['-y', '@modelcontextprotocol/server-everything'], env: {} },
+      browser: { type: 'stdio', command: 'npx', args: ['@playwright/mcp@latest'], env: {} },
+    },
+    hasCompletedOnboarding: true,
+  });
+  let file: string;
+  let target: ConfigTarget;
+  let original: string;
+
+  beforeAll(() => {
+    target = userTarget({ HOME: home });
+    file = target.file;
+    original = JSON.stringify(claudeJson('/work/some-project'), null, 2);
+    writeFileSync(file, original);
+    chmodSync(file, 0o600);
+  });
+
+  test('apply waits for Claude Code\'s lock, then switches the user-scope entry and nothing else', async () => {
+    expect(file).toBe(join(home, '.claude.json'));
+    mkdirSync(`${file}.lock`); // Claude Code is saving the file right now
+    const pending = apply(target);
+    await sleep(1200); // the probe is done by now; apply must be waiting for the lock
+    expect(read(file)).toBe(original);
+    // Claude Code's save lands (a counter), then it releases the lock: apply must build on that save.
+    const saved = parseJson(original) as any;
+    saved.numStartups = 43;
+    writeFileSync(file, JSON.stringify(saved, null, 2));
+    rmdirSync(`${file}.lock`);
+    const r = await pending;
+    expect(r.wrote).toBe(true);
+    expect(byName(r.outcomes, 'everything').status).toBe('switched');
+    expect(byName(r.outcomes, 'browser').status).toBe('per-session');
+    expect(existsSync(`${file}.lock`)).toBe(false);
+    const now = parseJson(read(file)) as any;
+    const expected = claudeJson('/work/some-project') as any;
+    expected.numStartups = 43;
+    expected.mcpServers.everything = { type: 'http', url: `http://localhost:${port}/mcp` };
+    expect(now).toEqual(expected);
+    expect(mode(file)).toBe(0o600);
+    expect(mode(r.backup!)).toBe(0o600); // it holds OAuth account data
+    expect((parseJson(read(r.backup!)) as any).numStartups).toBe(43); // the backup is of the file apply changed
+  });
+
+  test('revert keeps what Claude Code wrote since, and restores the entry', async () => {
+    // Claude Code saves the file again: counters change, a project is added, its own formatting.
+    const data = parseJson(read(file)) as any;
+    data.numStartups = 44;
+    data.projects['/work/other'] = { allowedTools: ['Bash'] };
+    writeFileSync(file, JSON.stringify(data, null, 2));
+    const r = await revertConfig({ target, backups });
+    expect(r.outcomes).toEqual([{ name: 'everything', status: 'restored' }]);
+    const now = parseJson(read(file)) as any;
+    expect(now.numStartups).toBe(44);
+    expect(now.projects['/work/other']).toEqual({ allowedTools: ['Bash'] });
+    expect(now.mcpServers).toEqual(claudeJson('/work/some-project').mcpServers);
+    expect(mode(file)).toBe(0o600);
+  });
+
+  test('an entry changed while apply waited for the lock is left, and nothing is written', async () => {
+    const before = read(file);
+    const backupsBefore = readdirSync(backups.dirFor(file)).length;
+    mkdirSync(`${file}.lock`);
+    const pending = apply(target);
+    await sleep(1000);
+    const data = parseJson(before) as any;
+    data.mcpServers.everything.args.push('--read-only'); // the user edits it meanwhile
+    const edited = JSON.stringify(data, null, 2);
+    writeFileSync(file, edited);
+    rmdirSync(`${file}.lock`);
+    const r = await pending;
+    expect(byName(r.outcomes, 'everything')).toMatchObject({ status: 'left', failed: true, reason: 'the entry changed while apply ran; run apply again' });
+    expect(r.wrote).toBe(false);
+    expect(read(file)).toBe(edited);
+    expect(readdirSync(backups.dirFor(file)).length).toBe(backupsBefore);
+  });
+
+  test('a ~/.claude.json without mcpServers gets none ($CLAUDE_CONFIG_DIR is honoured)', async () => {
+    const dir = join(tmp, 'claude-config-dir');
+    mkdirSync(dir);
+    const t = userTarget({ HOME: home, CLAUDE_CONFIG_DIR: dir });
+    expect(t.file).toBe(join(dir, '.claude.json'));
+    const text = JSON.stringify({ numStartups: 1, projects: {} }, null, 2);
+    writeFileSync(t.file, text);
+    const r = await apply(t);
+    expect(r).toMatchObject({ wrote: false, ok: true });
+    expect(r.note).toContain('has no "mcpServers"');
+    expect(read(t.file)).toBe(text);
+  });
+});
+
+describe('import', () => {
+  let homeI: string;
+  let manager: ServerManager;
+  let p: ReturnType<typeof makeProject>;
+  const env = () => ({ PATH: PATH_ENV, CLIENTS_TEST_DIR: tmp, CLIENTS_TEST_SECRET: 'sk-test-123' });
+  const run = (extra: Partial<Parameters<typeof importConfig>[0]> = {}) =>
+    importConfig({ target: p.target, manager, env: env(), helpOptions: { timeoutMs: 10_000 }, ...extra });
+
+  beforeAll(() => {
+    homeI = join(tmp, 'home-import');
+    mkdirSync(homeI);
+    manager = new ServerManager({ registryDir: join(homeI, '.config', 'mcpshare'), paths: userPaths({ HOME: homeI }), env: { HOME: homeI, PATH: PATH_ENV, MCPSHARE_BACKEND: 'supervisor' } });
+    p = makeProject(
+      'import-project',
+      JSON.stringify(
+        {
+          mcpServers: {
+            mem: {
+              command: 'npx',
+              args: ['-y', '@modelcontextprotocol/server-memory'],
+              env: { MEMORY_FILE_PATH: '${CLIENTS_TEST_DIR}/memory.json', API_KEY: '${CLIENTS_TEST_SECRET}', MODE: '${CLIENTS_UNSET_VAR:-fast}' },
+            },
+            mongo: { command: 'npx', args: ['-y', 'mongodb-mcp-server', '--readOnly'], env: { MDB_MCP_CONNECTION_STRING: 'mongodb://localhost:27017/test' } },
+            browser: { command: 'npx', args: ['@playwright/mcp@latest'] },
+            helpful: { command: 'node', args: [join(FIXTURES, 'clients-help-server.mjs')] },
+            'needs-var': { command: 'npx', args: ['-y', '@modelcontextprotocol/server-sequential-thinking'], env: { TOKEN: '${CLIENTS_NOT_SET_ANYWHERE}' } },
+            remote: { type: 'sse', url: 'http://localhost:9/sse' },
+          },
+        },
+        null,
+        2,
+      ) + '\n',
+    );
+  });
+
+  test('--dry-run says what would happen and registers nothing', async () => {
+    const r = await run({ dryRun: true });
+    const o = (n: string) => byName<ImportOutcome>(r.outcomes, n);
+    expect(o('mem')).toMatchObject({ status: 'would-register', kind: 'bridged', envKeys: ['MEMORY_FILE_PATH', 'API_KEY', 'MODE'] });
+    expect(o('mongo')).toMatchObject({ status: 'would-register', kind: 'native' });
+    expect(o('mongo').command).toEqual(['npx', '-y', 'mongodb-mcp-server', '--readOnly', '--transport', 'http', '--httpPort', 'PORT']);
+    expect(o('browser')).toMatchObject({ status: 'per-session', failed: false });
+    expect(o('helpful').status).toBe('unknown');
+    expect(o('needs-var')).toMatchObject({ status: 'missing-variable', failed: true, missing: ['CLIENTS_NOT_SET_ANYWHERE'] });
+    expect(o('remote').status).toBe('remote');
+    expect(manager.list()).toEqual([]);
+    expect(existsSync(join(homeI, '.config', 'mcp'))).toBe(false);
+  });
+
+  test('registers shareable servers under the config names: bridged, native with its flags, secrets in 0600 env files', async () => {
+    const r = await run();
+    const o = (n: string) => byName<ImportOutcome>(r.outcomes, n);
+    expect(o('mem')).toMatchObject({ status: 'registered', kind: 'bridged' });
+    expect(o('mongo')).toMatchObject({ status: 'registered', kind: 'native' });
+    expect(r.ok).toBe(false); // needs-var could not be registered
+
+    const mem = manager.registry.require('mem');
+    expect(mem).toMatchObject({ kind: 'bridged', transport: 'http', command: 'npx', args: ['-y', '@modelcontextprotocol/server-memory'] });
+    expect(mode(mem.envFile!)).toBe(0o600);
+    expect(mode(dirname(mem.envFile!))).toBe(0o700);
+    // ${VAR} and ${VAR:-default} expanded as Claude Code would have, for the daemon.
+    expect(readEnvIfExists(mem.envFile!)).toEqual({ MEMORY_FILE_PATH: `${tmp}/memory.json`, API_KEY: 'sk-test-123', MODE: 'fast' });
+    expect(JSON.stringify(manager.list())).not.toContain('sk-test-123'); // the registry never holds a secret
+
+    const mongo = manager.registry.require('mongo');
+    expect(mongo).toMatchObject({ kind: 'native', transport: 'http', path: '/mcp' });
+    expect(mongo.args).toEqual(['-y', 'mongodb-mcp-server', '--readOnly', '--transport', 'http', '--httpPort', String(mongo.port)]);
+    expect(readEnvIfExists(mongo.envFile!)).toEqual({ MDB_MCP_CONNECTION_STRING: 'mongodb://localhost:27017/test' });
+
+    // Unknown: not registered, with what its --help says and how to add it by hand.
+    expect(o('helpful')).toMatchObject({ status: 'unknown', failed: false });
+    expect(o('helpful').help).toMatchObject({ ran: true, native: true, flags: ['--transport', '--port'], transports: ['http', 'sse'] });
+    expect(o('helpful').hint).toBe(`mcpshare add helpful -- node ${join(FIXTURES, 'clients-help-server.mjs')}`);
+    expect(o('helpful').reason).toContain('--all');
+    expect(o('needs-var').reason).toContain('${CLIENTS_NOT_SET_ANYWHERE}');
+    expect(o('browser').reason).toContain('playwright');
+    expect(manager.list().map((e) => e.name)).toEqual(['mem', 'mongo']);
+  });
+
+  test('a second import finds them registered; a name registered for another server is a clash', async () => {
+    const r = await run({ names: ['mem', 'mongo'] });
+    expect(r.outcomes.map((x) => x.status)).toEqual(['already-registered', 'already-registered']);
+    expect(r.ok).toBe(true);
+    const other = makeProject('import-clash', JSON.stringify({ mcpServers: { mem: { command: 'npx', args: ['-y', '@acme/other-mcp'] } } }));
+    const c = await importConfig({ target: other.target, manager, env: env() });
+    expect(c.outcomes[0]).toMatchObject({ name: 'mem', status: 'name-clash', failed: true });
+    expect(c.outcomes[0].reason).toContain('already registered for another server');
+    expect(c.ok).toBe(false);
+  });
+
+  test('--all registers an unknown server too (bridged)', async () => {
+    const r = await run({ names: ['helpful'], all: true, helpCheck: false });
+    expect(r.outcomes[0]).toMatchObject({ status: 'registered', kind: 'bridged' });
+    expect(manager.registry.require('helpful').args).toEqual([join(FIXTURES, 'clients-help-server.mjs')]);
+  });
+});
+
+describe('the --help refinement', () => {
+  test('reads transport flags from help text', () => {
+    const grafana = 'Usage of mcp-grafana:\n  -t, --transport string   Transport type (stdio, sse or streamable-http) (default "stdio")\n      --address string  The host and port (default "localhost:8000")\n';
+    expect(readHelp(grafana)).toEqual({ flags: ['--transport', '--address'], transports: ['http', 'sse'], native: true });
+    // A database server's --port is its database's, not a transport.
+    expect(readHelp('Options:\n  --host HOST   database host\n  --port PORT   database port\n').native).toBe(false);
+    expect(readHelp('\x1b[1m--http-port\x1b[0m <n>  serve Streamable HTTP on this port')).toMatchObject({ native: true, flags: ['--http-port'] });
+  });
+
+  test('a server that ignores --help is killed with its whole process group after the timeout', async () => {
+    const pidFile = join(tmp, 'grandchild.pid');
+    const started = Date.now();
+    const f = await helpFindings(process.execPath, [join(FIXTURES, 'clients-stubborn-server.mjs')], { timeoutMs: 1000, env: { ...process.env, CLIENTS_PID_FILE: pidFile } });
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(f).toMatchObject({ ran: false, native: false });
+    expect(f.message).toContain('printed nothing within 1 s');
+    const grandchild = Number(read(pidFile));
+    const deadline = Date.now() + 3000;
+    while (alive(grandchild) && Date.now() < deadline) await sleep(50);
+    expect(alive(grandchild)).toBe(false);
+  });
+
+  test('a command that does not exist is reported, not thrown', async () => {
+    const f = await helpFindings('/nonexistent/mcp-server', []);
+    expect(f).toMatchObject({ ran: false, native: false });
+    expect(f.message).toContain('could not run');
+  });
+});
+
+describe('pure parts', () => {
+  test('JSON positions become line and column', () => {
+    expect(() => parseJson('{\n  "a": 1,\n}')).toThrow(/line 3, column 1/);
+    expect(() => parseJson('')).toThrow(/line 1, column 1/);
+  });
+
+  test('a replaced value follows the file\'s indentation, or stays on one line', () => {
+    const text = '{\n\t"mcpServers": {\n\t\t"a": {\n\t\t\t"command": "x"\n\t\t},\n\t\t"b": {"command": "y"}\n\t}\n}\n';
+    const a = locate(text, ['mcpServers', 'a'])!;
+    const b = locate(text, ['mcpServers', 'b'])!;
+    expect(renderValueAt(text, a, { type: 'http', url: 'u' })).toBe('{\n\t\t\t"type": "http",\n\t\t\t"url": "u"\n\t\t}');
+    expect(renderValueAt(text, b, { type: 'http', url: 'u' })).toBe('{"type": "http", "url": "u"}');
+  });
+
+  test('${VAR} and ${VAR:-default} expand like a shell; unset variables are named', () => {
+    const r = expandDeep({ a: ['${X}', '${Y:-dflt}', '${E:-dflt}', 'pre-${X}-post'], b: '${MISSING}' }, { X: 'x', E: '' });
+    expect(r.value).toEqual({ a: ['x', 'dflt', 'dflt', 'pre-x-post'], b: '${MISSING}' });
+    expect(r.missing).toEqual(['MISSING']);
+  });
+
+  test('the same server under different launchers matches; a different one does not', () => {
+    const s = (line: string) => ({ command: line.split(' ')[0], args: line.split(' ').slice(1) });
+    expect(sameServer(s('npx -y @modelcontextprotocol/server-memory'), s('node /x/node_modules/@modelcontextprotocol/server-memory/dist/index.js'))).toBe(true);
+    expect(sameServer(s('npx -y @acme/tool-mcp@1.2.0'), s('npx @acme/tool-mcp@latest'))).toBe(true);
+    expect(sameServer(s('uvx acme-mcp==1.0'), s('uvx acme-mcp'))).toBe(true);
+    expect(sameServer(s('npx -y @acme/tool-mcp'), s('npx -y @acme/other-mcp'))).toBe(false);
+    expect(sameServer(s('node /a/foo/dist/index.js'), s('node /b/foo/build/index.js'))).toBe(true);
+    expect(sameServer(s('node /a/foo/dist/index.js'), s('node /a/bar/dist/index.js'))).toBe(false);
+  });
+
+  test('secret-looking arguments are redacted for display', () => {
+    expect(redactArgs(['--api-key', 'sk-1', '--token=abc', '--port', '8080', 'mongodb://me:pw@h/db', '--verbose', '--github-token', 'ghp_x'])).toEqual([
+      '--api-key',
+      '<redacted>',
+      '--token=<redacted>',
+      '--port',
+      '8080',
+      'mongodb://me:<redacted>@h/db',
+      '--verbose',
+      '--github-token',
+      '<redacted>',
+    ]);
+  });
+
+  test('unified diff', () => {
+    expect(unifiedDiff('a\nb\nc\n', 'a\nB\nc\n', 'x', 'y')).toBe('--- x\n+++ y\n@@ -1,3 +1,3 @@\n a\n-b\n+B\n c\n');
+    expect(unifiedDiff('same\n', 'same\n', 'x', 'y')).toBe('');
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// The CLI module, run as a user would (a child process with its own HOME). src/cli.ts registers
+// these commands; this runs the module's exported commands directly, with cli.ts's error handling.
+
+interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(cmd: 'apply' | 'revert' | 'import', args: string[], cwd = tmp): Promise<CliResult> {
+  const script = `
+    const m = await import(${JSON.stringify(join(ROOT, 'dist', 'cli', 'clients.js'))});
+    const fn = { apply: m.applyCommand, revert: m.revertCommand, import: m.importCommand }[process.argv[1]];
+    try { process.exitCode = await fn(process.argv.slice(2)); }
+    catch (e) { process.stderr.write('mcpshare ' + process.argv[1] + ': ' + e.message + '\\n'); process.exitCode = e.name === 'UsageError' ? 2 : 1; }
+    setTimeout(() => process.exit(), 2000).unref();`;
+  const env: NodeJS.ProcessEnv = { ...process.env, HOME: home, PATH: PATH_ENV, MCPSHARE_BACKEND: 'supervisor' };
+  for (const k of ['XDG_CONFIG_HOME', 'XDG_STATE_HOME', 'CLAUDE_CONFIG_DIR', 'NODE_OPTIONS']) delete env[k];
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [...NODE_MEMORY_FLAGS, '--input-type=module', '-e', script, cmd, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe('CLI: mcpshare apply / revert / import', () => {
+  let p: ReturnType<typeof makeProject>;
+  beforeAll(() => {
+    p = makeProject('cli-project');
+  });
+
+  test('apply --dry-run lists every server with its result, prints the diff, writes nothing', async () => {
+    const r = await cli('apply', ['--project', p.dir, '--dry-run']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(1); // memory's daemon is not running
+    expect(r.stdout).toMatch(/everything\s+would switch\s+→ http:\/\/localhost:\d+\/mcp \(mcp-servers\/everything/);
+    expect(r.stdout).toMatch(/memory\s+left\s+its daemon at http:\/\/localhost:\d+\/mcp failed the handshake \(refused\).* — fix: /);
+    expect(r.stdout).toMatch(/browser\s+per-session\s+playwright/);
+    expect(r.stdout).toContain('+            "type": "http",');
+    expect(r.stdout).toContain('dry run: nothing was written');
+    expect(r.stdout).not.toContain('tok-123-secret');
+    expect(read(p.file)).toBe(PROJECT_JSON);
+  });
+
+  test('apply NAME --json switches just that server (exit 0); revert twice (the second has nothing to do)', async () => {
+    const r = await cli('apply', ['everything', '--json'], p.dir); // --project defaults to the current directory
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout) as { outcomes: ApplyOutcome[]; backup: string; wrote: boolean };
+    expect(report.outcomes).toEqual([expect.objectContaining({ name: 'everything', status: 'switched' })]);
+    expect(report.wrote).toBe(true);
+    expect(existsSync(report.backup)).toBe(true);
+    const rev = await cli('revert', ['--project', p.dir]);
+    expect(rev.code).toBe(0);
+    expect(rev.stdout).toContain('restored 1 entry to what it was before the apply');
+    expect(rev.stdout).toContain(`full backup from before the apply: ${report.backup}`);
+    expect(read(p.file)).toBe(PROJECT_JSON);
+    const again = await cli('revert', ['--project', p.dir]);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain('nothing to revert');
+  });
+
+  test('a broken config: exit 1, the file and position named on stderr', async () => {
+    const b = makeProject('cli-broken', '{"mcpServers": {,}}');
+    const r = await cli('apply', ['--project', b.dir]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`${b.file} is not valid JSON`);
+    expect(r.stderr).toContain('line 1, column 17');
+    expect(read(b.file)).toBe('{"mcpServers": {,}}');
+  });
+
+  test('import --dry-run --json, and usage errors', async () => {
+    const r = await cli('import', ['--project', p.dir, '--dry-run', '--json', '--no-help-check']);
+    const report = JSON.parse(r.stdout) as { outcomes: ImportOutcome[] };
+    expect(byName(report.outcomes, 'everything').status).toBe('already-registered');
+    expect(byName(report.outcomes, 'browser').status).toBe('per-session');
+    expect(byName(report.outcomes, 'homegrown').status).toBe('unknown');
+    expect(r.code).toBe(1); // "clash" is registered for another server
+    const u = await cli('apply', ['--user', '--project', p.dir]);
+    expect(u.code).toBe(2);
+    expect(u.stderr).toContain('--project DIR or --user, not both');
+  });
+});
+
+/** Alive and not a zombie (an orphan may wait a moment to be reaped by a container's init). */
+function alive(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
