@@ -308,7 +308,7 @@ describe('known servers', () => {
       const { entry: e, warnings } = await manager.add({ name: 'mongo1', command: 'node', args: [MONGO], native: 'http', port });
       expect(e).toMatchObject({ kind: 'native', transport: 'http', path: '/mcp', port, backend: 'supervisor' });
       expect(warnings).toEqual([
-        `mongodb-mcp-server speaks stdio unless told otherwise: add "--transport http" and "--httpPort ${port}" to its command, or it will bind nothing useful (or run it bridged: leave out --native)`,
+        `mongodb-mcp-server speaks stdio unless told otherwise: add "--transport http --httpPort ${port}" to its command, or it will bind nothing useful (or run it bridged: leave out --native)`,
         `the command does not mention port ${port}: make sure the server listens on 127.0.0.1:${port}`,
       ]);
     });

@@ -1,4 +1,5 @@
 import { lookupKnown } from '../registry/known-servers.js';
+import { nativeFlagWords } from '../registry/shareability.js';
 import type { ServerEntry } from '../registry/registry.js';
 import { clientUrl } from '../units/daemon.js';
 import type { ServerStatus } from '../units/status.js';
@@ -36,8 +37,8 @@ function adviceFor(entry: ServerEntry, r: ProbeResult, status: ServerStatus | un
   if (r.diagnosis === 'silent' && entry.kind === 'native') {
     const known = lookupKnown(entry.command, entry.args);
     if (known?.native) {
-      const flags = `"${known.native.transportFlag}"${known.native.portFlag ? ` and "${known.native.portFlag} ${entry.port}"` : ''}`;
-      return `${known.id} is in stdio mode: add ${flags} to its command ("mcpshare edit ${entry.name} -- ${entry.command} ${entry.args.join(' ')} ${known.native.transportFlag}${known.native.portFlag ? ` ${known.native.portFlag} ${entry.port}` : ''}")`;
+      const flags = nativeFlagWords(known.native, entry.port).join(' ');
+      return `${known.id} is in stdio mode: its command needs "${flags}" ("mcpshare edit ${entry.name} -- ${[entry.command, ...entry.args].join(' ')} ${flags}")`;
     }
     return `the server binds port ${entry.port} but does not answer HTTP: it is probably in stdio mode; add its HTTP transport flag with "mcpshare edit ${entry.name} -- COMMAND ARGS"${log}`;
   }

@@ -150,3 +150,10 @@ export function helpFindings(command: string, args: readonly string[], opts: Hel
     });
   });
 }
+
+/** The words that put a known server in its HTTP mode on `port`: e.g. `--transport http --httpPort 8010`. */
+export function nativeFlagWords(native: NonNullable<KnownServer['native']>, port: number | string): string[] {
+  const words = native.transportFlag.split(' ');
+  if (native.portFlag) words.push(native.portFlag, (native.portValue ?? '{port}').replace('{port}', String(port)));
+  return words;
+}

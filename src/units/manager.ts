@@ -1,6 +1,7 @@
 import { existsSync, renameSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { lookupKnown } from '../registry/known-servers.js';
+import { nativeFlagWords } from '../registry/shareability.js';
 import { validateName } from '../registry/names.js';
 import { allocatePort, checkChosenPort, isPortFree } from '../registry/ports.js';
 import { DEFAULT_RESTART_POLICY, Registry, RegistryError, type ClientTransport, type RestartPolicy, type ServerEntry } from '../registry/registry.js';
@@ -104,8 +105,7 @@ export class ServerManager {
     if (o.native) {
       if (known?.native && !argsContain(o.args, known.native.transportFlag)) {
         warnings.push(
-          `${known.id} speaks stdio unless told otherwise: add "${known.native.transportFlag}"` +
-            (known.native.portFlag ? ` and "${known.native.portFlag} ${port}"` : '') +
+          `${known.id} speaks stdio unless told otherwise: add "${nativeFlagWords(known.native, port).join(' ')}"` +
             ` to its command, or it will bind nothing useful (or run it bridged: leave out --native)`,
         );
       }
