@@ -112,9 +112,10 @@ describe('probe: each diagnosis against a real daemon', () => {
   test('silent: a process binds the port but never answers (a server left in stdio mode)', async () => {
     const port = await freePort();
     // Accepts connections and reads them, answering nothing: what a stdio server that also opened a port looks like.
-    await daemon(['-e', `require('net').createServer((s) => s.resume()).listen(${port}, '127.0.0.1')`], port);
+    const holder = await daemon(['-e', `require('net').createServer((s) => s.resume()).listen(${port}, '127.0.0.1')`], port);
     const r = await probe({ url: `http://localhost:${port}/mcp`, transport: 'http' }, { timeoutMs: 500 });
-    expect(r).toMatchObject({ ok: false, diagnosis: 'silent' });
+    expect(r).toMatchObject({ ok: false, diagnosis: 'silent', portHolder: { pid: holder.pid } });
+    expect(r.message).toContain(`held by pid ${holder.pid}`);
     expect(r.fix).toMatch(/stdio mode/);
     const sse = await probe({ url: `http://localhost:${port}/sse`, transport: 'sse' }, { timeoutMs: 500 });
     expect(sse.diagnosis).toBe('silent');
@@ -228,12 +229,15 @@ describe('registered servers: mcpshare check and the HealthMonitor (built-in sup
     expect(add.code).toBe(0);
     const start = await mcpshare(['start', 'mongo'], env);
     expect(start.code).toBe(0); // the port is open, so the service manager's view is "up"
+    // Checked by URL, without the registry: the probe finds the process on the port and knows its flags.
+    const byUrl = await probe({ url: `http://localhost:${port}/mcp`, transport: 'http' }, { timeoutMs: 500 });
+    expect(byUrl.portHolder?.command).toContain('mongodb-mcp-server');
+    expect(byUrl.fix).toContain(`--transport http --httpPort ${port}`);
     const r = await mcpshare(['check', 'mongo', '--json', '--timeout', '0.5'], env);
     expect(r.code).toBe(1);
     const [c] = JSON.parse(r.stdout).checks;
     expect(c).toMatchObject({ name: 'mongo', diagnosis: 'silent' });
-    expect(c.fix).toContain('--transport http');
-    expect(c.fix).toContain(`--httpPort ${port}`);
+    expect(c.fix).toContain(`--transport http --httpPort ${port}`);
     await mcpshare(['stop', 'mongo'], env);
   });
 

@@ -1,6 +1,9 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { lookupKnown } from '../registry/known-servers.js';
+import { nativeFlagWords } from '../registry/shareability.js';
+import { portOwner } from '../util/port-owner.js';
 import type { Handshake, Opened, ProbeContext } from './session.js';
 import { openSseSession } from './sse.js';
 import { openHttpSession } from './streamable.js';
@@ -63,7 +66,24 @@ export async function probe(target: ProbeTarget, opts: ProbeOptions = {}): Promi
       });
     }
   }
-  return finish({ diagnosis: first.diagnosis, status: first.status, message: first.message, fix: genericFix(first.diagnosis, url, target.transport) });
+  const failed = finish({ diagnosis: first.diagnosis, status: first.status, message: first.message, fix: genericFix(first.diagnosis, url, target.transport) });
+  return first.diagnosis === 'silent' || first.diagnosis === 'not-mcp' ? withPortHolder(failed, url) : failed;
+}
+
+/**
+ * Names the process on the port (a person should not have to run lsof), and when it is a known
+ * server that speaks HTTP only when told, the exact flags it is missing.
+ */
+function withPortHolder(r: ProbeResult, url: URL): ProbeResult {
+  const holder = portOwner(Number(url.port || 80));
+  if (!holder) return r;
+  const command = holder.argv.join(' ');
+  const out: ProbeResult = { ...r, portHolder: { pid: holder.pid, command }, message: `${r.message} (port ${url.port || 80} is held by pid ${holder.pid}: ${command})` };
+  const known = holder.argv.length ? lookupKnown(holder.argv[0], holder.argv.slice(1)) : undefined;
+  if (r.diagnosis === 'silent' && known?.native) {
+    out.fix = `${known.id} speaks stdio unless told otherwise: start it with "${nativeFlagWords(known.native, url.port || 80).join(' ')}"`;
+  }
+  return out;
 }
 
 const SINGLE_CLIENT_FIX =

@@ -47,6 +47,8 @@ export interface ProbeResult {
   fix?: string;
   /** The endpoint that does work, when the probe found one by trying the other path/transport. */
   suggestion?: ProbeTarget;
+  /** The process listening on the port, when the probe could tell (silent, not-mcp). */
+  portHolder?: { pid: number; command: string };
   /** Result of the two-concurrent-sessions probe, when asked for. */
   concurrency?: { ok: boolean; message: string };
 }
