@@ -21,7 +21,7 @@ in stdio mode), wrong path or transport (and which URL works), an HTTP error, no
 
 Options:
   --concurrency        also open two sessions at once and prove both work (catches single-client servers)
-  --transport http|sse for a URL (default: sse when the path ends in /sse, else http)
+  --transport http|sse for a URL (default: sse when the path ends in /sse, else http); --type works too
   --timeout S          per-step timeout in seconds (default 3)
   --watch              keep checking every --interval seconds and print each change of state
   --interval S         with --watch (default 30)
@@ -34,10 +34,13 @@ export async function checkCommand(argv: string[]): Promise<number> {
     json: { type: 'boolean' },
     concurrency: { type: 'boolean' },
     transport: { type: 'string' },
+    type: { type: 'string' },
     timeout: { type: 'string' },
     watch: { type: 'boolean' },
     interval: { type: 'string' },
   });
+  if (values.type !== undefined && values.transport !== undefined) throw new UsageError('give --transport or --type, not both');
+  values.transport ??= values.type; // "type" is what .mcp.json calls it
   const timeoutMs = secondsOption(values.timeout, 'timeout') ?? 3000;
   const opts = { timeoutMs, concurrency: values.concurrency };
   const urls = positionals.filter((p) => /^[a-z]+:\/\//i.test(p));
