@@ -2,17 +2,20 @@
  * Client configs: `apply`, `revert`, `import` on real files in a temporary HOME and projects,
  * against a REAL bridge daemon (server-everything) probed with the REAL handshake probe, plus a
  * closed port for "daemon not running". Nothing is mocked: configs are written and read from disk,
- * registrations go through ServerManager into a real (temporary) registry, and the CLI commands run
- * as child processes with a temporary HOME.
+ * registrations go through ServerManager into a real (temporary) registry, the CLI is the shipped
+ * one (`node dist/cli.js`, its own dispatcher) run with a temporary HOME, and local-scope entries are
+ * written by the real Claude Code (`claude mcp add -s local`), which also checks the result
+ * (`claude mcp list`).
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { spawn } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmdirSync, rmSync, statSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { applyConfig, type ApplyOutcome } from '../src/clients/apply.js';
 import { BackupStore } from '../src/clients/backups.js';
-import { ConfigError, projectTarget, userTarget, type ConfigTarget } from '../src/clients/claude-config.js';
+import { ConfigError, localTarget, projectTarget, readConfig, userTarget, type ConfigTarget } from '../src/clients/claude-config.js';
+import { attachLocalDir } from '../src/cli/clients.js';
 import { unifiedDiff } from '../src/clients/diff.js';
 import { expandDeep } from '../src/clients/expand.js';
 import { importConfig, type ImportOutcome } from '../src/clients/import.js';
@@ -26,10 +29,11 @@ import { helpFindings, readHelp } from '../src/registry/shareability.js';
 import { ServerManager } from '../src/units/manager.js';
 import { userPaths } from '../src/units/paths.js';
 import { NODE_MEMORY_FLAGS } from '../src/runtime.js';
-import { connect, disconnect, EVERYTHING, ROOT, runCli, type RunningCli } from './helpers/bridge.js';
-import { freePort } from './helpers/systemd.js';
+import { CLI, connect, disconnect, EVERYTHING, ROOT, runCli, type RunningCli } from './helpers/bridge.js';
+import { freePort, mcpshare, type RunResult } from './helpers/systemd.js';
 
 const FIXTURES = join(ROOT, 'test', 'fixtures');
+const CLAUDE = join(ROOT, 'node_modules', '.bin', 'claude');
 const NODE_DIR = dirname(process.execPath);
 const PATH_ENV = [NODE_DIR, '/usr/local/bin', '/usr/bin', '/bin'].join(':');
 const mode = (p: string) => statSync(p).mode & 0o777;
@@ -639,6 +643,18 @@ describe('pure parts', () => {
     ]);
   });
 
+  test('--local takes a DIR only when it looks like one, if NAMEs may follow', () => {
+    expect(attachLocalDir(['--local', 'memory', '--dry-run'], true)).toEqual(['--local=', 'memory', '--dry-run']);
+    expect(attachLocalDir(['--local', './memory', 'memory'], true)).toEqual(['--local=./memory', 'memory']);
+    expect(attachLocalDir(['--local', '/abs/dir'], true)).toEqual(['--local=/abs/dir']);
+    expect(attachLocalDir(['--local', '.'], true)).toEqual(['--local=.']);
+    expect(attachLocalDir(['--local', '--json'], true)).toEqual(['--local=', '--json']);
+    expect(attachLocalDir(['--local'], true)).toEqual(['--local=']);
+    expect(attachLocalDir(['--local', 'proj'], false)).toEqual(['--local=proj']); // revert takes no NAMEs
+    expect(attachLocalDir(['--local=proj', 'x'], true)).toEqual(['--local=proj', 'x']);
+    expect(attachLocalDir(['x', '--', '--local', 'y'], true)).toEqual(['x', '--', '--local', 'y']);
+  });
+
   test('unified diff', () => {
     expect(unifiedDiff('a\nb\nc\n', 'a\nB\nc\n', 'x', 'y')).toBe('--- x\n+++ y\n@@ -1,3 +1,3 @@\n a\n-b\n+B\n c\n');
     expect(unifiedDiff('same\n', 'same\n', 'x', 'y')).toBe('');
@@ -646,31 +662,28 @@ describe('pure parts', () => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// The CLI module, run as a user would (a child process with its own HOME). src/cli.ts registers
-// these commands; this runs the module's exported commands directly, with cli.ts's error handling.
+// The shipped CLI (`node dist/cli.js`: src/cli.ts's dispatcher and error handling), run as a user
+// would, with its own temporary HOME.
 
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
+/** The CLI's environment: a temporary HOME and nothing that points elsewhere. */
+function cliEnv(h: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, HOME: h, PATH: PATH_ENV, MCPSHARE_BACKEND: 'supervisor' };
+  for (const k of ['XDG_CONFIG_HOME', 'XDG_STATE_HOME', 'CLAUDE_CONFIG_DIR', 'NODE_OPTIONS']) delete env[k];
+  return env;
 }
 
-function cli(cmd: 'apply' | 'revert' | 'import', args: string[], cwd = tmp): Promise<CliResult> {
-  const script = `
-    const m = await import(${JSON.stringify(join(ROOT, 'dist', 'cli', 'clients.js'))});
-    const fn = { apply: m.applyCommand, revert: m.revertCommand, import: m.importCommand }[process.argv[1]];
-    try { process.exitCode = await fn(process.argv.slice(2)); }
-    catch (e) { process.stderr.write('mcpshare ' + process.argv[1] + ': ' + e.message + '\\n'); process.exitCode = e.name === 'UsageError' ? 2 : 1; }
-    setTimeout(() => process.exit(), 2000).unref();`;
-  const env: NodeJS.ProcessEnv = { ...process.env, HOME: home, PATH: PATH_ENV, MCPSHARE_BACKEND: 'supervisor' };
-  for (const k of ['XDG_CONFIG_HOME', 'XDG_STATE_HOME', 'CLAUDE_CONFIG_DIR', 'NODE_OPTIONS']) delete env[k];
+const cli = (args: string[], h = home): Promise<RunResult> => mcpshare(args, cliEnv(h));
+
+/**
+ * The same command run in another working directory, for the "current directory" defaults
+ * (mcpshare() has no cwd option): the same `node NODE_MEMORY_FLAGS dist/cli.js ARGS`.
+ */
+function cliIn(cwd: string, args: string[], h = home): Promise<RunResult> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [...NODE_MEMORY_FLAGS, '--input-type=module', '-e', script, cmd, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+    execFile(process.execPath, [...NODE_MEMORY_FLAGS, CLI, ...args], { cwd, env: cliEnv(h), encoding: 'utf8', timeout: 60_000 }, (err, stdout, stderr) => {
+      const code = err ? (typeof err.code === 'number' ? err.code : null) : 0;
+      resolve({ code, signal: (err?.signal as NodeJS.Signals | undefined) ?? null, stdout, stderr });
+    });
   });
 }
 
@@ -681,7 +694,7 @@ describe('CLI: mcpshare apply / revert / import', () => {
   });
 
   test('apply --dry-run lists every server with its result, prints the diff, writes nothing', async () => {
-    const r = await cli('apply', ['--project', p.dir, '--dry-run']);
+    const r = await cli(['apply', '--project', p.dir, '--dry-run']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(1); // memory's daemon is not running
     expect(r.stdout).toMatch(/everything\s+would switch\s+→ http:\/\/localhost:\d+\/mcp \(mcp-servers\/everything/);
@@ -694,25 +707,25 @@ describe('CLI: mcpshare apply / revert / import', () => {
   });
 
   test('apply NAME --json switches just that server (exit 0); revert twice (the second has nothing to do)', async () => {
-    const r = await cli('apply', ['everything', '--json'], p.dir); // --project defaults to the current directory
+    const r = await cliIn(p.dir, ['apply', 'everything', '--json']); // --project defaults to the current directory
     expect(r.code).toBe(0);
     const report = JSON.parse(r.stdout) as { outcomes: ApplyOutcome[]; backup: string; wrote: boolean };
     expect(report.outcomes).toEqual([expect.objectContaining({ name: 'everything', status: 'switched' })]);
     expect(report.wrote).toBe(true);
     expect(existsSync(report.backup)).toBe(true);
-    const rev = await cli('revert', ['--project', p.dir]);
+    const rev = await cli(['revert', '--project', p.dir]);
     expect(rev.code).toBe(0);
     expect(rev.stdout).toContain('restored 1 entry to what it was before the apply');
     expect(rev.stdout).toContain(`full backup from before the apply: ${report.backup}`);
     expect(read(p.file)).toBe(PROJECT_JSON);
-    const again = await cli('revert', ['--project', p.dir]);
+    const again = await cli(['revert', '--project', p.dir]);
     expect(again.code).toBe(0);
     expect(again.stdout).toContain('nothing to revert');
   });
 
   test('a broken config: exit 1, the file and position named on stderr', async () => {
     const b = makeProject('cli-broken', '{"mcpServers": {,}}');
-    const r = await cli('apply', ['--project', b.dir]);
+    const r = await cli(['apply', '--project', b.dir]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`${b.file} is not valid JSON`);
     expect(r.stderr).toContain('line 1, column 17');
@@ -720,15 +733,239 @@ describe('CLI: mcpshare apply / revert / import', () => {
   });
 
   test('import --dry-run --json, and usage errors', async () => {
-    const r = await cli('import', ['--project', p.dir, '--dry-run', '--json', '--no-help-check']);
+    const r = await cli(['import', '--project', p.dir, '--dry-run', '--json', '--no-help-check']);
     const report = JSON.parse(r.stdout) as { outcomes: ImportOutcome[] };
     expect(byName(report.outcomes, 'everything').status).toBe('already-registered');
     expect(byName(report.outcomes, 'browser').status).toBe('per-session');
     expect(byName(report.outcomes, 'homegrown').status).toBe('unknown');
     expect(r.code).toBe(1); // "clash" is registered for another server
-    const u = await cli('apply', ['--user', '--project', p.dir]);
+    const u = await cli(['apply', '--user', '--project', p.dir]);
     expect(u.code).toBe(2);
-    expect(u.stderr).toContain('--project DIR or --user, not both');
+    expect(u.stderr).toBe('mcpshare apply: give only one of --project DIR, --local [DIR] and --user (got --project and --user)\n');
+    const l = await cli(['revert', '--local', p.dir, '--project', p.dir]);
+    expect(l.code).toBe(2);
+    expect(l.stderr).toContain('(got --project and --local)');
+    const help = await cli(['apply', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('Usage: mcpshare apply [--project DIR | --local [DIR] | --user]');
+    expect(help.stdout).toContain('Local-scope servers are seen only with --local');
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Local scope: what a plain `claude mcp add` writes, projects[KEY].mcpServers in ~/.claude.json.
+
+describe('local scope: entries the real `claude mcp add -s local` wrote', () => {
+  let homeL: string;
+  let file: string;
+  let backupsL: BackupStore;
+  let repo: string;
+  let deep: string;
+  let linkDeep: string;
+  let worktree: string;
+  let plain: string;
+  let plainLink: string;
+  let keyRepo: string;
+  let keyPlain: string;
+
+  const claudeEnv = (): NodeJS.ProcessEnv => {
+    const env: NodeJS.ProcessEnv = { ...process.env, HOME: homeL, CI: 'true' };
+    delete env.CLAUDE_CONFIG_DIR;
+    return env;
+  };
+  /** The real Claude Code CLI in `cwd` (no API key needed for `mcp add` and `mcp list`). */
+  const claude = (cwd: string, args: string[]) =>
+    new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      execFile(CLAUDE, args, { cwd, env: claudeEnv(), encoding: 'utf8', timeout: 60_000 }, (err, stdout, stderr) => resolve({ code: err ? 1 : 0, stdout, stderr }));
+    });
+  const git = (cwd: string, ...args: string[]) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', '-c', 'commit.gpgsign=false', ...args], { cwd, stdio: 'ignore' });
+  const local = (dir: string) => localTarget(dir, { HOME: homeL });
+  const applyL = (target: ConfigTarget, extra: { names?: string[]; dryRun?: boolean } = {}) =>
+    applyConfig({ target, registry: registry.list(), backups: backupsL, env: { PATH: PATH_ENV }, ...extra });
+  const data = () => parseJson(read(file)) as any;
+
+  beforeAll(async () => {
+    homeL = join(tmp, 'home-local');
+    mkdirSync(homeL);
+    // The CLI children read the registry from $HOME/.config/mcpshare: the same servers as above.
+    const reg = new Registry({ dir: join(homeL, '.config', 'mcpshare') });
+    for (const e of registry.list()) reg.add(e);
+    backupsL = BackupStore.under(userPaths({ HOME: homeL }).stateDir);
+    file = join(homeL, '.claude.json');
+
+    // A git repository with a subdirectory reached through a symlink, a linked worktree, and a plain directory.
+    repo = join(tmp, 'local-repo');
+    deep = join(repo, 'src', 'deep');
+    mkdirSync(deep, { recursive: true });
+    git(repo, 'init', '-q');
+    git(repo, 'commit', '-q', '--allow-empty', '-m', 'init');
+    worktree = join(tmp, 'local-worktree');
+    git(repo, 'worktree', 'add', '-q', worktree);
+    symlinkSync(join(repo, 'src'), join(tmp, 'local-link'));
+    linkDeep = join(tmp, 'local-link', 'deep');
+    plain = join(tmp, 'local-plain');
+    mkdirSync(plain);
+    plainLink = join(tmp, 'local-plain-link');
+    symlinkSync(plain, plainLink);
+    keyRepo = realpathSync(repo);
+    keyPlain = realpathSync(plain);
+
+    const adds = [
+      await claude(linkDeep, ['mcp', 'add', '-s', 'local', 'everything', '--', 'npx', '-y', '@modelcontextprotocol/server-everything']),
+      // offline: "claude mcp list" starts it, and it must fail at once instead of downloading a browser
+      await claude(worktree, ['mcp', 'add', '-s', 'local', 'browser', '-e', 'npm_config_offline=true', '--', 'npx', '@playwright/mcp@latest']),
+      await claude(plainLink, ['mcp', 'add', '-s', 'local', 'everything', '-e', 'EVERYTHING_TOKEN=tok-local-secret', '--', 'npx', '-y', '@modelcontextprotocol/server-everything']),
+    ];
+    for (const a of adds) expect(a).toMatchObject({ code: 0, stderr: '' }); // "-e" takes several values: it goes after the name
+  });
+
+  test('the project key is the one Claude Code wrote: symlinks resolved, the git root, the main repository for a worktree', () => {
+    const d = data();
+    expect(Object.keys(d.projects).sort()).toEqual([keyPlain, keyRepo].sort());
+    expect(d.projects[keyRepo].mcpServers).toEqual({
+      everything: { type: 'stdio', command: 'npx', args: ['-y', '@modelcontextprotocol/server-everything'], env: {} },
+      browser: { type: 'stdio', command: 'npx', args: ['@playwright/mcp@latest'], env: { npm_config_offline: 'true' } },
+    });
+    for (const dir of [linkDeep, deep, repo, worktree, join(tmp, 'local-link')]) expect(local(dir).projectKey).toBe(keyRepo);
+    expect(local(plainLink)).toEqual({ scope: 'local', file, section: ['projects', keyPlain, 'mcpServers'], dir: plainLink, projectKey: keyPlain, lock: true });
+    expect(Object.keys(readConfig(local(worktree)).servers!)).toEqual(['everything', 'browser']);
+    expect(mode(file)).toBe(0o600);
+  });
+
+  test('apply --local NAME in the current directory: a dry run names the scope and hides the secret', async () => {
+    const before = read(file);
+    const r = await cliIn(linkDeep, ['apply', '--local', 'everything', '--dry-run', '--json'], homeL);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(report).toMatchObject({ file, scope: 'local', projectKey: keyRepo, wrote: false, dryRun: true });
+    expect(report.outcomes).toEqual([expect.objectContaining({ name: 'everything', status: 'switched' })]);
+    const p = await cli(['apply', '--local', plainLink, '--dry-run'], homeL);
+    expect(p.code).toBe(0);
+    expect(p.stdout.split('\n')[0]).toBe(`${file} (local scope of ${keyPlain})`);
+    expect(p.stdout).toContain('"EVERYTHING_TOKEN": "<redacted>"');
+    expect(p.stdout).not.toContain('tok-local-secret');
+    expect(read(file)).toBe(before);
+  });
+
+  test('apply --local switches the entry and nothing else; Claude Code connects to the daemon; revert restores it', async () => {
+    const original = read(file);
+    const r = await cli(['apply', '--local', linkDeep], homeL);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0); // browser stays per-session, which is not a failure
+    expect(r.stdout).toContain(`${file} (local scope of ${keyRepo})`);
+    expect(r.stdout).toMatch(new RegExp(`everything\\s+switched\\s+→ http://localhost:${port}/mcp`));
+    expect(r.stdout).toMatch(/browser\s+per-session\s+playwright/);
+    expect(r.stdout).toContain(`undo with: mcpshare revert --local ${linkDeep}`);
+    const expected = parseJson(original) as any;
+    expected.projects[keyRepo].mcpServers.everything = { type: 'http', url: `http://localhost:${port}/mcp` };
+    expect(data()).toEqual(expected); // the other project's entry of the same name too is untouched
+    const applied = read(file);
+    const at = original.indexOf('"everything": {'); // the first one is the repository's
+    expect(applied.slice(0, at)).toBe(original.slice(0, at));
+    expect(applied.slice(applied.indexOf('"browser"'))).toBe(original.slice(original.indexOf('"browser"')));
+    expect(mode(file)).toBe(0o600);
+
+    // Claude Code itself, in a subdirectory of the repository, finds the switched entry and connects.
+    const list = await claude(deep, ['mcp', 'list']);
+    expect(list.stdout).toMatch(new RegExp(`everything: http://localhost:${port}/mcp \\(HTTP\\) - ✔ Connected`));
+    expect(list.stdout).toMatch(/browser: npx @playwright\/mcp@latest - /);
+
+    const rev = await cli(['revert', '--local', repo], homeL);
+    expect(rev.stderr).toBe('');
+    expect(rev.code).toBe(0);
+    expect(rev.stdout).toMatch(/everything\s+restored/);
+    expect(read(file)).toBe(original);
+    expect((await cli(['revert', '--local', worktree], homeL)).stdout).toContain(`nothing to revert: no apply of ${file} (local scope of ${keyRepo})`);
+  });
+
+  test('the user scope and each project\'s local scope share the file but are applied and reverted separately', async () => {
+    expect((await claude(plain, ['mcp', 'add', '-s', 'user', 'everything', '--', 'npx', '-y', '@modelcontextprotocol/server-everything'])).code).toBe(0);
+    const original = read(file);
+    const user = userTarget({ HOME: homeL });
+    // Claude Code holds its lock: the local apply waits for it.
+    mkdirSync(`${file}.lock`);
+    const pending = applyL(local(plain));
+    await sleep(1000);
+    expect(read(file)).toBe(original);
+    rmdirSync(`${file}.lock`);
+    expect((await pending).outcomes).toEqual([expect.objectContaining({ name: 'everything', status: 'switched' })]);
+    expect((await applyL(user)).outcomes).toEqual([expect.objectContaining({ name: 'everything', status: 'switched' })]);
+    const shared = { type: 'http', url: `http://localhost:${port}/mcp` };
+    expect(data().mcpServers.everything).toEqual(shared);
+    expect(data().projects[keyPlain].mcpServers.everything).toEqual(shared);
+    expect(data().projects[keyRepo].mcpServers.everything.type).toBe('stdio');
+
+    // The newest apply was the user scope's, but this reverts the local one.
+    const r = await revertConfig({ target: local(plainLink), backups: backupsL });
+    expect(r.outcomes).toEqual([{ name: 'everything', status: 'restored' }]);
+    expect(data().projects[keyPlain].mcpServers.everything).toEqual({ type: 'stdio', command: 'npx', args: ['-y', '@modelcontextprotocol/server-everything'], env: { EVERYTHING_TOKEN: 'tok-local-secret' } });
+    expect(data().mcpServers.everything).toEqual(shared);
+    expect((await revertConfig({ target: local(plain), backups: backupsL })).result).toBe('nothing');
+    expect((await revertConfig({ target: user, backups: backupsL })).outcomes).toEqual([{ name: 'everything', status: 'restored' }]);
+    expect(read(file)).toBe(original);
+  });
+
+  test('nothing to write: no local servers for DIR, no "projects", no file; nothing is created', async () => {
+    const none = join(tmp, 'local-none');
+    mkdirSync(none);
+    const text = read(file);
+    const mtime = statSync(file).mtimeMs;
+    const r = await cli(['apply', '--local', none, 'everything'], homeL);
+    expect(r.code).toBe(1); // the NAME given is not in that config
+    expect(r.stdout).toContain(`${file} has no local-scope servers for ${realpathSync(none)}: nothing to rewrite`);
+    expect(r.stdout).toMatch(/everything\s+not in config/);
+    expect((await cli(['revert', '--local', none], homeL)).code).toBe(0);
+    expect(read(file)).toBe(text);
+    expect(statSync(file).mtimeMs).toBe(mtime);
+
+    const cfgDir = join(tmp, 'local-config-dir');
+    mkdirSync(cfgDir);
+    const bare = localTarget(none, { HOME: homeL, CLAUDE_CONFIG_DIR: cfgDir });
+    expect(bare.file).toBe(join(cfgDir, '.claude.json'));
+    const missing = await applyL(bare);
+    expect(missing).toMatchObject({ exists: false, wrote: false, ok: true });
+    expect(existsSync(bare.file)).toBe(false);
+    writeFileSync(bare.file, '{"numStartups": 3}\n');
+    const noProjects = await applyL(bare);
+    expect(noProjects).toMatchObject({ exists: true, wrote: false, ok: true });
+    expect(read(bare.file)).toBe('{"numStartups": 3}\n');
+    writeFileSync(bare.file, `{"projects": {${JSON.stringify(bare.projectKey)}: {"mcpServers": []}}}`);
+    await expect(applyL(bare)).rejects.toThrow(`projects[${JSON.stringify(bare.projectKey)}].mcpServers is not an object`);
+  });
+
+  test('a corrupt ~/.claude.json: apply and import --local name the position and leave it alone', async () => {
+    const homeC = join(tmp, 'home-corrupt');
+    mkdirSync(homeC);
+    const broken = `{\n  "projects": {\n    ${JSON.stringify(keyPlain)}: {"mcpServers": {}},,\n  }\n}\n`;
+    writeFileSync(join(homeC, '.claude.json'), broken);
+    for (const cmd of ['apply', 'import']) {
+      const r = await cli([cmd, '--local', plain], homeC);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`mcpshare ${cmd}: ${join(homeC, '.claude.json')} is not valid JSON`);
+      expect(r.stderr).toMatch(/line 3, column \d+/);
+    }
+    expect(read(join(homeC, '.claude.json'))).toBe(broken);
+    expect(existsSync(join(homeC, '.local', 'state', 'mcpshare', 'backups'))).toBe(false);
+  });
+
+  test('import --project DIR without a .mcp.json points at the local scope; import --local reads it', async () => {
+    const r = await cli(['import', '--project', plain, '--dry-run'], homeL);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(
+      `${join(plain, '.mcp.json')} does not exist: nothing to import. ${file} has 1 local-scope stdio server for ${keyPlain} (everything), which "claude mcp add" puts there by default: use "mcpshare import --local ${plain}"`,
+    );
+    const j = JSON.parse((await cli(['import', '--project', repo, '--json'], homeL)).stdout);
+    expect(j).toMatchObject({ scope: 'project', exists: false, outcomes: [], localServers: ['everything', 'browser'] });
+    const l = await cli(['import', '--local', worktree, '--json', '--no-help-check'], homeL);
+    expect(l.code).toBe(0);
+    const report = JSON.parse(l.stdout) as { outcomes: ImportOutcome[]; scope: string; projectKey: string };
+    expect(report).toMatchObject({ scope: 'local', projectKey: keyRepo });
+    expect(report.outcomes.map((x) => [x.name, x.status])).toEqual([
+      ['everything', 'already-registered'],
+      ['browser', 'per-session'],
+    ]);
   });
 });
 

@@ -1,6 +1,6 @@
 import { applyConfig, type ApplyOutcome, type ApplyReport } from '../clients/apply.js';
 import { BackupStore } from '../clients/backups.js';
-import { projectTarget, targetFlag, userTarget, type ConfigTarget } from '../clients/claude-config.js';
+import { describeTarget, localTarget, projectTarget, targetFlag, userTarget, type ConfigTarget } from '../clients/claude-config.js';
 import { importConfig, nextSteps, type ImportOutcome } from '../clients/import.js';
 import { revertConfig } from '../clients/revert.js';
 import { ServerManager } from '../units/manager.js';
@@ -12,20 +12,64 @@ import { table } from './format.js';
 
 const scopeOptions = {
   project: { type: 'string' },
+  local: { type: 'string' },
   user: { type: 'boolean' },
   json: { type: 'boolean' },
 } as const;
 
-function targetOf(v: { project?: string; user?: boolean }): ConfigTarget {
-  if (v.user && v.project !== undefined) throw new UsageError('give --project DIR or --user, not both');
-  return v.user ? userTarget() : projectTarget(v.project ?? process.cwd());
+function targetOf(v: { project?: string; local?: string; user?: boolean }): ConfigTarget {
+  const given = [v.project !== undefined && '--project', v.local !== undefined && '--local', v.user && '--user'].filter(Boolean);
+  if (given.length > 1) throw new UsageError(`give only one of --project DIR, --local [DIR] and --user (got ${given.join(' and ')})`);
+  if (v.user) return userTarget();
+  if (v.local !== undefined) return localTarget(v.local || process.cwd());
+  return projectTarget(v.project ?? process.cwd());
+}
+
+const pathLike = (word: string) => word === '.' || word === '..' || word.includes('/') || word.includes('\\');
+
+/**
+ * `--local [DIR]`: node's parseArgs has no options with an optional value, so the DIR is attached
+ * here (`--local=DIR`; a bare `--local` becomes `--local=`, the current directory). When NAMEs may
+ * follow, the next word is the DIR only if it looks like a path (has a "/", or is "." or ".."):
+ * `apply --local memory` applies the entry "memory" of the current directory's local scope.
+ */
+export function attachLocalDir(argv: readonly string[], namesFollow: boolean): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const word = argv[i];
+    if (word === '--') {
+      out.push(...argv.slice(i));
+      break;
+    }
+    if (word !== '--local') {
+      out.push(word);
+      continue;
+    }
+    const next = argv[i + 1];
+    if (next !== undefined && !next.startsWith('-') && (!namesFollow || pathLike(next))) {
+      out.push(`--local=${next}`);
+      i++;
+    } else out.push('--local=');
+  }
+  return out;
 }
 
 const backups = () => BackupStore.under(userPaths().stateDir);
 const unique = (names: string[]) => [...new Set(names)];
 const out = (s: string) => process.stdout.write(s);
 
-export const applyUsage = `Usage: mcpshare apply [--project DIR | --user] [--dry-run] [--json] [NAME...]
+const SCOPES = `  --project DIR     the project's .mcp.json, and nothing else (default: the current directory)
+  --local [DIR]     the project's local-scope servers: projects[DIR].mcpServers in ~/.claude.json
+                    (default: the current directory; in a git repository Claude Code keys them
+                    by the repository's root, and so does mcpshare)
+  --user            the user-scope servers: mcpServers in ~/.claude.json
+                    ($CLAUDE_CONFIG_DIR/.claude.json when that is set)`;
+
+const SCOPE_NOTE = `Where Claude Code keeps servers: a plain "claude mcp add NAME -- CMD" puts them in the LOCAL
+scope (yours only, one project), "-s project" in DIR/.mcp.json, "-s user" in the user scope.
+Local-scope servers are seen only with --local: --project DIR reads DIR/.mcp.json alone.`;
+
+export const applyUsage = `Usage: mcpshare apply [--project DIR | --local [DIR] | --user] [--dry-run] [--json] [NAME...]
 
 Points a Claude Code config at the shared daemons: each registered server's entry keeps its NAME
 (so tool names and permission rules stay the same) and becomes
@@ -33,11 +77,12 @@ Points a Claude Code config at the shared daemons: each registered server's entr
 daemon passes the MCP handshake right now is switched; the others are left with the reason.
 Stateful and unregistered servers stay as they are, and so does every other key of the file.
 
-  --project DIR   the project's .mcp.json (default: the current directory)
-  --user          the user-scope servers in ~/.claude.json ($CLAUDE_CONFIG_DIR/.claude.json)
-  --dry-run       show the diff (secrets redacted) and write nothing
-  --json          the report as JSON
-  NAME...         only these entries
+${SCOPES}
+  --dry-run         show the diff (secrets redacted) and write nothing
+  --json            the report as JSON
+  NAME...           only these entries (with --local before them, write a DIR with a "/": ./DIR)
+
+${SCOPE_NOTE}
 
 The file is written atomically with its mode kept; a timestamped copy is kept under
 ~/.local/state/mcpshare/backups/ (0600) and "mcpshare revert" undoes the change. A config that is
@@ -64,7 +109,7 @@ function applyDetail(x: ApplyOutcome): string {
 }
 
 function printApply(r: ApplyReport, target: ConfigTarget): void {
-  out(`${r.file}\n`);
+  out(`${describeTarget(target)}\n`);
   if (r.note) out(`${r.note}\n`);
   if (r.outcomes.length) {
     out(table([['NAME', 'RESULT', 'DETAIL'], ...r.outcomes.map((x) => [x.name, r.dryRun && x.status === 'switched' ? 'would switch' : APPLY_LABEL[x.status], applyDetail(x)])]));
@@ -76,7 +121,7 @@ function printApply(r: ApplyReport, target: ConfigTarget): void {
 }
 
 export async function applyCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommandLine(argv, { ...scopeOptions, 'dry-run': { type: 'boolean' } });
+  const { values, positionals } = parseCommandLine(attachLocalDir(argv, true), { ...scopeOptions, 'dry-run': { type: 'boolean' } });
   const target = targetOf(values);
   const report = await applyConfig({ target, registry: new ServerManager().list(), names: unique(positionals), dryRun: values['dry-run'], backups: backups() });
   if (values.json) out(JSON.stringify(report, null, 2) + '\n');
@@ -84,23 +129,23 @@ export async function applyCommand(argv: string[]): Promise<number> {
   return report.ok ? 0 : 1;
 }
 
-export const revertUsage = `Usage: mcpshare revert [--project DIR | --user] [--dry-run] [--json]
+export const revertUsage = `Usage: mcpshare revert [--project DIR | --local [DIR] | --user] [--dry-run] [--json]
 
 Undoes the newest "mcpshare apply" of that config: every entry that still holds what apply wrote
 gets its original value back; entries changed since (by you or Claude Code) are left and named.
-Each revert undoes one apply, newest first. A config that no longer parses is saved aside and
-replaced by the full backup taken before the apply.
+Each revert undoes one apply, newest first; the user scope and each project's local scope are
+reverted separately, though they share ~/.claude.json. A config that no longer parses is saved
+aside and replaced by the full backup taken before the apply.
 
-  --project DIR   the project's .mcp.json (default: the current directory)
-  --user          ~/.claude.json
-  --dry-run       show what would change and write nothing
-  --json          the report as JSON
+${SCOPES}
+  --dry-run         show what would change and write nothing
+  --json            the report as JSON
 `;
 
 const REVERT_LABEL = { restored: 'restored', 'already-original': 'already as before', 'changed-since': 'changed since apply: left', 'removed-since': 'removed since apply: left' } as const;
 
 export async function revertCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommandLine(argv, { ...scopeOptions, 'dry-run': { type: 'boolean' } }, false);
+  const { values, positionals } = parseCommandLine(attachLocalDir(argv, false), { ...scopeOptions, 'dry-run': { type: 'boolean' } }, false);
   void positionals;
   const target = targetOf(values);
   const r = await revertConfig({ target, backups: backups(), dryRun: values['dry-run'] });
@@ -108,7 +153,7 @@ export async function revertCommand(argv: string[]): Promise<number> {
     out(JSON.stringify(r, null, 2) + '\n');
     return r.ok ? 0 : 1;
   }
-  out(`${r.file}\n`);
+  out(`${describeTarget(target)}\n`);
   if (r.outcomes.length && r.result === 'reverted') out(table([['NAME', 'RESULT'], ...r.outcomes.map((x) => [x.name, REVERT_LABEL[x.status]])]));
   if (r.diff) out(r.diff);
   out(`${r.message}\n`);
@@ -118,7 +163,7 @@ export async function revertCommand(argv: string[]): Promise<number> {
   return r.ok ? 0 : 1;
 }
 
-export const importUsage = `Usage: mcpshare import [--project DIR | --user] [--dry-run] [--all] [--no-help-check] [--json] [NAME...]
+export const importUsage = `Usage: mcpshare import [--project DIR | --local [DIR] | --user] [--dry-run] [--all] [--no-help-check] [--json] [NAME...]
 
 Reads the stdio servers of a Claude Code config and registers the shareable ones under the same
 names ("mcpshare add"), so the usual path is: import, "mcpshare start --all", "mcpshare apply".
@@ -132,12 +177,15 @@ names ("mcpshare add"), so the usual path is: import, "mcpshare start --all", "m
 An entry's "env" is copied into ~/.config/mcp/NAME.env (0600); \${VAR} and \${VAR:-default} are
 expanded from this environment, and an entry using an unset variable is not registered.
 
-  --project DIR     the project's .mcp.json (default: the current directory)
-  --user            the user-scope servers in ~/.claude.json
+${SCOPES}
   --dry-run         show what would be registered and register nothing
   --all             register unknown servers too
   --no-help-check   do not run unknown servers' "--help" (it runs the entry's command)
   --json            the report as JSON
+  NAME...           only these entries (with --local before them, write a DIR with a "/": ./DIR)
+
+${SCOPE_NOTE}
+When DIR has no .mcp.json but local-scope servers, import (and apply) say so.
 `;
 
 const IMPORT_LABEL: Record<ImportOutcome['status'], string> = {
@@ -154,7 +202,7 @@ const IMPORT_LABEL: Record<ImportOutcome['status'], string> = {
 };
 
 export async function importCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommandLine(argv, {
+  const { values, positionals } = parseCommandLine(attachLocalDir(argv, true), {
     ...scopeOptions,
     'dry-run': { type: 'boolean' },
     all: { type: 'boolean' },
@@ -173,7 +221,7 @@ export async function importCommand(argv: string[]): Promise<number> {
     out(JSON.stringify(report, null, 2) + '\n');
     return report.ok ? 0 : 1;
   }
-  out(`${report.file}\n`);
+  out(`${describeTarget(target)}\n`);
   if (report.note) out(`${report.note}\n`);
   if (report.outcomes.length) {
     out(table([['NAME', 'RESULT', 'DETAIL'], ...report.outcomes.map((x) => [x.name, IMPORT_LABEL[x.status], x.status === 'already-registered' ? `${x.reason} on ${x.url}` : x.reason])]));

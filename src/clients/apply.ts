@@ -9,6 +9,10 @@ import {
   asRemote,
   asStdio,
   fileMeta,
+  localHint,
+  localStdioServers,
+  localTarget,
+  missingSection,
   readConfig,
   readConfigText,
   serversOf,
@@ -253,10 +257,19 @@ export interface ApplyOptions {
   probeOptions?: ProbeOptions;
   /** For `${VAR}` in entries when comparing commands (default process.env). */
   env?: NodeJS.ProcessEnv;
+  /**
+   * Project scope: the same project's local scope, named in the note when the project has no
+   * `.mcp.json` servers but it has stdio servers (default: localTarget(dir) from process.env; null: do not look).
+   */
+  localScope?: ConfigTarget | null;
 }
 
 export interface ApplyReport {
   file: string;
+  /** Which config: project (.mcp.json), user or local (~/.claude.json). */
+  scope: ConfigTarget['scope'];
+  /** Local scope: the project's key in ~/.claude.json. */
+  projectKey?: string;
   exists: boolean;
   dryRun: boolean;
   outcomes: ApplyOutcome[];
@@ -269,6 +282,8 @@ export interface ApplyReport {
   diff?: string;
   /** For people: why nothing happened, when that needs saying. */
   note?: string;
+  /** Project scope without servers: the stdio servers of the same project's local scope (use --local). */
+  localServers?: string[];
   /** Everything asked for is shared now (exit status 0). */
   ok: boolean;
 }
@@ -277,15 +292,19 @@ export async function applyConfig(o: ApplyOptions): Promise<ApplyReport> {
   const { target } = o;
   const env = o.env ?? process.env;
   const cfg = readConfig(target); // corrupt or unreadable: throws, naming the file and position
-  const base = { file: target.file, exists: cfg.exists, dryRun: !!o.dryRun, wrote: false };
+  const base = { file: target.file, scope: target.scope, projectKey: target.projectKey, exists: cfg.exists, dryRun: !!o.dryRun, wrote: false };
   if (!cfg.exists || !cfg.servers) {
+    // Never creates the file or the nesting: apply only replaces entries that are there.
     const outcomes = (o.names ?? []).map((name): ApplyOutcome => ({ name, status: 'not-in-config', failed: true, reason: 'no entry of that name in this config' }));
-    const note = !cfg.exists
-      ? target.scope === 'project'
-        ? `${target.file} does not exist: nothing to rewrite. Add servers with "claude mcp add --scope project NAME -- COMMAND" (or write the file), then "mcpshare import ${targetFlag(target)}"`
-        : `${target.file} does not exist: nothing to rewrite`
-      : `${target.file} has no "${target.section.join('.')}": nothing to rewrite`;
-    return { ...base, outcomes, note, ok: outcomes.length === 0 };
+    const local = localStdioServers(target, o.localScope === undefined && target.scope === 'project' ? localTarget(target.dir) : o.localScope);
+    const note = local
+      ? `${!cfg.exists ? `${target.file} does not exist` : missingSection(target)}: nothing to rewrite. ${localHint(local, 'apply')}`
+      : !cfg.exists
+        ? target.scope === 'project'
+          ? `${target.file} does not exist: nothing to rewrite. Add servers with "claude mcp add --scope project NAME -- COMMAND" (or write the file), then "mcpshare import ${targetFlag(target)}"`
+          : `${target.file} does not exist: nothing to rewrite`
+        : `${missingSection(target)}: nothing to rewrite`;
+    return { ...base, outcomes, note, localServers: local?.names, ok: outcomes.length === 0 };
   }
 
   const registry = new Map(o.registry.map((e) => [e.name, e]));
@@ -331,7 +350,7 @@ export async function applyConfig(o: ApplyOptions): Promise<ApplyReport> {
     if (switching.size === 0) return { ...base, outcomes: all, ok: ok(all) };
     const plan = planEdits(text, target.section, switching);
     const backup = o.backups.save(target.file, text, 'backup');
-    const record = o.backups.writeRecord({ version: 1, file: target.file, at: new Date().toISOString(), backup, changes: plan.changes });
+    const record = o.backups.writeRecord({ version: 1, file: target.file, section: [...target.section], at: new Date().toISOString(), backup, changes: plan.changes });
     try {
       writeConfigText(fileMeta(target.file), plan.text);
     } catch (err) {

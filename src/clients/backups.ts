@@ -27,6 +27,12 @@ export interface ApplyRecord {
   version: 1;
   /** The config file (as named to people, not resolved through symlinks). */
   file: string;
+  /**
+   * Keys from the root to the servers object this apply changed (absent in records of older
+   * versions: ["mcpServers"]). ~/.claude.json holds the user scope and every project's local scope:
+   * each is reverted on its own.
+   */
+  section?: string[];
   at: string;
   /** The full backup taken before this apply. */
   backup: string;
@@ -41,6 +47,8 @@ export interface StoredRecord {
 }
 
 const KEEP = 20;
+const DEFAULT_SECTION = ['mcpServers'];
+const sameSection = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((k, i) => k === b[i]);
 
 export class BackupStore {
   constructor(readonly root: string) {}
@@ -85,12 +93,15 @@ export class BackupStore {
     writeFileAtomic(stored.path, JSON.stringify(record, null, 2) + '\n', 0o600);
   }
 
-  /** The newest apply of this file not yet reverted. A record that cannot be read is skipped, not fatal. */
-  latestUnreverted(file: string): StoredRecord | undefined {
+  /**
+   * The newest apply of this file's `section` not yet reverted. A record that cannot be read is
+   * skipped, not fatal.
+   */
+  latestUnreverted(file: string, section: readonly string[] = DEFAULT_SECTION): StoredRecord | undefined {
     for (const path of this.records(file).reverse()) {
       try {
         const record = JSON.parse(readFileSync(path, 'utf8')) as ApplyRecord;
-        if (record.version === 1 && !record.revertedAt && Array.isArray(record.changes)) return { path, record };
+        if (record.version === 1 && !record.revertedAt && Array.isArray(record.changes) && sameSection(record.section ?? DEFAULT_SECTION, section)) return { path, record };
       } catch {
         // a damaged record cannot be used for revert; its full backup is still there
       }
@@ -98,7 +109,7 @@ export class BackupStore {
     return undefined;
   }
 
-  /** Keeps the newest KEEP applies (and everything of the same moment or newer); older files are deleted. */
+  /** Keeps the newest KEEP applies of the file, all scopes together (and everything of the same moment or newer); older files are deleted. */
   prune(file: string, keep = KEEP): void {
     const dir = this.dirFor(file);
     const records = this.records(file);

@@ -1,6 +1,6 @@
 import { chmodSync, existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { writeFileAtomic } from '../util/atomic.js';
 import { JsonSyntaxError, parseJson } from './json-text.js';
 import { withFileLock } from './lock.js';
@@ -13,8 +13,11 @@ import { withFileLock } from './lock.js';
  * - project scope: `DIR/.mcp.json`, `{"mcpServers": {NAME: entry}}`, usually committed to git.
  * - user scope: `~/.claude.json` (or `$CLAUDE_CONFIG_DIR/.claude.json`), a big file Claude Code owns
  *   (OAuth account, counters, per-project history); only its top-level `mcpServers` is ours to touch.
+ * - local scope (what a plain `claude mcp add` writes): the same file, under
+ *   `projects[KEY].mcpServers`, private to this user and project. KEY is Claude Code's project key:
+ *   see claudeProjectKey().
  */
-export type ConfigScope = 'project' | 'user';
+export type ConfigScope = 'project' | 'user' | 'local';
 
 export interface ConfigTarget {
   scope: ConfigScope;
@@ -22,8 +25,10 @@ export interface ConfigTarget {
   file: string;
   /** Keys from the root to the object of servers. */
   section: readonly string[];
-  /** The project directory (project scope). */
+  /** The project directory (project and local scope), as given, made absolute. */
   dir?: string;
+  /** Local scope: the key of the project in `projects` (section[1]). */
+  projectKey?: string;
   /** Take Claude Code's `FILE.lock` while writing (the user-scope file, which it rewrites constantly). */
   lock: boolean;
 }
@@ -39,9 +44,90 @@ export function userTarget(env: NodeJS.ProcessEnv = process.env): ConfigTarget {
   return { scope: 'user', file: join(resolve(dir), '.claude.json'), section: ['mcpServers'], lock: true };
 }
 
+/**
+ * The local-scope servers of the project in `dir`: `projects[KEY].mcpServers` of the user-scope
+ * file, KEY as Claude Code computes it for a session started in `dir`.
+ */
+export function localTarget(dir: string = process.cwd(), env: NodeJS.ProcessEnv = process.env): ConfigTarget {
+  const abs = resolve(dir);
+  const key = claudeProjectKey(abs);
+  return { scope: 'local', file: userTarget(env).file, section: ['projects', key, 'mcpServers'], dir: abs, projectKey: key, lock: true };
+}
+
+/**
+ * The key under which Claude Code keeps a project in `~/.claude.json` `projects` (2.1.330,
+ * `getProjectPathForConfig`, checked against what `claude mcp add -s local` writes): the session's
+ * directory with symlinks resolved (the process's physical cwd, not $PWD), or, inside a git
+ * repository, the repository's root, and for a linked worktree the MAIN repository's root; so every
+ * subdirectory and worktree of a repository shares one entry. No trailing slash.
+ */
+export function claudeProjectKey(dir: string): string {
+  let real: string;
+  try {
+    real = realpathSync(dir);
+  } catch {
+    real = resolve(dir); // a directory that is gone: its key can still be in the file
+  }
+  const root = gitRoot(real);
+  return root === undefined ? real : canonicalGitRoot(root);
+}
+
+/** The nearest directory at or above `dir` with a `.git` (directory, or file of a worktree or submodule). */
+function gitRoot(dir: string): string | undefined {
+  for (let d = dir; ; d = dirname(d)) {
+    try {
+      const st = statSync(join(d, '.git'));
+      if (st.isDirectory() || st.isFile()) return d;
+    } catch {
+      // none here
+    }
+    if (dirname(d) === d) return undefined;
+  }
+}
+
+/**
+ * A linked worktree's `.git` file points into the main repository's `.git/worktrees/NAME`: Claude
+ * Code keys the worktree by the main repository's root. Anything else (a submodule, a plain repo,
+ * something unexpected) is its own root.
+ */
+function canonicalGitRoot(root: string): string {
+  try {
+    const text = readFileSync(join(root, '.git'), 'utf8').trim();
+    if (!text.startsWith('gitdir:')) return root;
+    const gitDir = resolve(root, text.slice('gitdir:'.length).trim());
+    const common = resolve(gitDir, readFileSync(join(gitDir, 'commondir'), 'utf8').trim());
+    if (resolve(dirname(gitDir)) !== join(common, 'worktrees')) return root;
+    const back = resolve(gitDir, readFileSync(join(gitDir, 'gitdir'), 'utf8').trim());
+    if (realpathSync(back) !== join(realpathSync(root), '.git')) return root;
+    if (basename(common) !== '.git') return existsSync(join(common, '.git')) ? root : common; // a bare main repository
+    return dirname(common);
+  } catch {
+    return root; // `.git` is a directory (EISDIR), or the worktree's files are not where they should be
+  }
+}
+
 /** How to name a target in commands printed for people. */
 export function targetFlag(t: ConfigTarget): string {
-  return t.scope === 'user' ? '--user' : `--project ${shellWord(t.dir ?? '.')}`;
+  if (t.scope === 'user') return '--user';
+  return `--${t.scope} ${shellWord(t.dir ?? '.')}`;
+}
+
+/** The target for people: the file, and for ~/.claude.json which part of it. */
+export function describeTarget(t: ConfigTarget): string {
+  if (t.scope === 'user') return `${t.file} (user scope)`;
+  if (t.scope === 'local') return `${t.file} (local scope of ${t.projectKey})`;
+  return t.file;
+}
+
+/** What a config lacks when it has no servers section, for people. */
+export function missingSection(t: ConfigTarget): string {
+  return t.scope === 'local' ? `${t.file} has no local-scope servers for ${t.projectKey}` : `${t.file} has no ${sectionPath(t)}`;
+}
+
+/** `"mcpServers"`, `projects["/abs/dir"].mcpServers`: the servers' place in the file, for people. */
+export function sectionPath(t: ConfigTarget): string {
+  const [first, ...rest] = t.section;
+  return rest.length ? `${first}${rest.map((k) => (/^[A-Za-z_$][\w$]*$/.test(k) ? `.${k}` : `[${JSON.stringify(k)}]`)).join('')}` : JSON.stringify(first);
 }
 
 export function shellWord(s: string): string {
@@ -102,7 +188,7 @@ export function serversOf(target: ConfigTarget, text: string): Record<string, un
     if (!isObject(node) || !(key in node)) return undefined;
     node = node[key];
   }
-  if (!isObject(node)) throw new ConfigError(`${target.file}: "${target.section.join('.')}" is not an object; it was left untouched`, target.file, 'shape');
+  if (!isObject(node)) throw new ConfigError(`${target.file}: ${sectionPath(target)} is not an object; it was left untouched`, target.file, 'shape');
   return node;
 }
 
@@ -137,6 +223,30 @@ export function writeConfigText(file: { realPath: string; mode: number }, text: 
 /** Runs a read-modify-write under the target's lock when it has one. */
 export function withTargetLock<T>(target: ConfigTarget, fn: () => T | Promise<T>): Promise<T> {
   return target.lock && existsSync(target.file) ? withFileLock(target.file, fn) : Promise.resolve().then(fn);
+}
+
+/**
+ * For a project config that has no servers: the stdio servers of the same project's local scope
+ * (a plain `claude mcp add` puts them there, so people look for them in the wrong place). Read
+ * only, without the lock; never throws (a broken ~/.claude.json is reported when it is the target).
+ */
+export function localStdioServers(project: ConfigTarget, local: ConfigTarget | null | undefined): { target: ConfigTarget; names: string[] } | undefined {
+  if (project.scope !== 'project' || !local) return undefined;
+  try {
+    const text = readConfigText(local.file);
+    const names = Object.entries((text !== undefined && serversOf(local, text)) || {})
+      .filter(([, v]) => asStdio(v) !== undefined)
+      .map(([k]) => k);
+    return names.length ? { target: local, names } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The hint for people that goes with localStdioServers(). */
+export function localHint(found: { target: ConfigTarget; names: string[] }, command: 'import' | 'apply'): string {
+  const n = found.names.length;
+  return `${found.target.file} has ${n} local-scope stdio server${n === 1 ? '' : 's'} for ${found.target.projectKey} (${found.names.join(', ')}), which "claude mcp add" puts there by default: use "mcpshare ${command} ${targetFlag(found.target)}"`;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import type { ServerEntry } from '../registry/registry.js';
 import { helpFindings, shareabilityOf, type HelpFindings, type HelpOptions } from '../registry/shareability.js';
 import { clientUrl } from '../units/daemon.js';
 import type { ServerManager } from '../units/manager.js';
-import { asRemote, asStdio, readConfig, shellWord, targetFlag, type ConfigTarget } from './claude-config.js';
+import { asRemote, asStdio, localHint, localStdioServers, localTarget, missingSection, readConfig, shellWord, targetFlag, type ConfigTarget } from './claude-config.js';
 import { expandDeep } from './expand.js';
 import { sameServer } from './match.js';
 import { redactArgs, showCommand } from './redact.js';
@@ -73,14 +73,25 @@ export interface ImportOptions {
   env?: NodeJS.ProcessEnv;
   /** Injectable for tests of the surrounding logic; the real one by default. */
   help?: typeof helpFindings;
+  /**
+   * Project scope: the same project's local scope, named in the note when the project has no
+   * `.mcp.json` servers but it has stdio servers (default: localTarget(dir) from process.env; null: do not look).
+   */
+  localScope?: ConfigTarget | null;
 }
 
 export interface ImportReport {
   file: string;
+  /** Which config: project (.mcp.json), user or local (~/.claude.json). */
+  scope: ConfigTarget['scope'];
+  /** Local scope: the project's key in ~/.claude.json. */
+  projectKey?: string;
   exists: boolean;
   dryRun: boolean;
   outcomes: ImportOutcome[];
   note?: string;
+  /** Project scope without servers: the stdio servers of the same project's local scope (use --local). */
+  localServers?: string[];
   ok: boolean;
 }
 
@@ -88,9 +99,11 @@ export async function importConfig(o: ImportOptions): Promise<ImportReport> {
   const { target, manager } = o;
   const env = o.env ?? process.env;
   const cfg = readConfig(target);
-  const base = { file: target.file, exists: cfg.exists, dryRun: !!o.dryRun };
+  const base = { file: target.file, scope: target.scope, projectKey: target.projectKey, exists: cfg.exists, dryRun: !!o.dryRun };
   if (!cfg.exists || !cfg.servers) {
-    return { ...base, outcomes: [], note: cfg.exists ? `${target.file} has no "${target.section.join('.')}": nothing to import` : `${target.file} does not exist: nothing to import`, ok: !o.names?.length };
+    const local = localStdioServers(target, o.localScope === undefined && target.scope === 'project' ? localTarget(target.dir) : o.localScope);
+    const why = cfg.exists ? `${missingSection(target)}: nothing to import` : `${target.file} does not exist: nothing to import`;
+    return { ...base, outcomes: [], note: local ? `${why}. ${localHint(local, 'import')}` : why, localServers: local?.names, ok: !o.names?.length };
   }
   const servers = cfg.servers;
   const names = o.names?.length ? o.names : Object.keys(servers);
@@ -129,8 +142,8 @@ async function importOne(name: string, value: unknown, o: ImportOptions, env: No
       reason: `uses ${list}, which ${expanded.missing.length === 1 ? 'is' : 'are'} not set in this environment; nothing was registered — set ${expanded.missing.join(', ')} and import again`,
     };
   }
-  // Claude Code starts a project's stdio servers in the project directory: keep that for relative paths.
-  const cwd = target.scope === 'project' && usesRelativePaths(command, args) ? target.dir : undefined;
+  // Claude Code starts a project's stdio servers (.mcp.json or local scope) in the session's directory: keep that for relative paths.
+  const cwd = target.scope !== 'user' && usesRelativePaths(command, args) ? target.dir : undefined;
 
   const existing = manager.registry.get(name);
   if (existing) {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { BackupStore, type EntryChange, type StoredRecord } from './backups.js';
-import { ConfigError, fileMeta, readConfigText, serversOf, withTargetLock, writeConfigText, type ConfigTarget } from './claude-config.js';
+import { ConfigError, describeTarget, fileMeta, readConfigText, serversOf, withTargetLock, writeConfigText, type ConfigTarget } from './claude-config.js';
 import { unifiedDiff } from './diff.js';
 import { applySplices, jsonEqual, locate, parseJson, renderValueAt, type Splice } from './json-text.js';
 
@@ -86,8 +86,9 @@ function parsesTo(text: string, value: unknown): boolean {
 export async function revertConfig(o: RevertOptions): Promise<RevertReport> {
   const { target, backups } = o;
   const file = target.file;
-  const stored = backups.latestUnreverted(file);
-  if (!stored) return { file, result: 'nothing', outcomes: [], wrote: false, message: `nothing to revert: no apply of ${file} is on record that is not reverted already`, ok: true };
+  // ~/.claude.json holds the user scope and each project's local scope: only this one's applies count.
+  const stored = backups.latestUnreverted(file, target.section);
+  if (!stored) return { file, result: 'nothing', outcomes: [], wrote: false, message: `nothing to revert: no apply of ${describeTarget(target)} is on record that is not reverted already`, ok: true };
   const backup = stored.record.backup;
   const run = (): RevertReport => {
     const text = readConfigText(file); // unreadable: throws, nothing is touched
