@@ -28,8 +28,7 @@ import { readEnvIfExists } from '../src/registry/secrets.js';
 import { helpFindings, readHelp } from '../src/registry/shareability.js';
 import { ServerManager } from '../src/units/manager.js';
 import { userPaths } from '../src/units/paths.js';
-import { NODE_MEMORY_FLAGS } from '../src/runtime.js';
-import { CLI, connect, disconnect, EVERYTHING, ROOT, runCli, type RunningCli } from './helpers/bridge.js';
+import { connect, disconnect, EVERYTHING, ROOT, runCli, type RunningCli } from './helpers/bridge.js';
 import { freePort, mcpshare, type RunResult } from './helpers/systemd.js';
 
 const FIXTURES = join(ROOT, 'test', 'fixtures');
@@ -674,17 +673,9 @@ function cliEnv(h: string): NodeJS.ProcessEnv {
 
 const cli = (args: string[], h = home): Promise<RunResult> => mcpshare(args, cliEnv(h));
 
-/**
- * The same command run in another working directory, for the "current directory" defaults
- * (mcpshare() has no cwd option): the same `node NODE_MEMORY_FLAGS dist/cli.js ARGS`.
- */
+/** The same command run in another working directory, for the "current directory" defaults. */
 function cliIn(cwd: string, args: string[], h = home): Promise<RunResult> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [...NODE_MEMORY_FLAGS, CLI, ...args], { cwd, env: cliEnv(h), encoding: 'utf8', timeout: 60_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : null) : 0;
-      resolve({ code, signal: (err?.signal as NodeJS.Signals | undefined) ?? null, stdout, stderr });
-    });
-  });
+  return mcpshare(args, cliEnv(h), 60_000, cwd);
 }
 
 describe('CLI: mcpshare apply / revert / import', () => {

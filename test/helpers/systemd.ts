@@ -48,9 +48,9 @@ function scrubbedEnv(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 }
 
 /** Runs a program to completion (never through a shell) and collects its output. */
-export function run(file: string, args: readonly string[], env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<RunResult> {
+export function run(file: string, args: readonly string[], env: NodeJS.ProcessEnv, timeoutMs = 60_000, cwd?: string): Promise<RunResult> {
   return new Promise((resolve) => {
-    execFile(file, args, { env, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024, encoding: 'utf8' }, (err, stdout, stderr) => {
+    execFile(file, args, { env, cwd, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024, encoding: 'utf8' }, (err, stdout, stderr) => {
       const e = err as (NodeJS.ErrnoException & { code?: number | string; signal?: NodeJS.Signals }) | null;
       if (e && typeof e.code === 'string') {
         // The program could not even be started (ENOENT): report it like a shell would.
@@ -62,9 +62,9 @@ export function run(file: string, args: readonly string[], env: NodeJS.ProcessEn
   });
 }
 
-/** Runs `node dist/cli.js ARGS` to completion with the given environment (HOME etc.). */
-export function mcpshare(args: readonly string[], env: NodeJS.ProcessEnv, timeoutMs = 180_000): Promise<RunResult> {
-  return run(process.execPath, [...NODE_MEMORY_FLAGS, CLI, ...args], env, timeoutMs);
+/** Runs `node dist/cli.js ARGS` to completion with the given environment (HOME etc.), in `cwd` when given. */
+export function mcpshare(args: readonly string[], env: NodeJS.ProcessEnv, timeoutMs = 180_000, cwd?: string): Promise<RunResult> {
+  return run(process.execPath, [...NODE_MEMORY_FLAGS, CLI, ...args], env, timeoutMs, cwd);
 }
 
 function isAlive(pid: number): boolean {
