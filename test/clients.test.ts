@@ -21,7 +21,7 @@ import { expandDeep } from '../src/clients/expand.js';
 import { importConfig, type ImportOutcome } from '../src/clients/import.js';
 import { locate, parseJson, renderValueAt } from '../src/clients/json-text.js';
 import { sameServer } from '../src/clients/match.js';
-import { redactArgs } from '../src/clients/redact.js';
+import { redactArgs } from '../src/util/redact.js';
 import { revertConfig } from '../src/clients/revert.js';
 import { DEFAULT_RESTART_POLICY, Registry, type ServerEntry } from '../src/registry/registry.js';
 import { readEnvIfExists } from '../src/registry/secrets.js';

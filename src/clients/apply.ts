@@ -26,7 +26,7 @@ import {
 import { unifiedDiff } from './diff.js';
 import { expandDeep, isOnlyReferences } from './expand.js';
 import { applySplices, arrayItems, jsonEqual, locate, objectMembers, parseJson, renderValueAt, type Splice } from './json-text.js';
-import { redactArgs, showCommand } from './redact.js';
+import { redactArgs, showCommand } from '../util/redact.js';
 import { sameServer } from './match.js';
 
 /**

@@ -9,7 +9,7 @@ import type { ServerManager } from '../units/manager.js';
 import { asRemote, asStdio, localHint, localStdioServers, localTarget, missingSection, readConfig, shellWord, targetFlag, type ConfigTarget } from './claude-config.js';
 import { expandDeep } from './expand.js';
 import { sameServer } from './match.js';
-import { redactArgs, showCommand } from './redact.js';
+import { redactArgs, showCommand } from '../util/redact.js';
 
 /**
  * `mcpshare import`: register a config's shareable stdio servers with `ServerManager.add`, under
