@@ -349,6 +349,22 @@ describe('the arithmetic', () => {
     ]);
   });
 
+  test('a secret on a command line never reaches the report, its JSON or its text', () => {
+    const s = snapshotOf([
+      proc(10, 1, 500, 'claude'),
+      proc(11, 10, 60, 'node', '/p/node_modules/.bin/mcp-server-postgres', 'postgresql://admin:PGSECRET@db/prod', '--api-key', 'sk-DOCSECRET'),
+      proc(20, 1, 500, 'claude'),
+      proc(21, 20, 60, 'node', '/p/node_modules/.bin/mcp-server-postgres', 'postgresql://admin:PGSECRET@db/prod', '--api-key', 'sk-DOCSECRET'),
+    ]);
+    const r = buildReport(s, detect(s, { daemons: [] }));
+    expect(r.groups).toHaveLength(1);
+    expect(r.groups[0].copies).toBe(2); // grouped on the real command line
+    const out = JSON.stringify(r) + renderDoctor(r);
+    expect(out).not.toContain('PGSECRET');
+    expect(out).not.toContain('sk-DOCSECRET');
+    expect(out).toContain('mcp-server-postgres');
+  });
+
   test('one copy of a shareable server: sharing it now costs the bridge, and the report says so', () => {
     const s = snapshotOf([proc(10, 1, 500, 'claude'), proc(11, 10, 60, 'npx', '-y', '@modelcontextprotocol/server-memory')]);
     const r = buildReport(s, detect(s, { daemons: [] }));

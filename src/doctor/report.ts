@@ -4,6 +4,7 @@
  * number comes from measured RSS (the bridge's cost too, when a bridge runs to measure).
  */
 import { shareabilityOf, type Verdict } from '../registry/shareability.js';
+import { redactArgs, showCommand } from '../util/redact.js';
 import type { Detection, Instance, SessionRef, SharedDaemon, SharedKind } from './detect.js';
 import type { ProcessSnapshot } from './processes.js';
 
@@ -146,9 +147,10 @@ function groupOf(key: string, copies: Instance[], bridge: BridgeCost, sharedBy: 
   const sharedCost = daemon ? 0 : mean + (native ? 0 : bridge.bytes);
   const saving = total - sharedCost;
   return {
-    key,
+    // Shown and printed as JSON: a secret on a command line (--api-key, a password in a URL) stays hidden.
+    key: redactArgs(key.split(' ')).join(' '),
     server: s.known?.id ?? first.server,
-    command: first.argv.join(' '),
+    command: showCommand(first.argv[0] ?? '', first.argv.slice(1)),
     verdict: s.verdict,
     reason: s.reason,
     native,
@@ -230,7 +232,7 @@ function sharedRows(shared: readonly SharedDaemon[]): SharedRow[] {
     kind: d.kind,
     name: d.name,
     port: d.port,
-    command: d.command.join(' '),
+    command: d.command.length ? showCommand(d.command[0], d.command.slice(1)) : '',
     ownRssBytes: d.ownRssBytes,
     serverRssBytes: d.serverRssBytes,
     totalBytes: d.ownRssBytes + d.serverRssBytes,
