@@ -14,13 +14,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HealthMonitor, type ServerHealth } from '../src/health/monitor.js';
 import { probe } from '../src/health/probe.js';
+import { DEFAULT_RESTART_POLICY, type ServerEntry } from '../src/registry/registry.js';
 import { ServerManager } from '../src/units/manager.js';
 import { userPaths } from '../src/units/paths.js';
+import type { ServerStatus } from '../src/units/status.js';
 import { sendControl } from '../src/units/supervisor-control.js';
 import { bridgeArgs, EVERYTHING, ROOT, runCli, waitFor, waitReady, type RunningCli } from './helpers/bridge.js';
 import { freePort, mcpshare, portAccepts, processesOf } from './helpers/systemd.js';
 
 const SINGLE_CLIENT = join(ROOT, 'test/fixtures/health-single-client.mjs');
+const SLOW = join(ROOT, 'test/fixtures/health-slow-server.mjs');
 const MEMORY = join(ROOT, 'node_modules/@modelcontextprotocol/server-memory/dist/index.js');
 
 const children: ChildProcess[] = [];
@@ -112,13 +115,28 @@ describe('probe: each diagnosis against a real daemon', () => {
   test('silent: a process binds the port but never answers (a server left in stdio mode)', async () => {
     const port = await freePort();
     // Accepts connections and reads them, answering nothing: what a stdio server that also opened a port looks like.
-    const holder = await daemon(['-e', `require('net').createServer((s) => s.resume()).listen(${port}, '127.0.0.1')`], port);
+    const holder = await daemon(['-e', `require('net').createServer((s) => s.resume()).listen(${port}, '127.0.0.1')`, '--', '--api-key', 'sk-HOLDSECRET'], port);
     const r = await probe({ url: `http://localhost:${port}/mcp`, transport: 'http' }, { timeoutMs: 500 });
     expect(r).toMatchObject({ ok: false, diagnosis: 'silent', portHolder: { pid: holder.pid } });
     expect(r.message).toContain(`held by pid ${holder.pid}`);
+    // The holder's command line is shown, its secrets are not.
+    expect(JSON.stringify(r)).not.toContain('sk-HOLDSECRET');
+    expect(r.portHolder!.command).toContain('--api-key <redacted>');
     expect(r.fix).toMatch(/stdio mode/);
     const sse = await probe({ url: `http://localhost:${port}/sse`, transport: 'sse' }, { timeoutMs: 500 });
     expect(sse.diagnosis).toBe('silent');
+  });
+
+  test('timeout: HTTP answered but initialize came too late; the session it opened is still deleted', async () => {
+    const port = await freePort();
+    await daemon([SLOW, String(port), '1500'], port);
+    const r = await probe({ url: `http://localhost:${port}/mcp`, transport: 'http' }, { timeoutMs: 400 });
+    expect(r).toMatchObject({ ok: false, diagnosis: 'timeout', status: 200 });
+    expect(r.fix).toMatch(/slow to initialize/);
+    const stats = (await (await fetch(`http://127.0.0.1:${port}/stats`)).json()) as { sessions: number; deletes: number };
+    expect(stats).toEqual({ sessions: 1, deletes: 1 });
+    // Given the time, the same server is up.
+    expect((await probe({ url: `http://localhost:${port}/mcp`, transport: 'http' }, { timeoutMs: 4000 })).diagnosis).toBe('up');
   });
 
   test('not MCP: a plain web server on the port', async () => {
@@ -168,6 +186,36 @@ describe('probe: each diagnosis against a real daemon', () => {
     expect(r.fix).toMatch(/bridge/);
   });
 
+  test('monitor: a server whose state cannot be read does not blank out the others', async () => {
+    const entry = (name: string): ServerEntry => ({
+      name,
+      kind: 'bridged',
+      transport: 'http',
+      path: '/mcp',
+      command: process.execPath,
+      args: [EVERYTHING],
+      port: shared.port,
+      restart: DEFAULT_RESTART_POLICY,
+      backend: 'supervisor',
+      addedAt: new Date().toISOString(),
+    });
+    const up = (e: ServerEntry): ServerStatus => ({ name: e.name, kind: e.kind, transport: e.transport, url: `${shared.url}/mcp`, port: e.port, backend: e.backend, state: 'up', restarts: 0, pid: null, rssBytes: null, sessions: 0, server: null, detail: 'serving', logFile: '/dev/null', unitFile: null });
+    const monitor = new HealthMonitor({
+      list: () => [entry('good'), entry('unreadable')],
+      statusOf: async (e) => {
+        if (e.name === 'unreadable') throw new Error('the supervisor did not answer within 5 s');
+        return up(e);
+      },
+    });
+    const all = await monitor.refresh();
+    expect(all.map((h) => [h.name, h.state])).toEqual([
+      ['good', 'up'],
+      ['unreadable', 'down'],
+    ]);
+    expect(all[1].detail).toContain('the supervisor did not answer');
+    expect(all[0].check).toMatchObject({ ok: true, server: { name: 'mcp-servers/everything' } });
+  });
+
   test('mcpshare check URL: exit status and JSON', async () => {
     const env = { ...process.env };
     const up = await mcpshare(['check', `${shared.url}/mcp`, '--json'], env);
@@ -181,6 +229,9 @@ describe('probe: each diagnosis against a real daemon', () => {
     expect(down.stdout).toMatch(/✘ .*refused[\s\S]*fix:/);
     const usage = await mcpshare(['check', '--transport', 'ftp', `${shared.url}/mcp`], env);
     expect(usage.code).toBe(2);
+    const badUrl = await mcpshare(['check', 'http://localhost:99999/mcp'], env);
+    expect(badUrl.code).toBe(2);
+    expect(badUrl.stderr).toContain('is not a valid URL');
   });
 });
 
@@ -239,6 +290,17 @@ describe('registered servers: mcpshare check and the HealthMonitor (built-in sup
     expect(c).toMatchObject({ name: 'mongo', diagnosis: 'silent' });
     expect(c.fix).toContain(`--transport http --httpPort ${port}`);
     await mcpshare(['stop', 'mongo'], env);
+  });
+
+  test('not-mcp advice holds for a native server: "edit --port" also moves the port on its command line', async () => {
+    const [port, next] = [await freePort(), await freePort()];
+    const add = await mcpshare(['add', 'grafana', '--native', 'http', '--port', String(port), '--', process.execPath, MEMORY, '--transport', 'streamable-http', '--address', `localhost:${port}`], env);
+    expect(add.code).toBe(0);
+    const edit = await mcpshare(['edit', 'grafana', '--port', String(next)], env);
+    expect(edit.code).toBe(0);
+    const [entry] = JSON.parse((await mcpshare(['list', '--json'], env)).stdout).filter((e: ServerEntry) => e.name === 'grafana');
+    expect(entry).toMatchObject({ port: next, args: [MEMORY, '--transport', 'streamable-http', '--address', `localhost:${next}`] });
+    await mcpshare(['remove', 'grafana'], env);
   });
 
   test('the monitor reports up, then stopped, as change events within an interval', async () => {

@@ -56,7 +56,13 @@ export async function checkCommand(argv: string[]): Promise<number> {
 
   let results: (ServerCheck | ProbeResult)[];
   if (urls.length) {
-    const transport = (values.transport as Transport | undefined) ?? (/\/sse\/?$/.test(new URL(urls[0]).pathname) ? 'sse' : 'http');
+    let path: string;
+    try {
+      path = new URL(urls[0]).pathname;
+    } catch {
+      throw new UsageError(`"${urls[0]}" is not a valid URL; give it as http://localhost:PORT/mcp (or /sse)`);
+    }
+    const transport = (values.transport as Transport | undefined) ?? (/\/sse\/?$/.test(path) ? 'sse' : 'http');
     results = [await probe({ url: urls[0], transport }, opts)];
   } else {
     const manager = new ServerManager();

@@ -38,7 +38,8 @@ function adviceFor(entry: ServerEntry, r: ProbeResult, status: ServerStatus | un
     const known = lookupKnown(entry.command, entry.args);
     if (known?.native) {
       const flags = nativeFlagWords(known.native, entry.port).join(' ');
-      return `${known.id} is in stdio mode: its command needs "${flags}" ("mcpshare edit ${entry.name} -- ${[entry.command, ...entry.args].join(' ')} ${flags}")`;
+      // Not the whole command line: it may carry a secret, and "mcpshare list" shows it.
+      return `${known.id} is in stdio mode: its command needs "${flags}"; set it with "mcpshare edit ${entry.name} -- COMMAND ARGS ${flags}" (its current command: "mcpshare list")`;
     }
     return `the server binds port ${entry.port} but does not answer HTTP: it is probably in stdio mode; add its HTTP transport flag with "mcpshare edit ${entry.name} -- COMMAND ARGS"${log}`;
   }
@@ -46,6 +47,7 @@ function adviceFor(entry: ServerEntry, r: ProbeResult, status: ServerStatus | un
   if ((r.diagnosis === 'wrong-path' || r.diagnosis === 'wrong-transport') && r.suggestion) {
     return `the server answers at ${r.suggestion.url} (${r.suggestion.transport}): re-register it with "mcpshare remove ${entry.name}" and "mcpshare add ${entry.name} --native ${r.suggestion.transport} --path ${new URL(r.suggestion.url).pathname} --port ${entry.port} -- …"`;
   }
+  if (r.diagnosis === 'timeout') return `${r.fix ?? 'see its log'}${log}`;
   if (r.diagnosis === 'not-mcp') return `another program answers on port ${entry.port}: move the server with "mcpshare edit ${entry.name} --port N"`;
   if (r.diagnosis === 'http-error' && log) return `${r.fix ? `${r.fix}` : 'see its log'}${log}`;
   return r.fix;

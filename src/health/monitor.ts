@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { ServerEntry } from '../registry/registry.js';
+import { clientUrl } from '../units/daemon.js';
 import type { ServerStatus } from '../units/status.js';
 import { checkEntry, type Prober, type ServerCheck } from './check.js';
 import { probe } from './probe.js';
@@ -92,7 +93,8 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
     try {
       await this.refresh();
     } catch (err) {
-      this.emit('error', err as Error);
+      // An 'error' event without a listener would throw here, in a floating promise, and end the loop.
+      if (this.listenerCount('error') > 0) this.emit('error', err as Error);
     }
     if (!this.running) return;
     this.timer = setTimeout(() => void this.tick(), this.intervalMs);
@@ -120,7 +122,13 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
   }
 
   private async healthOf(entry: ServerEntry): Promise<ServerHealth> {
-    const status = await this.source.statusOf(entry);
+    let status: ServerStatus;
+    try {
+      status = await this.source.statusOf(entry);
+    } catch (err) {
+      // One server's service manager not answering must not blank out the others.
+      status = unknownStatus(entry, err as Error);
+    }
     const base = { name: entry.name, status, checkedAt: Date.now() };
     // Only a daemon that should be serving is worth a handshake: stopped or crash-looped ones are
     // known to be down, and probing a starting one would only report "refused" early.
@@ -128,4 +136,25 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
     const check = await checkEntry(entry, status, { timeoutMs: this.timeoutMs, noAlternatives: true }, this.run);
     return { ...base, check, state: check.ok ? 'up' : 'down', detail: check.ok ? status.detail : `${check.message}${check.fix ? `; ${check.fix}` : ''}` };
   }
+}
+
+/** A row for a server whose state could not be read (the service manager did not answer). */
+function unknownStatus(entry: ServerEntry, err: Error): ServerStatus {
+  return {
+    name: entry.name,
+    kind: entry.kind,
+    transport: entry.transport,
+    url: clientUrl(entry),
+    port: entry.port,
+    backend: entry.backend,
+    state: 'down',
+    restarts: 0,
+    pid: null,
+    rssBytes: null,
+    sessions: null,
+    server: null,
+    detail: `its state could not be read from ${entry.backend}: ${err.message}`,
+    logFile: '',
+    unitFile: null,
+  };
 }

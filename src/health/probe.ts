@@ -4,6 +4,7 @@ import { performance } from 'node:perf_hooks';
 import { lookupKnown } from '../registry/known-servers.js';
 import { nativeFlagWords } from '../registry/shareability.js';
 import { portOwner } from '../util/port-owner.js';
+import { showCommand } from '../util/redact.js';
 import type { Handshake, Opened, ProbeContext } from './session.js';
 import { openSseSession } from './sse.js';
 import { openHttpSession } from './streamable.js';
@@ -30,7 +31,7 @@ export async function probe(target: ProbeTarget, opts: ProbeOptions = {}): Promi
   } catch {
     return finish({ diagnosis: 'not-loopback', message: `"${target.url}" is not a URL`, fix: 'use http://localhost:PORT/mcp (or /sse)' });
   }
-  const where = await loopbackAddresses(url);
+  const where = await loopbackAddresses(url, opts.timeoutMs ?? 3000);
   if ('message' in where) return finish({ diagnosis: 'not-loopback', ...where });
   const ctx: ProbeContext = { addresses: where.addresses, timeoutMs: opts.timeoutMs ?? 3000 };
 
@@ -77,7 +78,7 @@ export async function probe(target: ProbeTarget, opts: ProbeOptions = {}): Promi
 function withPortHolder(r: ProbeResult, url: URL): ProbeResult {
   const holder = portOwner(Number(url.port || 80));
   if (!holder) return r;
-  const command = holder.argv.join(' ');
+  const command = holder.argv.length ? showCommand(holder.argv[0], holder.argv.slice(1)) : '?'; // a secret on its command line stays hidden
   const out: ProbeResult = { ...r, portHolder: { pid: holder.pid, command }, message: `${r.message} (port ${url.port || 80} is held by pid ${holder.pid}: ${command})` };
   const known = holder.argv.length ? lookupKnown(holder.argv[0], holder.argv.slice(1)) : undefined;
   if (r.diagnosis === 'silent' && known?.native) {
@@ -142,12 +143,14 @@ function genericFix(d: Diagnosis, url: URL, transport: Transport): string | unde
     case 'refused':
       return `start the server that should listen on port ${port}`;
     case 'silent':
-      return `the program on port ${port} accepts connections but does not answer HTTP: an MCP server there is probably still in stdio mode; add its HTTP transport flag (e.g. "--transport http")`;
+      return `the program on port ${port} accepts connections but does not answer HTTP: an MCP server there is probably still in stdio mode; add its HTTP transport flag (e.g. "--transport http"). If it is only slow, raise --timeout`;
     case 'wrong-path':
     case 'wrong-transport':
       return `no MCP endpoint found at ${url.origin}${defaultPath('http')} or ${url.origin}${defaultPath('sse')} either: check the server's path and transport`;
     case 'not-mcp':
       return `another program answers on port ${port}; give the MCP server a port of its own`;
+    case 'timeout':
+      return `the server answers HTTP but is slow to initialize: it may still be starting (a first "npx" run downloads the package) or be overloaded; try again, raise --timeout, or read its log`;
     case 'single-client':
       return SINGLE_CLIENT_FIX;
     case 'http-error':
@@ -161,7 +164,7 @@ function genericFix(d: Diagnosis, url: URL, transport: Transport): string | unde
  * The loopback addresses to connect to, or why this URL is not probed: mcpshare daemons are plain
  * HTTP on this machine, and a probe must not send anything elsewhere.
  */
-async function loopbackAddresses(url: URL): Promise<{ addresses: string[] } | { message: string; fix: string }> {
+async function loopbackAddresses(url: URL, timeoutMs: number): Promise<{ addresses: string[] } | { message: string; fix: string }> {
   if (url.protocol === 'https:') {
     return { message: `${url.href} uses TLS: mcpshare daemons serve plain HTTP on loopback (the traffic never leaves this machine)`, fix: `use http://localhost:${url.port || '443'}${url.pathname}` };
   }
@@ -170,11 +173,16 @@ async function loopbackAddresses(url: URL): Promise<{ addresses: string[] } | { 
   if (host === 'localhost' || host.endsWith('.localhost')) return { addresses: ['127.0.0.1', '::1'] };
   if (isIP(host)) return isLoopbackIp(host) ? { addresses: [host] } : notLoopback(url, host);
   try {
-    const found = await lookup(host, { all: true });
+    const found = await withTimeout(lookup(host, { all: true }), timeoutMs, `resolving ${host} took longer than ${timeoutMs} ms`);
     return found.length && found.every((a) => isLoopbackIp(a.address)) ? { addresses: found.map((a) => a.address) } : notLoopback(url, found.map((a) => a.address).join(', '));
   } catch (err) {
     return { message: `cannot resolve ${host}: ${(err as Error).message}`, fix: `use http://localhost:${url.port || '80'}${url.pathname}` };
   }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms)))]).finally(() => clearTimeout(timer));
 }
 
 function notLoopback(url: URL, address: string): { message: string; fix: string } {

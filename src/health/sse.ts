@@ -36,7 +36,7 @@ export async function openSseSession(url: URL, ctx: ProbeContext): Promise<Hands
     return { ok: false, diagnosis: 'not-mcp', status: ex.status, message: `GET answered ${ex.status} with ${type || 'no content type'}${body ? ` ("${snippet(body)}")` : ''}, not an event stream`, tryOthers: true };
   }
   const stream = new SseReader(ex.res);
-  const fail = (message: string, diagnosis: 'not-mcp' | 'silent' | 'http-error' = 'not-mcp', tryOthers = false): Handshake => {
+  const fail = (message: string, diagnosis: 'not-mcp' | 'timeout' | 'http-error' = 'not-mcp', tryOthers = false): Handshake => {
     stream.close();
     return { ok: false, diagnosis, status: ex.status, message, tryOthers };
   };
@@ -64,7 +64,7 @@ export async function openSseSession(url: URL, ctx: ProbeContext): Promise<Hands
   try {
     msg = await answer(INIT_ID);
   } catch (err) {
-    return fail(`no answer to initialize on the stream: ${(err as Error).message}`, 'silent');
+    return fail(`opened the stream, but no answer to initialize came on it: ${(err as Error).message}`, 'timeout');
   }
   const init = readInitializeAnswer(msg);
   if (!init.ok) {

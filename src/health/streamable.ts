@@ -29,17 +29,23 @@ export async function openHttpSession(url: URL, ctx: ProbeContext): Promise<Hand
   if (ex.kind !== 'response') return transportFailure(ex);
   const sessionId = headerValue(ex.res, 'mcp-session-id');
   const answer = await readAnswer(ex.res, INIT_ID, ctx.timeoutMs);
-  if ('failure' in answer) {
-    // A 400 with a JSON-RPC error (e.g. "Server already initialized") is an MCP server speaking.
-    return answer.failure;
-  }
-  const init = readInitializeAnswer(answer.msg);
-  if (!init.ok) return init;
-  const latencyMs = performance.now() - t0;
+  const init = 'failure' in answer ? answer.failure : readInitializeAnswer(answer.msg);
+  const protocolVersion = init.ok ? init.protocolVersion : '';
   const headers = (): Record<string, string> => ({
     ...(sessionId ? { 'mcp-session-id': sessionId } : {}),
-    ...(init.protocolVersion ? { 'mcp-protocol-version': init.protocolVersion } : {}),
+    ...(protocolVersion ? { 'mcp-protocol-version': protocolVersion } : {}),
   });
+  const close = async () => {
+    if (!sessionId) return; // a stateless server keeps nothing to end
+    const d = await exchangeAny(url, { method: 'DELETE', headers: headers(), timeoutMs: ctx.timeoutMs }, ctx.addresses);
+    if (d.kind === 'response') d.res.resume(); // 200, or 405 from a server that does not let clients end sessions
+  };
+  if (!init.ok) {
+    // The server may have opened a session before failing (or answering too late): end it anyway.
+    await close();
+    return init;
+  }
+  const latencyMs = performance.now() - t0;
   return {
     ...init,
     latencyMs,
@@ -56,11 +62,7 @@ export async function openHttpSession(url: URL, ctx: ProbeContext): Promise<Hand
         if (a.msg.error) return `ping failed: ${JSON.stringify(a.msg.error)}`;
         return undefined;
       },
-      async close() {
-        if (!sessionId) return; // a stateless server keeps nothing to end
-        const d = await exchangeAny(url, { method: 'DELETE', headers: headers(), timeoutMs: ctx.timeoutMs }, ctx.addresses);
-        if (d.kind === 'response') d.res.resume(); // 200, or 405 from a server that does not let clients end sessions
-      },
+      close,
     },
   };
 }
@@ -112,7 +114,7 @@ async function readAnswer(res: IncomingMessage, id: number, timeoutMs: number): 
     };
   } catch (err) {
     res.destroy();
-    return { failure: { ok: false, diagnosis: 'silent', status, message: `sent HTTP ${status} headers, then no answer to initialize: ${(err as Error).message}`, tryOthers: false } };
+    return { failure: { ok: false, diagnosis: 'timeout', status, message: `answered HTTP ${status}, but not initialize: ${(err as Error).message}`, tryOthers: false } };
   }
 }
 

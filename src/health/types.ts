@@ -11,6 +11,8 @@ export type Diagnosis =
   | 'refused'
   /** Accepted the connection but never answered HTTP: typically a server left in stdio mode. */
   | 'silent'
+  /** Answered HTTP, but the answer to initialize did not come in time (a cold `npx` start, an overloaded server). */
+  | 'timeout'
   /** Speaks MCP, but at another path or over the other transport (`suggestion` says which works). */
   | 'wrong-path'
   | 'wrong-transport'

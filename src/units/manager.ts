@@ -6,7 +6,7 @@ import { validateName } from '../registry/names.js';
 import { allocatePort, checkChosenPort, isPortFree } from '../registry/ports.js';
 import { DEFAULT_RESTART_POLICY, Registry, RegistryError, type ClientTransport, type RestartPolicy, type ServerEntry } from '../registry/registry.js';
 import { readEnvIfExists, removeEnvFile, writeEnvFile } from '../registry/secrets.js';
-import type { BackendName, ServiceBackend } from './backend.js';
+import type { BackendName, ServiceBackend, UnitState } from './backend.js';
 import { daemonSpec, resolveCommand } from './daemon.js';
 import { envFilePath, logFilePath, userPaths, type UserPaths } from './paths.js';
 import { runCommand, type CommandRunner } from './runner.js';
@@ -174,7 +174,16 @@ export class ServerManager {
       patch.command = o.command;
       patch.args = o.args ?? [];
     }
-    if (o.port !== undefined && o.port !== current.port) patch.port = await this.choosePort(o.port, name);
+    if (o.port !== undefined && o.port !== current.port) {
+      patch.port = await this.choosePort(o.port, name);
+      // A native server is told its port on its own command line (--httpPort 8010, --address
+      // localhost:8010): move that too, or it keeps listening on the old port.
+      if (current.kind === 'native' && o.command === undefined) {
+        const moved = movePortInArgs(current.args, current.port, patch.port);
+        if (moved) patch.args = moved;
+        else warnings.push(`its command line does not mention port ${current.port}: make sure the server now listens on ${patch.port} (change it with "mcpshare edit ${name} -- COMMAND ARGS")`);
+      }
+    }
     if (o.restart) patch.restart = { ...current.restart, ...definedOnly(o.restart) };
     if (o.envFile !== undefined || (o.env && Object.keys(o.env).length) || o.unsetEnv?.length) {
       const file = envFilePath(this.paths, name);
@@ -242,7 +251,14 @@ export class ServerManager {
     } catch (err) {
       return describeDaemon(entry, { installed: true, active: 'failed', crashLoop: false, restarts: 0, detail: (err as Error).message }, { backend: entry.backend, logFile, unitFile: undefined });
     }
-    const unit = await b.inspect(entry.name, entry.restart);
+    let unit: UnitState;
+    try {
+      unit = await b.inspect(entry.name, entry.restart);
+    } catch (err) {
+      // A service manager that does not answer (a stopped supervisor, a hung systemctl) makes this
+      // one row unknown, not the whole status, check or tray round.
+      unit = { installed: true, active: 'failed', crashLoop: false, restarts: 0, detail: `its state could not be read: ${(err as Error).message}` };
+    }
     return describeDaemon(entry, unit, { backend: entry.backend, logFile, unitFile: b.definitionPath(entry.name) });
   }
 
@@ -286,6 +302,19 @@ function argsContain(args: readonly string[], flag: string): boolean {
   const line = ` ${args.join(' ')} `;
   const [name, value] = flag.split(' ');
   return line.includes(` ${flag} `) || (value !== undefined && line.includes(` ${name}=${value} `));
+}
+
+/** The args with the old port replaced where it stands as a port value (`8010`, `--port=8010`, `localhost:8010`); undefined when it appears nowhere. */
+export function movePortInArgs(args: readonly string[], from: number, to: number): string[] | undefined {
+  const old = String(from);
+  const pattern = new RegExp(`(^|[=:])${old}$`);
+  let changed = false;
+  const out = args.map((a) => {
+    if (!pattern.test(a)) return a;
+    changed = true;
+    return a.replace(pattern, `$1${to}`);
+  });
+  return changed ? out : undefined;
 }
 
 function definedOnly<T extends object>(o: Partial<T> | undefined): Partial<T> {
