@@ -21,11 +21,11 @@ import { expandDeep } from '../src/clients/expand.js';
 import { importConfig, type ImportOutcome } from '../src/clients/import.js';
 import { locate, parseJson, renderValueAt } from '../src/clients/json-text.js';
 import { sameServer } from '../src/clients/match.js';
-import { redactArgs } from '../src/util/redact.js';
+import { findArgSecrets, redactArgs, showUrl } from '../src/util/redact.js';
 import { revertConfig } from '../src/clients/revert.js';
 import { DEFAULT_RESTART_POLICY, Registry, type ServerEntry } from '../src/registry/registry.js';
 import { readEnvIfExists } from '../src/registry/secrets.js';
-import { helpFindings, readHelp } from '../src/registry/shareability.js';
+import { helpFindings, readHelp, whyNotRun } from '../src/registry/shareability.js';
 import { ServerManager } from '../src/units/manager.js';
 import { userPaths } from '../src/units/paths.js';
 import { connect, disconnect, EVERYTHING, ROOT, runCli, type RunningCli } from './helpers/bridge.js';
@@ -522,7 +522,7 @@ describe('import', () => {
   });
 
   test('registers shareable servers under the config names: bridged, native with its flags, secrets in 0600 env files', async () => {
-    const r = await run();
+    const r = await run({ helpCheck: true }); // the --help check is opt-in
     const o = (n: string) => byName<ImportOutcome>(r.outcomes, n);
     expect(o('mem')).toMatchObject({ status: 'registered', kind: 'bridged' });
     expect(o('mongo')).toMatchObject({ status: 'registered', kind: 'native' });
@@ -957,6 +957,441 @@ describe('local scope: entries the real `claude mcp add -s local` wrote', () => 
       ['everything', 'already-registered'],
       ['browser', 'per-session'],
     ]);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Secrets and untrusted configs: what mcpshare prints, runs and writes.
+
+/** Every file under `dir` (recursively) whose content contains `needle`. */
+function filesContaining(dir: string, needle: string): string[] {
+  const hits: string[] = [];
+  const walk = (d: string) => {
+    for (const name of readdirSync(d)) {
+      const path = join(d, name);
+      const st = lstatSync(path);
+      if (st.isDirectory()) walk(path);
+      else if (st.isFile() && readFileSync(path, 'utf8').includes(needle)) hits.push(path);
+    }
+  };
+  if (existsSync(dir)) walk(dir);
+  return hits;
+}
+
+/** The lines of a unified diff below its two header lines. */
+const diffBody = (diff: string) => diff.split('\n').slice(2);
+
+describe('dry-run diffs never print secrets, nor anything of ~/.claude.json outside the servers', () => {
+  // Neighbours of the switched entry, one line each, so that every one of them is diff context.
+  const NEIGHBOURS = `{
+  "mcpServers": {
+    "neighbour": {"command": "node", "args": ["./srv.js", "--api-key", "nb-args-1", "--header", "Authorization: Bearer nb-header-2", "-e", "DB_PASSWORD=nb-docker-3", "https://h.example.com/api?token=nb-query-4"], "env": {"NEIGHBOUR_TOKEN": "nb-env-5", "REF": "\${NB_REF}"}},
+    "everything": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-everything"], "env": {"OWN": "nb-own-6"}},
+    "zapier": {"type": "http", "url": "https://mcp.zapier.com/api/mcp/s/ZAPSECRET123/mcp", "headers": {"X-API-Key": "nb-header-7"}},
+    "oauthy": {"type": "http", "url": "https://me:nb-pass-8@mcp.example.com/mcp?key=nb-q-9", "oauth": {"clientId": "cid-1", "clientSecret": "nb-cs-10"}}
+  }
+}
+`;
+  const SECRETS = /nb-args-1|nb-header-2|nb-docker-3|nb-query-4|nb-env-5|nb-own-6|ZAPSECRET123|nb-header-7|nb-pass-8|nb-q-9|nb-cs-10/;
+
+  test('apply --dry-run: the switched entry and every other entry of the section are redacted', async () => {
+    const p = makeProject('dry-neighbours', NEIGHBOURS);
+    const r = await apply(p.target, { dryRun: true });
+    expect(byName(r.outcomes, 'everything').status).toBe('switched');
+    expect(r.diff).toContain(`+    "everything": {"type": "http", "url": "http://localhost:${port}/mcp"},\n`);
+    // every neighbour is there as context, with its secrets hidden and the rest intact
+    expect(r.diff).toContain(
+      ' "neighbour": {"command": "node", "args": ["./srv.js", "--api-key", "<redacted>", "--header", "Authorization: <redacted>", "-e", "DB_PASSWORD=<redacted>", "https://h.example.com/api?token=<redacted>"], "env": {"NEIGHBOUR_TOKEN": "<redacted>", "REF": "${NB_REF}"}},\n',
+    );
+    expect(r.diff).toContain(' "zapier": {"type": "http", "url": "https://mcp.zapier.com/api/mcp/s/<redacted>/mcp", "headers": {"X-API-Key": "<redacted>"}},\n');
+    expect(r.diff).toContain(' "oauthy": {"type": "http", "url": "https://mcp.example.com/mcp?key=<redacted>", "oauth": {"clientId": "cid-1", "clientSecret": "<redacted>"}}\n');
+    expect(r.diff).not.toMatch(SECRETS);
+    expect(read(p.file)).toBe(NEIGHBOURS);
+  });
+
+  test('apply --dry-run on ~/.claude.json: no line from outside the servers object (user and local scope, pretty and one-line files)', async () => {
+    const h = join(tmp, 'home-dry-claude');
+    const proj = join(tmp, 'dry-claude-project');
+    mkdirSync(h);
+    mkdirSync(proj);
+    const key = realpathSync(proj);
+    const stdio = { command: 'npx', args: ['-y', '@modelcontextprotocol/server-everything'] };
+    const outside = /sk-ant-api03-OUTSIDE|acc-outside|me@outside|my outside prompt|other-project-secret|numStartups|userID|projects|oauthAccount|primaryApiKey/;
+    const pretty = JSON.stringify(
+      {
+        numStartups: 3,
+        primaryApiKey: 'sk-ant-api03-OUTSIDE',
+        oauthAccount: { accountUuid: 'acc-outside', emailAddress: 'me@outside.example' },
+        projects: {
+          '/some/other': { mcpServers: { other: { command: 'x', env: { T: 'other-project-secret' } } } },
+          [key]: { history: [{ display: 'my outside prompt' }], mcpServers: { everything: stdio } },
+        },
+        mcpServers: { everything: stdio },
+        userID: 'user-outside',
+      },
+      null,
+      2,
+    );
+    const file = join(h, '.claude.json');
+    for (const [target, text] of [
+      [userTarget({ HOME: h }), pretty],
+      [localTarget(proj, { HOME: h }), pretty],
+      [userTarget({ HOME: h }), JSON.stringify({ primaryApiKey: 'sk-ant-api03-OUTSIDE', mcpServers: { everything: { ...stdio, env: { OWN: 'one-line-env' } } }, oauthAccount: { emailAddress: 'me@outside.example' } })],
+    ] as const) {
+      writeFileSync(file, text);
+      const r = await apply(target, { dryRun: true });
+      expect(byName(r.outcomes, 'everything').status).toBe('switched');
+      expect(r.diff).toContain(`"url": "http://localhost:${port}/mcp"`);
+      expect(r.diff).not.toMatch(outside);
+      expect(r.diff).not.toContain('one-line-env');
+      // the first line shown is the servers object's own, at its line in the file
+      const first = diffBody(r.diff!)[1];
+      expect(first.slice(1)).toMatch(/^\s*"mcpServers":\s*\{/);
+      const line = Number(/^@@ -(\d+)/.exec(diffBody(r.diff!)[0])![1]);
+      expect(text.split('\n')[line - 1]).toContain('"mcpServers"');
+      expect(read(file)).toBe(text);
+    }
+  });
+
+  test('revert --dry-run hides the secrets of the entries it would restore (library, CLI text and --json)', async () => {
+    const p = makeProject('revert-dry-secrets');
+    expect((await apply(p.target, { names: ['everything'] })).wrote).toBe(true);
+    const applied = read(p.file);
+    const r = await revertConfig({ target: p.target, backups, dryRun: true });
+    expect(r.outcomes).toEqual([{ name: 'everything', status: 'restored' }]);
+    expect(r.diff).toContain('+            "env": {"EVERYTHING_TOKEN": "<redacted>", "LEVEL": "${LOG_LEVEL:-info}"},\n');
+    expect(r.diff).not.toContain('tok-123-secret');
+    const text = await cli(['revert', '--project', p.dir, '--dry-run']);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toContain('"EVERYTHING_TOKEN": "<redacted>"');
+    expect(text.stdout).not.toContain('tok-123-secret');
+    const json = await cli(['revert', '--project', p.dir, '--dry-run', '--json']);
+    expect(JSON.parse(json.stdout).diff).toContain('<redacted>');
+    expect(json.stdout).not.toContain('tok-123-secret');
+    expect(read(p.file)).toBe(applied);
+    expect((await revertConfig({ target: p.target, backups })).wrote).toBe(true);
+    expect(read(p.file)).toBe(PROJECT_JSON);
+  });
+});
+
+describe('remote URLs are shown without their tokens', () => {
+  test('apply and import reasons show origin and path only', async () => {
+    const p = makeProject(
+      'remote-urls',
+      JSON.stringify({
+        mcpServers: {
+          zapier: { type: 'http', url: 'https://mcp.zapier.com/api/mcp/s/ZAPSECRET123/mcp' },
+          keyed: { type: 'sse', url: 'https://bob:hunter2pw@mcp.example.com/sse?api_key=remote-q-secret' },
+        },
+      }),
+    );
+    const a = await apply(p.target);
+    const i = await importConfig({ target: p.target, manager: new ServerManager({ registryDir: join(tmp, 'remote-urls-reg'), paths: userPaths({ HOME: home }), env: {} }), env: { PATH: PATH_ENV } });
+    for (const outcomes of [a.outcomes, i.outcomes] as { name: string; reason?: string }[][]) {
+      expect(byName(outcomes, 'zapier').reason).toContain('https://mcp.zapier.com/api/mcp/s/<redacted>/mcp');
+      expect(byName(outcomes, 'keyed').reason).toContain('https://mcp.example.com/sse?api_key=<redacted>');
+      expect(JSON.stringify(outcomes)).not.toMatch(/ZAPSECRET123|hunter2pw|remote-q-secret|bob/);
+    }
+  });
+});
+
+describe('import runs nothing from the config unless asked, and never a shell, inline code or a download', () => {
+  let h: string;
+  let manager: ServerManager;
+  const marker = (n: string) => join(tmp, 'untrusted-markers', n);
+  const entries = () => ({
+    helpful: { command: 'node', args: [join(FIXTURES, 'clients-help-server.mjs')], env: { CLIENTS_HELP_MARKER: marker('helpful') } },
+    shell: { command: 'sh', args: ['-c', `touch ${marker('shell')}`] },
+    inline: { command: 'node', args: ['-e', `require('fs').writeFileSync(${JSON.stringify(marker('inline'))}, 'ran')`] },
+    'env-shell': { command: 'env', args: ['A=1', 'bash', '-lc', `touch ${marker('env-shell')}`] },
+    download: { command: 'npx', args: ['-y', '@mcpshare-test/not-a-package-that-exists'] },
+  });
+  const ran = () => ['helpful', 'shell', 'inline', 'env-shell'].filter((n) => existsSync(marker(n)));
+  let p: ReturnType<typeof makeProject>;
+  let user: ConfigTarget;
+
+  beforeAll(() => {
+    h = join(tmp, 'home-untrusted');
+    mkdirSync(h);
+    mkdirSync(join(tmp, 'untrusted-markers'));
+    manager = new ServerManager({ registryDir: join(h, '.config', 'mcpshare'), paths: userPaths({ HOME: h }), env: { HOME: h, PATH: PATH_ENV, MCPSHARE_BACKEND: 'supervisor' } });
+    p = makeProject('untrusted', JSON.stringify({ mcpServers: entries() }, null, 2));
+    user = userTarget({ HOME: h });
+    writeFileSync(user.file, JSON.stringify({ mcpServers: entries() }, null, 2));
+  });
+  const run = (target: ConfigTarget, extra: Partial<Parameters<typeof importConfig>[0]> = {}) =>
+    importConfig({ target, manager, env: { PATH: PATH_ENV }, helpOptions: { timeoutMs: 10_000 }, ...extra });
+
+  test('by default (project and user scope, dry run or not) nothing is run', async () => {
+    for (const target of [p.target, user]) {
+      for (const dryRun of [false, true]) {
+        const r = await run(target, { dryRun });
+        for (const o of r.outcomes) expect(o).toMatchObject({ status: 'unknown', help: undefined });
+      }
+    }
+    expect(ran()).toEqual([]);
+    expect(manager.list()).toEqual([]);
+  });
+
+  test('--help-check in a dry run still runs nothing, and says so', async () => {
+    const r = await run(p.target, { dryRun: true, helpCheck: true });
+    expect(byName(r.outcomes, 'helpful').help).toMatchObject({ ran: false, refused: true });
+    expect(byName(r.outcomes, 'helpful').reason).toContain('its --help was not run: nothing is run in a dry run');
+    expect(ran()).toEqual([]);
+  });
+
+  test('--help-check runs a program that is on the machine, but refuses sh -c, inline code and npx, saying why', async () => {
+    for (const target of [p.target, user]) {
+      const r = await run(target, { helpCheck: true });
+      expect(byName(r.outcomes, 'helpful').help).toMatchObject({ ran: true, native: true });
+      const why = (n: string) => byName(r.outcomes, n).help!;
+      expect(why('shell')).toMatchObject({ ran: false, refused: true });
+      expect(why('shell').message).toContain('a shell given a command string (sh -c)');
+      expect(why('inline').message).toContain('inline code (node -e)');
+      expect(why('env-shell').message).toContain('(bash -c)');
+      expect(why('download').message).toContain('"npx -y @mcpshare-test/not-a-package-that-exists" may download a package and run it');
+      expect(byName(r.outcomes, 'shell').reason).toContain('its --help was not run: it is a shell given a command string');
+    }
+    expect(ran()).toEqual(['helpful']); // only the fixture, which was asked for
+  });
+
+  test('CLI: --help-check is opt-in; --no-help-check is still accepted; usage says so', async () => {
+    rmSync(marker('helpful'), { force: true });
+    const dflt = await cli(['import', '--project', p.dir]);
+    expect(dflt.stderr).toBe('');
+    expect(dflt.code).toBe(0);
+    expect(dflt.stdout).toMatch(/shell\s+unknown/);
+    const dry = await cli(['import', '--project', p.dir, '--dry-run', '--help-check']);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toContain('nothing is run in a dry run');
+    expect((await cli(['import', '--project', p.dir, '--no-help-check', '--json'])).code).toBe(0);
+    expect(ran()).toEqual([]);
+    const asked = await cli(['import', '--project', p.dir, '--help-check']);
+    expect(asked.stdout).toMatch(/shell\s+unknown\s+.*its --help was not run: it is a shell given a command string \(sh -c\)/);
+    expect(ran()).toEqual(['helpful']);
+    const usage = await cli(['import', '--help']);
+    expect(usage.stdout).toContain('[--help-check]');
+    expect(usage.stdout).not.toContain('[--no-help-check]');
+  });
+});
+
+describe('import leaves entries whose command line carries a secret (unit files are world-readable)', () => {
+  let h: string;
+  let manager: ServerManager;
+  let p: ReturnType<typeof makeProject>;
+  const MEMORY = ['-y', '@modelcontextprotocol/server-memory'];
+  const config = {
+    mcpServers: {
+      'flag-key': { command: 'npx', args: [...MEMORY, '--api-key', 'sk-flag-secret-1'] },
+      'ref-key': { command: 'npx', args: [...MEMORY, '--token=${CLIENTS_ARG_SECRET}'] },
+      'url-pass': { command: 'npx', args: [...MEMORY, '--db', 'postgres://app:url-pass-secret@db.example.com/app'] },
+      'docker-env': { command: 'docker', args: ['run', '-i', '--rm', '-e', 'GITHUB_PERSONAL_ACCESS_TOKEN=docker-env-secret', 'ghcr.io/github/github-mcp-server'] },
+      'docker-pass': { command: 'docker', args: ['run', '-i', '--rm', '-e', 'GITHUB_PERSONAL_ACCESS_TOKEN', 'ghcr.io/github/github-mcp-server'], env: { GITHUB_PERSONAL_ACCESS_TOKEN: 'in-env-is-fine' } },
+      'remote-proxy': { command: 'npx', args: ['-y', 'mcp-remote', 'https://mcp.example.com/mcp', '--header', 'Authorization: Bearer header-secret'] },
+      'in-env': { command: 'npx', args: MEMORY, env: { API_KEY: 'sk-in-env-file' } },
+    },
+  };
+  const env = { PATH: PATH_ENV, CLIENTS_ARG_SECRET: 'ref-expanded-secret' };
+  const SECRETS = ['sk-flag-secret-1', 'ref-expanded-secret', 'url-pass-secret', 'docker-env-secret', 'header-secret'];
+
+  beforeAll(() => {
+    h = join(tmp, 'home-arg-secrets');
+    mkdirSync(h);
+    manager = new ServerManager({ registryDir: join(h, '.config', 'mcpshare'), paths: userPaths({ HOME: h }), env: { HOME: h, PATH: PATH_ENV, MCPSHARE_BACKEND: 'supervisor' } });
+    p = makeProject('arg-secrets', JSON.stringify(config, null, 2));
+  });
+
+  test('dry run: each is "left" with what the secret is (never its value) and the fix', async () => {
+    const r = await importConfig({ target: p.target, manager, env, dryRun: true });
+    const o = (n: string) => byName<ImportOutcome>(r.outcomes, n);
+    expect(o('flag-key')).toMatchObject({ status: 'secret-in-args', failed: true, secrets: ['the value of --api-key'] });
+    expect(o('ref-key')).toMatchObject({ status: 'secret-in-args', failed: true, secrets: ['the value of --token'] }); // ${VAR} is expanded into the command line
+    expect(o('url-pass')).toMatchObject({ status: 'secret-in-args', failed: true, secrets: ['a password in a URL'] });
+    expect(o('docker-env')).toMatchObject({ status: 'secret-in-args', failed: true });
+    expect(o('docker-env').fix).toContain('keep just "-e NAME"');
+    expect(o('remote-proxy')).toMatchObject({ status: 'secret-in-args', failed: false, secrets: ['the Authorization header'] }); // unknown: not registered without --all anyway
+    expect(o('docker-pass').status).toBe('would-register');
+    expect(o('in-env').status).toBe('would-register');
+    expect(o('flag-key').reason).toMatch(/^its command line carries a secret \(the value of --api-key\)/);
+    expect(o('flag-key').fix).toContain('"env"');
+    expect(r.ok).toBe(false);
+    const all = await importConfig({ target: p.target, manager, env, dryRun: true, all: true, names: ['remote-proxy'] });
+    expect(all.outcomes[0]).toMatchObject({ status: 'secret-in-args', failed: true });
+    for (const s of SECRETS) expect(JSON.stringify([r, all])).not.toContain(s);
+  });
+
+  test('for real: nothing of theirs is registered or written anywhere; the env route works', async () => {
+    const r = await importConfig({ target: p.target, manager, env, names: ['flag-key', 'ref-key', 'url-pass', 'in-env'] });
+    expect(r.outcomes.map((x) => [x.name, x.status])).toEqual([
+      ['flag-key', 'secret-in-args'],
+      ['ref-key', 'secret-in-args'],
+      ['url-pass', 'secret-in-args'],
+      ['in-env', 'registered'],
+    ]);
+    expect(manager.list().map((e) => e.name)).toEqual(['in-env']);
+    for (const s of SECRETS) expect(filesContaining(h, s)).toEqual([]);
+    const envFile = manager.registry.require('in-env').envFile!;
+    expect(filesContaining(h, 'sk-in-env-file')).toEqual([envFile]);
+    expect(mode(envFile)).toBe(0o600);
+  });
+
+  test('CLI: "left" with the reason and exit status 1, no secret printed', async () => {
+    const r = await mcpshare(['import', '--project', p.dir, 'flag-key', 'docker-env', 'remote-proxy'], { ...cliEnv(h), CLIENTS_ARG_SECRET: 'ref-expanded-secret' });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/flag-key\s+left\s+its command line carries a secret \(the value of --api-key\).* — fix: /);
+    expect(r.stdout).toMatch(/docker-env\s+left\s+.*the value of GITHUB_PERSONAL_ACCESS_TOKEN/);
+    for (const s of SECRETS) expect(r.stdout).not.toContain(s);
+    expect(new ServerManager({ registryDir: join(h, '.config', 'mcpshare'), paths: userPaths({ HOME: h }), env: {} }).list().map((e) => e.name)).toEqual(['in-env']);
+  });
+});
+
+describe('revert of a corrupt ~/.claude.json changes nothing and says how to restore by hand', () => {
+  test('user and local scope: refused with line and column, the backup and the exact cp command; exit 1', async () => {
+    const h = join(tmp, 'home-revert-corrupt');
+    const proj = join(tmp, 'revert-corrupt-project');
+    mkdirSync(h);
+    mkdirSync(proj);
+    const hb = BackupStore.under(userPaths({ HOME: h }).stateDir);
+    const file = join(h, '.claude.json');
+    const stdio = { command: 'npx', args: ['-y', '@modelcontextprotocol/server-everything'] };
+    const key = realpathSync(proj);
+    for (const target of [userTarget({ HOME: h }), localTarget(proj, { HOME: h })]) {
+      writeFileSync(file, JSON.stringify({ numStartups: 1, projects: { [key]: { mcpServers: { everything: stdio } } }, mcpServers: { everything: stdio } }, null, 2));
+      chmodSync(file, 0o600);
+      const applied = await applyConfig({ target, registry: registry.list(), backups: hb, env: { PATH: PATH_ENV } });
+      expect(applied.wrote).toBe(true);
+      // Claude Code saved more since (another project), then something broke the file.
+      const later = JSON.parse(read(file));
+      later.projects['/another/project'] = { allowedTools: ['Bash'] };
+      const broken = JSON.stringify(later, null, 2).replace('"numStartups": 1,', '"numStartups": 1,,');
+      writeFileSync(file, broken);
+      const mtime = statSync(file).mtimeMs;
+      const files = readdirSync(hb.dirFor(file)).sort();
+      for (const dryRun of [true, false]) {
+        const r = await revertConfig({ target, backups: hb, dryRun });
+        expect(r).toMatchObject({ result: 'corrupt', ok: false, wrote: false, backup: applied.backup, position: { line: 2, column: 20 } });
+        expect(r.restoreCommand).toBe(`cp ${applied.backup} ${file}`);
+        expect(r.message).toContain(`${file} is not valid JSON at line 2, column 20`);
+        expect(r.message).toContain('revert changed nothing');
+        expect(r.message).toContain(r.restoreCommand!);
+      }
+      expect(read(file)).toBe(broken);
+      expect(statSync(file).mtimeMs).toBe(mtime);
+      expect(readdirSync(hb.dirFor(file)).sort()).toEqual(files); // nothing saved aside, record not marked reverted
+      expect(hb.latestUnreverted(file, target.section)!.record.backup).toBe(applied.backup);
+
+      const c = await cli(['revert', target.scope === 'user' ? '--user' : `--local=${proj}`], h);
+      expect(c.code).toBe(1);
+      expect(c.stdout).toContain(`cp ${applied.backup} ${file}`);
+      expect(read(file)).toBe(broken);
+
+      // The printed command does what it says.
+      execFileSync('sh', ['-c', `cp ${applied.backup} ${file}`]);
+      expect(read(file)).toBe(read(applied.backup!));
+      expect((await revertConfig({ target, backups: hb })).result).toBe('reverted');
+    }
+  });
+});
+
+describe('redaction patterns (display) and the secrets import refuses', () => {
+  test('auth headers after --header/-H, docker -e values, secret query parameters, URL userinfo and tokens', () => {
+    expect(redactArgs(['-y', 'mcp-remote', 'https://mcp.example.com/sse', '--header', 'Authorization: Bearer sk-abc123'])).toEqual(['-y', 'mcp-remote', 'https://mcp.example.com/sse', '--header', 'Authorization: <redacted>']);
+    expect(redactArgs(['-H', 'X-API-Key:k1', '-H', 'Accept: application/json', '--header=Cookie: s=1', '--header', 'X-Auth-Token: t', '-H', 'Authorization', 'Bearer two-words'])).toEqual([
+      '-H',
+      'X-API-Key:<redacted>',
+      '-H',
+      'Accept: application/json',
+      '--header=Cookie: <redacted>',
+      '--header',
+      'X-Auth-Token: <redacted>',
+      '-H',
+      'Authorization',
+      '<redacted>',
+    ]);
+    expect(redactArgs(['run', '-i', '--rm', '-e', 'GITHUB_TOKEN', '-e', 'API_KEY=sk-1', '--env', 'LOG=debug', '--env=DB_PASS=pw', 'ghcr.io/org/image:1.2'])).toEqual([
+      'run',
+      '-i',
+      '--rm',
+      '-e',
+      'GITHUB_TOKEN',
+      '-e',
+      'API_KEY=<redacted>',
+      '--env',
+      'LOG=<redacted>',
+      '--env=DB_PASS=<redacted>',
+      'ghcr.io/org/image:1.2',
+    ]);
+    expect(redactArgs(['https://api.example.com/v1?api_key=abc&format=json&access_token=zz', 'postgres://u:pw@h:5432/db?sslmode=require&password=p', 'mongodb://h/db?authSource=admin'])).toEqual([
+      'https://api.example.com/v1?api_key=<redacted>&format=json&access_token=<redacted>',
+      'postgres://u:<redacted>@h:5432/db?sslmode=require&password=<redacted>',
+      'mongodb://h/db?authSource=admin',
+    ]);
+    expect(redactArgs(['https://mcp.zapier.com/api/mcp/s/ZAPSECRET123/mcp', 'https://ghp_abcdefghijklmnopqrstuvwxyz0123@github.com/o/r', 'xoxb-1234567890-abcdefghijkl', '--apiKey', 'x', '--accessToken=y', 'API_KEY=z'])).toEqual([
+      'https://mcp.zapier.com/api/mcp/s/<redacted>/mcp',
+      'https://<redacted>@github.com/o/r',
+      '<redacted>',
+      '--apiKey',
+      '<redacted>',
+      '--accessToken=<redacted>',
+      'API_KEY=<redacted>',
+    ]);
+  });
+
+  test('ordinary arguments and ${VAR} references stay as they are', () => {
+    const ordinary = [
+      '-y',
+      '@modelcontextprotocol/server-filesystem',
+      '/home/me/projects/app',
+      './data',
+      '--port',
+      '8080',
+      '--transport',
+      'http',
+      'github-mcp-server-2025',
+      '--no-auth',
+      '/tmp/x',
+      '--api-key-file',
+      '/run/secrets/key',
+      '-e',
+      'GITHUB_TOKEN',
+      'LOG_LEVEL=debug',
+      'https://mcp.example.com/mcp',
+      'http://localhost:8001/mcp?mode=ro',
+      '--api-key',
+      '${API_KEY}',
+      '--header',
+      'Authorization: Bearer ${TOKEN}',
+      '-e',
+      'TOKEN=${TOKEN}',
+    ];
+    expect(redactArgs(ordinary)).toEqual(ordinary);
+    expect(findArgSecrets(ordinary)).toEqual([]);
+  });
+
+  test('findArgSecrets names what is secret, never the value', () => {
+    expect(findArgSecrets(['--api-key', 'v1', '--header', 'Authorization: Bearer v2', '-e', 'K=v3', 'postgres://u:v4@h/d', 'https://h/x?token=v5'])).toEqual([
+      'the value of --api-key',
+      'the Authorization header',
+      'the value of K (-e K=…)',
+      'a password in a URL',
+      'the token parameter of a URL',
+    ]);
+  });
+
+  test('remote URLs: origin and path, long random-looking segments hidden, no userinfo, no query values', () => {
+    expect(showUrl('https://mcp.zapier.com/api/mcp/s/ZAPSECRET123/mcp')).toBe('https://mcp.zapier.com/api/mcp/s/<redacted>/mcp');
+    expect(showUrl('https://mcp.example.com/u/a8F3kLm29xQ7pZr4TbVw/sse')).toBe('https://mcp.example.com/u/<redacted>/sse');
+    expect(showUrl('https://user:pw@mcp.example.com/mcp?token=abc&x=1#frag')).toBe('https://mcp.example.com/mcp?token=<redacted>&x=<redacted>');
+    for (const plain of ['https://mcp.example.com/mcp', 'http://localhost:8001/mcp', 'https://api.githubcopilot.com/mcp/', 'https://mcp.example.com/server-everything-2025/sse']) expect(showUrl(plain)).toBe(plain);
+  });
+
+  test('whyNotRun: shells with -c, inline code, downloaders and sudo are refused; plain programs are not', () => {
+    const why = (line: string) => whyNotRun(line.split(' ')[0], line.split(' ').slice(1));
+    for (const bad of ['sh -c x', 'bash -lc x', '/bin/zsh -c x', 'node -e x', 'node --eval=x', 'node -p x', 'python3 -c x', 'python3.12 -c x', 'deno eval x', 'ruby -e x', 'perl -E x', 'npx -y pkg', 'npx pkg', 'bunx pkg', 'uvx pkg', 'pnpm dlx pkg', 'yarn dlx pkg', 'npm exec pkg', 'pipx run pkg', 'uv run server.py', 'docker run -i img', 'deno run npm:pkg', 'go run github.com/a/b@latest', 'env A=1 sh -c x', 'nice -n 5 npx pkg', 'timeout 5 node -e x', 'sudo node s.js', 'env -S sh']) {
+      expect([bad, why(bad)]).toEqual([bad, expect.any(String)]);
+    }
+    for (const ok of ['node /opt/srv/index.js', 'python3 server.py --stdio', '/usr/local/bin/mcp-grafana', './bin/server --read-only', 'deno run ./main.ts', 'env A=1 node s.js', 'uv --version']) expect([ok, why(ok)]).toEqual([ok, undefined]);
   });
 });
 

@@ -78,7 +78,8 @@ daemon passes the MCP handshake right now is switched; the others are left with 
 Stateful and unregistered servers stay as they are, and so does every other key of the file.
 
 ${SCOPES}
-  --dry-run         show the diff (secrets redacted) and write nothing
+  --dry-run         show the diff of the servers (every entry's secrets redacted; nothing
+                    else of the file is shown) and write nothing
   --json            the report as JSON
   NAME...           only these entries (with --local before them, write a DIR with a "/": ./DIR)
 
@@ -134,11 +135,13 @@ export const revertUsage = `Usage: mcpshare revert [--project DIR | --local [DIR
 Undoes the newest "mcpshare apply" of that config: every entry that still holds what apply wrote
 gets its original value back; entries changed since (by you or Claude Code) are left and named.
 Each revert undoes one apply, newest first; the user scope and each project's local scope are
-reverted separately, though they share ~/.claude.json. A config that no longer parses is saved
-aside and replaced by the full backup taken before the apply.
+reverted separately, though they share ~/.claude.json. A project's .mcp.json that no longer
+parses is saved aside and replaced by the full backup taken before the apply. A ~/.claude.json
+that no longer parses is left as it is (exit status 1): its backup predates everything Claude Code
+saved since, so revert shows where it is broken and the "cp" command that restores the backup.
 
 ${SCOPES}
-  --dry-run         show what would change and write nothing
+  --dry-run         show what would change (the servers only, secrets redacted); write nothing
   --json            the report as JSON
 `;
 
@@ -163,7 +166,7 @@ export async function revertCommand(argv: string[]): Promise<number> {
   return r.ok ? 0 : 1;
 }
 
-export const importUsage = `Usage: mcpshare import [--project DIR | --local [DIR] | --user] [--dry-run] [--all] [--no-help-check] [--json] [NAME...]
+export const importUsage = `Usage: mcpshare import [--project DIR | --local [DIR] | --user] [--dry-run] [--all] [--help-check] [--json] [NAME...]
 
 Reads the stdio servers of a Claude Code config and registers the shareable ones under the same
 names ("mcpshare add"), so the usual path is: import, "mcpshare start --all", "mcpshare apply".
@@ -171,21 +174,34 @@ names ("mcpshare add"), so the usual path is: import, "mcpshare start --all", "m
   known stateless servers   registered (natively with their transport and port flags when they
                             can serve HTTP themselves, else behind the bridge)
   known stateful servers    stay per-session (a browser, a REPL, an interactive login), reason shown
-  unknown servers           listed with what their --help says and the "mcpshare add" command
-                            to share them by hand; --all registers them too (bridged)
+  unknown servers           listed with the "mcpshare add" command to share them by hand;
+                            --all registers them too (bridged)
 
 An entry's "env" is copied into ~/.config/mcp/NAME.env (0600); \${VAR} and \${VAR:-default} are
 expanded from this environment, and an entry using an unset variable is not registered.
+The command line goes into the daemon's unit file, which other users can read: an entry whose
+args carry a secret (--api-key VALUE, an Authorization header, -e NAME=VALUE, a password or token
+in a URL) is left, not registered; move the secret into its "env" and import again.
+
+Import never runs anything from the config unless asked: a project's .mcp.json may come from
+anyone (Claude Code asks before starting its servers). With --help-check it runs an unknown
+server's "COMMAND ARGS --help" to see whether it can serve HTTP itself, but never in a dry run,
+never a shell given a command string (sh -c), inline code (node -e, python -c, deno eval, ...),
+or a launcher that would download and run a package or image (npx, bunx, uvx, pnpm dlx,
+docker run, ...): the report says when and why it was not run.
 
 ${SCOPES}
   --dry-run         show what would be registered and register nothing
   --all             register unknown servers too
-  --no-help-check   do not run unknown servers' "--help" (it runs the entry's command)
+  --help-check      run unknown servers' "COMMAND ARGS --help" (see above; off by default;
+                    --no-help-check is still accepted and changes nothing)
   --json            the report as JSON
   NAME...           only these entries (with --local before them, write a DIR with a "/": ./DIR)
 
 ${SCOPE_NOTE}
 When DIR has no .mcp.json but local-scope servers, import (and apply) say so.
+Exit status 1 when a server that import would register was not: an unset variable, a secret on
+its command line, a name clash, or "mcpshare add" refused it.
 `;
 
 const IMPORT_LABEL: Record<ImportOutcome['status'], string> = {
@@ -197,6 +213,7 @@ const IMPORT_LABEL: Record<ImportOutcome['status'], string> = {
   unknown: 'unknown',
   remote: 'remote',
   'missing-variable': 'missing variable',
+  'secret-in-args': 'left',
   failed: 'failed',
   unsupported: 'unsupported',
 };
@@ -206,7 +223,8 @@ export async function importCommand(argv: string[]): Promise<number> {
     ...scopeOptions,
     'dry-run': { type: 'boolean' },
     all: { type: 'boolean' },
-    'no-help-check': { type: 'boolean' },
+    'help-check': { type: 'boolean' },
+    'no-help-check': { type: 'boolean' }, // the old opt-out: the check is off unless asked for now
   });
   const target = targetOf(values);
   const report = await importConfig({
@@ -215,7 +233,7 @@ export async function importCommand(argv: string[]): Promise<number> {
     names: unique(positionals),
     dryRun: values['dry-run'],
     all: values.all,
-    helpCheck: !values['no-help-check'],
+    helpCheck: !!values['help-check'] && !values['no-help-check'],
   });
   if (values.json) {
     out(JSON.stringify(report, null, 2) + '\n');
@@ -224,7 +242,7 @@ export async function importCommand(argv: string[]): Promise<number> {
   out(`${describeTarget(target)}\n`);
   if (report.note) out(`${report.note}\n`);
   if (report.outcomes.length) {
-    out(table([['NAME', 'RESULT', 'DETAIL'], ...report.outcomes.map((x) => [x.name, IMPORT_LABEL[x.status], x.status === 'already-registered' ? `${x.reason} on ${x.url}` : x.reason])]));
+    out(table([['NAME', 'RESULT', 'DETAIL'], ...report.outcomes.map((x) => [x.name, IMPORT_LABEL[x.status], x.status === 'already-registered' ? `${x.reason} on ${x.url}` : `${x.reason}${x.fix ? ` — fix: ${x.fix}` : ''}`])]));
   }
   for (const x of report.outcomes) for (const w of x.warnings ?? []) out(`warning: ${x.name}: ${w}\n`);
   if (report.dryRun) out('dry run: nothing was registered\n');

@@ -23,10 +23,10 @@ import {
   type RemoteEntry,
   type StdioEntry,
 } from './claude-config.js';
-import { unifiedDiff } from './diff.js';
-import { expandDeep, isOnlyReferences } from './expand.js';
-import { applySplices, arrayItems, jsonEqual, locate, objectMembers, parseJson, renderValueAt, type Splice } from './json-text.js';
-import { redactArgs, showCommand } from '../util/redact.js';
+import { sectionDiff } from './display.js';
+import { expandDeep } from './expand.js';
+import { applySplices, jsonEqual, locate, parseJson, renderValueAt, type Splice } from './json-text.js';
+import { showCommand, showUrl } from '../util/redact.js';
 import { sameServer } from './match.js';
 
 /**
@@ -133,10 +133,10 @@ export function triage(
     const value = servers[name];
     const remote = asRemote(value);
     if (remote) {
-      if (reg && pointsAt(remote, reg)) outcomes.push({ name, status: 'already-shared', failed: false, url: remote.url, transport: remote.type as ClientTransport });
+      if (reg && pointsAt(remote, reg)) outcomes.push({ name, status: 'already-shared', failed: false, url: showUrl(remote.url), transport: remote.type as ClientTransport });
       else if (reg && looksLikeOurs(remote)) candidates.push({ name, entry: reg, target: { url: clientUrl(reg), transport: reg.transport } });
-      else if (reg) outcomes.push({ name, status: 'left', failed: asked, reason: `a remote entry (${remote.url}) that is not the registered daemon ${clientUrl(reg)}; left as it is` });
-      else outcomes.push({ name, status: 'remote', failed: asked, reason: `already a remote server (${remote.type} ${remote.url})` });
+      else if (reg) outcomes.push({ name, status: 'left', failed: asked, reason: `a remote entry (${showUrl(remote.url)}) that is not the registered daemon ${clientUrl(reg)}; left as it is` });
+      else outcomes.push({ name, status: 'remote', failed: asked, reason: `already a remote server (${remote.type} ${showUrl(remote.url)})` });
       continue;
     }
     const stdio = asStdio(value);
@@ -212,36 +212,6 @@ export function planEdits(text: string, section: readonly string[], values: Read
   return { text: out, changes };
 }
 
-/**
- * The text with the literal values of `env` and `headers` inside the named entries, and secret-looking
- * `args` (`--api-key …`, passwords in URLs), replaced by "<redacted>", for showing a diff on a screen
- * (variable references such as "${TOKEN}" stay visible).
- */
-export function redactEntries(text: string, section: readonly string[], names: Iterable<string>): string {
-  const splices: Splice[] = [];
-  for (const name of names) {
-    const entry = locate(text, [...section, name]);
-    if (!entry || text[entry.valueStart] !== '{') continue;
-    for (const field of objectMembers(text, entry.valueStart)) {
-      if (field.key === 'args' && text[field.valueStart] === '[') {
-        const items = arrayItems(text, field.valueStart);
-        const raw = items.map((it) => JSON.parse(text.slice(it.start, it.end)) as unknown);
-        const shown = redactArgs(raw.map((v) => (typeof v === 'string' ? v : '')));
-        items.forEach((it, k) => {
-          if (typeof raw[k] === 'string' && shown[k] !== raw[k]) splices.push({ start: it.start, end: it.end, text: JSON.stringify(shown[k]) });
-        });
-        continue;
-      }
-      if ((field.key !== 'env' && field.key !== 'headers') || text[field.valueStart] !== '{') continue;
-      for (const v of objectMembers(text, field.valueStart)) {
-        const raw = text.slice(v.valueStart, v.valueEnd);
-        if (raw.startsWith('"') && !isOnlyReferences(JSON.parse(raw) as string)) splices.push({ start: v.valueStart, end: v.valueEnd, text: '"<redacted>"' });
-      }
-    }
-  }
-  return applySplices(text, splices);
-}
-
 // ---------------------------------------------------------------------------------------------
 // IO
 
@@ -278,7 +248,7 @@ export interface ApplyReport {
   /** Full copy of the file before this apply, and the record revert uses. */
   backup?: string;
   record?: string;
-  /** Dry run: what would change (secrets redacted). */
+  /** Dry run: what would change, as a diff of the servers object only, every entry's secrets redacted. */
   diff?: string;
   /** For people: why nothing happened, when that needs saying. */
   note?: string;
@@ -331,8 +301,8 @@ export async function applyConfig(o: ApplyOptions): Promise<ApplyReport> {
   if (o.dryRun) {
     if (switching.size === 0) return { ...base, outcomes: all, ok: ok(all) };
     const plan = planEdits(cfg.text, target.section, switching);
-    const redact = (t: string) => redactEntries(t, target.section, switching.keys());
-    const diff = unifiedDiff(redact(cfg.text), redact(plan.text), target.file, `${target.file} (after mcpshare apply)`);
+    // The servers object only (never the rest of ~/.claude.json), every entry's secrets hidden.
+    const diff = sectionDiff(cfg.text, plan.text, target.section, target.file, `${target.file} (after mcpshare apply)`);
     return { ...base, outcomes: all, diff, ok: ok(all) };
   }
   if (switching.size === 0) return { ...base, outcomes: all, ok: ok(all) };

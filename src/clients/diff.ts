@@ -8,7 +8,13 @@ const MAX_CELLS = 4_000_000;
 
 type Op = { kind: ' ' | '-' | '+'; line: string };
 
-export function unifiedDiff(oldText: string, newText: string, oldName: string, newName: string): string {
+/** Where the compared texts start in their files (1-based line numbers), when they are excerpts. */
+export interface DiffOffsets {
+  oldStart?: number;
+  newStart?: number;
+}
+
+export function unifiedDiff(oldText: string, newText: string, oldName: string, newName: string, at: DiffOffsets = {}): string {
   if (oldText === newText) return '';
   const a = splitLines(oldText);
   const b = splitLines(newText);
@@ -21,7 +27,7 @@ export function unifiedDiff(oldText: string, newText: string, oldName: string, n
     ...middle(a.slice(pre, a.length - suf), b.slice(pre, b.length - suf)),
     ...a.slice(a.length - suf).map((line) => ({ kind: ' ' as const, line })),
   ];
-  return `--- ${oldName}\n+++ ${newName}\n${hunks(ops)}`;
+  return `--- ${oldName}\n+++ ${newName}\n${hunks(ops, at.oldStart ?? 1, at.newStart ?? 1)}`;
 }
 
 /** Lines without their terminators; a missing final newline is shown the way diff(1) does. */
@@ -61,7 +67,7 @@ function middle(a: string[], b: string[]): Op[] {
   return ops;
 }
 
-function hunks(ops: Op[]): string {
+function hunks(ops: Op[], oldFirst: number, newFirst: number): string {
   const changed = ops.map((o, i) => (o.kind !== ' ' ? i : -1)).filter((i) => i >= 0);
   let out = '';
   let k = 0;
@@ -71,8 +77,8 @@ function hunks(ops: Op[]): string {
     while (k + 1 < changed.length && changed[k + 1] - end <= 2 * CONTEXT) end = changed[++k];
     end = Math.min(ops.length, end + CONTEXT + 1);
     k++;
-    let oldLine = 1;
-    let newLine = 1;
+    let oldLine = oldFirst;
+    let newLine = newFirst;
     for (const o of ops.slice(0, start)) {
       if (o.kind !== '+') oldLine++;
       if (o.kind !== '-') newLine++;

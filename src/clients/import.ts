@@ -9,7 +9,7 @@ import type { ServerManager } from '../units/manager.js';
 import { asRemote, asStdio, localHint, localStdioServers, localTarget, missingSection, readConfig, shellWord, targetFlag, type ConfigTarget } from './claude-config.js';
 import { expandDeep } from './expand.js';
 import { sameServer } from './match.js';
-import { redactArgs, showCommand } from '../util/redact.js';
+import { findArgSecrets, redactArgs, showCommand, showUrl } from '../util/redact.js';
 
 /**
  * `mcpshare import`: register a config's shareable stdio servers with `ServerManager.add`, under
@@ -18,10 +18,17 @@ import { redactArgs, showCommand } from '../util/redact.js';
  * - known stateless servers are registered: natively when known-servers.ts says they can serve HTTP
  *   themselves (transport and port flags added), bridged otherwise;
  * - known stateful servers stay per-session, with the reason;
- * - unknown servers are only listed (with their `--help` findings and the `add` command to share
- *   them by hand), unless `all` is set: whether a server keeps per-session state cannot be read
- *   from the outside, so sharing one is the user's decision.
+ * - unknown servers are only listed (with the `add` command to share them by hand, and, only when
+ *   asked with `helpCheck`, what their `--help` says), unless `all` is set: whether a server keeps
+ *   per-session state cannot be read from the outside, so sharing one is the user's decision.
  * The entry's `env` goes to the server's 0600 env file, `${VAR}` expanded as Claude Code would.
+ * The command line goes into the daemon's unit file (systemd unit, LaunchAgent plist), which others
+ * can read: an entry whose command line carries a secret (after `${VAR}` expansion) is not
+ * registered (status 'secret-in-args'); the secret belongs in `env`.
+ *
+ * Nothing from the config is ever run in a dry run, and by default not at all: a project's
+ * `.mcp.json` is untrusted input (Claude Code asks before starting its servers), so the `--help`
+ * check is opt-in, and even then whyNotRun() refuses shells, inline code and package downloaders.
  */
 export type ImportStatus =
   | 'registered'
@@ -35,6 +42,8 @@ export type ImportStatus =
   | 'remote'
   /** Uses `${VAR}` that is not set here: nothing registered. */
   | 'missing-variable'
+  /** Its command line carries a secret, which would land in a world-readable unit file: not registered. */
+  | 'secret-in-args'
   /** `add` refused it (command not found, invalid name, …). */
   | 'failed'
   | 'unsupported';
@@ -52,9 +61,13 @@ export interface ImportOutcome {
   /** Names of the variables copied into the env file. */
   envKeys?: string[];
   missing?: string[];
+  /** secret-in-args: what on the command line is a secret (`the value of --api-key`, …), never the value. */
+  secrets?: string[];
   help?: HelpFindings;
   /** How to share it by hand. */
   hint?: string;
+  /** What to change so that it can be imported. */
+  fix?: string;
   warnings?: string[];
 }
 
@@ -66,7 +79,10 @@ export interface ImportOptions {
   dryRun?: boolean;
   /** Register unknown servers too (bridged). */
   all?: boolean;
-  /** Run `--help` of unknown servers (default true). */
+  /**
+   * Run `COMMAND ARGS --help` of unknown servers to see whether they serve HTTP themselves (default
+   * false: that runs the config's commands). Never in a dry run, and never for what whyNotRun() refuses.
+   */
   helpCheck?: boolean;
   helpOptions?: HelpOptions;
   /** The environment `${VAR}` references are expanded from (default process.env). */
@@ -122,7 +138,7 @@ export async function importConfig(o: ImportOptions): Promise<ImportReport> {
 async function importOne(name: string, value: unknown, o: ImportOptions, env: NodeJS.ProcessEnv): Promise<ImportOutcome> {
   const { manager, target } = o;
   const remote = asRemote(value);
-  if (remote) return { name, status: 'remote', failed: false, reason: `already a remote server (${remote.type} ${remote.url}), nothing to import` };
+  if (remote) return { name, status: 'remote', failed: false, reason: `already a remote server (${remote.type} ${showUrl(remote.url)}), nothing to import` };
   const stdio = asStdio(value);
   if (!stdio) return { name, status: 'unsupported', failed: false, reason: 'not a stdio entry mcpshare understands; left alone' };
 
@@ -148,7 +164,11 @@ async function importOne(name: string, value: unknown, o: ImportOptions, env: No
   const existing = manager.registry.get(name);
   if (existing) {
     if (sameServer({ command, args }, existing) && (cwd === undefined || existing.cwd === cwd)) {
-      return { name, status: 'already-registered', failed: false, reason: `already registered (${existing.kind})`, kind: existing.kind, url: clientUrl(existing), command: [existing.command, ...redactArgs(existing.args)] };
+      const inUnit = findArgSecrets(existing.args);
+      const warnings = inUnit.length
+        ? [`its registered command line carries a secret (${inUnit.join(', ')}), which is in its unit file for others to read: move it to its env file ("mcpshare edit ${name} --env KEY=VALUE") if the server reads it from there, and drop it from the command line ("mcpshare edit ${name} -- …")`]
+        : undefined;
+      return { name, status: 'already-registered', failed: false, reason: `already registered (${existing.kind})`, kind: existing.kind, url: clientUrl(existing), command: [existing.command, ...redactArgs(existing.args)], warnings };
     }
     return {
       name,
@@ -164,9 +184,31 @@ async function importOne(name: string, value: unknown, o: ImportOptions, env: No
     return { name, status: 'failed', failed: true, command: line, reason: `${(err as Error).message}; "apply" switches entries by name, so rename the entry in ${target.file} first` };
   }
 
+  const secrets = findArgSecrets(args);
+  if (secrets.length) {
+    // Refused rather than rewritten: a `${VAR}` in args does not help (it is expanded here, and the
+    // unit would hold the value), and units do not expand variables from the env file.
+    return {
+      name,
+      status: 'secret-in-args',
+      // Exit 1 when it would have been registered; an unknown server is not registered without --all anyway.
+      failed: verdict.verdict === 'shareable' || !!o.all,
+      command: line,
+      envKeys,
+      secrets,
+      reason:
+        `its command line carries a secret (${secrets.join(', ')}), and a daemon's command line is written to its unit file, which other users can read; nothing was registered`,
+      fix:
+        `put the secret in the entry's "env" (import copies "env" into a 0600 env file only the daemon reads) and take it off "args": enough for a server that reads it from an environment variable` +
+        `${secrets.some((x) => /\((?:-e|--env)[ =]/.test(x)) ? ` (for "-e NAME=VALUE" keep just "-e NAME")` : ''}; ` +
+        `a "\${VAR}" reference in "args" is not enough, since import expands it and the unit would hold the value. Then import again`,
+    };
+  }
+
   let help: HelpFindings | undefined;
   if (verdict.verdict === 'unknown') {
-    if (o.helpCheck !== false) help = await (o.help ?? helpFindings)(command, args, { env: { ...env, ...vars }, cwd: cwd ?? target.dir, ...o.helpOptions });
+    if (o.helpCheck && o.dryRun) help = { ran: false, refused: true, flags: [], transports: [], native: false, message: 'its --help was not run: nothing is run in a dry run' };
+    else if (o.helpCheck) help = await (o.help ?? helpFindings)(command, args, { env: { ...env, ...vars }, cwd: cwd ?? target.dir, ...o.helpOptions });
     const hint = addCommand(name, line, envKeys, cwd);
     if (!o.all) {
       return {

@@ -51,7 +51,8 @@ export function parseJson(text: string): unknown {
       const { line, column } = lineColumn(text, text.length);
       throw new JsonSyntaxError(`${msg || 'empty file'} (line ${line}, column ${column})`, line, column);
     }
-    throw new JsonSyntaxError(msg);
+    const lc = /line (\d+),? column (\d+)/.exec(msg); // newer Node says where itself
+    throw lc ? new JsonSyntaxError(msg, Number(lc[1]), Number(lc[2])) : new JsonSyntaxError(msg);
   }
 }
 

@@ -1,16 +1,19 @@
 import { readFileSync } from 'node:fs';
 import { BackupStore, type EntryChange, type StoredRecord } from './backups.js';
-import { ConfigError, describeTarget, fileMeta, readConfigText, serversOf, withTargetLock, writeConfigText, type ConfigTarget } from './claude-config.js';
-import { unifiedDiff } from './diff.js';
-import { applySplices, jsonEqual, locate, parseJson, renderValueAt, type Splice } from './json-text.js';
+import { ConfigError, describeTarget, fileMeta, readConfigText, serversOf, shellWord, withTargetLock, writeConfigText, type ConfigTarget } from './claude-config.js';
+import { sectionDiff } from './display.js';
+import { applySplices, JsonSyntaxError, jsonEqual, locate, parseJson, renderValueAt, type Splice } from './json-text.js';
 
 /**
  * `mcpshare revert`: undo the newest apply of a config that is not undone yet.
  *
  * Entry by entry, not by copying the old file back: Claude Code rewrites `~/.claude.json` all the
  * time, and a user may edit `.mcp.json` after apply, so only entries that still hold exactly what
- * apply wrote get their original value (and text) back; everything else stays as it is now. Only a
- * file that no longer parses is replaced whole by the backup, after the corrupt one is saved aside.
+ * apply wrote get their original value (and text) back; everything else stays as it is now. A
+ * project's `.mcp.json` that no longer parses is replaced whole by the backup, after the corrupt one
+ * is saved aside. A corrupt `~/.claude.json` (user or local scope) is never replaced: its backup
+ * predates everything Claude Code saved since the apply (other projects, account data, other
+ * scopes), so revert reports where it is broken and how to restore the backup by hand, and changes nothing.
  */
 export type RevertEntryStatus =
   /** Back to what it was before apply. */
@@ -29,8 +32,11 @@ export interface RevertEntryOutcome {
 
 export interface RevertReport {
   file: string;
-  /** reverted: entry by entry; restored-backup: the whole file (it was corrupt); nothing: no apply to undo; missing-file: the config is gone. */
-  result: 'reverted' | 'restored-backup' | 'nothing' | 'missing-file';
+  /**
+   * reverted: entry by entry; restored-backup: the whole file (a corrupt .mcp.json); corrupt: a
+   * corrupt ~/.claude.json, left as it is; nothing: no apply to undo; missing-file: the config is gone.
+   */
+  result: 'reverted' | 'restored-backup' | 'corrupt' | 'nothing' | 'missing-file';
   outcomes: RevertEntryOutcome[];
   /** The full backup taken by the apply being undone. */
   backup?: string;
@@ -38,6 +44,10 @@ export interface RevertReport {
   savedBefore?: string;
   /** Where the corrupt file was saved before the backup replaced it. */
   corruptSavedAs?: string;
+  /** corrupt: where the file stops being JSON. */
+  position?: { line: number; column: number };
+  /** corrupt: the command that puts the backup back by hand (for people who accept losing what changed since). */
+  restoreCommand?: string;
   wrote: boolean;
   diff?: string;
   message: string;
@@ -98,13 +108,15 @@ export async function revertConfig(o: RevertOptions): Promise<RevertReport> {
     try {
       serversOf(target, text);
     } catch (err) {
-      if (err instanceof ConfigError && err.kind === 'corrupt') return restoreWhole(o, stored, text, err);
+      if (err instanceof ConfigError && err.kind === 'corrupt') return target.scope === 'project' ? restoreWhole(o, stored, text, err) : refuseCorrupt(o, stored, text, err);
       throw err; // valid JSON of the wrong shape: reported, never overwritten
     }
     const plan = planRevert(text, target.section, stored.record.changes);
     const changed = plan.text !== text;
     if (o.dryRun) {
-      return { file, result: 'reverted', outcomes: plan.outcomes, backup, wrote: false, diff: unifiedDiff(text, plan.text, file, `${file} (after mcpshare revert)`), message: summary(plan.outcomes, false), ok: true };
+      // The servers object only, every entry's secrets hidden (a restored stdio entry brings its env back).
+      const diff = sectionDiff(text, plan.text, target.section, file, `${file} (after mcpshare revert)`);
+      return { file, result: 'reverted', outcomes: plan.outcomes, backup, wrote: false, diff, message: summary(plan.outcomes, false), ok: true };
     }
     const savedBefore = changed ? backups.save(file, text, 'before-revert') : undefined;
     if (changed) writeConfigText(fileMeta(file), plan.text);
@@ -115,7 +127,42 @@ export async function revertConfig(o: RevertOptions): Promise<RevertReport> {
   return o.dryRun ? run() : withTargetLock(target, run);
 }
 
-/** The file does not parse: save it aside, put the pre-apply backup back whole. */
+/**
+ * ~/.claude.json does not parse: change nothing. Its backup is from before the apply; putting it back
+ * would silently undo everything Claude Code saved since, so that is the user's call, with the command.
+ */
+function refuseCorrupt(o: RevertOptions, stored: StoredRecord, corrupt: string, err: ConfigError): RevertReport {
+  const { target } = o;
+  const backup = stored.record.backup;
+  let position: { line: number; column: number } | undefined;
+  let detail = err.message;
+  try {
+    parseJson(corrupt);
+  } catch (e) {
+    if (e instanceof JsonSyntaxError) {
+      detail = e.message;
+      if (e.line !== undefined && e.column !== undefined) position = { line: e.line, column: e.column };
+    }
+  }
+  const restoreCommand = `cp ${shellWord(backup)} ${shellWord(target.file)}`;
+  const where = position ? ` at line ${position.line}, column ${position.column}` : '';
+  return {
+    file: target.file,
+    result: 'corrupt',
+    outcomes: [],
+    backup,
+    position,
+    restoreCommand,
+    wrote: false,
+    message:
+      `${target.file} is not valid JSON${where} (${detail}); revert changed nothing. ` +
+      `Restoring the whole backup taken before the apply (${stored.record.at}) would also undo everything Claude Code saved in it since: other projects, account data, the other scopes. ` +
+      `Fix the file by hand${where}, then run revert again; or, to put the backup back as it was, accepting that loss: ${restoreCommand}`,
+    ok: false,
+  };
+}
+
+/** A project's .mcp.json does not parse: save it aside, put the pre-apply backup back whole. */
 function restoreWhole(o: RevertOptions, stored: StoredRecord, corrupt: string, err: ConfigError): RevertReport {
   const { target, backups } = o;
   const backup = stored.record.backup;

@@ -38,6 +38,8 @@ export interface HelpFindings {
   transports: ('http' | 'sse')[];
   /** It can probably serve HTTP or SSE itself (a transport flag, or a port flag next to "sse"/"streamable-http"). */
   native: boolean;
+  /** Not run on purpose (whyNotRun(), or a dry run): `message` says why. */
+  refused?: boolean;
   /** One sentence for people. */
   message: string;
 }
@@ -65,19 +67,119 @@ export function readHelp(text: string): Omit<HelpFindings, 'ran' | 'message'> {
 export interface HelpOptions {
   env?: NodeJS.ProcessEnv;
   cwd?: string;
-  /** Default 5000 ms: `npx -y` may first download the package; a server that ignores --help is killed. */
+  /** Default 5000 ms: a server that ignores --help and starts serving is killed then. */
   timeoutMs?: number;
 }
 
 const HELP_OUTPUT_LIMIT = 256 * 1024;
 
+const SHELLS = new Set(['sh', 'bash', 'zsh', 'dash', 'ksh', 'mksh', 'ash', 'fish', 'csh', 'tcsh', 'busybox']);
+/** Interpreters and the options that make them run code given on the command line. */
+const INLINE_CODE: Record<string, RegExp> = {
+  node: /^(?:-e|--eval|-p|--print|-pe|-ep)(?:=|$)/,
+  nodejs: /^(?:-e|--eval|-p|--print|-pe|-ep)(?:=|$)/,
+  bun: /^(?:-e|--eval|-p|--print)(?:=|$)/,
+  python: /^-[A-Za-z]*c/,
+  pypy: /^-[A-Za-z]*c/,
+  ruby: /^-[A-Za-z]*e/,
+  perl: /^-[A-Za-z]*[eE]/,
+  php: /^-[A-Za-z]*r/,
+  lua: /^-[A-Za-z]*e/,
+  luajit: /^-[A-Za-z]*e/,
+  osascript: /^-[A-Za-z]*e/,
+  rscript: /^-[A-Za-z]*e/,
+  pwsh: /^[-/](?:c|command|ec|e|encodedcommand)$/i,
+  powershell: /^[-/](?:c|command|ec|e|encodedcommand)$/i,
+  cmd: /^\/[ck]$/i,
+};
+/** Launchers that fetch a package (or image) and run it: the check would run code this machine does not have yet. */
+const FETCHERS: Record<string, (args: readonly string[]) => boolean> = {
+  npx: () => true,
+  pnpx: () => true,
+  bunx: () => true,
+  uvx: () => true,
+  pipx: (a) => firstWord(a) === 'run',
+  uv: (a) => ['run', 'tool'].includes(firstWord(a) ?? ''),
+  npm: (a) => ['exec', 'x'].includes(firstWord(a) ?? ''),
+  pnpm: (a) => firstWord(a) === 'dlx',
+  yarn: (a) => firstWord(a) === 'dlx',
+  bun: (a) => firstWord(a) === 'x',
+  dnx: () => true,
+  go: (a) => firstWord(a) === 'run' && a.some((w) => w.includes('@') || /^[a-z0-9.-]+\.[a-z]{2,}\//i.test(w)),
+  deno: (a) => ['run', 'x', 'serve'].includes(firstWord(a) ?? '') && a.some((w) => /^(?:https?:|npm:|jsr:)/.test(w)),
+  docker: (a) => ['run', 'create', 'container'].includes(firstWord(a) ?? ''),
+  podman: (a) => ['run', 'create', 'container'].includes(firstWord(a) ?? ''),
+  nerdctl: (a) => ['run', 'create', 'container'].includes(firstWord(a) ?? ''),
+};
+/** Prefix commands that run the rest of their arguments: the check looks at what they run. */
+const WRAPPERS = new Set(['env', 'nice', 'nohup', 'time', 'command', 'exec', 'timeout', 'stdbuf', 'ionice', 'setsid']);
+/** A wrapper's options that take the next word as their value. */
+const WRAPPER_VALUE_OPTIONS: Record<string, string[]> = {
+  env: ['-u', '--unset', '-C', '--chdir'],
+  nice: ['-n', '--adjustment'],
+  timeout: ['-s', '--signal', '-k', '--kill-after'],
+  stdbuf: ['-i', '-o', '-e', '--input', '--output', '--error'],
+  ionice: ['-c', '-n', '-p', '--class', '--classdata'],
+  exec: ['-a'],
+};
+
+const firstWord = (args: readonly string[]) => args.find((a) => !a.startsWith('-'));
+
+/** `/usr/bin/python3.12` → `python`, `node.exe` → `node`. */
+function programName(command: string): string {
+  const base = command.split(/[\\/]/).pop()!.toLowerCase().replace(/\.(?:exe|cmd|bat|ps1)$/, '');
+  return /^python[0-9.]*$/.test(base) ? 'python' : /^pypy[0-9.]*$/.test(base) ? 'pypy' : base;
+}
+
 /**
- * Runs `COMMAND ARGS --help` (no shell, stdin closed, its own process group) and reads what it says.
+ * Why `COMMAND ARGS --help` must not be run to learn about an unknown server, or undefined when it
+ * may: a shell given a command string (`sh -c …`), an interpreter given inline code (`node -e`,
+ * `python -c`, `deno eval`, …), a launcher that would download and run a package or image (`npx`,
+ * `uvx`, `pnpm dlx`, `docker run`, …), or sudo. A program already on this machine, given a script
+ * or plain arguments, may be run (that is what the opt-in check is for).
+ */
+export function whyNotRun(command: string, args: readonly string[]): string | undefined {
+  let name = programName(command);
+  let rest = [...args];
+  // `env FOO=1 sh -c …`, `nice -n 5 npx …`: judge the command they run.
+  for (let guard = 0; WRAPPERS.has(name) && guard < 5; guard++) {
+    if (name === 'env' && rest.some((a) => a === '-S' || a.startsWith('--split-string') || /^-[A-Za-z0-9]*S/.test(a))) return '"env -S" runs a command string';
+    const takesValue = WRAPPER_VALUE_OPTIONS[name] ?? [];
+    let i = 0;
+    while (i < rest.length && rest[i].startsWith('-')) i += takesValue.includes(rest[i]) ? 2 : 1;
+    if (name === 'env') while (i < rest.length && /^[A-Za-z_][A-Za-z0-9_]*=/.test(rest[i])) i++;
+    if (name === 'timeout') i++; // the duration
+    if (i >= rest.length) return undefined;
+    name = programName(rest[i]);
+    rest = rest.slice(i + 1);
+  }
+  if (name === 'sudo' || name === 'doas' || name === 'su') return `it runs as another user through ${name}`;
+  if (SHELLS.has(name) && rest.some((a) => /^-[A-Za-z]*c[A-Za-z]*$/.test(a) || a === '--command')) return `it is a shell given a command string (${name} -c), which would run that string`;
+  if (name === 'deno' && firstWord(rest) === 'eval') return 'it runs inline code (deno eval)';
+  const inline = INLINE_CODE[name];
+  if (inline) {
+    const flag = rest.find((a) => inline.test(a));
+    if (flag) return `it runs inline code (${name} ${flag.split('=')[0]})`;
+  }
+  if ((name === 'npx' || name === 'npm') && rest.some((a) => a === '-c' || a.startsWith('--call'))) return `it runs a command string (${name} -c)`;
+  const fetcher = FETCHERS[name];
+  if (fetcher?.(rest)) {
+    const what = name === 'docker' || name === 'podman' || name === 'nerdctl' ? 'pull and start a container image' : 'download a package and run it';
+    return `"${[name, ...rest.slice(0, rest.findIndex((a) => !a.startsWith('-')) + 1)].join(' ')}" may ${what}, which the --help check never does`;
+  }
+  return undefined;
+}
+
+/**
+ * Runs `COMMAND ARGS --help` (no shell, stdin closed, its own process group) and reads what it says,
+ * unless whyNotRun() objects (then nothing is started and the findings say why).
  * Never throws and never hangs: a server that ignores --help and starts serving is killed with its
  * whole group (npx/uvx grandchildren included) after the timeout, and the group is killed after a
  * normal exit too, so nothing it spawned outlives the check.
  */
 export function helpFindings(command: string, args: readonly string[], opts: HelpOptions = {}): Promise<HelpFindings> {
+  const refusal = whyNotRun(command, args);
+  if (refusal) return Promise.resolve({ ran: false, refused: true, flags: [], transports: [], native: false, message: `its --help was not run: ${refusal}` });
   const timeoutMs = opts.timeoutMs ?? 5000;
   return new Promise((resolve) => {
     let out = '';
