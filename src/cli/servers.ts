@@ -2,6 +2,7 @@ import { parseEnvAssignments } from '../registry/secrets.js';
 import type { RestartPolicy } from '../registry/registry.js';
 import { ServerManager } from '../units/manager.js';
 import { intOption, parseCommandLine, UsageError } from '../util/args.js';
+import { showCommand } from '../util/redact.js';
 import { table } from './format.js';
 
 /** `add`, `remove`, `list`, `edit`: the registry side of the CLI. Logic lives in ServerManager. */
@@ -139,7 +140,7 @@ export async function listCommand(argv: string[]): Promise<number> {
   process.stdout.write(
     table([
       ['NAME', 'KIND', 'PORT', 'BACKEND', 'COMMAND'],
-      ...entries.map((e) => [e.name, e.kind === 'native' ? `native ${e.transport}` : 'bridged', String(e.port), e.backend, [e.command, ...e.args].join(' ')]),
+      ...entries.map((e) => [e.name, e.kind === 'native' ? `native ${e.transport}` : 'bridged', String(e.port), e.backend, showCommand(e.command, e.args)]),
     ]),
   );
   return 0;
