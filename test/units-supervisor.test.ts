@@ -23,6 +23,7 @@ import { Supervisor } from '../src/units/supervisor.js';
 import { sendControl, socketPath, stateFilePath, supervisorLogPath } from '../src/units/supervisor-control.js';
 import { pidsInGroup } from '../src/util/procinfo.js';
 import { CLI, connect, disconnect, EVERYTHING, FIXTURE, sleep, textOf, waitFor } from './helpers/bridge.js';
+import type { ServerStatus } from '../src/units/status.js';
 
 /** In every command line and environment this file creates, so a leak is attributable to it. */
 const MARKER = `mcpsup-test-${process.pid}-${randomBytes(4).toString('hex')}`;
@@ -175,22 +176,8 @@ async function ok(home: string, args: string[]): Promise<CliResult> {
   return r;
 }
 
-interface StatusRow {
-  name: string;
-  kind: string;
-  url: string;
-  port: number;
-  backend: string;
-  state: string;
-  restarts: number;
-  pid: number | null;
-  rssBytes: number | null;
-  sessions: number | null;
-  server: { name: string; version: string } | null;
-  detail: string;
-  logFile: string;
-  unitFile: string | null;
-}
+/** A row of `mcpshare status --json`: the product's own documented type. */
+type StatusRow = ServerStatus;
 
 async function statusJson(home: string): Promise<{ raw: string; rows: Record<string, StatusRow> }> {
   const r = await ok(home, ['status', '--json']);

@@ -17,6 +17,7 @@ import type { Server } from 'node:net';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { EVERYTHING, textOf, waitFor } from './helpers/bridge.js';
+import type { ServerStatus } from '../src/units/status.js';
 import {
   allCommandLines,
   freePort,
@@ -42,23 +43,8 @@ const SECRET = `sk-live-${randomBytes(12).toString('hex')}`;
 const WAIT = '120';
 const SLOW = 240_000;
 
-interface StatusRow {
-  name: string;
-  kind: string;
-  transport: string;
-  url: string;
-  port: number;
-  backend: string;
-  state: string;
-  restarts: number;
-  pid: number | null;
-  rssBytes: number | null;
-  sessions: number | null;
-  server: { name: string; version: string } | null;
-  detail: string;
-  logFile: string;
-  unitFile: string | null;
-}
+/** A row of `mcpshare status --json`: the product's own documented type. */
+type StatusRow = ServerStatus;
 
 let sd: UserManager;
 let ports: { ev: number; evMoved: number; nat: number; crash: number };
