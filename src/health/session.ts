@@ -1,5 +1,6 @@
 import { VERSION } from '../version.js';
 import type { Diagnosis } from './types.js';
+import type { Exchange } from './wire.js';
 
 /**
  * What the two transport handshakes (streamable.ts, sse.ts) have in common: the initialize request
@@ -105,4 +106,17 @@ export function statusFailure(status: number, what: string): Failed {
   if (status === 403) return { ok: false, diagnosis: 'http-error', status, message: '403 Forbidden: the daemon refused this Host/Origin or client', tryOthers: false };
   if (status >= 500) return { ok: false, diagnosis: 'http-error', status, message: `HTTP ${status}: the daemon failed while answering`, tryOthers: false };
   return { ok: false, diagnosis: 'http-error', status, message: `HTTP ${status} at the ${what} endpoint`, tryOthers: status === 405 || status === 400 || status === 406 || status === 415 };
+}
+
+/** A failure before any HTTP answer: nothing listens, it never answered, or it is not HTTP. */
+export function transportFailure(ex: Exclude<Exchange, { kind: 'response' }>): Failed {
+  if (ex.kind === 'refused') return { ok: false, diagnosis: 'refused', message: ex.message, tryOthers: false };
+  if (ex.kind === 'silent') return { ok: false, diagnosis: 'silent', message: ex.message, tryOthers: false };
+  return { ok: false, diagnosis: 'not-mcp', message: ex.message, tryOthers: false };
+}
+
+/** A body quoted in a message: whitespace folded, at most 80 characters. */
+export function snippet(text: string): string {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  return flat.length > 80 ? `${flat.slice(0, 77)}...` : flat;
 }

@@ -8,11 +8,12 @@ import {
   PING_BODY,
   PING_ID,
   readInitializeAnswer,
+  snippet,
   statusFailure,
+  transportFailure,
   type Handshake,
   type ProbeContext,
 } from './session.js';
-import { snippet, transportFailure } from './streamable.js';
 import { exchangeAny, readText, SseReader } from './wire.js';
 
 /**

@@ -10,12 +10,14 @@ import {
   PING_ID,
   readInitializeAnswer,
   singleClient,
+  snippet,
   statusFailure,
+  transportFailure,
   type Failed,
   type Handshake,
   type ProbeContext,
 } from './session.js';
-import { exchangeAny, readSseUntil, readText, type Exchange } from './wire.js';
+import { exchangeAny, readSseUntil, readText } from './wire.js';
 
 /**
  * The Streamable HTTP handshake: POST initialize (accepting JSON or an event stream), read the
@@ -72,11 +74,6 @@ function headerValue(res: IncomingMessage, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-export function transportFailure(ex: Exclude<Exchange, { kind: 'response' }>): Failed {
-  if (ex.kind === 'refused') return { ok: false, diagnosis: 'refused', message: ex.message, tryOthers: false };
-  if (ex.kind === 'silent') return { ok: false, diagnosis: 'silent', message: ex.message, tryOthers: false };
-  return { ok: false, diagnosis: 'not-mcp', message: ex.message, tryOthers: false };
-}
 
 /** Reads the JSON-RPC answer with `id` from a JSON body or an event stream, then stops reading. */
 async function readAnswer(res: IncomingMessage, id: number, timeoutMs: number): Promise<{ msg: Record<string, unknown> } | { failure: Failed }> {
@@ -123,9 +120,4 @@ function jsonRpcError(parsed: unknown): Record<string, unknown> | undefined {
   return parsed && typeof parsed === 'object' && !Array.isArray(parsed) && 'error' in parsed && (parsed as { jsonrpc?: unknown }).jsonrpc === '2.0'
     ? (parsed as Record<string, unknown>)
     : undefined;
-}
-
-export function snippet(text: string): string {
-  const flat = text.replace(/\s+/g, ' ').trim();
-  return flat.length > 80 ? `${flat.slice(0, 77)}...` : flat;
 }
