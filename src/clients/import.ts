@@ -3,7 +3,7 @@ import type { KnownServer } from '../registry/known-servers.js';
 import { validateName } from '../registry/names.js';
 import { allocatePort } from '../registry/ports.js';
 import type { ServerEntry } from '../registry/registry.js';
-import { helpFindings, shareabilityOf, type HelpFindings, type HelpOptions } from '../registry/shareability.js';
+import { helpFindings, nativeFlagWords, shareabilityOf, type HelpFindings, type HelpOptions } from '../registry/shareability.js';
 import { clientUrl } from '../units/daemon.js';
 import type { ServerManager } from '../units/manager.js';
 import { asRemote, asStdio, localHint, localStdioServers, localTarget, missingSection, readConfig, shellWord, targetFlag, type ConfigTarget } from './claude-config.js';
@@ -271,11 +271,8 @@ function registered(entry: ServerEntry, what: string, envKeys: string[], warning
 export function withNativeFlags(args: readonly string[], native: NonNullable<KnownServer['native']>, port: number, command?: string): string[] {
   const [tFlag, ...tValue] = native.transportFlag.split(' ');
   let out = dropFlag(args, tFlag, tValue.length > 0);
-  const added = [tFlag, ...tValue];
-  if (native.portFlag) {
-    out = dropFlag(out, native.portFlag, true);
-    added.push(native.portFlag, (native.portValue ?? '{port}').replace('{port}', port ? String(port) : 'PORT'));
-  }
+  if (native.portFlag) out = dropFlag(out, native.portFlag, true);
+  const added = nativeFlagWords(native, port || 'PORT');
   return command === undefined ? [...out, ...added] : [command, ...out, ...added];
 }
 
