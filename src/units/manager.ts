@@ -245,21 +245,18 @@ export class ServerManager {
 
   async statusOf(entry: ServerEntry): Promise<ServerStatus> {
     const logFile = logFilePath(this.paths, entry.name);
-    let b: ServiceBackend;
-    try {
-      b = await this.backendFor(entry.backend);
-    } catch (err) {
-      return describeDaemon(entry, { installed: true, active: 'failed', crashLoop: false, restarts: 0, detail: (err as Error).message }, { backend: entry.backend, logFile, unitFile: undefined });
-    }
+    let b: ServiceBackend | undefined;
     let unit: UnitState;
     try {
+      b = await this.backendFor(entry.backend);
       unit = await b.inspect(entry.name, entry.restart);
     } catch (err) {
-      // A service manager that does not answer (a stopped supervisor, a hung systemctl) makes this
-      // one row unknown, not the whole status, check or tray round.
-      unit = { installed: true, active: 'failed', crashLoop: false, restarts: 0, detail: `its state could not be read: ${(err as Error).message}` };
+      // A service manager that cannot be opened or does not answer (a stopped supervisor, a hung
+      // systemctl) makes this one row "down" with the reason, not the whole status, check or tray round.
+      const message = (err as Error).message;
+      unit = { installed: true, active: 'failed', crashLoop: false, restarts: 0, detail: b ? `its state could not be read: ${message}` : message };
     }
-    return describeDaemon(entry, unit, { backend: entry.backend, logFile, unitFile: b.definitionPath(entry.name) });
+    return describeDaemon(entry, unit, { backend: entry.backend, logFile, unitFile: b?.definitionPath(entry.name) });
   }
 
   private async waitSettled(entry: ServerEntry, waitMs: number): Promise<ServerStatus> {
