@@ -131,22 +131,26 @@ function redactUrl(url: string, found: Found): string {
     const segs = path.split('/');
     p = segs.map((seg, k) => (seg && (randomLooking(seg) || TOKEN_SHAPE.test(seg) || (k > 0 && TOKEN_MARKERS.has(segs[k - 1].toLowerCase()) && tokenAfterMarker(seg))) ? (found.push('a token in a URL path'), REDACTED) : seg)).join('/');
   }
-  const q = query
+  const q = mapQuery(query, (part, eq) => {
+    if (eq < 0) return part;
+    const name = decodeSafe(part.slice(0, eq));
+    const value = decodeSafe(part.slice(eq + 1));
+    if (value === '' || isReference(value) || !(isSecretName(name) || TOKEN_SHAPE.test(value))) return part;
+    found.push(`the ${name} parameter of a URL`);
+    return `${part.slice(0, eq + 1)}${REDACTED}`;
+  });
+  return `${scheme}${auth}${p}${q}${hash}`;
+}
+
+/** A URL's `?query` with each `name=value` part passed through `fn` (eq: the index of "=", or -1); "" for none. */
+function mapQuery(query: string | undefined, fn: (part: string, eq: number) => string): string {
+  return query
     ? `?${query
         .slice(1)
         .split('&')
-        .map((part) => {
-          const eq = part.indexOf('=');
-          if (eq < 0) return part;
-          const name = decodeSafe(part.slice(0, eq));
-          const value = decodeSafe(part.slice(eq + 1));
-          if (value === '' || isReference(value) || !(isSecretName(name) || TOKEN_SHAPE.test(value))) return part;
-          found.push(`the ${name} parameter of a URL`);
-          return `${part.slice(0, eq + 1)}${REDACTED}`;
-        })
+        .map((part) => fn(part, part.indexOf('=')))
         .join('&')}`
     : '';
-  return `${scheme}${auth}${p}${q}${hash}`;
 }
 
 function decodeSafe(s: string): string {
@@ -274,16 +278,6 @@ export function showUrl(url: string): string {
   const found: Found = [];
   const redacted = redactUrl(`${scheme}${host}${path}`, found);
   if (at < 0 && !query && !hash && !found.length) return url;
-  const q = query
-    ? `?${query
-        .slice(1)
-        .split('&')
-        .map((part) => {
-          const eq = part.indexOf('=');
-          if (eq >= 0) return `${part.slice(0, eq + 1)}${REDACTED}`;
-          return randomLooking(part) || TOKEN_SHAPE.test(part) ? REDACTED : part;
-        })
-        .join('&')}`
-    : '';
+  const q = mapQuery(query, (part, eq) => (eq >= 0 ? `${part.slice(0, eq + 1)}${REDACTED}` : randomLooking(part) || TOKEN_SHAPE.test(part) ? REDACTED : part));
   return `${redacted}${q}`;
 }
