@@ -23,12 +23,12 @@ import { locate, parseJson, renderValueAt } from '../src/clients/json-text.js';
 import { sameServer } from '../src/clients/match.js';
 import { findArgSecrets, redactArgs, showUrl } from '../src/util/redact.js';
 import { revertConfig } from '../src/clients/revert.js';
-import { DEFAULT_RESTART_POLICY, Registry, type ServerEntry } from '../src/registry/registry.js';
+import { Registry, type ServerEntry } from '../src/registry/registry.js';
 import { readEnvIfExists } from '../src/registry/secrets.js';
 import { helpFindings, readHelp, whyNotRun } from '../src/registry/shareability.js';
 import { ServerManager } from '../src/units/manager.js';
 import { userPaths } from '../src/units/paths.js';
-import { connect, disconnect, EVERYTHING, ROOT, runCli, type RunningCli } from './helpers/bridge.js';
+import { connect, disconnect, EVERYTHING, everythingEntry, ROOT, runCli, type RunningCli } from './helpers/bridge.js';
 import { freePort, mcpshare, type RunResult } from './helpers/systemd.js';
 
 const FIXTURES = join(ROOT, 'test', 'fixtures');
@@ -53,21 +53,7 @@ let backups: BackupStore;
 let registry: Registry;
 const EVERYTHING_CMD = ['npx', '-y', '@modelcontextprotocol/server-everything'];
 
-function entry(name: string, over: Partial<ServerEntry>): ServerEntry {
-  return {
-    name,
-    kind: 'bridged',
-    transport: 'http',
-    path: '/mcp',
-    command: process.execPath,
-    args: [EVERYTHING],
-    port,
-    restart: { ...DEFAULT_RESTART_POLICY },
-    backend: 'supervisor',
-    addedAt: '2026-01-01T00:00:00.000Z',
-    ...over,
-  };
-}
+const entry = (name: string, over: Partial<ServerEntry>): ServerEntry => everythingEntry(name, port, over);
 
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'mcpshare-clients-'));

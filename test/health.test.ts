@@ -14,12 +14,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HealthMonitor, type ServerHealth } from '../src/health/monitor.js';
 import { probe } from '../src/health/probe.js';
-import { DEFAULT_RESTART_POLICY, type ServerEntry } from '../src/registry/registry.js';
+import type { ServerEntry } from '../src/registry/registry.js';
 import { ServerManager } from '../src/units/manager.js';
 import { userPaths } from '../src/units/paths.js';
 import type { ServerStatus } from '../src/units/status.js';
 import { sendControl } from '../src/units/supervisor-control.js';
-import { bridgeArgs, EVERYTHING, ROOT, runCli, waitFor, waitReady, type RunningCli } from './helpers/bridge.js';
+import { bridgeArgs, everythingEntry, EVERYTHING, ROOT, runCli, waitFor, waitReady, type RunningCli } from './helpers/bridge.js';
 import { freePort, mcpshare, portAccepts, processesOf } from './helpers/systemd.js';
 
 const SINGLE_CLIENT = join(ROOT, 'test/fixtures/health-single-client.mjs');
@@ -187,18 +187,7 @@ describe('probe: each diagnosis against a real daemon', () => {
   });
 
   test('monitor: a server whose state cannot be read does not blank out the others', async () => {
-    const entry = (name: string): ServerEntry => ({
-      name,
-      kind: 'bridged',
-      transport: 'http',
-      path: '/mcp',
-      command: process.execPath,
-      args: [EVERYTHING],
-      port: shared.port,
-      restart: DEFAULT_RESTART_POLICY,
-      backend: 'supervisor',
-      addedAt: new Date().toISOString(),
-    });
+    const entry = (name: string): ServerEntry => everythingEntry(name, shared.port);
     const up = (e: ServerEntry): ServerStatus => ({ name: e.name, kind: e.kind, transport: e.transport, url: `${shared.url}/mcp`, port: e.port, backend: e.backend, state: 'up', restarts: 0, pid: null, rssBytes: null, sessions: 0, server: null, detail: 'serving', logFile: '/dev/null', unitFile: null });
     const monitor = new HealthMonitor({
       list: () => [entry('good'), entry('unreadable')],

@@ -8,6 +8,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
+import { DEFAULT_RESTART_POLICY, type ServerEntry } from '../../src/registry/registry.js';
 import { NODE_MEMORY_FLAGS } from '../../src/runtime.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -186,4 +187,21 @@ export function initializeBody(id: number | string = 1, protocolVersion = '2025-
     method: 'initialize',
     params: { protocolVersion, capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
   });
+}
+
+/** A registry entry for server-everything bridged on `port` (what `mcpshare add` would record), with overrides. */
+export function everythingEntry(name: string, port: number, over: Partial<ServerEntry> = {}): ServerEntry {
+  return {
+    name,
+    kind: 'bridged',
+    transport: 'http',
+    path: '/mcp',
+    command: process.execPath,
+    args: [EVERYTHING],
+    port,
+    restart: { ...DEFAULT_RESTART_POLICY },
+    backend: 'supervisor',
+    addedAt: '2026-01-01T00:00:00.000Z',
+    ...over,
+  };
 }
