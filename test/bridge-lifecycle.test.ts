@@ -9,7 +9,7 @@
  * belong to the benchmarks. A hang is caught by a 10 s client-side timeout instead of Jest's.
  */
 import { afterAll, afterEach, describe, expect, test } from '@jest/globals';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -34,6 +34,7 @@ import {
   type Kind,
   type RunningCli,
 } from './helpers/bridge.js';
+import { groupMembers, isAlive, killLeftovers, procStat, settle, startedPids } from './helpers/soak.js';
 
 const FIX = [process.execPath, FIXTURE];
 /** Client-side timeout for every call that might hang: well under Jest's, well over any expectation. */
@@ -61,12 +62,15 @@ async function client(b: RunningCli, kind: Kind, name: string): Promise<Client> 
   return c;
 }
 
+/** Command-line marks of what this file starts: SIGKILL after a failed test touches only these. */
+const OUR_PROCESSES = ['fixture-server.mjs', 'mcpshare-lifecycle-', "process.on('SIGTERM'"];
+
 afterEach(async () => {
   await Promise.allSettled(clients.splice(0).map((c) => c.close()));
   const stopping = bridges.splice(0);
   await Promise.allSettled(stopping.map((b) => b.stop()));
   // Whatever a failed test left behind: no process of a child's group may outlive its test.
-  for (const b of stopping) for (const pid of startedPids(b)) killOurLeftovers(pid);
+  for (const b of stopping) for (const pid of startedPids(b.stderr())) killLeftovers(pid, OUR_PROCESSES);
 });
 
 afterAll(() => {
@@ -76,79 +80,8 @@ afterAll(() => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// /proc helpers
-// ---------------------------------------------------------------------------------------------
-
-/** [state, pgrp] of a process, or undefined when it is gone. */
-function procStat(pid: number): { state: string; pgrp: number } | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { state: fields[0], pgrp: Number(fields[2]) };
-  } catch {
-    return undefined;
-  }
-}
-
-/** A live process (zombies waiting for a reaper do not count: they hold no memory and run nothing). */
-function isAlive(pid: number): boolean {
-  const s = procStat(pid);
-  return !!s && s.state !== 'Z';
-}
-
-/** Live members of a process group, read from /proc. */
-function groupMembers(pgid: number): number[] {
-  const out: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    const s = procStat(Number(name));
-    if (s && s.pgrp === pgid && s.state !== 'Z') out.push(Number(name));
-  }
-  return out;
-}
-
-/** Every child pid the bridge logged ("started MCP server: pid N"). */
-function startedPids(b: RunningCli): number[] {
-  return [...b.stderr().matchAll(/started MCP server: pid (\d+)/g)].map((m) => Number(m[1]));
-}
-
-/** SIGKILLs what is left of a child's group, only processes this file started (never a reused pid). */
-function killOurLeftovers(pgid: number): void {
-  for (const pid of groupMembers(pgid)) {
-    let cmdline = '';
-    try {
-      cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    } catch {
-      continue;
-    }
-    if (!cmdline.includes('fixture-server.mjs') && !cmdline.includes('mcpshare-lifecycle-') && !cmdline.includes("process.on('SIGTERM'")) continue;
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // gone
-    }
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
 // Call helpers
 // ---------------------------------------------------------------------------------------------
-
-interface Settled {
-  ok: boolean;
-  value?: unknown;
-  error?: Error;
-  /** When it settled (Date.now()). */
-  at: number;
-}
-
-/** Never rejects: records how and when a call ended. */
-function settle(p: Promise<unknown>): Promise<Settled> {
-  return p.then(
-    (value) => ({ ok: true, value, at: Date.now() }),
-    (error: Error) => ({ ok: false, error, at: Date.now() }),
-  );
-}
 
 /** Counts notifications/tools/list_changed per client. */
 function countListChanged(list: Client[]): Map<Client, number> {
@@ -335,7 +268,7 @@ describe('giving up', () => {
     const last = err.trim().split('\n').pop()!;
     expect(last).toMatch(/^mcpshare: crash loop.*code 3.*fixture: exiting at start as asked/);
     // Three tries, and no process of any try left behind.
-    const pids = startedPids(b);
+    const pids = startedPids(b.stderr());
     expect(pids).toHaveLength(3);
     for (const pid of pids) expect(isAlive(pid)).toBe(false);
   });
@@ -353,7 +286,7 @@ describe('giving up', () => {
     expect(err).toMatch(/did not answer initialize within 1 s/);
     expect(err).toMatch(/mcpshare: crash loop.*did not answer initialize/);
     // Each hung child was killed, not leaked.
-    const pids = startedPids(b);
+    const pids = startedPids(b.stderr());
     expect(pids).toHaveLength(2);
     for (const pid of pids) expect(isAlive(pid)).toBe(false);
   });
