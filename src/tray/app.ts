@@ -1,0 +1,303 @@
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { HealthMonitor, type ServerHealth } from '../health/monitor.js';
+import type { ServerManager } from '../units/manager.js';
+import type { ServerStatus } from '../units/status.js';
+import { ACTIONS, buildMenu, iconFile } from './menu.js';
+import { CrashLoopAlerts, type Notify } from './notify.js';
+import { clickAction, summarize, tooltip } from './summary.js';
+import { TrayHost, TrayStartError } from './tray-host.js';
+
+/**
+ * The tray: a thin loop that shows the health monitor's rows in the tray binary's menu and turns
+ * clicks into the same calls the CLI makes (ServerManager, applyConfig, revert, doctor). It owns no
+ * daemon: quitting it leaves them running unless asked.
+ */
+export const ASSETS_DIR = fileURLToPath(new URL('../../assets/', import.meta.url));
+
+/** What the tray needs from the desktop, injectable so the app logic can run without one. */
+export interface TrayDesktop {
+  notify: Notify;
+  /** A folder path, null when cancelled, or why no picker could be shown. */
+  pickFolder(title: string, startDir: string): Promise<string | null | Error>;
+  /** A read-only text window; false when none could be shown. */
+  showText(title: string, text: string): Promise<boolean>;
+  openFile(file: string): Promise<boolean>;
+}
+
+/** Client-config actions; loaded lazily by the CLI wiring (they are not needed until clicked). */
+export interface TrayConfigActions {
+  /** "Write .mcp.json…": share every registered server that is up in DIR's .mcp.json. */
+  writeProject(dir: string): Promise<string>;
+  /** "Use shared servers for all projects": the same in the user scope (~/.claude.json). */
+  useForAllProjects(): Promise<string>;
+  /** Undo the newest config change on record; the message says what was undone. */
+  revertLast(): Promise<string>;
+  canRevert(): boolean;
+  memoryReport(): Promise<string>;
+}
+
+export interface TrayAutostart {
+  status(): boolean | undefined;
+  set(on: boolean): Promise<void>;
+}
+
+export interface TrayAppOptions {
+  manager: ServerManager;
+  desktop: TrayDesktop;
+  config: TrayConfigActions;
+  autostart?: TrayAutostart;
+  /** Private folder for the tray binary's copy and temp files. */
+  workDir: string;
+  intervalMs?: number;
+  probeTimeoutMs?: number;
+  /** Start daemons that are stopped when the tray starts (login). Default true. */
+  startDaemons?: boolean;
+  platform?: NodeJS.Platform;
+  env?: NodeJS.ProcessEnv;
+  log: (line: string) => void;
+  /** Called when the person quits from the menu. */
+  onQuit: (code: number) => void;
+}
+
+export class TrayApp {
+  readonly host: TrayHost;
+  readonly monitor: HealthMonitor;
+  private readonly alerts = new CrashLoopAlerts();
+  private readonly pending = new Map<string, string>();
+  /** Rows newer than the monitor's last round: the result of an action, shown at once. */
+  private readonly fresh = new Map<string, ServerHealth>();
+  private rendering: Promise<void> = Promise.resolve();
+  private hostRestarts = 0;
+  private closed = false;
+  private readonly platform: NodeJS.Platform;
+  private readonly o: TrayAppOptions;
+
+  constructor(o: TrayAppOptions) {
+    this.o = o;
+    this.platform = o.platform ?? process.platform;
+    this.host = new TrayHost({ workDir: o.workDir, env: o.env, platform: this.platform, log: o.log });
+    this.monitor = new HealthMonitor(o.manager, { intervalMs: o.intervalMs ?? 10_000, timeoutMs: o.probeTimeoutMs ?? 3000 });
+  }
+
+  /** Shows the tray (throws TrayStartError when it cannot), then starts monitoring. */
+  async start(): Promise<void> {
+    await this.host.show(this.menu());
+    this.host.on('click', (key) => void this.onClick(key));
+    this.host.on('exit', (code, signal, stderr) => void this.onHostExit(code, signal, stderr));
+    this.monitor.on('change', (cur, prev) => {
+      const notice = this.alerts.onChange(cur, prev);
+      if (notice) {
+        this.o.log(`${notice.title}: ${notice.message}`);
+        void this.o.desktop.notify(notice);
+      }
+      if (prev && prev.state !== cur.state) this.o.log(`${cur.name}: ${prev.state} → ${cur.state}${cur.state === 'up' ? '' : ` (${cur.detail})`}`);
+    });
+    this.monitor.on('removed', (prev) => this.alerts.forget(prev.name));
+    this.monitor.on('update', () => {
+      this.fresh.clear();
+      this.render();
+    });
+    this.monitor.on('error', (err) => this.o.log(`health round failed: ${err.message}`));
+    if (this.o.startDaemons !== false) await this.startStopped();
+    this.monitor.start();
+  }
+
+  /** Closes the tray; daemons keep running unless `stopDaemons`. */
+  async close(opts: { stopDaemons?: boolean } = {}): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.monitor.stop();
+    if (opts.stopDaemons) await this.stopAll();
+    await this.host.stop();
+  }
+
+  /** The rows as shown: the monitor's last round, overlaid with results of actions since. */
+  rows(): ServerHealth[] {
+    const names = new Set(this.o.manager.list().map((e) => e.name));
+    const byName = new Map(this.monitor.snapshot().map((r) => [r.name, r]));
+    for (const [n, r] of this.fresh) byName.set(n, r);
+    return [...byName.values()].filter((r) => names.has(r.name)).sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  private menu() {
+    const rows = this.rows();
+    const summary = summarize(rows);
+    const icon = iconFile(summary, this.platform);
+    return {
+      icon: join(ASSETS_DIR, icon.file),
+      template: icon.template,
+      tooltip: tooltip(rows),
+      items: buildMenu({ rows, pending: this.pending, autostart: this.o.autostart?.status(), canRevert: this.o.config.canRevert() }),
+    };
+  }
+
+  /** Queues a redraw; redraws never overlap, and one never waits for a probe. */
+  render(): void {
+    if (this.closed) return;
+    this.rendering = this.rendering
+      .then(() => (this.closed ? undefined : this.host.show(this.menu())))
+      .catch((err: Error) => this.o.log(`tray update failed: ${err.message}`));
+  }
+
+  private async onClick(key: string): Promise<void> {
+    try {
+      const [kind, name] = key.includes(':') ? [key.slice(0, key.indexOf(':')), key.slice(key.indexOf(':') + 1)] : [key, ''];
+      switch (kind) {
+        case 'server':
+          return await this.toggle(name);
+        case 'restart':
+          return await this.runOn(name, 'restarting…', () => this.o.manager.restart(name, { waitMs: 20_000 }));
+        case 'log':
+          return await this.showLog(name);
+        case ACTIONS.startAll:
+          return await this.startAll();
+        case ACTIONS.stopAll:
+          return await this.stopAll();
+        case ACTIONS.writeProject:
+          return await this.writeProject();
+        case ACTIONS.useUser:
+          return await this.report('Use shared servers for all projects', () => this.o.config.useForAllProjects());
+        case ACTIONS.revert:
+          return await this.report('Revert', () => this.o.config.revertLast());
+        case ACTIONS.memory:
+          return await this.memoryReport();
+        case ACTIONS.autostart:
+          return await this.toggleAutostart();
+        case ACTIONS.quit:
+          await this.close();
+          return this.o.onQuit(0);
+        case ACTIONS.quitAndStop:
+          await this.close({ stopDaemons: true });
+          return this.o.onQuit(0);
+        default:
+          return;
+      }
+    } catch (err) {
+      this.o.log(`${key}: ${(err as Error).message}`);
+      await this.o.desktop.notify({ title: 'mcpshare', message: (err as Error).message });
+    }
+  }
+
+  private async toggle(name: string): Promise<void> {
+    if (this.pending.has(name)) return;
+    const row = this.rows().find((r) => r.name === name);
+    if (!row) return;
+    const action = clickAction(row);
+    if (action === 'stop') return this.runOn(name, 'stopping…', () => this.o.manager.stop(name));
+    if (action === 'restart') return this.runOn(name, 'restarting…', () => this.o.manager.restart(name, { waitMs: 20_000 }));
+    return this.runOn(name, 'starting…', () => this.o.manager.start(name, { waitMs: 20_000 }));
+  }
+
+  /** Runs one daemon action with its row marked busy, then shows the state it left. */
+  private async runOn(name: string, busy: string, action: () => Promise<ServerStatus>): Promise<void> {
+    if (this.pending.has(name)) return;
+    this.pending.set(name, busy);
+    this.render();
+    try {
+      const status = await action();
+      this.fresh.set(name, { name, state: status.state, detail: status.detail, status, checkedAt: Date.now() });
+      this.o.log(`${name}: ${busy.replace('…', '')} → ${status.state}`);
+    } catch (err) {
+      this.o.log(`${name}: ${busy.replace('…', '')} failed: ${(err as Error).message}`);
+      await this.o.desktop.notify({ title: `mcpshare: ${name}`, message: (err as Error).message });
+    } finally {
+      this.pending.delete(name);
+      this.render();
+      void this.monitor.refresh().catch(() => {});
+    }
+  }
+
+  private async startStopped(): Promise<void> {
+    const rows = await this.o.manager.status();
+    const stopped = rows.filter((r) => r.state === 'stopped');
+    if (stopped.length) this.o.log(`starting ${stopped.map((r) => r.name).join(', ')}`);
+    // Not awaited one by one: a slow server must not delay the others or the first health round.
+    await Promise.all(stopped.map((r) => this.o.manager.start(r.name, { waitMs: 0 }).catch((err: Error) => this.o.log(`${r.name}: start failed: ${err.message}`))));
+  }
+
+  private async startAll(): Promise<void> {
+    const targets = this.rows().filter((r) => r.state !== 'up' && r.state !== 'starting');
+    await Promise.all(targets.map((r) => this.runOn(r.name, 'starting…', () => this.o.manager.start(r.name, { waitMs: 20_000 }))));
+  }
+
+  private async stopAll(): Promise<void> {
+    const names = this.o.manager.list().map((e) => e.name);
+    await Promise.all(names.map((n) => this.runOn(n, 'stopping…', () => this.o.manager.stop(n))));
+  }
+
+  private async showLog(name: string): Promise<void> {
+    const status = await this.o.manager.statusOf(this.o.manager.list().find((e) => e.name === name)!);
+    if (!status.logFile || !existsSync(status.logFile)) {
+      await this.o.desktop.notify({ title: `mcpshare: ${name}`, message: `${name} has not written a log yet (${status.logFile || 'no log file'})` });
+      return;
+    }
+    if (await this.o.desktop.openFile(status.logFile)) return;
+    const { tailLines } = await import('../units/logs.js');
+    if (!(await this.o.desktop.showText(`mcpshare: log of ${name}`, tailLines(status.logFile, 400)))) {
+      await this.o.desktop.notify({ title: `mcpshare: ${name}`, message: `its log is ${status.logFile}` });
+    }
+  }
+
+  private async writeProject(): Promise<void> {
+    const picked = await this.o.desktop.pickFolder('mcpshare: choose the project folder for .mcp.json', this.o.env?.HOME ?? homedir());
+    if (picked === null) return; // cancelled
+    if (picked instanceof Error) {
+      await this.o.desktop.notify({ title: 'mcpshare: cannot ask for a folder', message: `${picked.message}. Install zenity, or run in a terminal: mcpshare apply --project DIR --add` });
+      return;
+    }
+    await this.report('Write .mcp.json', () => this.o.config.writeProject(picked));
+  }
+
+  private async memoryReport(): Promise<void> {
+    const text = await this.o.config.memoryReport();
+    if (await this.o.desktop.showText('mcpshare: memory report', text)) return;
+    // No window tool: the verdict line in a notification still answers "what would I save".
+    const verdict = text.split('\n').find((l) => /^Today:|No per-session/.test(l)) ?? text.split('\n')[0]!;
+    await this.o.desktop.notify({ title: 'mcpshare: memory report', message: verdict });
+  }
+
+  private async report(what: string, action: () => Promise<string>): Promise<void> {
+    const message = await action();
+    this.o.log(`${what}: ${message}`);
+    await this.o.desktop.notify({ title: `mcpshare: ${what}`, message });
+    this.render();
+  }
+
+  private async toggleAutostart(): Promise<void> {
+    const a = this.o.autostart;
+    if (!a) return;
+    await a.set(!a.status());
+    this.render();
+  }
+
+  /** The binary died under us (a crash, or the display went away): bring it back a few times. */
+  private async onHostExit(code: number | null, signal: string | null, stderr: string): Promise<void> {
+    if (this.closed) return;
+    const why = signal ?? `exit code ${code}`;
+    this.o.log(`tray binary exited (${why})${stderr.trim() ? `: ${stderr.trim().split('\n').pop()}` : ''}`);
+    if (this.hostRestarts >= 5) {
+      this.o.log('the tray binary keeps exiting: giving up; your daemons keep running ("mcpshare status")');
+      await this.close();
+      return this.o.onQuit(1);
+    }
+    const delay = 1000 * 2 ** this.hostRestarts++;
+    await new Promise((r) => setTimeout(r, delay));
+    try {
+      await this.host.show(this.menu());
+      this.o.log('tray binary restarted');
+      setTimeout(() => (this.hostRestarts = 0), 60_000).unref();
+    } catch (err) {
+      const e = err as Error;
+      this.o.log(`tray binary could not be restarted: ${e.message}`);
+      if (e instanceof TrayStartError && e.reason === 'no-display') {
+        // The session is gone (logout): nothing to show on.
+        await this.close();
+        return this.o.onQuit(1);
+      }
+      return this.onHostExit(null, null, '');
+    }
+  }
+}
