@@ -3,9 +3,9 @@
  * crash-loop changes deserve a notification, the dialog command lines per platform, and how the real
  * tray binary's start failures are explained. The desktop end-to-end test is test/tray-e2e.test.ts.
  */
-import { describe, expect, test } from '@jest/globals';
+import { afterAll, describe, expect, test } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ServerHealth } from '../src/health/monitor.js';
@@ -16,7 +16,10 @@ import { CrashLoopAlerts } from '../src/tray/notify.js';
 import { clickAction, headerLabel, serverLabel, shortReason, summarize, tooltip } from '../src/tray/summary.js';
 import { displayProblem, explainStartFailure, prepareBinary, TrayHost, TrayStartError } from '../src/tray/tray-host.js';
 import type { DaemonState, ServerStatus } from '../src/units/status.js';
-import { ROOT } from './helpers/bridge.js';
+import { userPaths } from '../src/units/paths.js';
+import { sendControl } from '../src/units/supervisor-control.js';
+import { EVERYTHING, ROOT } from './helpers/bridge.js';
+import { freePort, mcpshare, processesOf } from './helpers/systemd.js';
 
 const MiB = 1024 * 1024;
 
@@ -305,3 +308,48 @@ describe('describing an apply for a notification', () => {
   });
 });
 
+
+describe('mcpshare tray without a desktop', () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'tray-cli-'));
+  const env: NodeJS.ProcessEnv = { ...process.env, HOME: tmp, MCPSHARE_BACKEND: 'supervisor' };
+  for (const k of ['XDG_CONFIG_HOME', 'XDG_STATE_HOME', 'NODE_OPTIONS', 'DISPLAY', 'WAYLAND_DISPLAY']) delete env[k];
+
+  afterAll(async () => {
+    await sendControl(userPaths(env), { op: 'shutdown' }, 5000).catch(() => undefined);
+    for (const pid of processesOf(tmp)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  test('no display: exit 1 with what to do, the daemons keep running, nothing is left behind', async () => {
+    const port = await freePort();
+    expect((await mcpshare(['add', 'everything', '--port', String(port), '--', process.execPath, EVERYTHING, 'stdio'], env)).code).toBe(0);
+    expect((await mcpshare(['start', 'everything'], env, 60_000)).code).toBe(0);
+    const r = await mcpshare(['tray', '--no-start'], env);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('the tray needs a graphical session');
+    expect(r.stderr).toContain('daemons keep running');
+    const log = readFileSync(join(userPaths(env).logDir, 'tray.log'), 'utf8');
+    expect(log).toContain('the tray needs a graphical session');
+    expect(existsSync(join(userPaths(env).stateDir, 'tray.pid'))).toBe(false);
+    const status = JSON.parse((await mcpshare(['status', '--json'], env)).stdout);
+    expect(status.servers[0]).toMatchObject({ name: 'everything', state: 'up' });
+  }, 90_000);
+
+  test('--quit with no tray running, and flags that do not go together', async () => {
+    const q = await mcpshare(['tray', '--quit'], env);
+    expect(q).toMatchObject({ code: 0 });
+    expect(q.stdout).toContain('the tray is not running');
+    const bad = await mcpshare(['tray', '--stop-daemons'], env);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--stop-daemons goes with --quit');
+    const iv = await mcpshare(['tray', '--interval', 'soon'], env);
+    expect(iv.code).toBe(2);
+    expect(iv.stderr).toContain('--interval wants seconds');
+  });
+});
