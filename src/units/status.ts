@@ -1,4 +1,5 @@
 import { connect } from 'node:net';
+import { exchange, readText } from '../health/wire.js';
 import type { ServerEntry } from '../registry/registry.js';
 import { groupRss } from '../util/procinfo.js';
 import type { BackendName, UnitState } from './backend.js';
@@ -40,15 +41,23 @@ interface BridgeStatusBody {
   bridgeRssBytes?: number | null;
 }
 
-/** GET /status of a bridge on loopback; undefined when nothing (or not a bridge) answers in time. */
+/**
+ * GET /status of a bridge on loopback; undefined when nothing (or not a bridge) answers in time.
+ * On node:http, not fetch: fetch loads undici and its WebAssembly parser, about 30 MB of RSS in the
+ * tray and in every CLI call that reads a status.
+ */
 export async function fetchBridgeStatus(port: number, timeoutMs = 2000): Promise<BridgeStatusBody | undefined> {
+  const ex = await exchange(new URL(`http://127.0.0.1:${port}/status`), { method: 'GET', timeoutMs, headers: { accept: 'application/json' } });
+  if (ex.kind !== 'response') return undefined;
   try {
-    const res = await fetch(`http://127.0.0.1:${port}/status`, { signal: AbortSignal.timeout(timeoutMs) });
-    if (!res.ok) return undefined;
-    const body = (await res.json()) as BridgeStatusBody;
+    const text = await readText(ex.res, timeoutMs);
+    if (ex.status !== 200) return undefined;
+    const body = JSON.parse(text) as BridgeStatusBody;
     return body && typeof body === 'object' && 'child' in body ? body : undefined;
   } catch {
     return undefined;
+  } finally {
+    ex.req.destroy();
   }
 }
 
