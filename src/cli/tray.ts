@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { parseCommandLine, UsageError } from '../util/args.js';
 import { userPaths } from '../units/paths.js';
 
-export const trayUsage = `Usage: mcpshare tray [--interval SEC] [--no-start]
+export const trayUsage = `Usage: mcpshare tray [--interval SEC] [--no-start] [--demo]
        mcpshare tray --quit [--stop-daemons]
 
 Shows a tray icon (green: all servers up, amber: some down or starting, red: a crash loop, grey:
@@ -19,6 +19,8 @@ tray leaves the daemons running; "Quit and stop all servers" stops them too.
 
   --interval SEC    seconds between health checks (default 10)
   --no-start        do not start stopped daemons when the tray starts
+  --demo            when no server is registered yet, register the bundled demo server as "demo"
+                    (port 8000, or the first free port from 8001) so there is something to share
   --quit            stop the running tray (daemons keep running)
   --stop-daemons    with --quit: stop every daemon as well
 
@@ -104,7 +106,7 @@ async function quit(stopDaemons: boolean): Promise<number> {
 }
 
 export async function trayCommand(argv: string[]): Promise<number> {
-  const { values } = parseCommandLine(argv, { interval: { type: 'string' }, 'no-start': { type: 'boolean' }, quit: { type: 'boolean' }, 'stop-daemons': { type: 'boolean' } }, false);
+  const { values } = parseCommandLine(argv, { interval: { type: 'string' }, 'no-start': { type: 'boolean' }, demo: { type: 'boolean' }, quit: { type: 'boolean' }, 'stop-daemons': { type: 'boolean' } }, false);
   if (values['stop-daemons'] && !values.quit) throw new UsageError('--stop-daemons goes with --quit');
   if (values.quit) return quit(!!values['stop-daemons']);
   const interval = values.interval === undefined ? 10 : Number(values.interval);
@@ -126,6 +128,7 @@ export async function trayCommand(argv: string[]): Promise<number> {
     import('../tray/tray-host.js'),
   ]);
   const manager = new ServerManager();
+  if (values.demo) await registerDemo(manager, log);
   const platform = process.platform;
   let finish: (code: number) => void = () => {};
   const done = new Promise<number>((r) => (finish = r));
@@ -146,6 +149,11 @@ export async function trayCommand(argv: string[]): Promise<number> {
   } catch (err) {
     if (err instanceof TrayStartError) {
       log(`mcpshare tray: ${err.message}`);
+      // The tray's other job at login still gets done: the daemons come up without an icon.
+      if (!values['no-start'] && manager.list().length) {
+        await app.startStopped(15_000);
+        for (const s of await manager.status()) process.stderr.write(`  ${s.name}: ${s.state} on ${s.url}\n`);
+      }
       return 1;
     }
     throw err;
@@ -197,4 +205,13 @@ async function loadAutostart(): Promise<import('../tray/app.js').TrayAutostart |
   } catch {
     return undefined;
   }
+}
+
+/** `--demo` on a machine with nothing registered: the bundled demo server becomes the first shared daemon. */
+async function registerDemo(manager: import('../units/manager.js').ServerManager, log: (line: string) => void): Promise<void> {
+  if (manager.list().length > 0) return;
+  const [{ fileURLToPath }, { isPortFree }] = await Promise.all([import('node:url'), import('../registry/ports.js')]);
+  const server = fileURLToPath(new URL('../demo/server.js', import.meta.url));
+  const { entry } = await manager.add({ name: 'demo', command: process.execPath, args: [server], port: (await isPortFree(8000)) ? 8000 : undefined });
+  log(`registered the bundled demo server as "demo" on http://localhost:${entry.port}/mcp (remove it with "mcpshare remove demo")`);
 }

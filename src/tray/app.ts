@@ -210,12 +210,13 @@ export class TrayApp {
     }
   }
 
-  private async startStopped(): Promise<void> {
+  /** Starts the registered daemons that are stopped (what the tray does at login). */
+  async startStopped(waitMs = 0): Promise<void> {
     const rows = await this.o.manager.status();
     const stopped = rows.filter((r) => r.state === 'stopped');
     if (stopped.length) this.o.log(`starting ${stopped.map((r) => r.name).join(', ')}`);
     // Not awaited one by one: a slow server must not delay the others or the first health round.
-    await Promise.all(stopped.map((r) => this.o.manager.start(r.name, { waitMs: 0 }).catch((err: Error) => this.o.log(`${r.name}: start failed: ${err.message}`))));
+    await Promise.all(stopped.map((r) => this.o.manager.start(r.name, { waitMs }).catch((err: Error) => this.o.log(`${r.name}: start failed: ${err.message}`))));
   }
 
   private async startAll(): Promise<void> {
