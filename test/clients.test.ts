@@ -22,7 +22,7 @@ import { importConfig, type ImportOutcome } from '../src/clients/import.js';
 import { locate, parseJson, renderValueAt } from '../src/clients/json-text.js';
 import { sameServer } from '../src/clients/match.js';
 import { findArgSecrets, redactArgs, showUrl } from '../src/util/redact.js';
-import { revertConfig } from '../src/clients/revert.js';
+import { revertAll, revertConfig, targetOfRecord, type RevertReport } from '../src/clients/revert.js';
 import { Registry, type ServerEntry } from '../src/registry/registry.js';
 import { readEnvIfExists } from '../src/registry/secrets.js';
 import { helpFindings, readHelp, whyNotRun } from '../src/registry/shareability.js';
@@ -77,7 +77,7 @@ afterAll(async () => {
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
-const apply = (target: ConfigTarget, extra: { names?: string[]; dryRun?: boolean } = {}) =>
+const apply = (target: ConfigTarget, extra: { names?: string[]; dryRun?: boolean; add?: boolean } = {}) =>
   applyConfig({ target, registry: registry.list(), backups, env: { PATH: PATH_ENV }, ...extra });
 
 // A hand-formatted project config: 4-space indent, no trailing newline, unknown keys at every
@@ -1389,3 +1389,374 @@ function alive(pid: number): boolean {
     return false;
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// apply --add: registered servers that a config lacks are added (the tray's "Write .mcp.json…" and
+// "Use shared servers for all projects"), and revert deletes exactly what it added.
+
+describe('apply --add and the revert of what it added', () => {
+  // Registered (sorted by name): clash, everything (both at the bridge's /mcp), everything-sse
+  // (native SSE at /sse), memory (its daemon is down: nothing listens on its port).
+  const shared = () => ({
+    clash: { type: 'http', url: `http://localhost:${port}/mcp` },
+    everything: { type: 'http', url: `http://localhost:${port}/mcp` },
+    'everything-sse': { type: 'sse', url: `http://localhost:${port}/sse` },
+  });
+  const ADD_JSON = `{
+    "mcpServers": {
+        "homegrown": {"command": "node", "args": ["./tools/my-server.js"]},
+        "everything": {
+            "command": "npx",
+            "args": ["-y", "@modelcontextprotocol/server-everything"]
+        }
+    },
+    "x-team": {"owner": "platform"}
+}`;
+  const emptyDir = (name: string) => {
+    const dir = join(tmp, name);
+    mkdirSync(dir);
+    return { dir, file: join(dir, '.mcp.json'), target: projectTarget(dir) };
+  };
+  /** The record revert will use: the newest apply of the file's section. */
+  const recordOf = (t: ConfigTarget) => backups.latestUnreverted(t.file, t.section)!.record;
+  const claudeIn = (h: string, cwd: string, args: string[]) =>
+    new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      const env: NodeJS.ProcessEnv = { ...process.env, HOME: h, CI: 'true' };
+      delete env.CLAUDE_CONFIG_DIR;
+      execFile(CLAUDE, args, { cwd, env, encoding: 'utf8', timeout: 60_000 }, (err, stdout, stderr) => resolve({ code: err ? 1 : 0, stdout, stderr }));
+    });
+
+  test('an existing .mcp.json: missing servers are added in its style, a down one is reported, existing entries switch as before', async () => {
+    const p = makeProject('add-existing', ADD_JSON, 0o640);
+    const r = await apply(p.target, { add: true });
+    expect(r.outcomes.map((x) => [x.name, x.status, x.failed])).toEqual([
+      ['homegrown', 'not-shared', false],
+      ['everything', 'switched', false],
+      ['clash', 'added', false],
+      ['everything-sse', 'added', false],
+      ['memory', 'not-added', false], // down, but not asked for by name: reported, not a failure
+    ]);
+    expect(byName(r.outcomes, 'clash')).toMatchObject({ url: `http://localhost:${port}/mcp`, server: { name: 'mcp-servers/everything' } });
+    expect(byName(r.outcomes, 'memory').reason).toContain(`localhost:${closedPort}/mcp failed the handshake (refused)`);
+    expect(byName(r.outcomes, 'memory').fix).toBe('mcpshare start memory');
+    expect(r).toMatchObject({ ok: true, wrote: true, exists: true });
+    expect(r.created).toBeUndefined();
+    expect(read(p.file)).toBe(`{
+    "mcpServers": {
+        "homegrown": {"command": "node", "args": ["./tools/my-server.js"]},
+        "everything": {
+            "type": "http",
+            "url": "http://localhost:${port}/mcp"
+        },
+        "clash": {
+            "type": "http",
+            "url": "http://localhost:${port}/mcp"
+        },
+        "everything-sse": {
+            "type": "sse",
+            "url": "http://localhost:${port}/sse"
+        }
+    },
+    "x-team": {"owner": "platform"}
+}`);
+    expect(mode(p.file)).toBe(0o640);
+    expect(read(r.backup!)).toBe(ADD_JSON);
+    // The record says which entries were added (revert deletes those) and which were switched (revert restores those).
+    const rec = recordOf(p.target);
+    expect(rec.changes.map((c) => [c.name, !!c.added])).toEqual([
+      ['everything', false],
+      ['clash', true],
+      ['everything-sse', true],
+    ]);
+    expect(rec.created).toBeUndefined();
+    expect(rec.createdFrom).toBeUndefined();
+
+    // A second run finds nothing to add or switch: no rewrite.
+    const again = await apply(p.target, { add: true });
+    expect(again.wrote).toBe(false);
+    expect(again.outcomes.filter((x) => x.status === 'added')).toEqual([]);
+
+    // revert: the switched entry comes back, the added ones go, byte for byte.
+    const rev = await revertConfig({ target: p.target, backups });
+    expect(rev.outcomes).toEqual([
+      { name: 'everything', status: 'restored' },
+      { name: 'clash', status: 'deleted' },
+      { name: 'everything-sse', status: 'deleted' },
+    ]);
+    expect(rev.message).toBe('restored 1 entry to what it was before the apply; deleted 2 entries the apply added');
+    expect(read(p.file)).toBe(ADD_JSON);
+    expect(mode(p.file)).toBe(0o640);
+  });
+
+  let created: ReturnType<typeof emptyDir>;
+  test('a project without .mcp.json: the file is created (2-space JSON, final newline, 0644), the record says so', async () => {
+    created = emptyDir('add-create');
+    const r = await apply(created.target, { add: true });
+    expect(r.outcomes.map((x) => [x.name, x.status])).toEqual([
+      ['clash', 'added'],
+      ['everything', 'added'],
+      ['everything-sse', 'added'],
+      ['memory', 'not-added'],
+    ]);
+    expect(r).toMatchObject({ ok: true, wrote: true, created: true, exists: false });
+    expect(r.backup).toBeUndefined();
+    expect(read(created.file)).toBe(`${JSON.stringify({ mcpServers: shared() }, null, 2)}\n`);
+    expect(mode(created.file)).toBe(0o644);
+    expect(recordOf(created.target)).toMatchObject({ created: true, createdFrom: 0, scope: 'project', dir: created.dir });
+  });
+
+  test('revert deletes the added entries and the file apply created (dry run first: shows it, writes nothing)', async () => {
+    const text = read(created.file);
+    const dry = await revertConfig({ target: created.target, backups, dryRun: true });
+    expect(dry).toMatchObject({ result: 'reverted', wrote: false, deletedFile: true, created: true });
+    expect(dry.diff).toContain(`--- ${created.file}\n+++ /dev/null\n`);
+    expect(dry.diff).toContain(`-    "clash": {\n`);
+    expect(read(created.file)).toBe(text);
+    const r = await revertConfig({ target: created.target, backups });
+    expect(r.outcomes).toEqual([
+      { name: 'clash', status: 'deleted' },
+      { name: 'everything', status: 'deleted' },
+      { name: 'everything-sse', status: 'deleted' },
+    ]);
+    expect(r).toMatchObject({ result: 'reverted', ok: true, wrote: true, deletedFile: true });
+    expect(r.message).toContain(`deleted ${created.file}, which the apply created`);
+    expect(existsSync(created.file)).toBe(false);
+    expect(read(r.savedBefore!)).toBe(text); // what was deleted is kept, privately
+    expect((await revertConfig({ target: created.target, backups })).result).toBe('nothing');
+  });
+
+  test('revert leaves an added entry edited since (and so keeps the file it created)', async () => {
+    const p = emptyDir('add-edited');
+    expect((await apply(p.target, { add: true })).created).toBe(true);
+    // The user re-points one added entry, by hand, in their own formatting.
+    const edited = read(p.file).replace(`"url": "http://localhost:${port}/sse"`, '"url": "http://localhost:9/sse"');
+    writeFileSync(p.file, edited);
+    const r = await revertConfig({ target: p.target, backups });
+    expect(r.outcomes).toEqual([
+      { name: 'clash', status: 'deleted' },
+      { name: 'everything', status: 'deleted' },
+      { name: 'everything-sse', status: 'changed-since' },
+    ]);
+    expect(r.deletedFile).toBeUndefined();
+    // The members and their commas are spliced out; the edited entry keeps its bytes.
+    expect(read(p.file)).toBe('{\n  "mcpServers": {\n    "everything-sse": {\n      "type": "sse",\n      "url": "http://localhost:9/sse"\n    }\n  }\n}\n');
+  });
+
+  test('a down server is not added, and named it fails the run; nothing is created', async () => {
+    const p = emptyDir('add-down');
+    const r = await apply(p.target, { add: true, names: ['memory'] });
+    expect(r.outcomes).toEqual([expect.objectContaining({ name: 'memory', status: 'not-added', failed: true, fix: 'mcpshare start memory' })]);
+    expect(r).toMatchObject({ ok: false, wrote: false });
+    expect(r.note).toBe(`${p.file} does not exist, and no registered server could be added: nothing was created`);
+    expect(existsSync(p.file)).toBe(false);
+    expect(existsSync(backups.dirFor(p.file))).toBe(false);
+    // NAMEs limit what is added; one that is neither in the config nor registered is not in config.
+    const named = await apply(p.target, { add: true, names: ['everything-sse', 'nope'] });
+    expect(named.outcomes.map((x) => [x.name, x.status, x.failed])).toEqual([
+      ['everything-sse', 'added', false],
+      ['nope', 'not-in-config', true],
+    ]);
+    expect(JSON.parse(read(p.file))).toEqual({ mcpServers: { 'everything-sse': shared()['everything-sse'] } });
+  });
+
+  test('--dry-run shows the additions in the diff and writes nothing; a daemon another entry already reaches is not added twice', async () => {
+    const missing = emptyDir('add-dry-missing');
+    const r = await apply(missing.target, { add: true, dryRun: true });
+    expect(r).toMatchObject({ created: true, wrote: false, dryRun: true });
+    expect(r.diff).toBe(`--- /dev/null\n+++ ${missing.file} (after mcpshare apply)\n@@ -0,0 +2,14 @@\n${JSON.stringify({ mcpServers: shared() }, null, 2).split('\n').slice(1, -1).map((l) => `+${l}\n`).join('')}`);
+    expect(existsSync(missing.file)).toBe(false);
+    expect(existsSync(backups.dirFor(missing.file))).toBe(false);
+
+    const mine = `{"mcpServers": {"mine": {"type": "http", "url": "http://localhost:${port}/mcp"}}}\n`;
+    const p = makeProject('add-dry-existing', mine);
+    const d = await apply(p.target, { add: true, dryRun: true });
+    expect(d.outcomes.map((x) => [x.name, x.status])).toEqual([
+      ['mine', 'remote'],
+      ['clash', 'already-shared'],
+      ['everything', 'already-shared'],
+      ['everything-sse', 'added'], // a native SSE server: /mcp is not its endpoint
+      ['memory', 'not-added'],
+    ]);
+    expect(byName(d.outcomes, 'everything').reason).toBe('the entry "mine" already points at its daemon');
+    expect(d.diff).toBe(
+      `--- ${p.file}\n+++ ${p.file} (after mcpshare apply)\n@@ -1 +1 @@\n` +
+        `-"mcpServers": {"mine": {"type": "http", "url": "http://localhost:${port}/mcp"}}\n` +
+        `+"mcpServers": {"mine": {"type": "http", "url": "http://localhost:${port}/mcp"}, "everything-sse": {"type": "sse", "url": "http://localhost:${port}/sse"}}\n`,
+    );
+    expect(read(p.file)).toBe(mine);
+    expect(existsSync(backups.dirFor(p.file))).toBe(false);
+  });
+
+  test('user scope: ~/.claude.json without "mcpServers" gets it (the rest byte for byte, under Claude Code\'s lock); Claude Code connects; revert takes it out again', async () => {
+    const h = join(tmp, 'home-add-user');
+    mkdirSync(h);
+    const target = userTarget({ HOME: h });
+    // As Claude Code writes it: 2-space JSON, no final newline, 0600, no "mcpServers" yet.
+    const original = JSON.stringify(
+      { numStartups: 2, installMethod: 'native', oauthAccount: { accountUuid: 'acc-1', emailAddress: 'me@example.com' }, projects: { '/work/x': { allowedTools: [], history: [] } }, hasCompletedOnboarding: true },
+      null,
+      2,
+    );
+    writeFileSync(target.file, original);
+    chmodSync(target.file, 0o600);
+    mkdirSync(`${target.file}.lock`); // Claude Code is saving the file right now
+    const pending = apply(target, { add: true });
+    await sleep(1200);
+    expect(read(target.file)).toBe(original);
+    rmdirSync(`${target.file}.lock`);
+    const r = await pending;
+    expect(r).toMatchObject({ wrote: true, ok: true });
+    expect(r.outcomes.map((x) => [x.name, x.status])).toEqual([
+      ['clash', 'added'],
+      ['everything', 'added'],
+      ['everything-sse', 'added'],
+      ['memory', 'not-added'],
+    ]);
+    expect(read(target.file)).toBe(`${original.slice(0, -2)},\n  "mcpServers": ${JSON.stringify(shared(), null, 2).replace(/\n/g, '\n  ')}\n}`);
+    expect(mode(target.file)).toBe(0o600);
+    expect(existsSync(`${target.file}.lock`)).toBe(false);
+    expect(recordOf(target)).toMatchObject({ scope: 'user', createdFrom: 0 });
+
+    // The real Claude Code reads the user scope apply wrote, and reaches the daemons.
+    const list = await claudeIn(h, tmp, ['mcp', 'list']);
+    expect(list.stdout).toContain(`everything: http://localhost:${port}/mcp (HTTP) - ✔ Connected`);
+    expect(list.stdout).toContain(`everything-sse: http://localhost:${port}/sse (SSE) - ✔ Connected`);
+
+    // Claude Code may have saved the file since: revert keeps that, and removes what apply added.
+    const before = parseJson(read(target.file)) as any;
+    const rev = await revertConfig({ target, backups });
+    expect(rev.outcomes.map((x) => x.status)).toEqual(['deleted', 'deleted', 'deleted']);
+    expect(rev.message).toContain('removed the empty servers object the apply created');
+    const after = parseJson(read(target.file)) as any;
+    delete before.mcpServers;
+    expect(after).toEqual(before);
+    expect(mode(target.file)).toBe(0o600);
+  });
+
+  test('local scope: projects[KEY].mcpServers is created for a project Claude Code has no entry for; revert gives the file back byte for byte', async () => {
+    const h = join(tmp, 'home-add-local');
+    const proj = join(tmp, 'add-local-project');
+    mkdirSync(h);
+    mkdirSync(proj);
+    const target = localTarget(proj, { HOME: h });
+    const original = JSON.stringify({ numStartups: 5, projects: { '/work/other': { allowedTools: ['Bash'], mcpServers: { other: { command: 'x' } } } }, userID: 'u-1' }, null, 2);
+    writeFileSync(target.file, original);
+    chmodSync(target.file, 0o600);
+    const r = await apply(target, { add: true, names: ['everything'] });
+    expect(r.outcomes).toEqual([expect.objectContaining({ name: 'everything', status: 'added' })]);
+    const at = original.indexOf('\n  },\n  "userID"'); // the end of the "/work/other" project
+    expect(read(target.file)).toBe(
+      `${original.slice(0, at)},\n    ${JSON.stringify(realpathSync(proj))}: {\n      "mcpServers": {\n        "everything": {\n          "type": "http",\n          "url": "http://localhost:${port}/mcp"\n        }\n      }\n    }${original.slice(at)}`,
+    );
+    expect((parseJson(read(target.file)) as any).mcpServers).toBeUndefined(); // not the user scope
+    expect(recordOf(target)).toMatchObject({ scope: 'local', projectKey: realpathSync(proj), createdFrom: 1 });
+    const rev = await revertConfig({ target, backups });
+    expect(rev.outcomes).toEqual([{ name: 'everything', status: 'deleted' }]);
+    expect(rev.message).toContain('removed the empty servers object the apply created');
+    expect(read(target.file)).toBe(original);
+  });
+
+  test('revert --all undoes every apply of every config, newest first, one block each; JSON is a list; --all with a scope is a usage error', async () => {
+    const h = join(tmp, 'home-revert-all');
+    mkdirSync(h);
+    const reg = new Registry({ dir: join(h, '.config', 'mcpshare') });
+    for (const e of registry.list()) reg.add(e);
+    const hb = BackupStore.under(userPaths({ HOME: h }).stateDir);
+    const one = makeProject('revert-all-one', ADD_JSON);
+    const two = emptyDir('revert-all-two');
+    const user = join(h, '.claude.json');
+    const userText = JSON.stringify({ numStartups: 1, mcpServers: { everything: { type: 'stdio', command: 'npx', args: ['-y', '@modelcontextprotocol/server-everything'], env: {} } } }, null, 2);
+    writeFileSync(user, userText);
+    chmodSync(user, 0o600);
+
+    // Two applies of the first config (a switch, then an --add), one that creates the second, one of the user scope.
+    for (const args of [['apply', '--project', one.dir, 'everything'], ['apply', '--project', one.dir, '--add'], ['apply', '--project', two.dir, '--add', '--json'], ['apply', '--user']]) {
+      const r = await cli(args, h);
+      expect([args, r.code, r.stderr]).toEqual([args, 0, '']);
+    }
+    expect(existsSync(two.file)).toBe(true);
+    expect(hb.allUnreverted().map((x) => x.record.file)).toEqual([user, two.file, one.file, one.file]);
+
+    const bad = await cli(['revert', '--all', '--project', one.dir], h);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toBe('mcpshare revert: --all reverts every config: give no --project with it\n');
+    expect((await cli(['revert', '--local', one.dir, '--all'], h)).code).toBe(2);
+
+    const dry = await cli(['revert', '--all', '--dry-run', '--json'], h);
+    expect(dry.code).toBe(0);
+    const planned = JSON.parse(dry.stdout) as RevertReport[];
+    expect(planned.map((x) => [x.file, x.scope, x.applies, x.wrote])).toEqual([
+      [user, 'user', 1, false],
+      [two.file, 'project', 1, false],
+      [one.file, 'project', 2, false],
+    ]);
+    expect(hb.allUnreverted().length).toBe(4);
+    expect(existsSync(two.file)).toBe(true);
+
+    const r = await cli(['revert', '--all'], h);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const blocks = r.stdout.split('\n\n');
+    expect(blocks.length).toBe(3);
+    expect(blocks[0].split('\n')[0]).toBe(`${user} (user scope)`);
+    expect(blocks[0]).toMatch(/everything\s+restored/);
+    expect(blocks[1].split('\n')[0]).toBe(two.file);
+    expect(blocks[1]).toContain(`deleted ${two.file}, which the apply created`);
+    expect(blocks[2].split('\n')[0]).toBe(one.file);
+    // (the --add found "clash" already reached through "everything", switched by the apply before it)
+    expect(blocks[2]).toMatch(/everything-sse\s+deleted \(apply added it\)\neverything\s+restored\n/);
+    expect(blocks[2]).not.toContain('clash');
+    expect(read(user)).toBe(userText);
+    expect(existsSync(two.file)).toBe(false);
+    expect(read(one.file)).toBe(ADD_JSON);
+    expect(hb.allUnreverted()).toEqual([]);
+
+    const none = await cli(['revert', '--all', '--json'], h);
+    expect([none.code, JSON.parse(none.stdout)]).toEqual([0, []]);
+    expect((await cli(['revert', '--all'], h)).stdout).toBe('nothing to revert: no apply is on record that is not reverted already\n');
+  });
+
+  test('revert --all reports a config it cannot revert and still reverts the others (exit status 1)', async () => {
+    const store = new BackupStore(join(tmp, 'revert-all-failing'));
+    const good = makeProject('revert-all-good', ADD_JSON);
+    const gone = makeProject('revert-all-gone', ADD_JSON);
+    for (const p of [gone, good]) {
+      const r = await applyConfig({ target: p.target, registry: registry.list(), backups: store, env: { PATH: PATH_ENV }, names: ['everything'] });
+      expect(r.wrote).toBe(true);
+    }
+    rmSync(gone.file);
+    const reports = await revertAll({ backups: store });
+    expect(reports.map((x) => [x.file, x.result, x.ok])).toEqual([
+      [good.file, 'reverted', true],
+      [gone.file, 'missing-file', false],
+    ]);
+    expect(read(good.file)).toBe(ADD_JSON);
+  });
+
+  test('revert --all finds the config of records written before they named their scope', () => {
+    const legacy = (file: string, section?: string[]) => targetOfRecord({ version: 1, file, section, at: '', backup: '', changes: [] });
+    expect(legacy('/p/.mcp.json')).toEqual({ scope: 'project', file: '/p/.mcp.json', section: ['mcpServers'], dir: '/p', lock: false });
+    expect(legacy('/h/.claude.json', ['mcpServers'])).toEqual({ scope: 'user', file: '/h/.claude.json', section: ['mcpServers'], lock: true });
+    expect(legacy('/h/.claude.json', ['projects', '/k', 'mcpServers'])).toEqual({ scope: 'local', file: '/h/.claude.json', section: ['projects', '/k', 'mcpServers'], dir: '/k', projectKey: '/k', lock: true });
+  });
+
+  test('CLI: apply --add prints what it added and created; usage names --add and --all', async () => {
+    const p = emptyDir('add-cli');
+    const dry = await cli(['apply', '--project', p.dir, '--add', '--dry-run']);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toMatch(/clash\s+would add\s+→ http:\/\/localhost:\d+\/mcp/);
+    expect(dry.stdout).toMatch(/memory\s+not added\s+not added: its daemon at http:\/\/localhost:\d+\/mcp failed the handshake \(refused\)/);
+    expect(dry.stdout).toContain(`${p.file} would be created\ndry run: nothing was written\n`);
+    expect(existsSync(p.file)).toBe(false);
+    const r = await cli(['apply', '--project', p.dir, '--add']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/everything-sse\s+added\s+→ http:\/\/localhost:\d+\/sse/);
+    expect(r.stdout).toContain(`created ${p.file}\nundo with: mcpshare revert --project ${p.dir}\n`);
+    const rev = await cli(['revert', '--project', p.dir]);
+    expect(rev.code).toBe(0);
+    expect(rev.stdout).toContain(`deleted ${p.file}`);
+    expect(existsSync(p.file)).toBe(false);
+    expect((await cli(['apply', '--help'])).stdout).toContain('--add             also add each registered server');
+    expect((await cli(['revert', '--help'])).stdout).toContain('Usage: mcpshare revert [--project DIR | --local [DIR] | --user | --all]');
+  });
+});

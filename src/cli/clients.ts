@@ -2,7 +2,7 @@ import { applyConfig, type ApplyOutcome, type ApplyReport } from '../clients/app
 import { BackupStore } from '../clients/backups.js';
 import { describeTarget, localTarget, projectTarget, targetFlag, userTarget, type ConfigTarget } from '../clients/claude-config.js';
 import { importConfig, nextSteps, type ImportOutcome } from '../clients/import.js';
-import { revertConfig } from '../clients/revert.js';
+import { revertAll, revertConfig, type RevertEntryStatus, type RevertReport } from '../clients/revert.js';
 import { ServerManager } from '../units/manager.js';
 import { userPaths } from '../units/paths.js';
 import { parseCommandLine, UsageError } from '../util/args.js';
@@ -69,7 +69,7 @@ const SCOPE_NOTE = `Where Claude Code keeps servers: a plain "claude mcp add NAM
 scope (yours only, one project), "-s project" in DIR/.mcp.json, "-s user" in the user scope.
 Local-scope servers are seen only with --local: --project DIR reads DIR/.mcp.json alone.`;
 
-export const applyUsage = `Usage: mcpshare apply [--project DIR | --local [DIR] | --user] [--dry-run] [--json] [NAME...]
+export const applyUsage = `Usage: mcpshare apply [--project DIR | --local [DIR] | --user] [--add] [--dry-run] [--json] [NAME...]
 
 Points a Claude Code config at the shared daemons: each registered server's entry keeps its NAME
 (so tool names and permission rules stay the same) and becomes
@@ -78,18 +78,23 @@ daemon passes the MCP handshake right now is switched; the others are left with 
 Stateful and unregistered servers stay as they are, and so does every other key of the file.
 
 ${SCOPES}
+  --add             also add each registered server that has no entry of its name (whose
+                    daemon passes the handshake now), creating the servers object, or the
+                    project's .mcp.json, when missing; one that is down is listed as not added
   --dry-run         show the diff of the servers (every entry's secrets redacted; nothing
                     else of the file is shown) and write nothing
   --json            the report as JSON
-  NAME...           only these entries (with --local before them, write a DIR with a "/": ./DIR)
+  NAME...           only these entries (with --add: or registered servers to add; with --local
+                    before them, write a DIR with a "/": ./DIR)
 
 ${SCOPE_NOTE}
 
 The file is written atomically with its mode kept; a timestamped copy is kept under
 ~/.local/state/mcpshare/backups/ (0600) and "mcpshare revert" undoes the change. A config that is
 not valid JSON is reported and never overwritten. Usual path: import, start, apply.
-Exit status 1 when a registered server's daemon failed the handshake, or a NAME given is not
-shared afterwards; servers that stay per-session or unregistered do not count.
+Exit status 1 when a registered server's entry was left because its daemon failed the handshake,
+or a NAME given is not shared afterwards; servers that stay per-session or unregistered do not
+count, and neither does a server --add did not add because its daemon is down (unless named).
 `;
 
 const APPLY_LABEL: Record<ApplyOutcome['status'], string> = {
@@ -101,11 +106,13 @@ const APPLY_LABEL: Record<ApplyOutcome['status'], string> = {
   remote: 'remote',
   'not-in-config': 'not in config',
   unsupported: 'unsupported',
+  added: 'added',
+  'not-added': 'not added',
 };
 
 function applyDetail(x: ApplyOutcome): string {
-  if (x.status === 'switched') return `→ ${x.url}${x.server ? ` (${x.server.name} ${x.server.version})` : ''}`;
-  if (x.status === 'already-shared') return x.url ?? '';
+  if (x.status === 'switched' || x.status === 'added') return `→ ${x.url}${x.server ? ` (${x.server.name} ${x.server.version})` : ''}`;
+  if (x.status === 'already-shared') return `${x.url ?? ''}${x.reason ? ` (${x.reason})` : ''}`;
   return `${x.reason ?? ''}${x.fix ? ` — fix: ${x.fix}` : ''}`;
 }
 
@@ -113,57 +120,94 @@ function printApply(r: ApplyReport, target: ConfigTarget): void {
   out(`${describeTarget(target)}\n`);
   if (r.note) out(`${r.note}\n`);
   if (r.outcomes.length) {
-    out(table([['NAME', 'RESULT', 'DETAIL'], ...r.outcomes.map((x) => [x.name, r.dryRun && x.status === 'switched' ? 'would switch' : APPLY_LABEL[x.status], applyDetail(x)])]));
+    const label = (x: ApplyOutcome) => (r.dryRun && x.status === 'switched' ? 'would switch' : r.dryRun && x.status === 'added' ? 'would add' : APPLY_LABEL[x.status]);
+    out(table([['NAME', 'RESULT', 'DETAIL'], ...r.outcomes.map((x) => [x.name, label(x), applyDetail(x)])]));
   }
   for (const x of r.outcomes) for (const w of x.warnings ?? []) out(`warning: ${x.name}: ${w}\n`);
-  if (r.dryRun) out(`${r.diff ?? ''}dry run: nothing was written\n`);
+  if (r.dryRun) out(`${r.diff ?? ''}${r.created ? `${r.file} would be created\n` : ''}dry run: nothing was written\n`);
+  else if (r.wrote && r.created) out(`created ${r.file}\nundo with: mcpshare revert ${targetFlag(target)}\n`);
   else if (r.wrote) out(`wrote ${r.file}\nbackup: ${r.backup}\nundo with: mcpshare revert ${targetFlag(target)}\n`);
   else if (r.exists && !r.note) out(`nothing to change in ${r.file}\n`);
 }
 
 export async function applyCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommandLine(attachLocalDir(argv, true), { ...scopeOptions, 'dry-run': { type: 'boolean' } });
+  const { values, positionals } = parseCommandLine(attachLocalDir(argv, true), { ...scopeOptions, 'dry-run': { type: 'boolean' }, add: { type: 'boolean' } });
   const target = targetOf(values);
-  const report = await applyConfig({ target, registry: new ServerManager().list(), names: unique(positionals), dryRun: values['dry-run'], backups: backups() });
+  const report = await applyConfig({ target, registry: new ServerManager().list(), names: unique(positionals), dryRun: values['dry-run'], add: values.add, backups: backups() });
   if (values.json) out(JSON.stringify(report, null, 2) + '\n');
   else printApply(report, target);
   return report.ok ? 0 : 1;
 }
 
-export const revertUsage = `Usage: mcpshare revert [--project DIR | --local [DIR] | --user] [--dry-run] [--json]
+export const revertUsage = `Usage: mcpshare revert [--project DIR | --local [DIR] | --user | --all] [--dry-run] [--json]
 
 Undoes the newest "mcpshare apply" of that config: every entry that still holds what apply wrote
-gets its original value back; entries changed since (by you or Claude Code) are left and named.
-Each revert undoes one apply, newest first; the user scope and each project's local scope are
-reverted separately, though they share ~/.claude.json. A project's .mcp.json that no longer
-parses is saved aside and replaced by the full backup taken before the apply. A ~/.claude.json
-that no longer parses is left as it is (exit status 1): its backup predates everything Claude Code
-saved since, so revert shows where it is broken and the "cp" command that restores the backup.
+gets its original value back, and an entry apply --add added is deleted again (a .mcp.json it
+created is deleted when nothing else is left in it); entries changed since (by you or Claude
+Code) are left and named. Each revert undoes one apply, newest first; the user scope and each
+project's local scope are reverted separately, though they share ~/.claude.json. A project's
+.mcp.json that no longer parses is saved aside and replaced by the full backup taken before the
+apply. A ~/.claude.json that no longer parses is left as it is (exit status 1): its backup
+predates everything Claude Code saved since, so revert shows where it is broken and the "cp"
+command that restores the backup.
 
 ${SCOPES}
+  --all             every apply on record that is not reverted yet, of every config and scope,
+                    newest first (one report per config; exit status 1 if any failed)
   --dry-run         show what would change (the servers only, secrets redacted); write nothing
-  --json            the report as JSON
+  --json            the report as JSON (with --all: a list of reports)
 `;
 
-const REVERT_LABEL = { restored: 'restored', 'already-original': 'already as before', 'changed-since': 'changed since apply: left', 'removed-since': 'removed since apply: left' } as const;
+const REVERT_LABEL: Record<RevertEntryStatus, string> = {
+  restored: 'restored',
+  deleted: 'deleted (apply added it)',
+  'already-original': 'already as before',
+  'changed-since': 'changed since apply: left',
+  'removed-since': 'removed since apply: left',
+};
 
-export async function revertCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommandLine(attachLocalDir(argv, false), { ...scopeOptions, 'dry-run': { type: 'boolean' } }, false);
-  void positionals;
-  const target = targetOf(values);
-  const r = await revertConfig({ target, backups: backups(), dryRun: values['dry-run'] });
-  if (values.json) {
-    out(JSON.stringify(r, null, 2) + '\n');
-    return r.ok ? 0 : 1;
-  }
+function printRevert(r: RevertReport, target: ConfigTarget, dryRun: boolean): void {
   out(`${describeTarget(target)}\n`);
   if (r.outcomes.length && r.result === 'reverted') out(table([['NAME', 'RESULT'], ...r.outcomes.map((x) => [x.name, REVERT_LABEL[x.status]])]));
   if (r.diff) out(r.diff);
   out(`${r.message}\n`);
   if (r.savedBefore) out(`the file as it was before this revert: ${r.savedBefore}\n`);
-  if (r.backup && r.result === 'reverted') out(`full backup from before the apply: ${r.backup}\n`);
-  if (values['dry-run']) out('dry run: nothing was written\n');
+  if (r.backup && r.result === 'reverted' && !r.created) out(`full backup from before the apply: ${r.backup}\n`);
+  if (dryRun) out('dry run: nothing was written\n');
+}
+
+export async function revertCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseCommandLine(attachLocalDir(argv, false), { ...scopeOptions, 'dry-run': { type: 'boolean' }, all: { type: 'boolean' } }, false);
+  void positionals;
+  const dryRun = values['dry-run'];
+  if (values.all) {
+    const given = [values.project !== undefined && '--project', values.local !== undefined && '--local', values.user && '--user'].filter(Boolean);
+    if (given.length) throw new UsageError(`--all reverts every config: give no ${given.join(' or ')} with it`);
+    const reports = await revertAll({ backups: backups(), dryRun });
+    if (values.json) out(JSON.stringify(reports, null, 2) + '\n');
+    else if (!reports.length) out('nothing to revert: no apply is on record that is not reverted already\n');
+    else
+      reports.forEach((r, i) => {
+        if (i) out('\n');
+        printRevert(r, targetOfRecordReport(r), !!dryRun);
+      });
+    return reports.every((r) => r.ok) ? 0 : 1;
+  }
+  const target = targetOf(values);
+  const r = await revertConfig({ target, backups: backups(), dryRun });
+  if (values.json) {
+    out(JSON.stringify(r, null, 2) + '\n');
+    return r.ok ? 0 : 1;
+  }
+  printRevert(r, target, !!dryRun);
   return r.ok ? 0 : 1;
+}
+
+/** The config a report of revert --all is about, for its heading. */
+function targetOfRecordReport(r: RevertReport): ConfigTarget {
+  const scope = r.scope ?? 'project';
+  const section = scope === 'local' && r.projectKey ? ['projects', r.projectKey, 'mcpServers'] : ['mcpServers'];
+  return { scope, file: r.file, section, projectKey: r.projectKey, lock: scope !== 'project' };
 }
 
 export const importUsage = `Usage: mcpshare import [--project DIR | --local [DIR] | --user] [--dry-run] [--all] [--help-check] [--json] [NAME...]

@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { readEnvIfExists } from '../registry/secrets.js';
 import { shareabilityOf } from '../registry/shareability.js';
 import type { ClientTransport, ServerEntry } from '../registry/registry.js';
@@ -8,6 +10,8 @@ import { BackupStore, type EntryChange } from './backups.js';
 import {
   asRemote,
   asStdio,
+  checkSectionPath,
+  ConfigError,
   fileMeta,
   localHint,
   localStdioServers,
@@ -25,7 +29,7 @@ import {
 } from './claude-config.js';
 import { sectionDiff } from './display.js';
 import { expandDeep } from './expand.js';
-import { applySplices, jsonEqual, locate, parseJson, renderValueAt, type Splice } from './json-text.js';
+import { applySplices, insertMembers, jsonEqual, locate, parseJson, renderValueAt, type Splice } from './json-text.js';
 import { showCommand, showUrl } from '../util/redact.js';
 import { sameServer } from './match.js';
 
@@ -54,7 +58,14 @@ export type ApplyStatus =
   /** Named on the command line but not in the config. */
   | 'not-in-config'
   /** Not a stdio or http/sse entry this version understands. */
-  | 'unsupported';
+  | 'unsupported'
+  /** `--add`: a registered server with no entry of its name: added, pointing at its daemon (or would be, in a dry run). */
+  | 'added'
+  /**
+   * `--add`: a registered server that was not added: its daemon failed the handshake (or an entry of
+   * its name appeared while apply ran). Fails the run only when it was named on the command line.
+   */
+  | 'not-added';
 
 export interface ApplyOutcome {
   name: string;
@@ -73,7 +84,7 @@ export interface ApplyOutcome {
   warnings?: string[];
 }
 
-/** An entry that will be switched if its daemon passes the handshake. */
+/** An entry that will be switched (or, with `--add`, added) if its daemon passes the handshake. */
 export interface Candidate {
   name: string;
   entry: ServerEntry;
@@ -112,13 +123,15 @@ function looksLikeOurs(remote: RemoteEntry): boolean {
 
 /**
  * What apply does with each entry, before any probe. `names` limits it to those entries (each
- * must then exist). Pure: the config's servers and the registry in, decisions out.
+ * must then exist, or with `add` be registered: additions() decides about those). Pure: the
+ * config's servers and the registry in, decisions out.
  */
 export function triage(
   servers: Record<string, unknown>,
   registry: ReadonlyMap<string, ServerEntry>,
   names: readonly string[] | undefined,
   env: NodeJS.ProcessEnv,
+  add = false,
 ): { outcomes: ApplyOutcome[]; candidates: Candidate[] } {
   const outcomes: ApplyOutcome[] = [];
   const candidates: Candidate[] = [];
@@ -127,7 +140,8 @@ export function triage(
     const asked = named.has(name);
     const reg = registry.get(name);
     if (!Object.prototype.hasOwnProperty.call(servers, name)) {
-      outcomes.push({ name, status: 'not-in-config', failed: true, reason: 'no entry of that name in this config' });
+      if (add && reg) continue; // one to add
+      outcomes.push({ name, status: 'not-in-config', failed: true, reason: add ? 'no entry of that name in this config, and no server of that name is registered to add' : 'no entry of that name in this config' });
       continue;
     }
     const value = servers[name];
@@ -190,12 +204,74 @@ export function judge(c: Candidate, result: ProbeResult): ApplyOutcome {
 }
 
 /**
- * The config text with each switched entry's value replaced, and what changed (for revert).
- * Everything else keeps its bytes. The result is checked to parse to exactly the intended data.
+ * `--add`: the registered servers (all, or those in `names`) that have no entry of their name in
+ * the config. Each is a candidate to add, unless another entry of the config already points at its
+ * daemon (then it is 'already-shared' under that name: two names for one server would only double
+ * its tools). Pure, like triage().
  */
-export function planEdits(text: string, section: readonly string[], values: ReadonlyMap<string, unknown>): { text: string; changes: EntryChange[] } {
+export function additions(servers: Record<string, unknown>, registry: ReadonlyMap<string, ServerEntry>, names: readonly string[] | undefined): { outcomes: ApplyOutcome[]; candidates: Candidate[] } {
+  const outcomes: ApplyOutcome[] = [];
+  const candidates: Candidate[] = [];
+  const wanted = names?.length ? [...new Set(names)].map((n) => registry.get(n)).filter((e): e is ServerEntry => !!e) : [...registry.values()];
+  for (const reg of wanted) {
+    if (Object.prototype.hasOwnProperty.call(servers, reg.name)) continue; // triage() decides about it
+    const other = Object.entries(servers).find(([, v]) => {
+      const remote = asRemote(v);
+      return !!remote && pointsAt(remote, reg);
+    });
+    if (other) {
+      const remote = asRemote(other[1])!;
+      outcomes.push({ name: reg.name, status: 'already-shared', failed: false, url: showUrl(remote.url), transport: remote.type as ClientTransport, reason: `the entry "${other[0]}" already points at its daemon` });
+      continue;
+    }
+    candidates.push({ name: reg.name, entry: reg, target: { url: clientUrl(reg), transport: reg.transport } });
+  }
+  return { outcomes, candidates };
+}
+
+/** An addition's outcome from its handshake; `asked`: named on the command line (only then is a failure a failure of the run). */
+export function judgeAddition(c: Candidate, result: ProbeResult, asked: boolean): ApplyOutcome {
+  const j = judge(c, result);
+  if (j.status === 'switched') return { ...j, status: 'added' };
+  return { ...j, status: 'not-added', failed: asked, reason: `not added: ${j.reason}` };
+}
+
+/** The index of the first key of `section` that is missing in the config (undefined when none is; 0 when there is no file). */
+function missingFrom(text: string | undefined, section: readonly string[]): number | undefined {
+  if (text === undefined) return 0;
+  let node = parseJson(text) as Record<string, unknown>;
+  for (const [i, key] of section.entries()) {
+    if (!Object.prototype.hasOwnProperty.call(node, key)) return i;
+    node = node[key] as Record<string, unknown>;
+  }
+  return undefined;
+}
+
+/** `{"a": {"b": value}}` for keys ['a', 'b']. */
+function nest(keys: readonly string[], value: unknown): Record<string, unknown> {
+  return keys.reduceRight<unknown>((inner, key) => ({ [key]: inner }), value) as Record<string, unknown>;
+}
+
+/**
+ * The config text with each switched entry's value replaced and each entry in `added` added at the
+ * end of the servers object (creating the object, and the objects on its path, when missing; the
+ * whole file when `text` is undefined: 2-space JSON and a final newline),
+ * and what changed (for revert). Everything else keeps its bytes. The result is checked to parse to
+ * exactly the intended data.
+ */
+export function planEdits(
+  text: string | undefined,
+  section: readonly string[],
+  values: ReadonlyMap<string, unknown>,
+  added: ReadonlyMap<string, unknown> = new Map(),
+): { text: string; changes: EntryChange[] } {
+  const addedChanges = [...added].map(([name, after]): EntryChange => ({ name, added: true, after }));
+  if (text === undefined) {
+    if (values.size) throw new Error('internal: entries to switch in a file that does not exist');
+    return { text: JSON.stringify(nest(section, Object.fromEntries(added)), null, 2) + '\n', changes: addedChanges };
+  }
   const data = parseJson(text) as Record<string, unknown>;
-  const servers = section.reduce<Record<string, unknown>>((node, key) => node[key] as Record<string, unknown>, data);
+  const servers = section.reduce<Record<string, unknown> | undefined>((node, key) => node?.[key] as Record<string, unknown> | undefined, data) ?? {};
   const splices: Splice[] = [];
   const changes: EntryChange[] = [];
   for (const [name, after] of values) {
@@ -204,10 +280,16 @@ export function planEdits(text: string, section: readonly string[], values: Read
     splices.push({ start: member.valueStart, end: member.valueEnd, text: renderValueAt(text, member, after) });
     changes.push({ name, before: servers[name], beforeText: text.slice(member.valueStart, member.valueEnd), after });
   }
+  if (added.size) {
+    for (const name of added.keys()) if (Object.prototype.hasOwnProperty.call(servers, name)) throw new Error(`internal: entry "${name}" to add is in the config already`);
+    splices.push(insertMembers(text, section, [...added]));
+    changes.push(...addedChanges);
+  }
   const out = applySplices(text, splices);
   const expected = structuredClone(data);
-  const expectedServers = section.reduce<Record<string, unknown>>((node, key) => node[key] as Record<string, unknown>, expected);
-  for (const [name, after] of values) expectedServers[name] = after;
+  let node: Record<string, unknown> = expected;
+  for (const key of section) node = (node[key] ??= {}) as Record<string, unknown>;
+  for (const [name, after] of [...values, ...added]) node[name] = after;
   if (!jsonEqual(parseJson(out), expected)) throw new Error('internal: the edited config does not parse to the intended content; nothing was written');
   return { text: out, changes };
 }
@@ -218,9 +300,17 @@ export function planEdits(text: string, section: readonly string[], values: Read
 export interface ApplyOptions {
   target: ConfigTarget;
   registry: readonly ServerEntry[];
-  /** Only these entries (each must exist in the config). */
+  /** Only these entries (each must exist in the config, or with `add` be registered). */
   names?: readonly string[];
   dryRun?: boolean;
+  /**
+   * Also add every registered server (or each one in `names`) that has no entry of its name,
+   * as {"type", "url"} of its daemon, when the daemon passes the handshake right then. Creates
+   * the servers object (and the objects on its path) when missing, and a project's `.mcp.json`
+   * (0644) when there is none. A server whose daemon is down is reported 'not-added', which fails
+   * the run only when it was named.
+   */
+  add?: boolean;
   backups: BackupStore;
   /** The handshake (injectable; the real probe by default). */
   probe?: ProbeFn;
@@ -243,9 +333,11 @@ export interface ApplyReport {
   exists: boolean;
   dryRun: boolean;
   outcomes: ApplyOutcome[];
-  /** The file was rewritten. */
+  /** The file was rewritten (or created). */
   wrote: boolean;
-  /** Full copy of the file before this apply, and the record revert uses. */
+  /** `--add`: the file did not exist and apply created it (in a dry run: would create it). */
+  created?: boolean;
+  /** Full copy of the file before this apply (absent when apply created the file), and the record revert uses. */
   backup?: string;
   record?: string;
   /** Dry run: what would change, as a diff of the servers object only, every entry's secrets redacted. */
@@ -263,72 +355,111 @@ export async function applyConfig(o: ApplyOptions): Promise<ApplyReport> {
   const env = o.env ?? process.env;
   const cfg = readConfig(target); // corrupt or unreadable: throws, naming the file and position
   const base = { file: target.file, scope: target.scope, projectKey: target.projectKey, exists: cfg.exists, dryRun: !!o.dryRun, wrote: false };
-  if (!cfg.exists || !cfg.servers) {
-    // Never creates the file or the nesting: apply only replaces entries that are there.
+  if ((!cfg.exists || !cfg.servers) && !o.add) {
+    // Without --add, apply only replaces entries that are there: it never creates the file or the nesting.
     const outcomes = (o.names ?? []).map((name): ApplyOutcome => ({ name, status: 'not-in-config', failed: true, reason: 'no entry of that name in this config' }));
     const local = localStdioServers(target, o.localScope === undefined && target.scope === 'project' ? localTarget(target.dir) : o.localScope);
     const note = local
       ? `${!cfg.exists ? `${target.file} does not exist` : missingSection(target)}: nothing to rewrite. ${localHint(local, 'apply')}`
       : !cfg.exists
         ? target.scope === 'project'
-          ? `${target.file} does not exist: nothing to rewrite. Add servers with "claude mcp add --scope project NAME -- COMMAND" (or write the file), then "mcpshare import ${targetFlag(target)}"`
+          ? `${target.file} does not exist: nothing to rewrite. Add servers with "claude mcp add --scope project NAME -- COMMAND" (or write the file), then "mcpshare import ${targetFlag(target)}"; or add the registered ones with "mcpshare apply ${targetFlag(target)} --add"`
           : `${target.file} does not exist: nothing to rewrite`
-        : `${missingSection(target)}: nothing to rewrite`;
+        : `${missingSection(target)}: nothing to rewrite (--add adds the registered servers)`;
     return { ...base, outcomes, note, localServers: local?.names, ok: outcomes.length === 0 };
   }
+  if (o.add) {
+    if (cfg.exists) checkSectionPath(target, cfg.text); // e.g. "projects" that is not an object: reported, never touched
+    else if (!existsSync(dirname(target.file))) throw new ConfigError(`${dirname(target.file)} does not exist, so ${target.file} cannot be created`, target.file, 'unreadable');
+  }
 
+  const servers = cfg.servers ?? {};
   const registry = new Map(o.registry.map((e) => [e.name, e]));
-  const { outcomes, candidates } = triage(cfg.servers, registry, o.names, env);
+  const { outcomes, candidates } = triage(servers, registry, o.names, env, !!o.add);
+  const extra = o.add ? additions(servers, registry, o.names) : { outcomes: [], candidates: [] };
+  const named = new Set(o.names ?? []);
   const probe = o.probe ?? realProbe;
-  const judged = await Promise.all(
-    candidates.map(async (c) => {
-      let result: ProbeResult;
-      try {
-        result = await probe(c.target, o.probeOptions);
-      } catch (err) {
-        // The probe promises never to throw; if it does anyway, the entry is left, not the whole run.
-        result = { url: c.target.url, transport: c.target.transport, ok: false, diagnosis: 'refused', latencyMs: 0, message: `the probe failed: ${(err as Error).message}` };
-      }
-      const outcome = judge(c, result);
-      if (outcome.status === 'switched') outcome.warnings = envWarnings(cfg.servers![c.name], c.entry);
-      return outcome;
-    }),
-  );
-  const all = order([...outcomes, ...judged], cfg.servers, o.names);
+  const handshake = async (c: Candidate): Promise<ProbeResult> => {
+    try {
+      return await probe(c.target, o.probeOptions);
+    } catch (err) {
+      // The probe promises never to throw; if it does anyway, the entry is left, not the whole run.
+      return { url: c.target.url, transport: c.target.transport, ok: false, diagnosis: 'refused', latencyMs: 0, message: `the probe failed: ${(err as Error).message}` };
+    }
+  };
+  const [judged, judgedAdds] = await Promise.all([
+    Promise.all(
+      candidates.map(async (c) => {
+        const outcome = judge(c, await handshake(c));
+        if (outcome.status === 'switched') outcome.warnings = envWarnings(servers[c.name], c.entry);
+        return outcome;
+      }),
+    ),
+    Promise.all(extra.candidates.map(async (c) => judgeAddition(c, await handshake(c), named.has(c.name)))),
+  ]);
+  const all = order([...outcomes, ...judged, ...extra.outcomes, ...judgedAdds], servers, o.names, o.registry);
   const switching = new Map(candidates.filter((c) => judged.find((j) => j.name === c.name)?.status === 'switched').map((c) => [c.name, sharedValue(c.entry) as unknown]));
+  const adding = new Map(extra.candidates.filter((c) => judgedAdds.find((j) => j.name === c.name)?.status === 'added').map((c) => [c.name, sharedValue(c.entry) as unknown]));
   const ok = (list: ApplyOutcome[]) => !list.some((x) => x.failed);
+  const nothingNote = () =>
+    !o.add || adding.size || (cfg.exists && cfg.servers)
+      ? undefined
+      : `${!cfg.exists ? `${target.file} does not exist` : missingSection(target)}, and ${o.registry.length ? 'no registered server could be added' : 'no server is registered with mcpshare'}: nothing was ${cfg.exists ? 'changed' : 'created'}`;
 
   if (o.dryRun) {
-    if (switching.size === 0) return { ...base, outcomes: all, ok: ok(all) };
-    const plan = planEdits(cfg.text, target.section, switching);
+    if (switching.size === 0 && adding.size === 0) return { ...base, outcomes: all, note: nothingNote(), ok: ok(all) };
+    const plan = planEdits(cfg.exists ? cfg.text : undefined, target.section, switching, adding);
     // The servers object only (never the rest of ~/.claude.json), every entry's secrets hidden.
-    const diff = sectionDiff(cfg.text, plan.text, target.section, target.file, `${target.file} (after mcpshare apply)`);
-    return { ...base, outcomes: all, diff, ok: ok(all) };
+    const diff = sectionDiff(cfg.text, plan.text, target.section, cfg.exists ? target.file : '/dev/null', `${target.file} (after mcpshare apply)`);
+    return { ...base, outcomes: all, diff, created: !cfg.exists || undefined, ok: ok(all) };
   }
-  if (switching.size === 0) return { ...base, outcomes: all, ok: ok(all) };
+  if (switching.size === 0 && adding.size === 0) return { ...base, outcomes: all, note: nothingNote(), ok: ok(all) };
 
   return withTargetLock(target, () => {
     // Re-read under the lock: Claude Code may have saved the file while the probes ran.
-    const text = readConfigText(target.file) ?? '';
-    const fresh = serversOf(target, text) ?? {};
+    const current = readConfigText(target.file);
+    const fresh = current === undefined ? {} : (serversOf(target, current) ?? {});
     for (const name of [...switching.keys()]) {
-      if (jsonEqual(fresh[name], cfg.servers![name])) continue;
+      if (jsonEqual(fresh[name], servers[name])) continue;
       switching.delete(name);
       const i = all.findIndex((x) => x.name === name);
       all[i] = { name, status: 'left', failed: true, reason: 'the entry changed while apply ran; run apply again' };
     }
-    if (switching.size === 0) return { ...base, outcomes: all, ok: ok(all) };
-    const plan = planEdits(text, target.section, switching);
-    const backup = o.backups.save(target.file, text, 'backup');
-    const record = o.backups.writeRecord({ version: 1, file: target.file, section: [...target.section], at: new Date().toISOString(), backup, changes: plan.changes });
+    for (const name of [...adding.keys()]) {
+      if (!Object.prototype.hasOwnProperty.call(fresh, name)) continue;
+      adding.delete(name);
+      const i = all.findIndex((x) => x.name === name);
+      all[i] = { name, status: 'not-added', failed: named.has(name), reason: 'an entry of that name appeared while apply ran; left as it is' };
+    }
+    if (switching.size === 0 && adding.size === 0) return { ...base, outcomes: all, ok: ok(all) };
+    if (current !== undefined && adding.size) checkSectionPath(target, current);
+    const created = current === undefined;
+    const createdFrom = adding.size ? missingFrom(current, target.section) : undefined;
+    const plan = planEdits(current, target.section, switching, adding);
+    // When apply creates the file, its "backup" is empty: the record still needs one to sit beside.
+    const backup = o.backups.save(target.file, current ?? '', 'backup');
+    const record = o.backups.writeRecord({
+      version: 1,
+      file: target.file,
+      section: [...target.section],
+      scope: target.scope,
+      dir: target.dir,
+      projectKey: target.projectKey,
+      at: new Date().toISOString(),
+      backup,
+      ...(created ? { created: true as const } : {}),
+      ...(createdFrom !== undefined ? { createdFrom } : {}),
+      changes: plan.changes,
+    });
     try {
-      writeConfigText(fileMeta(target.file), plan.text);
+      // A new .mcp.json is for the project (0644, often committed); a new ~/.claude.json will hold OAuth tokens (0600).
+      writeConfigText(created ? { realPath: target.file, mode: target.scope === 'project' ? 0o644 : 0o600 } : fileMeta(target.file), plan.text);
     } catch (err) {
       o.backups.removeRecord(record); // nothing was applied, so there is nothing to revert
       throw new Error(`could not write ${target.file}: ${(err as Error).message}; it was left as it was`);
     }
     o.backups.prune(target.file);
-    return { ...base, outcomes: all, wrote: true, backup, record, ok: ok(all) };
+    return { ...base, outcomes: all, wrote: true, ...(created ? { created: true, backup: undefined } : { backup }), record, ok: ok(all) };
   });
 }
 
@@ -350,8 +481,8 @@ function envWarnings(value: unknown, entry: ServerEntry): string[] | undefined {
   return missing.length ? [`the entry set ${missing.join(', ')}, which the daemon's env file lacks; add them with "mcpshare edit ${entry.name} --env KEY=VALUE"`] : undefined;
 }
 
-/** Outcomes in config order (named ones in the order given). */
-function order(list: ApplyOutcome[], servers: Record<string, unknown>, names?: readonly string[]): ApplyOutcome[] {
-  const keys = names?.length ? [...new Set(names)] : Object.keys(servers);
+/** Outcomes in config order, then the additions in registry order (named ones in the order given). */
+function order(list: ApplyOutcome[], servers: Record<string, unknown>, names?: readonly string[], registry: readonly ServerEntry[] = []): ApplyOutcome[] {
+  const keys = names?.length ? [...new Set(names)] : [...new Set([...Object.keys(servers), ...registry.map((e) => e.name)])];
   return keys.map((k) => list.find((x) => x.name === k)!).filter(Boolean);
 }

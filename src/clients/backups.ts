@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic.js';
+import type { ConfigScope } from './claude-config.js';
 
 /**
  * Backups of client configs and the record of what each apply changed, under
@@ -16,11 +17,16 @@ import { writeFileAtomic } from '../util/atomic.js';
  */
 export interface EntryChange {
   name: string;
-  /** The entry before apply (parsed), and its exact text, so revert restores it byte for byte. */
-  before: unknown;
-  beforeText: string;
-  /** What apply wrote. Revert restores `before` only where the entry still equals this. */
+  /**
+   * The entry before apply (parsed), and its exact text, so revert restores it byte for byte.
+   * Absent for an entry apply added (`added`).
+   */
+  before?: unknown;
+  beforeText?: string;
+  /** What apply wrote. Revert restores `before` (or deletes an added entry) only where the entry still equals this. */
   after: unknown;
+  /** apply --add: there was no entry of this name; revert deletes it again. */
+  added?: boolean;
 }
 
 export interface ApplyRecord {
@@ -33,9 +39,23 @@ export interface ApplyRecord {
    * each is reverted on its own.
    */
   section?: string[];
+  /**
+   * Which config (absent in records of older versions: then inferred from file and section), and
+   * for project and local scope the project's directory, for `revert --all`.
+   */
+  scope?: ConfigScope;
+  dir?: string;
+  projectKey?: string;
   at: string;
-  /** The full backup taken before this apply. */
+  /** The full backup taken before this apply (an empty file when the apply created the config). */
   backup: string;
+  /** apply --add created the file: a revert that leaves nothing but the empty servers object deletes it. */
+  created?: boolean;
+  /**
+   * apply --add created the servers object, from `section[createdFrom]` down (the first key that
+   * was missing on its path): a revert that leaves it empty removes what it created.
+   */
+  createdFrom?: number;
   changes: EntryChange[];
   /** Set once reverted: revert undoes the newest record that has none. */
   revertedAt?: string;
@@ -107,6 +127,30 @@ export class BackupStore {
       }
     }
     return undefined;
+  }
+
+  /**
+   * Every apply on record that is not reverted yet, of every config, newest first (for `revert
+   * --all`). Records that cannot be read are skipped, as in latestUnreverted().
+   */
+  allUnreverted(): StoredRecord[] {
+    if (!existsSync(this.root)) return [];
+    const found: StoredRecord[] = [];
+    for (const dir of readdirSync(this.root, { withFileTypes: true })) {
+      if (!dir.isDirectory()) continue;
+      for (const name of readdirSync(join(this.root, dir.name))) {
+        if (!name.endsWith('.apply.json')) continue;
+        const path = join(this.root, dir.name, name);
+        try {
+          const record = JSON.parse(readFileSync(path, 'utf8')) as ApplyRecord;
+          if (record.version === 1 && !record.revertedAt && Array.isArray(record.changes) && typeof record.file === 'string') found.push({ path, record });
+        } catch {
+          // as in latestUnreverted()
+        }
+      }
+    }
+    // Newest first: by the apply's time, then by the record's name (STAMP_002 after STAMP within one millisecond).
+    return found.sort((a, b) => (b.record.at ?? '').localeCompare(a.record.at ?? '') || basenameStamp(b.path).localeCompare(basenameStamp(a.path)));
   }
 
   /** Keeps the newest KEEP applies of the file, all scopes together (and everything of the same moment or newer); older files are deleted. */

@@ -192,6 +192,22 @@ export function serversOf(target: ConfigTarget, text: string): Record<string, un
   return node;
 }
 
+/**
+ * Before apply --add creates the servers object: every key on its path that is there must be an
+ * object (serversOf() only says the section is absent when, say, "projects" is a list).
+ */
+export function checkSectionPath(target: ConfigTarget, text: string): void {
+  let node: unknown = parseJson(text);
+  for (const [i, key] of target.section.entries()) {
+    if (!isObject(node)) {
+      const where = i === 0 ? 'the file' : sectionPath({ ...target, section: target.section.slice(0, i) });
+      throw new ConfigError(`${target.file}: ${where} is not an object, so ${sectionPath(target)} cannot be added; it was left untouched`, target.file, 'shape');
+    }
+    if (!(key in node)) return;
+    node = node[key];
+  }
+}
+
 export function readConfig(target: ConfigTarget): ConfigFile {
   const text = readConfigText(target.file);
   if (text === undefined) return { target, exists: false, text: '', servers: undefined, mode: 0o644, realPath: target.file };
@@ -220,9 +236,12 @@ export function writeConfigText(file: { realPath: string; mode: number }, text: 
   chmodSync(file.realPath, file.mode);
 }
 
-/** Runs a read-modify-write under the target's lock when it has one. */
+/**
+ * Runs a read-modify-write under the target's lock when it has one (also while the file does not
+ * exist yet, so that apply --add creating it cannot race Claude Code creating it).
+ */
 export function withTargetLock<T>(target: ConfigTarget, fn: () => T | Promise<T>): Promise<T> {
-  return target.lock && existsSync(target.file) ? withFileLock(target.file, fn) : Promise.resolve().then(fn);
+  return target.lock && existsSync(dirname(target.file)) ? withFileLock(target.file, fn) : Promise.resolve().then(fn);
 }
 
 /**

@@ -229,3 +229,89 @@ export function jsonEqual(a: unknown, b: unknown): boolean {
   const kb = Object.keys(b);
   return ka.length === kb.length && ka.every((k) => Object.prototype.hasOwnProperty.call(b, k) && jsonEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
 }
+
+/** Offset of the `}` that closes the object whose `{` is at `openAt`. */
+function closingBrace(text: string, openAt: number): number {
+  const members = objectMembers(text, openAt);
+  return skipWs(text, members.length ? members[members.length - 1].valueEnd : openAt + 1);
+}
+
+/** `{"a": {"b": value}}` for keys ['a', 'b']. */
+function nest(keys: readonly string[], value: unknown): unknown {
+  return keys.reduceRight<unknown>((inner, key) => ({ [key]: inner }), value);
+}
+
+/**
+ * A splice that adds `members` (none of which may be in it yet) at the end of the object at `path`
+ * (keys from the root; [] is the root object), creating the objects of `path` that are missing, and
+ * only those. The new text follows the file's style: multi-line in the file's indentation (and line
+ * ends) when the object spans lines (or is an empty `{}` in a pretty-printed file, as
+ * JSON.stringify writes it), one line otherwise, with `": "` or minified `":"` as the file has them.
+ * Throws when something on the path is not an object.
+ */
+export function insertMembers(text: string, path: readonly string[], members: ReadonlyArray<readonly [string, unknown]>): Splice {
+  let openAt = rootStart(text);
+  let depth = 0;
+  for (; depth < path.length; depth++) {
+    if (text[openAt] !== '{') break;
+    const found = findMember(text, openAt, path[depth]);
+    if (!found) break;
+    openAt = found.valueStart;
+  }
+  if (text[openAt] !== '{') throw new Error(`${depth ? JSON.stringify(path[depth - 1]) : 'the file'} is not an object`);
+  // The deepest object that exists gets either the members themselves or the rest of the path around them.
+  const add: (readonly [string, unknown])[] = depth === path.length ? [...members] : [[path[depth], nest(path.slice(depth + 1), Object.fromEntries(members))]];
+
+  const existing = objectMembers(text, openAt);
+  const closeAt = closingBrace(text, openAt);
+  const eol = text.includes('\r\n') ? '\r\n' : '\n';
+  const unit = detectIndent(text);
+  const model = existing.length ? existing : objectMembers(text, rootStart(text)); // how keys and values are separated
+  const compact = model.length > 0 && !/\s/.test(text.slice(skipString(text, model[0].keyStart), model[0].valueStart));
+  const colon = compact ? ':' : ': ';
+  const multiLine = existing.length ? text.slice(openAt, closeAt).includes('\n') : text.slice(rootStart(text)).trimEnd().includes('\n');
+
+  if (!multiLine) {
+    const render = (k: string, v: unknown) => `${JSON.stringify(k)}${colon}${compact ? JSON.stringify(v) : oneLine(v)}`;
+    const comma = compact ? ',' : ', ';
+    const body = add.map(([k, v]) => render(k, v)).join(comma);
+    if (existing.length) {
+      const at = existing[existing.length - 1].valueEnd;
+      return { start: at, end: at, text: `${comma}${body}` };
+    }
+    return { start: openAt + 1, end: closeAt, text: body };
+  }
+
+  const last = existing[existing.length - 1];
+  const lastOwnLine = last !== undefined && /^[ \t]*$/.test(text.slice(text.lastIndexOf('\n', last.keyStart - 1) + 1, last.keyStart));
+  const indent = lastOwnLine ? lineIndent(text, last.keyStart) : lineIndent(text, openAt) + unit;
+  // Values on one line when the object's last value is a one-line object or array; multi-line otherwise.
+  const lastValue = last ? text.slice(last.valueStart, last.valueEnd) : '';
+  const oneLineValues = /^[{[]/.test(lastValue) && !/^(\{\s*\}|\[\s*\])$/.test(lastValue) && !lastValue.includes('\n');
+  const render = (k: string, v: unknown) => `${JSON.stringify(k)}${colon}${oneLineValues ? oneLine(v) : JSON.stringify(v, null, unit).replace(/\n/g, `${eol}${indent}`)}`;
+  const body = add.map(([k, v]) => `${indent}${render(k, v)}`).join(`,${eol}`);
+  if (last) return { start: last.valueEnd, end: last.valueEnd, text: `,${eol}${body}` };
+  return { start: openAt + 1, end: closeAt, text: `${eol}${body}${eol}${lineIndent(text, openAt)}` };
+}
+
+/**
+ * Splices that delete every member named in `keys` from the object at `path`, each with its comma
+ * and the whitespace before the next member (or, for the last ones, after the member before them), so
+ * the rest keeps its layout; an object left without members becomes `{}`. Undefined when the object is absent.
+ */
+export function removeMembers(text: string, path: readonly string[], keys: Iterable<string>): Splice[] | undefined {
+  const openAt = path.length ? locate(text, path)?.valueStart : rootStart(text);
+  if (openAt === undefined || text[openAt] !== '{') return undefined;
+  const gone = new Set(keys);
+  const members = objectMembers(text, openAt);
+  const removed = members.map((m) => gone.has(m.key));
+  if (!removed.some(Boolean)) return [];
+  if (removed.every(Boolean)) return [{ start: openAt + 1, end: closingBrace(text, openAt), text: '' }];
+  // The trailing run of removed members goes with the comma after the last member kept.
+  let tail = members.length;
+  while (removed[tail - 1]) tail--;
+  const splices: Splice[] = [];
+  for (let i = 0; i < tail; i++) if (removed[i]) splices.push({ start: members[i].keyStart, end: members[i + 1].keyStart, text: '' });
+  if (tail < members.length) splices.push({ start: members[tail - 1].valueEnd, end: members[members.length - 1].valueEnd, text: '' });
+  return splices;
+}

@@ -1,5 +1,6 @@
 import type { ApplyReport } from '../clients/apply.js';
 import type { ServerManager } from '../units/manager.js';
+import { BackupStore } from '../clients/backups.js';
 import { userPaths } from '../units/paths.js';
 import type { TrayConfigActions } from './app.js';
 
@@ -9,12 +10,13 @@ import type { TrayConfigActions } from './app.js';
  * tray's memory if loaded at start, and most sessions never click them).
  */
 export function trayConfigActions(manager: ServerManager, env: NodeJS.ProcessEnv = process.env): TrayConfigActions {
-  const store = async () => (await import('../clients/backups.js')).BackupStore.under(userPaths(env).stateDir);
-  let revertable = false;
+  const store = () => BackupStore.under(userPaths(env).stateDir);
+  // Any apply on record, the CLI's too; re-read after each action rather than on every redraw.
+  let revertable = store().allUnreverted().length > 0;
 
   const apply = async (target: import('../clients/claude-config.js').ConfigTarget): Promise<string> => {
     const { applyConfig } = await import('../clients/apply.js');
-    const report = await applyConfig({ target, registry: manager.list(), backups: await store(), env, add: true } as Parameters<typeof applyConfig>[0]);
+    const report = await applyConfig({ target, registry: manager.list(), backups: store(), env, add: true });
     if (report.wrote) revertable = true;
     return describeApply(report);
   };
@@ -29,11 +31,18 @@ export function trayConfigActions(manager: ServerManager, env: NodeJS.ProcessEnv
       return apply(userTarget(env));
     },
     async revertLast() {
-      const { revertNewest } = (await import('../clients/revert.js')) as unknown as { revertNewest?: (o: { backups: unknown; env: NodeJS.ProcessEnv }) => Promise<{ message: string; file?: string } | undefined> };
-      if (!revertNewest) return 'revert is not available in this build';
-      const r = await revertNewest({ backups: await store(), env });
-      revertable = false;
-      return r ? `${r.file ? `${r.file}: ` : ''}${r.message}` : 'nothing to revert: every config change on record is undone already';
+      const { revertConfig, targetOfRecord } = await import('../clients/revert.js');
+      const newest = store()
+        .allUnreverted()
+        .sort((a, b) => b.record.at.localeCompare(a.record.at))[0];
+      if (!newest) {
+        revertable = false;
+        return 'nothing to revert: every config change on record is undone already';
+      }
+      // revertConfig undoes the newest apply of that config, which is this record.
+      const r = await revertConfig({ target: targetOfRecord(newest.record), backups: store() });
+      revertable = store().allUnreverted().length > 0;
+      return `${r.file}: ${r.message}`;
     },
     canRevert: () => revertable,
     async memoryReport() {
@@ -45,14 +54,16 @@ export function trayConfigActions(manager: ServerManager, env: NodeJS.ProcessEnv
 
 /** One notification's worth: what was shared, what was left and why. */
 export function describeApply(r: ApplyReport): string {
-  const shared = r.outcomes.filter((o) => o.status === 'switched' || (o.status as string) === 'added').map((o) => o.name);
+  const shared = r.outcomes.filter((o) => o.status === 'switched' || o.status === 'added').map((o) => o.name);
   const already = r.outcomes.filter((o) => o.status === 'already-shared').map((o) => o.name);
-  const left = r.outcomes.filter((o) => o.failed || o.status === 'left' || (o.status as string) === 'not-added').map((o) => `${o.name} (${o.reason ?? o.status})`);
+  const left = r.outcomes.filter((o) => o.status === 'left' || (o.failed && o.status !== 'not-added')).map((o) => `${o.name} (${o.reason ?? o.status})`);
+  const notAdded = r.outcomes.filter((o) => o.status === 'not-added').map((o) => `${o.name} (${o.reason ?? 'its daemon is not up'})`);
   const parts: string[] = [];
   if (r.wrote) parts.push(`wrote ${r.file}`);
   if (shared.length) parts.push(`shared now: ${shared.join(', ')}`);
   if (already.length) parts.push(`already shared: ${already.join(', ')}`);
   if (left.length) parts.push(`left as they were: ${left.join('; ')}`);
+  if (notAdded.length) parts.push(`not added: ${notAdded.join('; ')}`);
   if (!parts.length) parts.push(r.note ?? `nothing to change in ${r.file}`);
   return parts.join('. ');
 }
