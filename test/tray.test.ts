@@ -303,7 +303,7 @@ describe('describing an apply for a notification', () => {
         { name: 'd', status: 'per-session', failed: false },
       ],
     });
-    expect(msg).toBe('wrote /p/.mcp.json. shared now: a. already shared: b. left as they were: c (its daemon refused the connection)');
+    expect(msg).toBe('Wrote /p/.mcp.json\nShared now: a\nAlready shared: b\nLeft as they were: c (its daemon refused the connection)');
     expect(describeApply({ file: '/p/.mcp.json', scope: 'project', exists: false, dryRun: false, wrote: false, ok: true, outcomes: [], note: 'nothing here' })).toBe('nothing here');
   });
 });

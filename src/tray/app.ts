@@ -262,7 +262,7 @@ export class TrayApp {
 
   private async report(what: string, action: () => Promise<string>): Promise<void> {
     const message = await action();
-    this.o.log(`${what}: ${message}`);
+    this.o.log(`${what}: ${message.replace(/\n/g, '; ')}`);
     await this.o.desktop.notify({ title: `mcpshare: ${what}`, message });
     this.render();
   }

@@ -59,11 +59,11 @@ export function describeApply(r: ApplyReport): string {
   const left = r.outcomes.filter((o) => o.status === 'left' || (o.failed && o.status !== 'not-added')).map((o) => `${o.name} (${o.reason ?? o.status})`);
   const notAdded = r.outcomes.filter((o) => o.status === 'not-added').map((o) => `${o.name} (${o.reason ?? 'its daemon is not up'})`);
   const parts: string[] = [];
-  if (r.wrote) parts.push(`wrote ${r.file}`);
-  if (shared.length) parts.push(`shared now: ${shared.join(', ')}`);
-  if (already.length) parts.push(`already shared: ${already.join(', ')}`);
-  if (left.length) parts.push(`left as they were: ${left.join('; ')}`);
-  if (notAdded.length) parts.push(`not added: ${notAdded.join('; ')}`);
-  if (!parts.length) parts.push(r.note ?? `nothing to change in ${r.file}`);
-  return parts.join('. ');
+  if (r.wrote) parts.push(`Wrote ${r.file}`);
+  if (shared.length) parts.push(`Shared now: ${shared.join(', ')}`);
+  if (already.length) parts.push(`Already shared: ${already.join(', ')}`);
+  if (left.length) parts.push(`Left as they were: ${left.join('; ')}`);
+  if (notAdded.length) parts.push(`Not added: ${notAdded.join('; ')}`);
+  if (!parts.length) parts.push(r.note ?? `Nothing to change in ${r.file}`);
+  return parts.join('\n');
 }
