@@ -36,6 +36,7 @@ const commands: Record<string, Command> = {
   revert: { summary: 'undo the last apply of a config', load: async () => { const m = await import('./cli/clients.js'); return { usage: m.revertUsage, run: m.revertCommand }; } },
   doctor: { summary: 'find MCP servers duplicated per session and what sharing would save', load: async () => { const m = await import('./cli/doctor.js'); return { usage: m.doctorUsage, run: m.doctorCommand }; } },
   tray: { summary: 'the tray icon: server states, start/stop on click, notifications, .mcp.json', load: async () => { const m = await import('./cli/tray.js'); return { usage: m.trayUsage, run: m.trayCommand }; } },
+  autostart: { summary: 'start the tray at login (on, off, status)', load: async () => { const m = await import('./cli/autostart.js'); return { usage: m.autostartUsage, run: m.autostartCommand }; } },
   supervise: { summary: 'run the built-in supervisor (no systemd/launchd)', load: async () => { const m = await import('./cli/supervise.js'); return { usage: m.superviseUsage, run: m.superviseCommand }; } },
   'enable-linger': { summary: 'start your daemons at boot, not only at login (systemd)', load: async () => { const m = await import('./cli/supervise.js'); return { usage: m.lingerUsage, run: m.lingerCommandCli }; } },
 };

@@ -65,6 +65,11 @@ describe('server names', () => {
       expect(() => validateName(name)).toThrow(`invalid server name "${name}": use 1–48 letters, digits, "-" or "_"`);
     },
   );
+
+  test.each(['tray', 'Tray'])('reserved: %s (the tray LaunchAgent is dev.mcpshare.tray)', (name) => {
+    expect(() => validateName(name)).toThrow(`the server name "${name}" is reserved for mcpshare's own tray icon`);
+    expect(validateName('trays')).toBe('trays');
+  });
 });
 
 describe('Registry', () => {

@@ -72,7 +72,8 @@ function openLog(file: string): (line: string) => void {
     } catch {
       /* a full disk must not take the tray down */
     }
-    process.stderr.write(stamped);
+    // Under launchd or the installer stderr is the log file itself: write it there once.
+    if (process.stderr.isTTY) process.stderr.write(stamped);
   };
 }
 
@@ -149,6 +150,7 @@ export async function trayCommand(argv: string[]): Promise<number> {
   } catch (err) {
     if (err instanceof TrayStartError) {
       log(`mcpshare tray: ${err.message}`);
+      if (!process.stderr.isTTY) process.stderr.write(`mcpshare tray: ${err.message}\n`);
       // The tray's other job at login still gets done: the daemons come up without an icon.
       if (!values['no-start'] && manager.list().length) {
         await app.startStopped(15_000);

@@ -15,5 +15,9 @@ export function validateName(name: string): string {
       `invalid server name "${name}": use 1–48 letters, digits, "-" or "_", starting with a letter or digit (it becomes a file and unit name)`,
     );
   }
+  // launchd labels are dev.mcpshare.NAME, and dev.mcpshare.tray is the tray's own LaunchAgent.
+  if (RESERVED.has(name.toLowerCase())) throw new InvalidNameError(`the server name "${name}" is reserved for mcpshare's own ${RESERVED.get(name.toLowerCase())}; pick another`);
   return name;
 }
+
+const RESERVED = new Map([['tray', 'tray icon (its LaunchAgent is dev.mcpshare.tray)']]);

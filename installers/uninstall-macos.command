@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Removes mcpshare for the current user on macOS. Double-click it in Finder, or run it in a terminal
+# with --help for the options.
+# Run with sh? Go on in bash.
+if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
+set -euo pipefail
+cd "$(dirname "$0")"
+here=$(pwd)
+# shellcheck source=installers/lib.sh
+. "$here/lib.sh"
+trap pause_if_interactive EXIT
+if [ "$(uname -s)" != Darwin ]; then die "this is the macOS uninstaller: on Linux run uninstall-linux.sh"; fi
+mcpshare_uninstall darwin "$0" "$@"
