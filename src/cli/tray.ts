@@ -185,28 +185,25 @@ export async function trayCommand(argv: string[]): Promise<number> {
 
 /** Login autostart of the tray, where this platform has one. */
 async function loadAutostart(): Promise<import('../tray/app.js').TrayAutostart | undefined> {
-  try {
-    const m = (await import('../tray/autostart.js' as string)) as {
-      autostartStatus(o: object): { enabled: boolean } | boolean | Promise<{ enabled: boolean } | boolean>;
-      enableAutostart(o: object): unknown;
-      disableAutostart(o: object): unknown;
-    };
-    let state: boolean | undefined;
-    const read = async () => {
-      const s = await m.autostartStatus({});
-      state = typeof s === 'boolean' ? s : !!s?.enabled;
-    };
-    await read();
-    return {
-      status: () => state,
-      async set(on) {
-        await (on ? m.enableAutostart({}) : m.disableAutostart({}));
-        await read();
-      },
-    };
-  } catch {
-    return undefined;
-  }
+  if (process.platform !== 'linux' && process.platform !== 'darwin') return undefined;
+  const m = await import('../tray/autostart.js');
+  let state: boolean | undefined;
+  const read = async () => {
+    try {
+      state = (await m.autostartStatus()).enabled;
+    } catch {
+      state = undefined;
+    }
+  };
+  await read();
+  return {
+    status: () => state,
+    async set(on) {
+      // start: false — this tray is the one running; launchd must not start a second one now.
+      await (on ? m.enableAutostart({ start: false }) : m.disableAutostart());
+      await read();
+    },
+  };
 }
 
 /** `--demo` on a machine with nothing registered: the bundled demo server becomes the first shared daemon. */
