@@ -3,6 +3,8 @@ import { homedir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { HealthMonitor, type ServerHealth } from '../health/monitor.js';
+import type { ServerEntry } from '../registry/registry.js';
+import { clientUrl } from '../units/daemon.js';
 import type { ServerManager } from '../units/manager.js';
 import type { ServerStatus } from '../units/status.js';
 import { ACTIONS, buildMenu, iconFile } from './menu.js';
@@ -114,12 +116,18 @@ export class TrayApp {
     await this.host.stop();
   }
 
-  /** The rows as shown: the monitor's last round, overlaid with results of actions since. */
+  /**
+   * The rows as shown: the monitor's last round, overlaid with results of actions since. A server
+   * not checked yet gets a "checking" row, so the menu's rows (fixed per tray binary run) are all
+   * there from the first frame and the binary is not restarted when the first round lands.
+   */
   rows(): ServerHealth[] {
-    const names = new Set(this.o.manager.list().map((e) => e.name));
     const byName = new Map(this.monitor.snapshot().map((r) => [r.name, r]));
     for (const [n, r] of this.fresh) byName.set(n, r);
-    return [...byName.values()].filter((r) => names.has(r.name)).sort((a, b) => a.name.localeCompare(b.name));
+    return this.o.manager
+      .list()
+      .map((e) => byName.get(e.name) ?? checking(e))
+      .sort((a, b) => a.name.localeCompare(b.name));
   }
 
   private menu() {
@@ -301,4 +309,26 @@ export class TrayApp {
       return this.onHostExit(null, null, '');
     }
   }
+}
+
+/** A registered server before its first health round. */
+function checking(e: ServerEntry): ServerHealth {
+  const status: ServerStatus = {
+    name: e.name,
+    kind: e.kind,
+    transport: e.transport,
+    url: clientUrl(e),
+    port: e.port,
+    backend: e.backend,
+    state: 'starting',
+    restarts: 0,
+    pid: null,
+    rssBytes: null,
+    sessions: null,
+    server: null,
+    detail: 'checking',
+    logFile: '',
+    unitFile: null,
+  };
+  return { name: e.name, state: 'starting', detail: 'checking', status, checkedAt: 0 };
 }
