@@ -1,3 +1,4 @@
+import { renderPlistXml } from '../util/plist.js';
 import { chmodSync, mkdirSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, dirname, isAbsolute, join } from 'node:path';
@@ -219,41 +220,24 @@ export function renderDesktopEntry(o: { argv: readonly string[]; iconPath: strin
 // LaunchAgent
 // ---------------------------------------------------------------------------------------------
 
-const xml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-const str = (s: string) => `<string>${xml(s)}</string>`;
-
 export function renderTrayPlist(o: { argv: readonly string[]; logFile: string; path: string }): string {
-  return [
-    '<?xml version="1.0" encoding="UTF-8"?>',
-    '<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">',
-    `<!-- Written by "mcpshare autostart on" (${MARKER}); "mcpshare autostart off" removes it. -->`,
-    '<plist version="1.0">',
-    '<dict>',
-    `  <key>Label</key>${str(TRAY_LABEL)}`,
-    '  <key>ProgramArguments</key>',
-    '  <array>',
-    ...o.argv.map((a) => `    ${str(a)}`),
-    '  </array>',
-    '  <key>EnvironmentVariables</key>',
-    '  <dict>',
-    `    <key>PATH</key>${str(o.path)}`,
-    '  </dict>',
-    '  <key>RunAtLoad</key><true/>',
-    // Quitting from the menu exits 0 and must stay quit; a crash (non-zero, signal) restarts.
-    '  <key>KeepAlive</key>',
-    '  <dict>',
-    '    <key>SuccessfulExit</key><false/>',
-    '  </dict>',
-    `  <key>ThrottleInterval</key><integer>${THROTTLE_SEC}</integer>`,
-    // A menu bar app: full CPU/IO priority, and only in a graphical login (not over ssh).
-    '  <key>ProcessType</key><string>Interactive</string>',
-    '  <key>LimitLoadToSessionType</key><string>Aqua</string>',
-    `  <key>StandardOutPath</key>${str(o.logFile)}`,
-    `  <key>StandardErrorPath</key>${str(o.logFile)}`,
-    '</dict>',
-    '</plist>',
-    '',
-  ].join('\n');
+  return renderPlistXml(
+    {
+      Label: TRAY_LABEL,
+      ProgramArguments: o.argv,
+      EnvironmentVariables: { PATH: o.path },
+      RunAtLoad: true,
+      // Quitting from the menu exits 0 and must stay quit; a crash (non-zero, signal) restarts.
+      KeepAlive: { SuccessfulExit: false },
+      ThrottleInterval: THROTTLE_SEC,
+      // A menu bar app: full CPU/IO priority, and only in a graphical login (not over ssh).
+      ProcessType: 'Interactive',
+      LimitLoadToSessionType: 'Aqua',
+      StandardOutPath: o.logFile,
+      StandardErrorPath: o.logFile,
+    },
+    `Written by "mcpshare autostart on" (${MARKER}); "mcpshare autostart off" removes it.`,
+  );
 }
 
 /** launchctl command lines (arguments after "launchctl"). */

@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic.js';
+import { renderPlistXml } from '../util/plist.js';
 import type { RestartPolicy } from '../registry/registry.js';
 import type { ServiceBackend, UnitState } from './backend.js';
 import type { DaemonSpec } from './daemon.js';
@@ -11,9 +12,6 @@ import { runChecked, runCommand, type CommandRunner } from './runner.js';
  * macOS LaunchAgents: `~/Library/LaunchAgents/dev.mcpshare.NAME.plist`, loaded into the user's GUI
  * domain with `launchctl bootstrap gui/UID`, so the daemon comes up at every login.
  */
-
-const xml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-const str = (s: string) => `<string>${xml(s)}</string>`;
 
 /**
  * Secrets are loaded by a shell shim at start (`set -a; . FILE; exec …`) so they never appear in
@@ -27,39 +25,22 @@ export function programArguments(spec: DaemonSpec): string[] {
 }
 
 export function renderPlist(spec: DaemonSpec): string {
-  const env = Object.entries(spec.env)
-    .map(([k, v]) => `      <key>${xml(k)}</key>${str(v)}`)
-    .join('\n');
-  return [
-    '<?xml version="1.0" encoding="UTF-8"?>',
-    '<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">',
-    '<!-- Written by mcpshare; edit with "mcpshare edit", not by hand. -->',
-    '<plist version="1.0">',
-    '<dict>',
-    `  <key>Label</key>${str(launchdLabel(spec.name))}`,
-    '  <key>ProgramArguments</key>',
-    '  <array>',
-    ...programArguments(spec).map((a) => `    ${str(a)}`),
-    '  </array>',
-    ...(spec.cwd ? [`  <key>WorkingDirectory</key>${str(spec.cwd)}`] : []),
-    '  <key>EnvironmentVariables</key>',
-    '  <dict>',
-    env,
-    '  </dict>',
-    '  <key>RunAtLoad</key><true/>',
-    // Restart only after a failure; a clean exit (stopped on purpose) stays down.
-    '  <key>KeepAlive</key>',
-    '  <dict>',
-    '    <key>SuccessfulExit</key><false/>',
-    '  </dict>',
-    `  <key>ThrottleInterval</key><integer>${Math.max(1, Math.round(spec.restart.restartSec))}</integer>`,
-    `  <key>StandardOutPath</key>${str(spec.logFile)}`,
-    `  <key>StandardErrorPath</key>${str(spec.logFile)}`,
-    '  <key>ProcessType</key><string>Background</string>',
-    '</dict>',
-    '</plist>',
-    '',
-  ].join('\n');
+  return renderPlistXml(
+    {
+      Label: launchdLabel(spec.name),
+      ProgramArguments: programArguments(spec),
+      WorkingDirectory: spec.cwd,
+      EnvironmentVariables: { ...spec.env },
+      RunAtLoad: true,
+      // Restart only after a failure; a clean exit (stopped on purpose) stays down.
+      KeepAlive: { SuccessfulExit: false },
+      ThrottleInterval: Math.max(1, Math.round(spec.restart.restartSec)),
+      StandardOutPath: spec.logFile,
+      StandardErrorPath: spec.logFile,
+      ProcessType: 'Background',
+    },
+    'Written by mcpshare; edit with "mcpshare edit", not by hand.',
+  );
 }
 
 /** Maps `launchctl print gui/UID/LABEL` output to the common UnitState. */
