@@ -159,6 +159,9 @@ describeDesktop('the tray on a real desktop', () => {
     await new Promise((r) => setTimeout(r, 3 * INTERVAL_S * 1000));
     expect(await desktop.notificationsSince(baseline)).toHaveLength(1);
     expect((await cli(['remove', 'broken'])).code).toBe(0);
+    // One row fewer: the tray restarts its binary with the new menu.
+    await waitMenu((it) => serverRows(it).length === 2, 'broken gone from the menu');
+    await desktop.closeMenu();
   }, 120_000);
 
   test('"Write .mcp.json…" asks for the project folder and points its .mcp.json at the running daemons', async () => {

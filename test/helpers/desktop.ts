@@ -719,7 +719,10 @@ export async function startDesktop(opts: DesktopOptions = {}): Promise<Desktop> 
     let last: Rgb | undefined;
     return poll(
       async () => {
-        last = await iconColor();
+        // No icon for a moment (the app restarting its tray binary) is not a wrong colour: keep polling.
+        const seen = await iconColor().catch(() => undefined);
+        if (!seen) return undefined;
+        last = seen;
         const ok = Math.abs(last.r - expected.r) <= tolerance && Math.abs(last.g - expected.g) <= tolerance && Math.abs(last.b - expected.b) <= tolerance;
         return ok ? last : undefined;
       },
@@ -737,7 +740,8 @@ export async function startDesktop(opts: DesktopOptions = {}): Promise<Desktop> 
   const openMenu = async (timeoutMs = 3000): Promise<WindowInfo> => {
     const open = await menuWindows();
     if (open.length) return open[0];
-    const icon = await trayIcon();
+    // The app may be restarting its tray binary (a new menu layout): give the icon time to come back.
+    const icon = (await trayIcon()) ?? (await waitTrayIcon(Math.max(timeoutMs, 10_000)).catch(() => undefined));
     if (!icon) throw new Error(`cannot open the tray menu: no tray icon; visible windows: ${await listWindows()}`);
     const c = center(icon);
     // Clicking the icon while the menu is open closes it: check again before the one retry.
