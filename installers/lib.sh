@@ -436,6 +436,9 @@ autostart_on() {
 
 uninstaller_name() { if [ "$PLATFORM" = darwin ]; then echo uninstall-macos.command; else echo uninstall-linux.sh; fi; }
 
+# The tray logs "tray started (pid N, …" once its icon is shown.
+tray_ready() { [ -f "$TRAY_LOG" ] && grep -q "tray started (pid $1," "$TRAY_LOG"; }
+
 # Starts the tray in the background (or, on macOS, waits for the one launchd started) and says
 # whether it runs. Never fails the install: a machine without a desktop cannot show a tray.
 start_tray_now() {
@@ -448,11 +451,12 @@ start_tray_now() {
   mkdir -p "$LOG_DIR"
   chmod 700 "$LOG_DIR" 2>/dev/null || true
   if [ "$by_launchd" = yes ]; then
-    # launchd started it (RunAtLoad): wait for its pid file.
-    for i in 1 2 3 4 5 6 7 8 9 10 11 12; do
+    # launchd started it (RunAtLoad): wait until it logs that its icon is up (the pid file comes
+    # first, as its lock; starting the binary and the daemons takes a few seconds more).
+    for i in $(seq 1 60); do
       if [ -f "$TRAY_PID_FILE" ]; then
         pid=$(tr -cd '0-9' <"$TRAY_PID_FILE")
-        if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then break; fi
+        if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && tray_ready "$pid"; then break; fi
         pid=""
       fi
       sleep 0.25
@@ -460,7 +464,7 @@ start_tray_now() {
     if [ -n "$pid" ]; then
       say "the tray is running (pid $pid, started by launchd); its log: $TRAY_LOG"
     else
-      say "the tray did not start within 3 s. Last lines of $TRAY_LOG:"
+      say "the tray did not start within 15 s. Last lines of $TRAY_LOG:"
       show_tail "$TRAY_LOG"
       say "The daemons are not affected. \"mcpshare tray\" in a terminal shows why it cannot start."
     fi
@@ -473,13 +477,15 @@ start_tray_now() {
     nohup "$NODE" "$MCPSHARE_NODE_FLAGS" "$CLI" tray >>"$TRAY_LOG" 2>&1 </dev/null &
   fi
   pid=$!
-  for i in 1 2 3 4 5 6 7 8; do
+  # Until it logs that its icon is up, or exits (no display, a missing library, already running).
+  for i in $(seq 1 60); do
     sleep 0.25
     if ! kill -0 "$pid" 2>/dev/null; then
       rc=0
       wait "$pid" || rc=$?
       break
     fi
+    tray_ready "$pid" && break
   done
   if [ -z "$rc" ]; then
     say "the tray is running (pid $pid); its log: $TRAY_LOG"

@@ -8,7 +8,7 @@
  * The tests run in order and build on each other (one desktop, one tray).
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -220,6 +220,32 @@ describeDesktop('the tray on a real desktop', () => {
     await desktop.closeMenu();
     await desktop.clickMenuItem('Start at login: on');
     await poll(() => !existsSync(entry), 'autostart entry removed', 10_000, () => trayOut.slice(-2000));
+  }, 60_000);
+
+  test('overlapping redraws never start a second tray binary (two icons)', async () => {
+    // In its own node process: systray2 spawns the binary with the real process.env, which a jest
+    // sandbox cannot set. A new layout while a first start is under way, then an update.
+    const work = mkdtempSync(join(tmp, 'host-'));
+    const script = `
+      import { execFileSync } from 'node:child_process';
+      const { TrayHost } = await import(${JSON.stringify(join(ROOT, 'dist/tray/tray-host.js'))});
+      const work = ${JSON.stringify(work)};
+      const before = JSON.stringify(process.env);
+      const host = new TrayHost({ workDir: work, platform: 'linux' });
+      const menu = (title, rows) => ({ icon: ${JSON.stringify(join(ROOT, 'assets/tray-up.png'))}, tooltip: '', items: rows.map((k) => ({ key: k, title: title + ' ' + k })) });
+      const binaries = () => { try { return execFileSync('pgrep', ['-f', work + '/bin'], { encoding: 'utf8' }).trim().split('\\n'); } catch { return []; } };
+      await Promise.all([host.show(menu('a', ['x'])), host.show(menu('b', ['x', 'y'])), host.show(menu('c', ['x', 'y']))]);
+      const during = binaries();
+      const pid = host.pid;
+      await host.stop();
+      console.log(JSON.stringify({ during, pid, after: binaries(), envKept: JSON.stringify(process.env) === before }));
+    `;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { env: { ...desktop.env, HOME: home }, encoding: 'utf8', timeout: 30_000 });
+    expect(r.stderr.replace(/.*Gdk-CRITICAL.*\n?/g, '')).toBe('');
+    const out = JSON.parse(r.stdout) as { during: string[]; pid: number; after: string[]; envKept: boolean };
+    expect(out.during).toEqual([String(out.pid)]);
+    expect(out.after).toEqual([]);
+    expect(out.envKept).toBe(true);
   }, 60_000);
 
   test('the tray process stays small', async () => {

@@ -4,7 +4,7 @@
  * tray binary's start failures are explained. The desktop end-to-end test is test/tray-e2e.test.ts.
  */
 import { afterAll, describe, expect, test } from '@jest/globals';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +14,10 @@ import { appleString, folderPickerCommand, openFileCommand, pickFolder, textWind
 import { ACTIONS, buildMenu, iconFile } from '../src/tray/menu.js';
 import { CrashLoopAlerts } from '../src/tray/notify.js';
 import { clickAction, headerLabel, serverLabel, shortReason, summarize, tooltip } from '../src/tray/summary.js';
-import { displayProblem, explainStartFailure, prepareBinary, TrayHost, TrayStartError } from '../src/tray/tray-host.js';
+import { binaryArch, displayProblem, explainSpawnError, explainStartFailure, prepareBinary, TrayHost, TrayStartError } from '../src/tray/tray-host.js';
+import { pruneFresh, shownRows } from '../src/tray/app.js';
+import { lockTray } from '../src/cli/tray.js';
+import type { ServerEntry } from '../src/registry/registry.js';
 import type { DaemonState, ServerStatus } from '../src/units/status.js';
 import { userPaths } from '../src/units/paths.js';
 import { sendControl } from '../src/units/supervisor-control.js';
@@ -124,6 +127,38 @@ describe('what the tray shows', () => {
     }
     expect(iconFile('up', 'darwin')).toEqual({ file: 'tray-template@2x.png', template: true });
     expect(iconFile('crash-loop', 'darwin').template).toBe(false);
+  });
+});
+
+describe('which reading a row shows', () => {
+  const entry = (name: string): ServerEntry => ({ name, kind: 'bridged', transport: 'http', command: 'node', args: [], port: 8011, restart: { restartSec: 2, burst: 5, intervalSec: 120 }, backend: 'supervisor', addedAt: '' }) as ServerEntry;
+  const at = (h: ServerHealth, t: number): ServerHealth => ({ ...h, checkedAt: t });
+
+  test('a server not read yet is a disabled "checking" row, never a guess a click could act on', () => {
+    const rows = shownRows([entry('b'), entry('a')], [], new Map());
+    expect(rows.map((r) => [r.name, r.checkedAt])).toEqual([
+      ['a', 0],
+      ['b', 0],
+    ]);
+    const items = buildMenu({ rows, pending: new Map(), autostart: undefined, canRevert: false });
+    expect(items.find((i) => i.key === 'server:a')).toMatchObject({ title: '◌ a — checking…', enabled: false });
+  });
+
+  test("an action's result stands until a reading newer than it arrives", () => {
+    const fresh = new Map([['a', at(row('a', 'starting'), 2000)]]);
+    // A round that read "stopped" at t=1000, before the start finished, lands afterwards.
+    const stale = [at(row('a', 'stopped'), 1000)];
+    pruneFresh(fresh, stale);
+    expect(shownRows([entry('a')], stale, fresh)[0]!.state).toBe('starting');
+    // The next round reads it at t=3000: that is what shows now.
+    const next = [at(row('a', 'up'), 3000)];
+    pruneFresh(fresh, next);
+    expect(fresh.size).toBe(0);
+    expect(shownRows([entry('a')], next, fresh)[0]!.state).toBe('up');
+  });
+
+  test('a server removed from the registry leaves the menu even if a reading of it remains', () => {
+    expect(shownRows([entry('a')], [at(row('a', 'up'), 1), at(row('gone', 'up'), 1)], new Map()).map((r) => r.name)).toEqual(['a']);
   });
 });
 
@@ -250,6 +285,39 @@ describe('the tray binary', () => {
     expect(displayProblem({}, 'darwin')).toBeUndefined();
   });
 
+  test("the bundled binaries' CPU is read from their headers; a Mac without Rosetta gets the command that fixes it", () => {
+    expect(binaryArch(join(ROOT, 'node_modules/systray2/traybin/tray_linux_release'))).toBe('x64');
+    expect(binaryArch(join(ROOT, 'node_modules/systray2/traybin/tray_darwin_release'))).toBe('x64');
+    expect(binaryArch(join(ROOT, 'package.json'))).toBeUndefined();
+    const mac = explainSpawnError(new TrayStartError('the tray binary could not be started: Unknown system error -86', 'exited'), 'darwin');
+    expect(mac.message).toContain('softwareupdate --install-rosetta');
+    const other = new TrayStartError('the tray binary could not be started: EACCES', 'exited');
+    expect(explainSpawnError(other, 'darwin')).toBe(other);
+  });
+
+  test('one tray per user: the lock is taken exclusively, a stale or foreign pid file is replaced', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tray-lock-'));
+    const pidFile = join(dir, 'state', 'tray.pid');
+    expect(lockTray(pidFile)).toBeUndefined();
+    expect(readFileSync(pidFile, 'utf8').trim()).toBe(String(process.pid));
+    // A dead pid: replaced.
+    writeFileSync(pidFile, '999999999\n');
+    expect(lockTray(pidFile)).toBeUndefined();
+    // A live process that is not a tray (a reused pid): replaced.
+    const other = spawn('sleep', ['30']);
+    writeFileSync(pidFile, `${other.pid}\n`);
+    expect(lockTray(pidFile)).toBeUndefined();
+    other.kill();
+    // A live tray: it holds the lock.
+    const tray = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', 'tray']);
+    await new Promise((r) => tray.once('spawn', r));
+    writeFileSync(pidFile, `${tray.pid}\n`);
+    expect(lockTray(pidFile)).toBe(tray.pid);
+    expect(readFileSync(pidFile, 'utf8').trim()).toBe(String(tray.pid));
+    tray.kill();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
   test('a private copy of the binary gets its exec bit (systray2 ships it without one)', () => {
     const work = mkdtempSync(join(tmpdir(), 'tray-bin-'));
     const copyDir = prepareBinary(work, 'linux');
@@ -268,7 +336,7 @@ describe('the tray binary', () => {
     const work = mkdtempSync(join(tmpdir(), 'tray-nodisp-'));
     const host = new TrayHost({ workDir: work, env: { ...process.env, DISPLAY: ':97' }, platform: 'linux', readyTimeoutMs: 10_000 });
     const saved = process.env.DISPLAY;
-    process.env.DISPLAY = ':97'; // systray2 spawns the binary with process.env
+    const savedTmp = process.env.TMPDIR; // systray2 spawns the binary with process.env
     try {
       const err = await host.show({ icon: join(ROOT, 'assets/tray-up.png'), tooltip: '', items: [{ key: 'a', title: 'A' }] }).then(
         () => undefined,
@@ -277,9 +345,10 @@ describe('the tray binary', () => {
       expect(err).toBeInstanceOf(TrayStartError);
       expect((err as TrayStartError).reason).toBe('no-display');
       expect(host.running).toBe(false);
+      // TMPDIR pointed at the tray's own folder for the spawn only: later children must not inherit it.
+      expect(process.env.TMPDIR).toBe(savedTmp);
+      expect(process.env.DISPLAY).toBe(saved);
     } finally {
-      if (saved === undefined) delete process.env.DISPLAY;
-      else process.env.DISPLAY = saved;
       rmSync(work, { recursive: true, force: true });
     }
     const left = spawnSync('pgrep', ['-f', join(work, 'bin')], { encoding: 'utf8' }).stdout.trim();

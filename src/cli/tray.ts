@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { appendFileSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseCommandLine, UsageError } from '../util/args.js';
@@ -49,13 +50,52 @@ export function runningTrayPid(pidFile: string): number | undefined {
     return undefined;
   }
   // A reused pid belongs to some other program: only a process running "… tray" counts.
+  return commandLineOf(pid)?.includes('tray') ? pid : undefined;
+}
+
+/** argv of a running process: /proc on Linux, one `ps` call elsewhere (macOS). */
+function commandLineOf(pid: number): string[] | undefined {
   try {
-    const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    if (!cmd.includes('tray')) return undefined;
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
   } catch {
-    /* no /proc (macOS): trust kill(0) */
+    /* no /proc */
   }
-  return pid;
+  try {
+    return execFileSync('ps', ['-o', 'args=', '-p', String(pid)], { encoding: 'utf8', timeout: 5000 }).trim().split(/\s+/);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Takes the one-tray-per-user lock: creates the pid file exclusively, before any other work, so two
+ * trays started together (a login item and the installer) cannot both run. A stale file (its
+ * process gone, or the pid reused by another program) is replaced. Returns the pid holding it
+ * when that is another live tray.
+ */
+export function lockTray(pidFile: string): number | undefined {
+  mkdirSync(join(pidFile, '..'), { recursive: true, mode: 0o700 });
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      writeFileSync(pidFile, `${process.pid}\n`, { mode: 0o600, flag: 'wx' });
+      return undefined;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const holder = runningTrayPid(pidFile);
+    if (holder) return holder;
+    rmSync(pidFile, { force: true });
+  }
+  throw new Error(`could not take the tray lock ${pidFile}`);
+}
+
+/** Removes the pid file if it is still ours (never another tray's). */
+function unlockTray(pidFile: string): void {
+  try {
+    if (Number.parseInt(readFileSync(pidFile, 'utf8'), 10) === process.pid) rmSync(pidFile, { force: true });
+  } catch {
+    /* already gone */
+  }
 }
 
 function openLog(file: string): (line: string) => void {
@@ -65,9 +105,16 @@ function openLog(file: string): (line: string) => void {
   } catch {
     /* no log yet */
   }
+  let written = 0;
   return (line) => {
     const stamped = `${new Date().toISOString()} ${line}\n`;
     try {
+      // A tray runs for weeks: rotate as it goes, not only at start.
+      written += stamped.length;
+      if (written > LOG_LIMIT / 8) {
+        written = 0;
+        if (statSync(file).size > LOG_LIMIT) renameSync(file, `${file}.1`);
+      }
       appendFileSync(file, stamped, { mode: 0o600 });
     } catch {
       /* a full disk must not take the tray down */
@@ -82,14 +129,19 @@ async function quit(stopDaemons: boolean): Promise<number> {
   const pid = runningTrayPid(pidFile);
   if (pid) {
     process.kill(pid, 'SIGTERM');
-    const deadline = Date.now() + 10_000;
-    while (Date.now() < deadline) {
+    const alive = () => {
       try {
         process.kill(pid, 0);
+        return true;
       } catch {
-        break;
+        return false;
       }
-      await new Promise((r) => setTimeout(r, 100));
+    };
+    const deadline = Date.now() + 10_000;
+    while (alive() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    if (alive()) {
+      process.stderr.write(`the tray (pid ${pid}) did not quit within 10 s of SIGTERM; "kill -9 ${pid}" ends it (the daemons are separate and keep running)\n`);
+      return 1;
     }
     process.stdout.write(`stopped the tray (pid ${pid})\n`);
   } else {
@@ -114,11 +166,19 @@ export async function trayCommand(argv: string[]): Promise<number> {
   if (!Number.isFinite(interval) || interval < 0.5) throw new UsageError(`--interval wants seconds (0.5 or more), not "${values.interval}"`);
 
   const files = trayFiles();
-  const running = runningTrayPid(files.pidFile);
+  const running = lockTray(files.pidFile);
   if (running) {
     process.stdout.write(`the mcpshare tray is already running (pid ${running}); "mcpshare tray --quit" stops it\n`);
     return 0;
   }
+  try {
+    return await runTray(values, interval, files);
+  } finally {
+    unlockTray(files.pidFile);
+  }
+}
+
+async function runTray(values: { 'no-start'?: boolean; demo?: boolean }, interval: number, files: ReturnType<typeof trayFiles>): Promise<number> {
   const log = openLog(files.logFile);
   mkdirSync(files.workDir, { recursive: true, mode: 0o700 });
   const [{ TrayApp, ASSETS_DIR }, { ServerManager }, { systemDesktop }, { trayConfigActions }, { TrayStartError }] = await Promise.all([
@@ -156,11 +216,12 @@ export async function trayCommand(argv: string[]): Promise<number> {
         await app.startStopped(15_000);
         for (const s of await manager.status()) process.stderr.write(`  ${s.name}: ${s.state} on ${s.url}\n`);
       }
-      return 1;
+      // Under launchd (KeepAlive restarts any failed exit) a fault that no retry can fix would
+      // restart the tray every few seconds, forever: exit 0 there, the log says why.
+      return process.env.XPC_SERVICE_NAME === 'dev.mcpshare.tray' && err.reason !== 'exited' && err.reason !== 'timeout' ? 0 : 1;
     }
     throw err;
   }
-  writeFileSync(files.pidFile, `${process.pid}\n`, { mode: 0o600 });
   log(`tray started (pid ${process.pid}, binary pid ${app.host.pid}), checking ${manager.list().length} server(s) every ${interval} s`);
   const onSignal = (sig: string) => {
     log(`${sig}: closing the tray; daemons keep running`);
@@ -168,17 +229,13 @@ export async function trayCommand(argv: string[]): Promise<number> {
   };
   process.once('SIGTERM', () => onSignal('SIGTERM'));
   process.once('SIGINT', () => onSignal('SIGINT'));
-  process.once('SIGHUP', () => onSignal('SIGHUP'));
+  // SIGHUP: the terminal that started the tray closed. A tray started in the background (installer,
+  // nohup) must outlive it; one run in a terminal's foreground goes with it.
+  process.on('SIGHUP', () => (process.stdin.isTTY ? onSignal('SIGHUP') : log('SIGHUP ignored: the tray runs on without its terminal')));
   // Nothing else holds the event loop open for sure (the monitor's timers are unref'd).
   const keepAlive = setInterval(() => {}, 1 << 30);
   const code = await done;
   clearInterval(keepAlive);
-  // Only our own pid file: a second tray started since owns the new one.
-  try {
-    if (Number.parseInt(readFileSync(files.pidFile, 'utf8'), 10) === process.pid) rmSync(files.pidFile, { force: true });
-  } catch {
-    /* already gone */
-  }
   log(`tray closed (exit ${code})`);
   return code;
 }

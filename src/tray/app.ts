@@ -73,6 +73,8 @@ export class TrayApp {
   private readonly fresh = new Map<string, ServerHealth>();
   private rendering: Promise<void> = Promise.resolve();
   private hostRestarts = 0;
+  private restartingHost = false;
+  private launchedAt = Date.now();
   private closed = false;
   private readonly platform: NodeJS.Platform;
   private readonly o: TrayAppOptions;
@@ -98,8 +100,8 @@ export class TrayApp {
       if (prev && prev.state !== cur.state) this.o.log(`${cur.name}: ${prev.state} → ${cur.state}${cur.state === 'up' ? '' : ` (${cur.detail})`}`);
     });
     this.monitor.on('removed', (prev) => this.alerts.forget(prev.name));
-    this.monitor.on('update', () => {
-      this.fresh.clear();
+    this.monitor.on('update', (all) => {
+      pruneFresh(this.fresh, all);
       this.render();
     });
     this.monitor.on('error', (err) => this.o.log(`health round failed: ${err.message}`));
@@ -122,12 +124,7 @@ export class TrayApp {
    * there from the first frame and the binary is not restarted when the first round lands.
    */
   rows(): ServerHealth[] {
-    const byName = new Map(this.monitor.snapshot().map((r) => [r.name, r]));
-    for (const [n, r] of this.fresh) byName.set(n, r);
-    return this.o.manager
-      .list()
-      .map((e) => byName.get(e.name) ?? checking(e))
-      .sort((a, b) => a.name.localeCompare(b.name));
+    return shownRows(this.o.manager.list(), this.monitor.snapshot(), this.fresh);
   }
 
   private menu() {
@@ -144,7 +141,8 @@ export class TrayApp {
 
   /** Queues a redraw; redraws never overlap, and one never waits for a probe. */
   render(): void {
-    if (this.closed) return;
+    // While the binary is being brought back, onHostExit owns the (only) relaunch.
+    if (this.closed || this.restartingHost) return;
     this.rendering = this.rendering
       .then(() => (this.closed ? undefined : this.host.show(this.menu())))
       .catch((err: Error) => this.o.log(`tray update failed: ${err.message}`));
@@ -192,7 +190,7 @@ export class TrayApp {
   private async toggle(name: string): Promise<void> {
     if (this.pending.has(name)) return;
     const row = this.rows().find((r) => r.name === name);
-    if (!row) return;
+    if (!row || row.checkedAt === 0) return; // not checked yet: its state is not known
     const action = clickAction(row);
     if (action === 'stop') return this.runOn(name, 'stopping…', () => this.o.manager.stop(name));
     if (action === 'restart') return this.runOn(name, 'restarting…', () => this.o.manager.restart(name, { waitMs: 20_000 }));
@@ -228,8 +226,15 @@ export class TrayApp {
   }
 
   private async startAll(): Promise<void> {
-    const targets = this.rows().filter((r) => r.state !== 'up' && r.state !== 'starting');
-    await Promise.all(targets.map((r) => this.runOn(r.name, 'starting…', () => this.o.manager.start(r.name, { waitMs: 20_000 }))));
+    // Each the way its row's click would: start what is stopped, restart what runs but fails.
+    const targets = this.rows().filter((r) => r.checkedAt > 0 && r.state !== 'up' && r.state !== 'starting');
+    await Promise.all(
+      targets.map((r) =>
+        clickAction(r) === 'restart'
+          ? this.runOn(r.name, 'restarting…', () => this.o.manager.restart(r.name, { waitMs: 20_000 }))
+          : this.runOn(r.name, 'starting…', () => this.o.manager.start(r.name, { waitMs: 20_000 })),
+      ),
+    );
   }
 
   private async stopAll(): Promise<void> {
@@ -254,7 +259,8 @@ export class TrayApp {
     const picked = await this.o.desktop.pickFolder('mcpshare: choose the project folder for .mcp.json', this.o.env?.HOME ?? homedir());
     if (picked === null) return; // cancelled
     if (picked instanceof Error) {
-      await this.o.desktop.notify({ title: 'mcpshare: cannot ask for a folder', message: `${picked.message}. Install zenity, or run in a terminal: mcpshare apply --project DIR --add` });
+      const remedy = this.platform === 'darwin' ? 'Run in Terminal' : 'Install zenity (or kdialog), or run in a terminal';
+      await this.o.desktop.notify({ title: 'mcpshare: cannot ask for a folder', message: `${picked.message}. ${remedy}: mcpshare apply --project DIR --add` });
       return;
     }
     await this.report('Write .mcp.json', () => this.o.config.writeProject(picked));
@@ -282,33 +288,61 @@ export class TrayApp {
     this.render();
   }
 
-  /** The binary died under us (a crash, or the display went away): bring it back a few times. */
+  /**
+   * The binary died under us (a crash, or the display went away): bring it back, up to five times
+   * in a row with 1, 2, 4, 8, 16 s between tries; a binary that then stayed up a minute resets the count.
+   */
   private async onHostExit(code: number | null, signal: string | null, stderr: string): Promise<void> {
-    if (this.closed) return;
-    const why = signal ?? `exit code ${code}`;
-    this.o.log(`tray binary exited (${why})${stderr.trim() ? `: ${stderr.trim().split('\n').pop()}` : ''}`);
-    if (this.hostRestarts >= 5) {
-      this.o.log('the tray binary keeps exiting: giving up; your daemons keep running ("mcpshare status")');
-      await this.close();
-      return this.o.onQuit(1);
-    }
-    const delay = 1000 * 2 ** this.hostRestarts++;
-    await new Promise((r) => setTimeout(r, delay));
+    if (this.closed || this.restartingHost) return;
+    this.o.log(`tray binary exited (${signal ?? `exit code ${code}`})${stderr.trim() ? `: ${stderr.trim().split('\n').pop()}` : ''}`);
+    if (Date.now() - this.launchedAt > 60_000) this.hostRestarts = 0;
+    this.restartingHost = true;
     try {
-      await this.host.show(this.menu());
-      this.o.log('tray binary restarted');
-      setTimeout(() => (this.hostRestarts = 0), 60_000).unref();
-    } catch (err) {
-      const e = err as Error;
-      this.o.log(`tray binary could not be restarted: ${e.message}`);
-      if (e instanceof TrayStartError && e.reason === 'no-display') {
-        // The session is gone (logout): nothing to show on.
-        await this.close();
-        return this.o.onQuit(1);
+      for (;;) {
+        if (this.hostRestarts >= 5) {
+          this.o.log('the tray binary keeps exiting: giving up; your daemons keep running ("mcpshare status")');
+          await this.close();
+          return this.o.onQuit(1);
+        }
+        await new Promise((r) => setTimeout(r, 1000 * 2 ** this.hostRestarts++));
+        if (this.closed) return;
+        try {
+          await this.host.show(this.menu());
+          this.launchedAt = Date.now();
+          this.o.log('tray binary restarted');
+          return;
+        } catch (err) {
+          const e = err as Error;
+          this.o.log(`tray binary could not be restarted: ${e.message}`);
+          if (e instanceof TrayStartError && e.reason === 'no-display') {
+            // The session is gone (logout): nothing to show on.
+            await this.close();
+            return this.o.onQuit(1);
+          }
+        }
       }
-      return this.onHostExit(null, null, '');
+    } finally {
+      this.restartingHost = false;
     }
   }
+}
+
+/**
+ * What the menu shows per registered server: the newer of the monitor's last reading and an
+ * action's result, or a "checking" row (checkedAt 0) before the first reading.
+ */
+export function shownRows(entries: readonly ServerEntry[], snapshot: readonly ServerHealth[], fresh: ReadonlyMap<string, ServerHealth>): ServerHealth[] {
+  const byName = new Map(snapshot.map((r) => [r.name, r]));
+  for (const [n, r] of fresh) if (r.checkedAt > (byName.get(n)?.checkedAt ?? 0)) byName.set(n, r);
+  return entries.map((e) => byName.get(e.name) ?? checking(e)).sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/**
+ * After a health round: an action's result is dropped once a reading at least as new replaces it.
+ * A round that read the state before the action finished must not undo what the action showed.
+ */
+export function pruneFresh(fresh: Map<string, ServerHealth>, round: readonly ServerHealth[]): void {
+  for (const r of round) if ((fresh.get(r.name)?.checkedAt ?? Infinity) <= r.checkedAt) fresh.delete(r.name);
 }
 
 /** A registered server before its first health round. */

@@ -323,11 +323,16 @@ export async function enableAutostart(o: AutostartOptions = {}): Promise<EnableR
     const before = await launchdState(r);
     // A loaded job keeps the definition it was loaded with: unload it so the new one is read
     // (with start: false the running job is left alone; the new plist applies at the next login).
-    if (written && before.loaded && o.start !== false) await launchctl(launchctlBootout(r.uid));
+    if (written && before.loaded && o.start !== false) {
+      await launchctl(launchctlBootout(r.uid));
+      // bootout returns before the job is gone (the tray takes a moment to quit); a bootstrap
+      // issued meanwhile fails with "Bootstrap failed: 5: Input/output error".
+      for (let i = 0; i < 50 && (await launchdState(r)).loaded; i++) await new Promise((res) => setTimeout(res, 100));
+    }
     if (written) writeAtomic644(file, text);
     if (o.start !== false) {
       try {
-        if (written || !before.loaded) await launchctl(launchctlBootstrap(r.uid, file));
+        if (written || !before.loaded) await bootstrapWithRetry(launchctl, launchctlBootstrap(r.uid, file));
         // Loaded but not running (quit from its menu, or stopped for an upgrade): start it again.
         else if (!before.pid) await launchctl(launchctlKickstart(r.uid));
       } catch (err) {
@@ -339,6 +344,18 @@ export async function enableAutostart(o: AutostartOptions = {}): Promise<EnableR
     if (written) writeAtomic644(file, text);
   }
   return { ...(await autostartStatus(o)), written, commands };
+}
+
+/** `launchctl bootstrap`, tried three times a second apart: launchd may still be tearing the old job down. */
+async function bootstrapWithRetry(launchctl: (args: string[]) => Promise<void>, args: string[]): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await launchctl(args);
+    } catch (err) {
+      if (attempt >= 3 || !/Input\/output error|: 5:|: 37:/.test((err as Error).message)) throw err;
+      await new Promise((res) => setTimeout(res, 1000));
+    }
+  }
 }
 
 export async function disableAutostart(o: AutostartOptions = {}): Promise<DisableResult> {

@@ -11,13 +11,25 @@ import type { TrayConfigActions } from './app.js';
  */
 export function trayConfigActions(manager: ServerManager, env: NodeJS.ProcessEnv = process.env): TrayConfigActions {
   const store = () => BackupStore.under(userPaths(env).stateDir);
-  // Any apply on record, the CLI's too; re-read after each action rather than on every redraw.
-  let revertable = store().allUnreverted().length > 0;
+  // Any apply on record, the CLI's too; read at most every 5 s, not on every redraw.
+  let revertable = false;
+  let readAt = 0;
+  const canRevert = () => {
+    if (Date.now() - readAt > 5000) {
+      readAt = Date.now();
+      try {
+        revertable = store().allUnreverted().length > 0;
+      } catch {
+        revertable = false;
+      }
+    }
+    return revertable;
+  };
 
   const apply = async (target: import('../clients/claude-config.js').ConfigTarget): Promise<string> => {
     const { applyConfig } = await import('../clients/apply.js');
     const report = await applyConfig({ target, registry: manager.list(), backups: store(), env, add: true });
-    if (report.wrote) revertable = true;
+    if (report.wrote) readAt = 0;
     return describeApply(report);
   };
 
@@ -35,16 +47,16 @@ export function trayConfigActions(manager: ServerManager, env: NodeJS.ProcessEnv
       const newest = store()
         .allUnreverted()
         .sort((a, b) => b.record.at.localeCompare(a.record.at))[0];
+      readAt = 0;
       if (!newest) {
-        revertable = false;
         return 'nothing to revert: every config change on record is undone already';
       }
       // revertConfig undoes the newest apply of that config, which is this record.
       const r = await revertConfig({ target: targetOfRecord(newest.record), backups: store() });
-      revertable = store().allUnreverted().length > 0;
+      readAt = 0;
       return `${r.file}: ${r.message}`;
     },
-    canRevert: () => revertable,
+    canRevert,
     async memoryReport() {
       const [{ doctor }, { renderDoctor }] = await Promise.all([import('../doctor/doctor.js'), import('../cli/doctor.js')]);
       return renderDoctor(await doctor());

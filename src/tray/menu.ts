@@ -37,7 +37,7 @@ export function buildMenu(s: MenuState): TrayItem[] {
   const names = s.rows.map((r) => r.name);
   const items: TrayItem[] = [{ key: 'header', title: headerLabel(s.rows), enabled: false }];
   for (const r of s.rows) {
-    const busy = s.pending.get(r.name);
+    const busy = s.pending.get(r.name) ?? (r.checkedAt === 0 ? 'checking…' : undefined);
     items.push({ key: `server:${r.name}`, title: busy ? `◌ ${r.name} — ${busy}` : serverLabel(r), enabled: !busy });
   }
   if (names.length) {

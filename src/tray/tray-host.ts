@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { chmodSync, copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, closeSync, copyFileSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 
@@ -113,7 +113,43 @@ export function prepareBinary(workDir: string, platform: NodeJS.Platform = proce
     copyFileSync(source, target);
   }
   chmodSync(target, 0o755);
+  const arch = binaryArch(target);
+  // systray2 ships x86-64 binaries only: elsewhere say so instead of a cryptic exec failure.
+  // (An arm64 Mac runs it through Rosetta 2; explainSpawnError covers a Mac without it.)
+  if (arch && arch !== process.arch && platform !== 'darwin') {
+    throw new TrayStartError(`the tray binary bundled with systray2 is built for ${arch}, and this machine is ${process.arch}: the tray cannot run here. Your daemons work without it ("mcpshare status").`, 'no-binary');
+  }
   return copyDir;
+}
+
+/** CPU of an ELF or Mach-O executable, from its header: 'x64', 'arm64', or undefined. */
+export function binaryArch(file: string): 'x64' | 'arm64' | undefined {
+  let head: Buffer;
+  try {
+    const fd = openSync(file, 'r');
+    head = Buffer.alloc(20);
+    readSync(fd, head, 0, 20, 0);
+    closeSync(fd);
+  } catch {
+    return undefined;
+  }
+  if (head.readUInt32BE(0) === 0x7f454c46) {
+    const machine = head.readUInt16LE(18);
+    return machine === 0x3e ? 'x64' : machine === 0xb7 ? 'arm64' : undefined;
+  }
+  if (head.readUInt32LE(0) === 0xfeedfacf) {
+    const cpu = head.readUInt32LE(4);
+    return cpu === 0x01000007 ? 'x64' : cpu === 0x0100000c ? 'arm64' : undefined;
+  }
+  return undefined;
+}
+
+/** A spawn that failed outright; on an Apple Silicon Mac without Rosetta 2 that is error -86. */
+export function explainSpawnError(err: TrayStartError, platform: NodeJS.Platform): TrayStartError {
+  if (platform === 'darwin' && /-86|bad CPU type/i.test(err.message)) {
+    return new TrayStartError('the tray binary is an Intel (x86-64) program and this Mac cannot run it without Rosetta 2: install it with "softwareupdate --install-rosetta --agree-to-license", then start the tray again. Your daemons keep running.', 'no-binary');
+  }
+  return err;
 }
 
 /** Turns how the binary died at start into what to do about it. */
@@ -167,11 +203,30 @@ export class TrayHost extends EventEmitter<HostEvents> {
     return this.tray?.process?.pid;
   }
 
-  /** Shows `menu`: starts the binary, updates rows in place, or restarts it when rows came or went. */
-  async show(menu: TrayMenu): Promise<void> {
+  /**
+   * Shows `menu`: starts the binary, updates rows in place, or restarts it when rows came or went.
+   * Calls are queued: two overlapping shows must not both find no binary and start two (two icons).
+   */
+  show(menu: TrayMenu): Promise<void> {
+    return this.serial(() => this.doShow(menu));
+  }
+
+  /** Closes the binary (the icon goes away). Never throws; idempotent. */
+  stop(): Promise<void> {
+    return this.serial(() => this.doStop());
+  }
+
+  private queue: Promise<unknown> = Promise.resolve();
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async doShow(menu: TrayMenu): Promise<void> {
     const structure = structureOf(menu.items);
     if (!this.running || structure !== this.structure) {
-      await this.stop();
+      await this.doStop();
       await this.launch(menu, structure);
       return;
     }
@@ -190,8 +245,7 @@ export class TrayHost extends EventEmitter<HostEvents> {
     }
   }
 
-  /** Closes the binary (the icon goes away). Never throws; idempotent. */
-  async stop(): Promise<void> {
+  private async doStop(): Promise<void> {
     const tray = this.tray;
     this.tray = undefined;
     const proc = tray?.process;
@@ -219,7 +273,9 @@ export class TrayHost extends EventEmitter<HostEvents> {
     const tmp = join(workDir, 'tmp');
     mkdirSync(tmp, { recursive: true, mode: 0o700 });
     this.sweepTemp();
-    process.env.TMPDIR = tmp;
+    // systray2 spawns the binary with process.env: give it our env, with TMPDIR pointing at our
+    // folder, for that spawn only (every daemon the tray starts later inherits process.env).
+    const restoreEnv = swapProcessEnv({ ...env, TMPDIR: tmp });
     const SysTray = ((await import('systray2')) as unknown as { default: SysTrayClass | { default: SysTrayClass } }).default;
     const Ctor = (typeof SysTray === 'function' ? SysTray : SysTray.default) as SysTrayClass;
 
@@ -228,7 +284,15 @@ export class TrayHost extends EventEmitter<HostEvents> {
     const tray = new Ctor({ menu: { icon: menu.icon, isTemplateIcon: !!menu.template, title: '', tooltip: menu.tooltip, items: sysItems }, copyDir });
     this.tray = tray;
     this.stderrTail = '';
-    const proc = await waitForProcess(tray);
+    let proc: import('node:child_process').ChildProcess;
+    try {
+      proc = await waitForProcess(tray);
+    } catch (err) {
+      this.tray = undefined;
+      throw err instanceof TrayStartError ? explainSpawnError(err, platform) : err;
+    } finally {
+      restoreEnv();
+    }
     proc.stderr?.setEncoding('utf8');
     proc.stderr?.on('data', (chunk: string) => {
       this.stderrTail = (this.stderrTail + chunk).slice(-STDERR_KEEP);
@@ -249,7 +313,7 @@ export class TrayHost extends EventEmitter<HostEvents> {
     } catch (err) {
       this.tray = undefined;
       proc.kill('SIGKILL');
-      throw err instanceof TrayStartError ? err : new TrayStartError(`the tray binary could not be started: ${(err as Error).message}`, 'exited');
+      throw err instanceof TrayStartError ? err : explainSpawnError(new TrayStartError(`the tray binary could not be started: ${(err as Error).message}`, 'exited'), platform);
     } finally {
       clearTimeout(timer);
     }
@@ -288,6 +352,17 @@ export class TrayHost extends EventEmitter<HostEvents> {
       /* nothing to sweep */
     }
   }
+}
+
+/** Makes process.env exactly `next` until the returned function puts the old values back. */
+function swapProcessEnv(next: NodeJS.ProcessEnv): () => void {
+  const saved = { ...process.env };
+  for (const k of Object.keys(process.env)) if (!(k in next)) delete process.env[k];
+  Object.assign(process.env, next);
+  return () => {
+    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+    Object.assign(process.env, saved);
+  };
 }
 
 function toSysItem(item: TrayItem): SysItem {
