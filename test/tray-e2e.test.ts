@@ -42,6 +42,16 @@ describeDesktop('the tray on a real desktop', () => {
   const ports: Record<string, number> = {};
 
   const cli = (args: string[], timeoutMs = 60_000) => mcpshare(args, env, timeoutMs);
+  /** What the tray printed plus its log file (log lines go to the file when stderr is not a terminal). */
+  const trayLog = () => {
+    let file = '';
+    try {
+      file = readFileSync(join(userPaths(env).logDir, 'tray.log'), 'utf8');
+    } catch {
+      /* not written yet */
+    }
+    return `${trayOut}${file}`;
+  };
   const shot = (name: string) => desktop.screenshot(join(ARTIFACTS, `${name}.png`));
   const serverRows = (items: MenuItem[]) => items.filter((i) => i.depth === 0 && /^[●◌▲○✖] \S+ — /.test(i.name));
   const rowOf = (items: MenuItem[], name: string) => serverRows(items).find((i) => i.name.split(' ')[1] === name);
@@ -58,7 +68,7 @@ describeDesktop('the tray on a real desktop', () => {
       },
       what,
       timeoutMs,
-      () => `menu rows: ${serverRows(last).map((i) => i.name).join(' | ')}\ntray output:\n${trayOut.slice(-2000)}`,
+      () => `menu rows: ${serverRows(last).map((i) => i.name).join(' | ')}\ntray output:\n${trayLog().slice(-2000)}`,
       300,
     );
   }
@@ -171,7 +181,7 @@ describeDesktop('the tray on a real desktop', () => {
     await desktop.clickMenuItem('Write .mcp.json…');
     await desktop.answerFolderPicker(/choose the project folder/, project, 20_000);
     const file = join(project, '.mcp.json');
-    await poll(() => existsSync(file), `${file} written`, 30_000, () => trayOut.slice(-2000));
+    await poll(() => existsSync(file), `${file} written`, 30_000, () => trayLog().slice(-2000));
     const written = JSON.parse(readFileSync(file, 'utf8')) as { mcpServers: Record<string, unknown> };
     expect(written.mcpServers).toEqual({
       everything: { type: 'http', url: `http://localhost:${ports.everything}/mcp` },
@@ -189,7 +199,7 @@ describeDesktop('the tray on a real desktop', () => {
     writeFileSync(join(second, '.mcp.json'), original);
     await desktop.clickMenuItem('Write .mcp.json…');
     await desktop.answerFolderPicker(/choose the project folder/, second, 20_000);
-    await poll(() => readFileSync(join(second, '.mcp.json'), 'utf8') !== original, 'second .mcp.json rewritten', 30_000, () => trayOut.slice(-2000));
+    await poll(() => readFileSync(join(second, '.mcp.json'), 'utf8') !== original, 'second .mcp.json rewritten', 30_000, () => trayLog().slice(-2000));
     const after = JSON.parse(readFileSync(join(second, '.mcp.json'), 'utf8')) as { mcpServers: Record<string, unknown>; 'x-note': number };
     expect(after.mcpServers.memory).toEqual({ type: 'http', url: `http://localhost:${ports.memory}/mcp` });
     expect(after.mcpServers.own).toEqual({ command: 'my-own-server' });
@@ -197,7 +207,7 @@ describeDesktop('the tray on a real desktop', () => {
 
     // "Revert last config change" undoes the newest one.
     await desktop.clickMenuItem('Revert last config change');
-    await poll(() => readFileSync(join(second, '.mcp.json'), 'utf8') === original, 'second .mcp.json reverted', 20_000, () => trayOut.slice(-2000));
+    await poll(() => readFileSync(join(second, '.mcp.json'), 'utf8') === original, 'second .mcp.json reverted', 20_000, () => trayLog().slice(-2000));
   }, 120_000);
 
   test('"Memory report" opens a window with the doctor\'s numbers', async () => {
@@ -213,13 +223,13 @@ describeDesktop('the tray on a real desktop', () => {
     const entry = join(home, '.config', 'autostart', 'mcpshare-tray.desktop');
     expect(existsSync(entry)).toBe(false);
     await desktop.clickMenuItem('Start at login: off');
-    await poll(() => existsSync(entry), 'autostart entry written', 10_000, () => trayOut.slice(-2000));
+    await poll(() => existsSync(entry), 'autostart entry written', 10_000, () => trayLog().slice(-2000));
     expect(readFileSync(entry, 'utf8')).toMatch(/^Exec=.*cli\.js tray$/m);
     const items = await waitMenu((it) => it.some((i) => i.name === 'Start at login: on'), 'the menu says on');
     expect(items.some((i) => i.name === 'Start at login: off')).toBe(false);
     await desktop.closeMenu();
     await desktop.clickMenuItem('Start at login: on');
-    await poll(() => !existsSync(entry), 'autostart entry removed', 10_000, () => trayOut.slice(-2000));
+    await poll(() => !existsSync(entry), 'autostart entry removed', 10_000, () => trayLog().slice(-2000));
   }, 60_000);
 
   test('overlapping redraws never start a second tray binary (two icons)', async () => {
@@ -259,6 +269,20 @@ describeDesktop('the tray on a real desktop', () => {
     // A regression guard well above the measured ~65 MB (the 80 MB target lives in `npm run bench`).
     expect(report.trayNodeRssMB).toBeLessThan(120);
   });
+
+  test('a tray binary that dies is brought back, with the same menu', async () => {
+    const pid = tray!.pid!;
+    const binary = () => readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number).find((c) => readFileSync(`/proc/${c}/comm`, 'utf8').startsWith('tray_linux'));
+    const first = binary()!;
+    process.kill(first, 'SIGKILL');
+    await poll(() => { const b = binary(); return b && b !== first ? b : undefined; }, 'a new tray binary', 15_000, () => trayLog().slice(-2000));
+    await desktop.waitTrayIcon(15_000);
+    const items = await waitMenu((it) => serverRows(it).length === 2, 'the menu back with both servers');
+    expect(items[0]!.name).toBe('mcpshare — 2 of 2 up');
+    await desktop.closeMenu();
+    expect(trayLog()).toMatch(/tray binary exited \(SIGKILL\)/);
+    expect(trayLog()).toContain('tray binary restarted');
+  }, 60_000);
 
   test('"Quit" closes the tray and leaves the daemons running', async () => {
     await desktop.clickMenuItem('Quit (servers keep running)');
