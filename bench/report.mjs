@@ -1,10 +1,11 @@
 /**
  * Renders a bench run as the Markdown a person reads (bench/results/latest.md): a header, then one
- * section per part that ran (bridge here; memory and peers in their own modules).
+ * section per part that ran (bridge here; memory, peers and tray in their own modules).
  */
 import { renderMemory } from './report-memory.mjs';
 import { renderPeers } from './report-peers.mjs';
 import { renderHealth } from './health.mjs';
+import { renderTray } from './report-tray.mjs';
 
 const ms = (v) => (Number.isFinite(v) ? v.toFixed(3) : 'n/a');
 const mb = (b) => (b === undefined || b === null ? 'n/a' : (b / (1024 * 1024)).toFixed(1));
@@ -157,8 +158,8 @@ export function renderBridge(r) {
   return out.join('\n');
 }
 
-const PART_RENDERERS = { bridge: renderBridge, memory: renderMemory, peers: renderPeers, health: renderHealth };
-const PART_TITLES = { bridge: 'Bridge', memory: 'Memory vs sessions', peers: 'Peers', health: 'Health probes' };
+const PART_RENDERERS = { bridge: renderBridge, memory: renderMemory, peers: renderPeers, health: renderHealth, tray: renderTray };
+const PART_TITLES = { bridge: 'Bridge', memory: 'Memory vs sessions', peers: 'Peers', health: 'Health probes', tray: 'Tray memory over time' };
 
 /** The whole run: header, then each part's section (or the error that stopped it). */
 export function renderMarkdown(all) {

@@ -6,8 +6,11 @@
  *            server, with four real servers (bench/memory.mjs);
  *   peers    mcpshare vs supergateway (SSE, stateful Streamable HTTP) and mcp-proxy fronting the
  *            same server: memory, latency, throughput, misrouted replies, lost progress (bench/peers.mjs);
- *   health   what the tray's periodic handshakes cost with ten daemons (bench/health.mjs).
- * BENCH_ONLY=bridge|memory|peers|health (comma-separated) runs some parts only. The parts run one after
+ *   health   what the tray's periodic handshakes cost with ten daemons (bench/health.mjs);
+ *   tray     RSS over time of the tray (`mcpshare tray --interval 1`: its node process and its native
+ *            tray binary) with 2, 10 and 20 bridged daemons, on a private Xvfb + trayer desktop
+ *            (bench/tray.mjs; needs xvfb, trayer, dbus, xdotool, x11-utils, zenity, else it cannot run).
+ * BENCH_ONLY=bridge|memory|peers|health|tray (comma-separated) runs some parts only. The parts run one after
  * the other, never overlapping, and every process a part started is killed before the next begins.
  *
  * Writes bench/results/<part>-<timestamp>.json per part, and latest.json (every part of this run)
@@ -23,6 +26,7 @@ import { runBridgeBench } from './bridge.mjs';
 import { runMemoryBench } from './memory.mjs';
 import { runPeersBench } from './peers.mjs';
 import { runHealthBench } from './health.mjs';
+import { runTrayBench } from './tray.mjs';
 import { renderMarkdown } from './report.mjs';
 
 const PARTS = {
@@ -30,6 +34,7 @@ const PARTS = {
   memory: async ({ log }) => runMemoryBench({ log, nodeFlags: await bridgeNodeFlags() }),
   peers: async ({ log }) => runPeersBench({ log, nodeFlags: await bridgeNodeFlags() }),
   health: async ({ log }) => runHealthBench({ log, nodeFlags: await bridgeNodeFlags() }),
+  tray: async ({ log }) => runTrayBench({ log, nodeFlags: await bridgeNodeFlags() }),
 };
 
 const log = (msg) => process.stderr.write(`[bench] ${msg}\n`);
