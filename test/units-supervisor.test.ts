@@ -22,7 +22,7 @@ import { userPaths, type UserPaths } from '../src/units/paths.js';
 import { Supervisor } from '../src/units/supervisor.js';
 import { sendControl, socketPath, stateFilePath, supervisorLogPath } from '../src/units/supervisor-control.js';
 import { pidsInGroup } from '../src/util/procinfo.js';
-import { CLI, connect, disconnect, EVERYTHING, FIXTURE, sleep, textOf, waitFor } from './helpers/bridge.js';
+import { CLI, connect, disconnect, EVERYTHING, FIXTURE, ROOT, sleep, textOf, waitFor } from './helpers/bridge.js';
 import type { ServerStatus } from '../src/units/status.js';
 
 /** In every command line and environment this file creates, so a leak is attributable to it. */
@@ -499,6 +499,44 @@ describe('mcpshare with the built-in supervisor (MCPSHARE_BACKEND=supervisor)', 
     await waitGone([second.pid, row.pid!], 'the supervisor and its daemon');
     expect(processesOf(home)).toEqual([]);
     expect(await portAccepts(port)).toBe(false);
+  }, 120_000);
+
+  test('one supervisor per user: parallel starts share one, and a second supervisor never takes over a busy first one', async () => {
+    const home = newHome();
+    const names = ['p1', 'p2', 'p3', 'p4'];
+    for (const n of names) await ok(home, ['add', n, '--', process.execPath, FIXTURE]);
+    // One process starting every daemon at once, as the tray does at login (the built code, in its
+    // own node process: the supervisor it launches is dist/cli.js).
+    const script = `const { ServerManager } = await import(${JSON.stringify(join(ROOT, 'dist/units/manager.js'))});
+      const m = new ServerManager();
+      const rows = await Promise.all(${JSON.stringify(names)}.map((n) => m.start(n, { waitMs: 20000 })));
+      console.log(JSON.stringify(rows.map((r) => r.state)));`;
+    const par = await new Promise<CliResult>((resolve) => {
+      const p = spawn(process.execPath, ['--input-type=module', '-e', script], { env: envFor(home), stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      p.stdout.on('data', (d) => (stdout += d));
+      p.stderr.on('data', (d) => (stderr += d));
+      p.once('close', (code) => resolve({ code, stdout, stderr }));
+    });
+    expect(par).toMatchObject({ code: 0, stderr: '' });
+    const supervisors = () => processesOf(home).filter((p) => / supervise( |$)/.test(p.cmd));
+    expect(supervisors()).toHaveLength(1);
+    const first = supervisors()[0]!.pid;
+    for (const n of names) expect((await rowOf(home, n)).state).toBe('up');
+    // A second supervisor started by hand while the first is busy (stopped: it cannot answer a ping):
+    // it must see the lock and leave, not reap the first one's daemons.
+    process.kill(first, 'SIGSTOP');
+    try {
+      const second = await mcpshare(home, ['supervise', '--idle'], 20_000);
+      expect(second.code).toBe(1);
+      expect(second.stderr).toContain(`a supervisor is already running (pid ${first}`);
+    } finally {
+      process.kill(first, 'SIGCONT');
+    }
+    expect(supervisors().map((p) => p.pid)).toEqual([first]);
+    for (const n of names) expect((await rowOf(home, n)).state).toBe('up');
+    expect(readFileSync(join(pathsOf(home).stateDir, 'supervisor.pid'), 'utf8').trim()).toBe(String(first));
   }, 120_000);
 
   test('"mcpshare supervise" in the foreground starts every registered server; SIGTERM stops them all', async () => {

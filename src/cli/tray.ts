@@ -1,5 +1,5 @@
-import { execFileSync } from 'node:child_process';
-import { appendFileSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, renameSync, statSync } from 'node:fs';
+import { acquirePidLock, lockHolder, releasePidLock } from '../util/pid-lock.js';
 import { join } from 'node:path';
 import { parseCommandLine, UsageError } from '../util/args.js';
 import { userPaths } from '../units/paths.js';
@@ -36,67 +36,10 @@ export function trayFiles(env: NodeJS.ProcessEnv = process.env): { pidFile: stri
 }
 
 /** The pid of a running tray, from its pid file (stale files are ignored). */
-export function runningTrayPid(pidFile: string): number | undefined {
-  let pid: number;
-  try {
-    pid = Number.parseInt(readFileSync(pidFile, 'utf8'), 10);
-  } catch {
-    return undefined;
-  }
-  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return undefined;
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return undefined;
-  }
-  // A reused pid belongs to some other program: only a process running "… tray" counts.
-  return commandLineOf(pid)?.includes('tray') ? pid : undefined;
-}
+export const runningTrayPid = (pidFile: string): number | undefined => lockHolder(pidFile, 'tray');
 
-/** argv of a running process: /proc on Linux, one `ps` call elsewhere (macOS). */
-function commandLineOf(pid: number): string[] | undefined {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-  } catch {
-    /* no /proc */
-  }
-  try {
-    return execFileSync('ps', ['-o', 'args=', '-p', String(pid)], { encoding: 'utf8', timeout: 5000 }).trim().split(/\s+/);
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * Takes the one-tray-per-user lock: creates the pid file exclusively, before any other work, so two
- * trays started together (a login item and the installer) cannot both run. A stale file (its
- * process gone, or the pid reused by another program) is replaced. Returns the pid holding it
- * when that is another live tray.
- */
-export function lockTray(pidFile: string): number | undefined {
-  mkdirSync(join(pidFile, '..'), { recursive: true, mode: 0o700 });
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      writeFileSync(pidFile, `${process.pid}\n`, { mode: 0o600, flag: 'wx' });
-      return undefined;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-    const holder = runningTrayPid(pidFile);
-    if (holder) return holder;
-    rmSync(pidFile, { force: true });
-  }
-  throw new Error(`could not take the tray lock ${pidFile}`);
-}
-
-/** Removes the pid file if it is still ours (never another tray's). */
-function unlockTray(pidFile: string): void {
-  try {
-    if (Number.parseInt(readFileSync(pidFile, 'utf8'), 10) === process.pid) rmSync(pidFile, { force: true });
-  } catch {
-    /* already gone */
-  }
-}
+/** Takes the one-tray-per-user lock before any other work; returns the pid of another live tray. */
+export const lockTray = (pidFile: string): number | undefined => acquirePidLock(pidFile, 'tray');
 
 function openLog(file: string): (line: string) => void {
   mkdirSync(join(file, '..'), { recursive: true, mode: 0o700 });
@@ -174,7 +117,7 @@ export async function trayCommand(argv: string[]): Promise<number> {
   try {
     return await runTray(values, interval, files);
   } finally {
-    unlockTray(files.pidFile);
+    releasePidLock(files.pidFile);
   }
 }
 

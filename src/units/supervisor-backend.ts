@@ -1,11 +1,12 @@
 import { spawn } from 'node:child_process';
+import { lockHolder } from '../util/pid-lock.js';
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import type { RestartPolicy } from '../registry/registry.js';
 import { NODE_MEMORY_FLAGS } from '../runtime.js';
 import type { ServiceBackend, UnitState } from './backend.js';
 import { CLI_PATH, type DaemonSpec } from './daemon.js';
 import type { UserPaths } from './paths.js';
-import { sendControl, stateFilePath, supervisorLogPath, type ControlReply, type ControlRequest } from './supervisor-control.js';
+import { sendControl, stateFilePath, supervisorLockPath, supervisorLogPath, type ControlReply, type ControlRequest } from './supervisor-control.js';
 
 /**
  * The ServiceBackend for machines without systemd or launchd: it talks to the built-in supervisor
@@ -76,8 +77,18 @@ export class SupervisorBackend implements ServiceBackend {
     return reply;
   }
 
-  /** Starts `mcpshare supervise --idle` detached (it outlives this command) and waits for its socket. */
-  async ensureRunning(timeoutMs = 10_000): Promise<void> {
+  private starting: Promise<void> | undefined;
+
+  /**
+   * Starts `mcpshare supervise --idle` detached (it outlives this command) and waits for its socket.
+   * Parallel starts (the tray starting every daemon at login) share one launch.
+   */
+  ensureRunning(timeoutMs = 10_000): Promise<void> {
+    this.starting ??= this.launch(timeoutMs).finally(() => (this.starting = undefined));
+    return this.starting;
+  }
+
+  private async launch(timeoutMs: number): Promise<void> {
     if (await this.running()) return;
     mkdirSync(this.paths.logDir, { recursive: true, mode: 0o700 });
     const fd = openSync(supervisorLogPath(this.paths), 'a', 0o600);
@@ -93,7 +104,9 @@ export class SupervisorBackend implements ServiceBackend {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       if (await this.running()) return;
-      if (exited !== null) break;
+      // It exits at once when another supervisor holds the lock (one started by another command,
+      // slow to answer): then wait for that one instead.
+      if (exited !== null && !lockHolder(supervisorLockPath(this.paths), 'supervise')) break;
       await new Promise((r) => setTimeout(r, 50));
     }
     throw new Error(`the mcpshare supervisor did not start${exited !== null ? ` (exit ${exited})` : ''}; see ${supervisorLogPath(this.paths)}`);

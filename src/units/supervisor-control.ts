@@ -24,6 +24,8 @@ export type ControlReply = { ok: true; state?: UnitState; pid?: number } | { ok:
 export const socketPath = (p: UserPaths) => join(p.stateDir, 'supervisor.sock');
 export const stateFilePath = (p: UserPaths) => join(p.stateDir, 'supervisor.json');
 export const supervisorLogPath = (p: UserPaths) => join(p.logDir, 'supervisor.log');
+/** The running supervisor's pid, created exclusively: one supervisor per user (src/util/pid-lock.ts). */
+export const supervisorLockPath = (p: UserPaths) => join(p.stateDir, 'supervisor.pid');
 
 /** Serves control requests; `specOf` reads the registry afresh, so an edit applies at the next start. */
 export function serveControl(

@@ -3,7 +3,8 @@ import { createLogger } from '../util/log.js';
 import { daemonSpec } from './daemon.js';
 import { userPaths } from './paths.js';
 import { Supervisor } from './supervisor.js';
-import { reapOrphans, sendControl, serveControl, socketPath } from './supervisor-control.js';
+import { acquirePidLock, releasePidLock } from '../util/pid-lock.js';
+import { reapOrphans, sendControl, serveControl, socketPath, supervisorLockPath } from './supervisor-control.js';
 
 export interface SuperviseOptions {
   /** Start no daemon at launch (when started on demand by `mcpshare start`); otherwise start them all. */
@@ -17,10 +18,16 @@ export interface SuperviseOptions {
 export async function runSupervisor(opts: SuperviseOptions = {}): Promise<number> {
   const paths = userPaths();
   const log = createLogger('supervisor');
-  if ((await sendControl(paths, { op: 'ping' }, 3000))?.ok) {
-    log.error(`a supervisor is already running (socket ${socketPath(paths)})`);
+  // The lock before anything else: a second supervisor that merely failed to reach a busy first
+  // one would otherwise reap its live daemons as orphans and take over its socket.
+  const lock = supervisorLockPath(paths);
+  const holder = acquirePidLock(lock, 'supervise');
+  if (holder || (await sendControl(paths, { op: 'ping' }, 3000))?.ok) {
+    log.error(`a supervisor is already running (pid ${holder ?? '?'}, socket ${socketPath(paths)})`);
+    if (!holder) releasePidLock(lock);
     return 1;
   }
+  process.once('exit', () => releasePidLock(lock));
   const registry = new Registry();
   const specOf = (name: string) => daemonSpec(registry.require(name), paths);
   const reaped = await reapOrphans(paths, (name) => {
