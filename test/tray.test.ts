@@ -13,7 +13,7 @@ import { describeApply } from '../src/tray/config-actions.js';
 import { appleString, folderPickerCommand, openFileCommand, pickFolder, textWindowCommand, which } from '../src/tray/dialogs.js';
 import { ACTIONS, buildMenu, iconFile } from '../src/tray/menu.js';
 import { CrashLoopAlerts } from '../src/tray/notify.js';
-import { clickAction, headerLabel, serverLabel, shortReason, summarize, tooltip } from '../src/tray/summary.js';
+import { clickAction, headerLabel, serverLabel, shortReason, steadyBytes, summarize, tooltip } from '../src/tray/summary.js';
 import { binaryArch, displayProblem, explainSpawnError, explainStartFailure, prepareBinary, TrayHost, TrayStartError } from '../src/tray/tray-host.js';
 import { pruneFresh, shownRows } from '../src/tray/app.js';
 import { lockTray } from '../src/cli/tray.js';
@@ -66,6 +66,15 @@ describe('what the tray shows', () => {
     expect(serverLabel(row('g', 'crash-loop', { restarts: 5 }))).toBe('✖ g — crash loop after 5 restarts · :8011');
     expect(serverLabel(row('g', 'down', {}, 'port 8011 refused the connection; mcpshare start g'))).toBe('▲ g — down: port 8011 refused the connection · :8011');
     expect(serverLabel(row('s', 'starting', { sessions: null, rssBytes: 20 * MiB }))).toBe('◌ s — starting · :8011 · 20 MB');
+  });
+
+  test('the memory figure holds still until the RSS moved 5 MB or 5% (each relabel costs the tray binary memory)', () => {
+    expect(steadyBytes(undefined, 62 * MiB)).toBe(62 * MiB);
+    expect(steadyBytes(62 * MiB, 64 * MiB)).toBe(62 * MiB);
+    expect(steadyBytes(62 * MiB, 58 * MiB)).toBe(62 * MiB);
+    expect(steadyBytes(62 * MiB, 67 * MiB)).toBe(67 * MiB);
+    expect(steadyBytes(1000 * MiB, 1040 * MiB)).toBe(1000 * MiB);
+    expect(steadyBytes(1000 * MiB, 1050 * MiB)).toBe(1050 * MiB);
   });
 
   test('a long reason is cut to fit a menu row', () => {

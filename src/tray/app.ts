@@ -9,7 +9,7 @@ import type { ServerManager } from '../units/manager.js';
 import type { ServerStatus } from '../units/status.js';
 import { ACTIONS, buildMenu, iconFile } from './menu.js';
 import { CrashLoopAlerts, type Notify } from './notify.js';
-import { clickAction, summarize, tooltip } from './summary.js';
+import { clickAction, steadyBytes, summarize, tooltip } from './summary.js';
 import { TrayHost, TrayStartError } from './tray-host.js';
 
 /**
@@ -71,6 +71,8 @@ export class TrayApp {
   private readonly pending = new Map<string, string>();
   /** Rows newer than the monitor's last round: the result of an action, shown at once. */
   private readonly fresh = new Map<string, ServerHealth>();
+  /** The RSS each row shows now (see steadyMemory). */
+  private readonly shownRss = new Map<string, number>();
   private rendering: Promise<void> = Promise.resolve();
   private hostRestarts = 0;
   private restartingHost = false;
@@ -128,7 +130,7 @@ export class TrayApp {
   }
 
   private menu() {
-    const rows = this.rows();
+    const rows = this.rows().map((r) => this.steadyMemory(r));
     const summary = summarize(rows);
     const icon = iconFile(summary, this.platform);
     return {
@@ -137,6 +139,22 @@ export class TrayApp {
       tooltip: tooltip(rows),
       items: buildMenu({ rows, pending: this.pending, autostart: this.o.autostart?.status(), canRevert: this.o.config.canRevert() }),
     };
+  }
+
+  /**
+   * A row's memory figure moves only when the daemon's RSS moved by 5 MB (or 5%) from what is shown:
+   * redrawing 20 rows for every 1 MB of jitter grew the tray binary by ~1 MB a minute at a 1 s
+   * interval (measured: 12,000 update-items, +10.8 MB).
+   */
+  private steadyMemory(r: ServerHealth): ServerHealth {
+    const rss = r.status.rssBytes;
+    if (rss == null) {
+      this.shownRss.delete(r.name);
+      return r;
+    }
+    const shown = steadyBytes(this.shownRss.get(r.name), rss);
+    this.shownRss.set(r.name, shown);
+    return shown === rss ? r : { ...r, status: { ...r.status, rssBytes: shown } };
   }
 
   /** Queues a redraw; redraws never overlap, and one never waits for a probe. */

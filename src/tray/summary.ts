@@ -86,3 +86,12 @@ export function clickAction(h: Pick<ServerHealth, 'state' | 'status'>): 'start' 
   if (h.state === 'down' && h.status.pid != null) return 'restart';
   return 'start';
 }
+
+/**
+ * The memory figure to show: the last one shown, until the real one moved 5 MB (or 5%) away from
+ * it. Each changed label is one update to the tray binary, whose GTK menu keeps ~1 KB per update.
+ */
+export function steadyBytes(shown: number | undefined, now: number): number {
+  if (shown === undefined || Math.abs(now - shown) >= Math.max(5 * 1024 * 1024, shown * 0.05)) return now;
+  return shown;
+}
