@@ -14,9 +14,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { userPaths } from '../src/units/paths.js';
-import { sendControl } from '../src/units/supervisor-control.js';
 import { ROOT } from './helpers/bridge.js';
-import { mcpshare, processesOf } from './helpers/systemd.js';
+import { mcpshare, stopEverythingOf } from './helpers/systemd.js';
 
 const MEMORY = join(ROOT, 'node_modules/@modelcontextprotocol/server-memory/dist/index.js');
 const EVERYTHING = join(ROOT, 'node_modules/@modelcontextprotocol/server-everything/dist/index.js');
@@ -67,14 +66,7 @@ beforeAll(() => {
 
 afterAll(async () => {
   if (!home) return;
-  await sendControl(userPaths(env), { op: 'shutdown' }, 5000).catch(() => undefined);
-  for (const pid of processesOf(home)) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
+  await stopEverythingOf(home);
   rmSync(tmp, { recursive: true, force: true });
 });
 

@@ -10,10 +10,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { userPaths } from '../src/units/paths.js';
-import { sendControl } from '../src/units/supervisor-control.js';
 import { ROOT } from './helpers/bridge.js';
 import { desktopSkipped, poll, startDesktop, type Desktop } from './helpers/desktop.js';
-import { processesOf, run } from './helpers/systemd.js';
+import { run, stopEverythingOf } from './helpers/systemd.js';
 
 const describeDesktop = desktopSkipped() ? describe.skip : describe;
 
@@ -32,16 +31,7 @@ describeDesktop('installing on a desktop', () => {
   }, 60_000);
 
   afterAll(async () => {
-    if (env) {
-      await sendControl(userPaths(env), { op: 'shutdown' }, 5000).catch(() => undefined);
-      for (const pid of processesOf(env.HOME!)) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          /* gone */
-        }
-      }
-    }
+    if (env) await stopEverythingOf(env.HOME!);
     await desktop?.stop();
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   }, 30_000);

@@ -13,10 +13,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { userPaths } from '../src/units/paths.js';
-import { sendControl } from '../src/units/supervisor-control.js';
 import { CLI, EVERYTHING, ROOT } from './helpers/bridge.js';
 import { desktopSkipped, poll, startDesktop, type Desktop, type MenuItem, type Rgb } from './helpers/desktop.js';
-import { freePort, mcpshare, processesOf } from './helpers/systemd.js';
+import { freePort, mcpshare, stopEverythingOf } from './helpers/systemd.js';
 
 const ARTIFACTS = join(ROOT, 'test/artifacts/tray');
 const MEMORY = join(ROOT, 'node_modules/@modelcontextprotocol/server-memory/dist/index.js');
@@ -90,16 +89,7 @@ describeDesktop('the tray on a real desktop', () => {
 
   afterAll(async () => {
     if (tray && tray.exitCode === null) tray.kill('SIGKILL');
-    if (env) await sendControl(userPaths(env), { op: 'shutdown' }, 5000).catch(() => undefined);
-    if (home) {
-      for (const pid of processesOf(home)) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          /* gone */
-        }
-      }
-    }
+    if (home) await stopEverythingOf(home);
     await desktop?.stop();
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   }, 30_000);

@@ -20,9 +20,8 @@ import { lockTray } from '../src/cli/tray.js';
 import type { ServerEntry } from '../src/registry/registry.js';
 import type { DaemonState, ServerStatus } from '../src/units/status.js';
 import { userPaths } from '../src/units/paths.js';
-import { sendControl } from '../src/units/supervisor-control.js';
-import { EVERYTHING, ROOT } from './helpers/bridge.js';
-import { freePort, mcpshare, processesOf } from './helpers/systemd.js';
+import { EVERYTHING, everythingEntry, ROOT } from './helpers/bridge.js';
+import { freePort, mcpshare, stopEverythingOf } from './helpers/systemd.js';
 
 const MiB = 1024 * 1024;
 
@@ -140,7 +139,7 @@ describe('what the tray shows', () => {
 });
 
 describe('which reading a row shows', () => {
-  const entry = (name: string): ServerEntry => ({ name, kind: 'bridged', transport: 'http', command: 'node', args: [], port: 8011, restart: { restartSec: 2, burst: 5, intervalSec: 120 }, backend: 'supervisor', addedAt: '' }) as ServerEntry;
+  const entry = (name: string): ServerEntry => everythingEntry(name, 8011);
   const at = (h: ServerHealth, t: number): ServerHealth => ({ ...h, checkedAt: t });
 
   test('a server not read yet is a disabled "checking" row, never a guess a click could act on', () => {
@@ -393,14 +392,7 @@ describe('mcpshare tray without a desktop', () => {
   for (const k of ['XDG_CONFIG_HOME', 'XDG_STATE_HOME', 'NODE_OPTIONS', 'DISPLAY', 'WAYLAND_DISPLAY']) delete env[k];
 
   afterAll(async () => {
-    await sendControl(userPaths(env), { op: 'shutdown' }, 5000).catch(() => undefined);
-    for (const pid of processesOf(tmp)) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    }
+    await stopEverythingOf(tmp);
     rmSync(tmp, { recursive: true, force: true });
   });
 

@@ -13,6 +13,8 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { CLI } from './bridge.js';
 import { NODE_MEMORY_FLAGS } from '../../src/runtime.js';
+import { userPaths } from '../../src/units/paths.js';
+import { sendControl } from '../../src/units/supervisor-control.js';
 
 export const SYSTEMD_BINARY = '/lib/systemd/systemd';
 
@@ -101,6 +103,21 @@ export function processesOf(home: string): number[] {
     }
   }
   return found;
+}
+
+/**
+ * Teardown of a temporary HOME that ran mcpshare under the built-in supervisor: ask its supervisor
+ * to stop every daemon, then SIGKILL whatever of that HOME is still alive (a tray, a stray bridge).
+ */
+export async function stopEverythingOf(home: string): Promise<void> {
+  await sendControl(userPaths({ HOME: home }), { op: 'shutdown' }, 5000).catch(() => undefined);
+  for (const pid of processesOf(home)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone meanwhile
+    }
+  }
 }
 
 /** Every live process's command line (for "no secret in a process listing"). */
