@@ -411,6 +411,26 @@ describe('mcpshare tray without a desktop', () => {
     expect(status.servers[0]).toMatchObject({ name: 'everything', state: 'up' });
   }, 90_000);
 
+  test('npm start on a machine without a desktop (tray --demo): the demo daemon serves, exit 0, its URL printed', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'tray-demo-'));
+    const demoEnv = { ...env, HOME: home };
+    try {
+      const r = await mcpshare(['tray', '--demo'], demoEnv, 60_000);
+      expect(r.stderr).toContain('the tray needs a graphical session');
+      const url = /demo: up on (http:\/\/localhost:\d+\/mcp)/.exec(r.stderr)?.[1];
+      expect(url).toBeDefined();
+      expect(r.code).toBe(0);
+      const check = await mcpshare(['check', 'demo'], demoEnv);
+      expect(check.stdout).toContain('up: MCP server "mcpshare-demo"');
+      // Nothing registered twice on a second run.
+      expect((await mcpshare(['tray', '--demo', '--no-start'], demoEnv)).code).toBe(1);
+      expect(JSON.parse((await mcpshare(['list', '--json'], demoEnv)).stdout)).toHaveLength(1);
+    } finally {
+      await stopEverythingOf(home);
+      rmSync(home, { recursive: true, force: true });
+    }
+  }, 90_000);
+
   test('--quit with no tray running, and flags that do not go together', async () => {
     const q = await mcpshare(['tray', '--quit'], env);
     expect(q).toMatchObject({ code: 0 });
