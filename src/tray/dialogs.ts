@@ -1,5 +1,4 @@
-import { accessSync, constants } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { resolveCommand } from '../units/daemon.js';
 
 /**
  * The desktop's own dialogs, run as programs: a folder picker (zenity or kdialog on Linux, AppleScript
@@ -17,17 +16,11 @@ export type Platform = NodeJS.Platform;
 
 /** Absolute path of `name` on PATH, or undefined. Cheap: no process is started. */
 export function which(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  for (const dir of (env.PATH ?? '').split(delimiter)) {
-    if (!dir) continue;
-    const file = join(dir, name);
-    try {
-      accessSync(file, constants.X_OK);
-      return file;
-    } catch {
-      /* not here */
-    }
+  try {
+    return resolveCommand(name, env.PATH ?? '');
+  } catch {
+    return undefined;
   }
-  return undefined;
 }
 
 /** AppleScript string literal. */
