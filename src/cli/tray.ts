@@ -1,5 +1,6 @@
-import { appendFileSync, mkdirSync, renameSync, statSync } from 'node:fs';
-import { acquirePidLock, lockHolder, releasePidLock } from '../util/pid-lock.js';
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { rotateLog } from '../units/logs.js';
+import { acquirePidLock, lockHolder, processAlive, releasePidLock } from '../util/pid-lock.js';
 import { join } from 'node:path';
 import { parseCommandLine, UsageError } from '../util/args.js';
 import { userPaths } from '../units/paths.js';
@@ -44,21 +45,17 @@ export const lockTray = (pidFile: string): number | undefined => acquirePidLock(
 
 function openLog(file: string): (line: string) => void {
   mkdirSync(join(file, '..'), { recursive: true, mode: 0o700 });
-  try {
-    if (statSync(file).size > LOG_LIMIT) renameSync(file, `${file}.1`);
-  } catch {
-    /* no log yet */
-  }
+  rotateLog(file, LOG_LIMIT);
   let written = 0;
   return (line) => {
     const stamped = `${new Date().toISOString()} ${line}\n`;
+    // A tray runs for weeks: rotate as it goes, not only at start (checked every 128 KB written).
+    written += stamped.length;
+    if (written > LOG_LIMIT / 8) {
+      written = 0;
+      rotateLog(file, LOG_LIMIT);
+    }
     try {
-      // A tray runs for weeks: rotate as it goes, not only at start.
-      written += stamped.length;
-      if (written > LOG_LIMIT / 8) {
-        written = 0;
-        if (statSync(file).size > LOG_LIMIT) renameSync(file, `${file}.1`);
-      }
       appendFileSync(file, stamped, { mode: 0o600 });
     } catch {
       /* a full disk must not take the tray down */
@@ -73,17 +70,9 @@ async function quit(stopDaemons: boolean): Promise<number> {
   const pid = runningTrayPid(pidFile);
   if (pid) {
     process.kill(pid, 'SIGTERM');
-    const alive = () => {
-      try {
-        process.kill(pid, 0);
-        return true;
-      } catch {
-        return false;
-      }
-    };
     const deadline = Date.now() + 10_000;
-    while (alive() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    if (alive()) {
+    while (processAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    if (processAlive(pid)) {
       process.stderr.write(`the tray (pid ${pid}) did not quit within 10 s of SIGTERM; "kill -9 ${pid}" ends it (the daemons are separate and keep running)\n`);
       return 1;
     }

@@ -47,13 +47,13 @@ export function trayConfigActions(manager: ServerManager, env: NodeJS.ProcessEnv
       const newest = store()
         .allUnreverted()
         .sort((a, b) => b.record.at.localeCompare(a.record.at))[0];
-      readAt = 0;
       if (!newest) {
+        readAt = 0;
         return 'nothing to revert: every config change on record is undone already';
       }
       // revertConfig undoes the newest apply of that config, which is this record.
       const r = await revertConfig({ target: targetOfRecord(newest.record), backups: store() });
-      readAt = 0;
+      readAt = 0; // after the revert: a redraw while it ran may have read the records before it
       return `${r.file}: ${r.message}`;
     },
     canRevert,

@@ -1,4 +1,13 @@
-import { closeSync, openSync, readSync, statSync, watchFile, unwatchFile } from 'node:fs';
+import { closeSync, openSync, readSync, renameSync, statSync, watchFile, unwatchFile } from 'node:fs';
+
+/** Keeps a log from growing without bound: moves it to FILE.1 (replacing the last one) when over `limit` bytes. */
+export function rotateLog(file: string, limit: number): void {
+  try {
+    if (statSync(file).size > limit) renameSync(file, `${file}.1`);
+  } catch {
+    // no log yet
+  }
+}
 
 /** The last `lines` lines of a log file (reads only the tail, however big the file is). */
 export function tailLines(file: string, lines: number): string {

@@ -1,4 +1,4 @@
-import { existsSync, renameSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { lookupKnown } from '../registry/known-servers.js';
 import { nativeFlagWords } from '../registry/shareability.js';
@@ -8,6 +8,7 @@ import { DEFAULT_RESTART_POLICY, Registry, RegistryError, type ClientTransport, 
 import { readEnvIfExists, removeEnvFile, writeEnvFile } from '../registry/secrets.js';
 import type { BackendName, ServiceBackend, UnitState } from './backend.js';
 import { daemonSpec, resolveCommand } from './daemon.js';
+import { rotateLog } from './logs.js';
 import { envFilePath, logFilePath, userPaths, type UserPaths } from './paths.js';
 import { runCommand, type CommandRunner } from './runner.js';
 import { detectBackend, openBackend } from './select.js';
@@ -58,6 +59,7 @@ export class ManagerError extends Error {
   override name = 'ManagerError';
 }
 
+/** A daemon's log is moved to NAME.log.1 when over 10 MB, before a start. */
 const LOG_ROTATE_BYTES = 10 * 1024 * 1024;
 
 /**
@@ -218,7 +220,7 @@ export class ServerManager {
       // Otherwise the daemon would fail to bind and burn through its restarts into a crash loop.
       throw new ManagerError(`port ${entry.port} is in use by another program, so "${name}" cannot listen there; free it or move the server with "mcpshare edit ${name} --port N"`);
     }
-    rotateLog(logFilePath(this.paths, name));
+    rotateLog(logFilePath(this.paths, name), LOG_ROTATE_BYTES);
     await b.start(name);
     return this.waitSettled(entry, opts.waitMs ?? 30_000);
   }
@@ -232,7 +234,7 @@ export class ServerManager {
   async restart(name: string, opts: { waitMs?: number } = {}): Promise<ServerStatus> {
     const entry = this.registry.require(name);
     const b = await this.backendFor(entry.backend);
-    rotateLog(logFilePath(this.paths, name));
+    rotateLog(logFilePath(this.paths, name), LOG_ROTATE_BYTES);
     await b.restart(name);
     return this.waitSettled(entry, opts.waitMs ?? 30_000);
   }
@@ -316,13 +318,4 @@ export function movePortInArgs(args: readonly string[], from: number, to: number
 
 function definedOnly<T extends object>(o: Partial<T> | undefined): Partial<T> {
   return Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
-
-/** Keeps a daemon's log from growing without bound: moved to NAME.log.1 when over 10 MB, before a start. */
-function rotateLog(file: string): void {
-  try {
-    if (statSync(file).size > LOG_ROTATE_BYTES) renameSync(file, `${file}.1`);
-  } catch {
-    // no log yet
-  }
 }

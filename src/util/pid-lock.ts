@@ -23,6 +23,16 @@ export function commandLineOf(pid: number): string[] | undefined {
   }
 }
 
+/** True while a process with this pid exists (ours to signal). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** The live process holding the lock (not this one), or undefined when the file is missing or stale. */
 export function lockHolder(file: string, marker: string): number | undefined {
   let pid: number;
@@ -31,12 +41,7 @@ export function lockHolder(file: string, marker: string): number | undefined {
   } catch {
     return undefined;
   }
-  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return undefined;
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return undefined;
-  }
+  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || !processAlive(pid)) return undefined;
   return commandLineOf(pid)?.includes(marker) ? pid : undefined;
 }
 
