@@ -1,7 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { ServerEntry } from '../registry/registry.js';
-import { clientUrl } from '../units/daemon.js';
-import type { ServerStatus } from '../units/status.js';
+import { statusRow, type ServerStatus } from '../units/status.js';
 import { checkEntry, type Prober, type ServerCheck } from './check.js';
 import { probe } from './probe.js';
 
@@ -140,21 +139,5 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
 
 /** A row for a server whose state could not be read (the service manager did not answer). */
 function unknownStatus(entry: ServerEntry, err: Error): ServerStatus {
-  return {
-    name: entry.name,
-    kind: entry.kind,
-    transport: entry.transport,
-    url: clientUrl(entry),
-    port: entry.port,
-    backend: entry.backend,
-    state: 'down',
-    restarts: 0,
-    pid: null,
-    rssBytes: null,
-    sessions: null,
-    server: null,
-    detail: `its state could not be read from ${entry.backend}: ${err.message}`,
-    logFile: '',
-    unitFile: null,
-  };
+  return statusRow(entry, { state: 'down', detail: `its state could not be read from ${entry.backend}: ${err.message}` });
 }

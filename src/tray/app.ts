@@ -4,9 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { HealthMonitor, type ServerHealth } from '../health/monitor.js';
 import type { ServerEntry } from '../registry/registry.js';
-import { clientUrl } from '../units/daemon.js';
 import type { ServerManager } from '../units/manager.js';
-import type { ServerStatus } from '../units/status.js';
+import { statusRow, type ServerStatus } from '../units/status.js';
 import { ACTIONS, buildMenu, iconFile } from './menu.js';
 import { CrashLoopAlerts, type Notify } from './notify.js';
 import { clickAction, steadyBytes, summarize, tooltip } from './summary.js';
@@ -365,22 +364,5 @@ export function pruneFresh(fresh: Map<string, ServerHealth>, round: readonly Ser
 
 /** A registered server before its first health round. */
 function checking(e: ServerEntry): ServerHealth {
-  const status: ServerStatus = {
-    name: e.name,
-    kind: e.kind,
-    transport: e.transport,
-    url: clientUrl(e),
-    port: e.port,
-    backend: e.backend,
-    state: 'starting',
-    restarts: 0,
-    pid: null,
-    rssBytes: null,
-    sessions: null,
-    server: null,
-    detail: 'checking',
-    logFile: '',
-    unitFile: null,
-  };
-  return { name: e.name, state: 'starting', detail: 'checking', status, checkedAt: 0 };
+  return { name: e.name, state: 'starting', detail: 'checking', status: statusRow(e, { state: 'starting', detail: 'checking' }), checkedAt: 0 };
 }

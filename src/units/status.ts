@@ -75,6 +75,32 @@ export function portAccepts(port: number, timeoutMs = 1000): Promise<boolean> {
   });
 }
 
+/**
+ * A row for `entry` with nothing measured yet (no pid, memory, sessions or server info) and the
+ * given fields; the status readers, the health monitor and the tray fill in what they know.
+ */
+export function statusRow(entry: ServerEntry, fields: Pick<ServerStatus, 'state' | 'detail'> & Partial<ServerStatus>): ServerStatus {
+  // Every key in the documented order of `status --json`; Object.assign keeps that order.
+  const row: ServerStatus = {
+    name: entry.name,
+    kind: entry.kind,
+    transport: entry.transport,
+    url: clientUrl(entry),
+    port: entry.port,
+    backend: entry.backend,
+    state: 'stopped',
+    restarts: 0,
+    pid: null,
+    rssBytes: null,
+    sessions: null,
+    server: null,
+    detail: '',
+    logFile: '',
+    unitFile: null,
+  };
+  return Object.assign(row, fields);
+}
+
 /** Combines what the service manager says with what the daemon itself answers. */
 export async function describeDaemon(
   entry: ServerEntry,
@@ -91,23 +117,7 @@ async function describeState(
   unit: UnitState,
   ctx: { backend: BackendName; logFile: string; unitFile: string | undefined },
 ): Promise<ServerStatus> {
-  const row: ServerStatus = {
-    name: entry.name,
-    kind: entry.kind,
-    transport: entry.transport,
-    url: clientUrl(entry),
-    port: entry.port,
-    backend: ctx.backend,
-    state: 'stopped',
-    restarts: unit.restarts,
-    pid: unit.pid ?? null,
-    rssBytes: null,
-    sessions: null,
-    server: null,
-    detail: unit.detail ?? '',
-    logFile: ctx.logFile,
-    unitFile: ctx.unitFile ?? null,
-  };
+  const row = statusRow(entry, { backend: ctx.backend, state: 'stopped', restarts: unit.restarts, pid: unit.pid ?? null, detail: unit.detail ?? '', logFile: ctx.logFile, unitFile: ctx.unitFile ?? null });
   if (!unit.installed) {
     row.state = 'down';
     row.detail = `its ${ctx.backend === 'systemd' ? 'unit file' : 'definition'} is missing; run "mcpshare edit ${entry.name}" to write it again`;
