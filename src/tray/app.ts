@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { HealthMonitor, type ServerHealth } from '../health/monitor.js';
 import type { ServerEntry } from '../registry/registry.js';
 import type { ServerManager } from '../units/manager.js';
-import { statusRow, type ServerStatus } from '../units/status.js';
+import { statusRow } from '../units/status.js';
 import { ACTIONS, buildMenu, iconFile } from './menu.js';
 import { CrashLoopAlerts, type Notify } from './notify.js';
 import { clickAction, steadyBytes, summarize, tooltip } from './summary.js';
@@ -172,7 +172,7 @@ export class TrayApp {
         case 'server':
           return await this.toggle(name);
         case 'restart':
-          return await this.runOn(name, 'restarting…', () => this.o.manager.restart(name, { waitMs: 20_000 }));
+          return await this.perform(name, 'restart');
         case 'log':
           return await this.showLog(name);
         case ACTIONS.startAll:
@@ -208,19 +208,18 @@ export class TrayApp {
     if (this.pending.has(name)) return;
     const row = this.rows().find((r) => r.name === name);
     if (!row || row.checkedAt === 0) return; // not checked yet: its state is not known
-    const action = clickAction(row);
-    if (action === 'stop') return this.runOn(name, 'stopping…', () => this.o.manager.stop(name));
-    if (action === 'restart') return this.runOn(name, 'restarting…', () => this.o.manager.restart(name, { waitMs: 20_000 }));
-    return this.runOn(name, 'starting…', () => this.o.manager.start(name, { waitMs: 20_000 }));
+    return this.perform(name, clickAction(row));
   }
 
-  /** Runs one daemon action with its row marked busy, then shows the state it left. */
-  private async runOn(name: string, busy: string, action: () => Promise<ServerStatus>): Promise<void> {
+  /** Runs one daemon action with its row marked busy ("stopping…"), then shows the state it left. */
+  private async perform(name: string, action: 'start' | 'stop' | 'restart'): Promise<void> {
     if (this.pending.has(name)) return;
+    const busy = BUSY[action];
+    const m = this.o.manager;
     this.pending.set(name, busy);
     this.render();
     try {
-      const status = await action();
+      const status = await (action === 'stop' ? m.stop(name) : m[action](name, { waitMs: 20_000 }));
       this.fresh.set(name, { name, state: status.state, detail: status.detail, status, checkedAt: Date.now() });
       this.o.log(`${name}: ${busy.replace('…', '')} → ${status.state}`);
     } catch (err) {
@@ -245,18 +244,12 @@ export class TrayApp {
   private async startAll(): Promise<void> {
     // Each the way its row's click would: start what is stopped, restart what runs but fails.
     const targets = this.rows().filter((r) => r.checkedAt > 0 && r.state !== 'up' && r.state !== 'starting');
-    await Promise.all(
-      targets.map((r) =>
-        clickAction(r) === 'restart'
-          ? this.runOn(r.name, 'restarting…', () => this.o.manager.restart(r.name, { waitMs: 20_000 }))
-          : this.runOn(r.name, 'starting…', () => this.o.manager.start(r.name, { waitMs: 20_000 })),
-      ),
-    );
+    await Promise.all(targets.map((r) => this.perform(r.name, clickAction(r))));
   }
 
   private async stopAll(): Promise<void> {
     const names = this.o.manager.list().map((e) => e.name);
-    await Promise.all(names.map((n) => this.runOn(n, 'stopping…', () => this.o.manager.stop(n))));
+    await Promise.all(names.map((n) => this.perform(n, 'stop')));
   }
 
   private async showLog(name: string): Promise<void> {
@@ -343,6 +336,8 @@ export class TrayApp {
     }
   }
 }
+
+const BUSY = { start: 'starting…', stop: 'stopping…', restart: 'restarting…' } as const;
 
 /**
  * What the menu shows per registered server: the newer of the monitor's last reading and an
