@@ -186,7 +186,6 @@ export class TrayHost extends EventEmitter<HostEvents> {
   private shown = new Map<string, { id: number; title: string; enabled: boolean }>();
   private structure = '';
   private icon = '';
-  private stopping = false;
   private stderrTail = '';
   private readonly opts: Required<Omit<TrayHostOptions, 'log'>> & { log: (line: string) => void };
 
@@ -237,7 +236,7 @@ export class TrayHost extends EventEmitter<HostEvents> {
       await this.send({ type: 'update-item', item: { title: item.title, tooltip: '', enabled, checked: false, hidden: false, icon: '', __id: now.id } });
       this.shown.set(item.key, { id: now.id, title: item.title, enabled });
     }
-    const iconKey = `${menu.icon}|${menu.template ? 1 : 0}|${menu.tooltip}`;
+    const iconKey = iconKeyOf(menu);
     if (iconKey !== this.icon) {
       // update-menu only changes the icon, title and tooltip; its items are ignored by the binary.
       await this.send({ type: 'update-menu', menu: { icon: menu.icon, isTemplateIcon: !!menu.template, title: '', tooltip: menu.tooltip, items: [] } });
@@ -250,7 +249,6 @@ export class TrayHost extends EventEmitter<HostEvents> {
     this.tray = undefined;
     const proc = tray?.process;
     if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
-    this.stopping = true;
     const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
     try {
       proc.stdin?.write('{"type":"exit"}\n');
@@ -260,7 +258,6 @@ export class TrayHost extends EventEmitter<HostEvents> {
     const timer = setTimeout(() => proc.kill('SIGKILL'), 2000);
     await exited;
     clearTimeout(timer);
-    this.stopping = false;
     this.sweepTemp();
   }
 
@@ -269,7 +266,6 @@ export class TrayHost extends EventEmitter<HostEvents> {
     const early = displayProblem(env, platform);
     if (early) throw early;
     const copyDir = prepareBinary(workDir, platform);
-    // The binary inherits process.env when systray2 spawns it: its temporary icon files go to our folder.
     const tmp = join(workDir, 'tmp');
     mkdirSync(tmp, { recursive: true, mode: 0o700 });
     this.sweepTemp();
@@ -325,14 +321,15 @@ export class TrayHost extends EventEmitter<HostEvents> {
       this.shown.set(item.key, { id: sys.__id!, title: item.title, enabled: item.enabled !== false });
     }
     this.structure = structure;
-    this.icon = `${menu.icon}|${menu.template ? 1 : 0}|${menu.tooltip}`;
+    this.icon = iconKeyOf(menu);
     void tray.onClick((a) => {
       const item = byId.get(a.__id);
       // A submenu's parent reports a click when its submenu opens (even on hover): not an action.
       if (item && !item.items) this.emit('click', item.key);
     });
     proc.once('exit', (code, signal) => {
-      if (this.tray !== tray || this.stopping) return;
+      // doStop() forgets the binary before asking it to exit: only an exit nobody asked for is reported.
+      if (this.tray !== tray) return;
       this.tray = undefined;
       this.emit('exit', code, signal, this.stderrTail);
     });
@@ -382,6 +379,9 @@ function findSys(items: SysItem[], key: string): SysItem | undefined {
 function flatten(items: readonly TrayItem[]): TrayItem[] {
   return items.flatMap((i) => [i, ...(i.items ? flatten(i.items) : [])]);
 }
+
+/** What update-menu changes: when this differs from what is shown, one is sent. */
+const iconKeyOf = (menu: TrayMenu) => `${menu.icon}|${menu.template ? 1 : 0}|${menu.tooltip}`;
 
 /** Rows and their nesting: when this changes the binary must be restarted. */
 function structureOf(items: readonly TrayItem[]): string {
