@@ -9,7 +9,8 @@ import { ErrorCode, httpRpcError, isJsonRpcMessage, isRequest, sendJson } from '
 import { StreamableHttpSessionTransport } from './streamable-http.js';
 import type { Router } from './router.js';
 import { requestGuard, type SecurityOptions } from './security.js';
-import { Session } from './session.js';
+import type { Peer } from './peer.js';
+import { checkStateless, httpStatusOf, isStatelessPost } from './stateless.js';
 
 export interface HttpOptions {
   security: SecurityOptions;
@@ -86,8 +87,8 @@ const SESSION_NOT_FOUND =
  */
 export function createBridgeHttp(router: Router, opts: HttpOptions, log: Logger): BridgeHttp {
   const guard = requestGuard(opts.security);
-  const httpSessions = new Map<string, { session: Session; transport: StreamableHttpSessionTransport }>();
-  const sseSessions = new Map<string, { session: Session; transport: SSEServerTransport }>();
+  const httpSessions = new Map<string, { session: Peer; transport: StreamableHttpSessionTransport }>();
+  const sseSessions = new Map<string, { session: Peer; transport: SSEServerTransport }>();
 
   /** The parsed JSON body, undefined for a non-JSON content type; answers 4xx itself and returns null on a bad body. */
   const jsonBody = async (req: IncomingMessage, res: ServerResponse): Promise<unknown | null> => {
@@ -99,7 +100,7 @@ export function createBridgeHttp(router: Router, opts: HttpOptions, log: Logger)
   };
 
   /** Counts open streams so idle expiry never drops a session that still listens. */
-  const trackStream = (session: Session, res: ServerResponse) => {
+  const trackStream = (session: Peer, res: ServerResponse) => {
     session.openStreams++;
     session.touch();
     res.on('close', () => {
@@ -109,7 +110,7 @@ export function createBridgeHttp(router: Router, opts: HttpOptions, log: Logger)
   };
 
   /** A client that drops a POST stream mid-call has its unanswered requests cancelled upstream. */
-  const cancelOnAbandon = (session: Session, messages: JSONRPCMessage[], res: ServerResponse) => {
+  const cancelOnAbandon = (session: Peer, messages: JSONRPCMessage[], res: ServerResponse) => {
     const ids = messages.filter(isRequest).map((m) => m.id);
     if (ids.length === 0) return;
     res.on('close', () => {
@@ -137,31 +138,41 @@ export function createBridgeHttp(router: Router, opts: HttpOptions, log: Logger)
       entry.transport.handlePost(res, messages);
       return;
     }
-    if (first.method === 'initialize') {
-      const transport = new StreamableHttpSessionTransport(randomUUID());
-      const session = new Session(transport.sessionId, 'streamable-http', transport);
-      transport.onmessage = (message) => router.handleClientMessage(session, message);
-      transport.onclose = () => {
-        httpSessions.delete(session.id);
-        router.removeSession(session, 'session closed');
-      };
+    if (!isStatelessPost(first as JSONRPCMessage, header(req, 'mcp-protocol-version'))) {
+      const transport = new StreamableHttpSessionTransport({ sessionId: randomUUID() });
+      transport.onclose = () => httpSessions.delete(transport.sessionId as string);
+      const session = router.connect(transport, { id: transport.sessionId as string, kind: 'streamable-http' });
       httpSessions.set(session.id, { session, transport });
-      router.addSession(session);
       trackStream(session, res);
       transport.handlePost(res, messages);
       return;
     }
-    if (messages.length === 1 && first.method === 'server/discover') {
-      // Protocol 2026-07-28 discovery: answer at once with "method not found" so the client falls
-      // back to initialize (protocol 2025-11-25) without waiting or leaving a session behind.
-      sendJson(res, 200, {
-        jsonrpc: '2.0',
-        id: first.id ?? null,
-        error: { code: ErrorCode.MethodNotFound, message: 'Method not found: server/discover; this server speaks initialize (2025-11-25)' },
-      });
+    return postStateless(req, res, messages);
+  };
+
+  /** MCP 2026-07-28: each POST is a request of its own, validated on the wire and served as one peer. */
+  const postStateless = (req: IncomingMessage, res: ServerResponse, messages: JSONRPCMessage[]) => {
+    if (messages.length > 1) {
+      return rpcError(res, 400, ErrorCode.InvalidRequest, 'Invalid Request: a stateless (2026-07-28) POST carries one message');
+    }
+    const message = messages[0];
+    if (!isRequest(message)) {
+      // Notifications (a listen stream's cancel) belong to no session: accepted and dropped, since
+      // the stream's own close already ended what they refer to.
+      res.writeHead(202).end();
       return;
     }
-    rpcError(res, 400, ErrorCode.InvalidRequest, 'Bad Request: Mcp-Session-Id header is required; start with an initialize request');
+    const check = checkStateless(message, {
+      protocolVersion: header(req, 'mcp-protocol-version'),
+      method: header(req, 'mcp-method'),
+      name: header(req, 'mcp-name'),
+    });
+    if (!check.ok) {
+      return sendJson(res, check.status, { jsonrpc: '2.0', id: message.id, error: { code: check.code, message: check.message, ...(check.data !== undefined ? { data: check.data } : {}) } });
+    }
+    const transport = new StreamableHttpSessionTransport({ oneShot: true, errorStatus: httpStatusOf });
+    router.connect(transport, { id: randomUUID(), kind: 'stateless', ...check.init });
+    transport.handlePost(res, messages);
   };
 
   const getMcp = (req: IncomingMessage, res: ServerResponse) => {
@@ -200,15 +211,10 @@ export function createBridgeHttp(router: Router, opts: HttpOptions, log: Logger)
     // already fired and a session opened now would never be released.
     if (res.destroyed || req.socket.destroyed) return;
     const transport = new SSEServerTransport('/message', res);
-    const session = new Session(transport.sessionId, 'sse', transport);
-    transport.onmessage = (message) => router.handleClientMessage(session, message);
-    transport.onclose = () => {
-      sseSessions.delete(session.id);
-      router.removeSession(session, 'SSE stream closed');
-    };
+    transport.onclose = () => sseSessions.delete(transport.sessionId);
     transport.onerror = (err) => log.debug(`sse: ${err.message}`);
+    const session = router.connect(transport, { id: transport.sessionId, kind: 'sse' });
     sseSessions.set(session.id, { session, transport });
-    router.addSession(session);
     trackStream(session, res);
     await transport.start();
     // Comments keep proxies and idle timers from cutting a quiet stream.

@@ -5,3 +5,6 @@
  */
 export const LATEST_PROTOCOL_VERSION = '2025-11-25';
 export const SUPPORTED_PROTOCOL_VERSIONS: readonly string[] = [LATEST_PROTOCOL_VERSION, '2025-06-18', '2025-03-26', '2024-11-05', '2024-10-07'];
+
+/** The stateless revision: no initialize, no session; served beside the session-based ones. */
+export const STATELESS_VERSION = '2026-07-28';

@@ -1,27 +1,16 @@
-import type {
-  InitializeResult,
-  JSONRPCMessage,
-  JSONRPCNotification,
-  JSONRPCRequest,
-  LoggingLevel,
-  ProgressToken,
-  RequestId,
-  ServerCapabilities,
-} from '@modelcontextprotocol/sdk/types.js';
-import { LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS } from './protocol.js';
+import type { InitializeResult, JSONRPCMessage, JSONRPCNotification, JSONRPCRequest, RequestId } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../util/log.js';
+import { advertisedCapabilities, clientInfoOf } from './capabilities.js';
 import { ErrorCode, errorResponse, isNotification, isRequest, isResponse, type JSONRPCResponseMessage } from './jsonrpc.js';
-import type { Session, SessionKind } from './session.js';
+import { ChildLogLevel, isLogLevel, LOG_LEVELS, wantsLog } from './log-levels.js';
+import { Peer, type PeerInit, type PeerKind, type PeerTransport } from './peer.js';
+import { LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS } from './protocol.js';
+import { RequestTable, type Inflight } from './request-table.js';
+import { ServerRequests } from './server-requests.js';
+import { StatelessEra } from './stateless.js';
+import { Subscriptions } from './subscriptions.js';
 import type { ChildDown, Upstream } from './upstream.js';
 
-/** Syslog severities in increasing order, as MCP's logging/setLevel uses them. */
-const LOG_LEVELS: LoggingLevel[] = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'];
-const severity = (l: string): number => {
-  const i = LOG_LEVELS.indexOf(l as LoggingLevel);
-  return i < 0 ? 1 : i;
-};
-/** What a session receives before it has asked for a level itself. */
-export const DEFAULT_SESSION_LOG_LEVEL: LoggingLevel = 'info';
 /**
  * SDK clients handle a notification one microtask after a response that arrived in the same read,
  * so a final progress update written in the same TCP chunk as the result is reported as "unknown
@@ -29,45 +18,16 @@ export const DEFAULT_SESSION_LOG_LEVEL: LoggingLevel = 'info';
  * this closely is held back this long, so the client reads the two separately.
  */
 const PROGRESS_SETTLE_MS = 10;
-/** How long the bridge waits for each session when it gathers the union of roots. */
-const ROOTS_UNION_TIMEOUT_MS = 5000;
-
-interface Inflight {
-  upstreamId: number;
-  session: Session;
-  clientId: RequestId;
-  method: string;
-  clientProgressToken?: ProgressToken;
-  bridgeProgressToken?: ProgressToken;
-  /** When a progress update for this request last went to the client. */
-  progressDeliveredAt?: number;
-  /** Set on resources/subscribe that went upstream: undone if it fails. */
-  subscribeUri?: string;
-}
 
 interface QueuedRequest {
-  session: Session;
+  peer: Peer;
   request: JSONRPCRequest;
   timer: NodeJS.Timeout;
-}
-
-interface RootsUnion {
-  childId: RequestId;
-  waiting: Set<number>;
-  roots: Map<string, Record<string, unknown>>;
-  timer: NodeJS.Timeout;
-}
-
-/** A request from the child (sampling, elicitation, roots) that was handed to one session. */
-interface ServerRequestRoute {
-  childId: RequestId;
-  session: Session;
-  method: string;
-  union?: RootsUnion;
+  extra?: Pick<Inflight, 'preAnswers'>;
 }
 
 export interface RouterStats {
-  sessions: Record<SessionKind, number> & { total: number };
+  sessions: Record<PeerKind, number> & { total: number };
   requestsServed: number;
   inFlight: number;
   queued: number;
@@ -78,430 +38,373 @@ export interface RouterStats {
 }
 
 export interface RouterOptions {
-  /** How long a request waits for a restarting child before it gets an error. */
+  /** How long a request waits for a (re)starting child before it gets an error. */
   queueTimeoutMs: number;
+  /** Secret for signing 2026 `requestState` (never leaves the bridge). */
+  stateKey?: Buffer;
 }
 
 /**
- * The multiplexer: many client sessions, one upstream child. Implements the routing rules of
- * DESIGN.md — id remapping, per-client progress tokens, cancellation, subscriptions, logging
- * levels, server→client requests, and recovery when the child restarts.
+ * The dispatcher: many client-side peers, one upstream child. Transports are attached with
+ * connect(); the jobs live in their own parts (the request table, subscriptions, server→client
+ * requests, log levels, the 2026 stateless era), and this class only decides who handles a message.
  */
 export class Router {
-  readonly sessions = new Map<string, Session>();
-  private readonly inflight = new Map<number, Inflight>();
-  private readonly progress = new Map<ProgressToken, Inflight>();
-  private readonly byClientId = new Map<Session, Map<RequestId, Inflight>>();
+  readonly peers = new Map<string, Peer>();
+  readonly table = new RequestTable();
+  readonly subscriptions: Subscriptions;
+  readonly serverRequests: ServerRequests;
+  readonly logLevel: ChildLogLevel;
+  readonly stateless: StatelessEra;
   private readonly queue: QueuedRequest[] = [];
-  private readonly serverRoutes = new Map<number, ServerRequestRoute>();
-  private readonly subscribers = new Map<string, Set<Session>>();
-  /**
-   * Upstream ids cancelled by the bridge: a late answer to one of them is expected, not a
-   * misroute. Bounded, since many servers never answer a cancelled request.
-   */
-  private readonly cancelledIds = new Set<number>();
-  private childLogLevel?: LoggingLevel;
-  private progressCounter = 0;
-  private downstreamCounter = 0;
-  private readonly warnings = new Set<string>();
   private requestsServed = 0;
-  private serverRequestsRouted = 0;
-  private serverRequestsFallback = 0;
   private misroutedDropped = 0;
 
   constructor(
-    private readonly upstream: Upstream,
+    readonly upstream: Upstream,
     private readonly opts: RouterOptions,
     private readonly log: Logger,
   ) {
+    this.subscriptions = new Subscriptions(upstream, log);
+    this.logLevel = new ChildLogLevel(upstream, () => this.peers.values(), log);
+    this.serverRequests = new ServerRequests(
+      {
+        table: this.table,
+        peers: () => this.peers.values(),
+        toChild: (m) => void this.upstream.send(m),
+        deliver: (p, m, rel) => this.deliver(p, m, rel),
+        childReady: () => this.upstream.state === 'ready',
+        askDuringCall: (call, request) => this.stateless.askDuringCall(call, request),
+      },
+      log,
+    );
+    this.stateless = new StatelessEra(this, { stateKey: opts.stateKey, queueTimeoutMs: opts.queueTimeoutMs }, log.child('2026'));
     upstream.on('message', (m) => this.onChildMessage(m));
     upstream.on('down', (d) => this.onChildDown(d));
     upstream.on('ready', ({ restart }) => this.onChildReady(restart));
     upstream.on('fatal', (msg) => this.onFatal(msg));
   }
 
-  // ───────────────────────────── sessions ─────────────────────────────
+  // ───────────────────────────── peers ─────────────────────────────
 
-  addSession(session: Session): void {
-    this.sessions.set(session.id, session);
-    this.byClientId.set(session, new Map());
-    this.log.info(`${session.label} opened (${this.sessions.size} open)`);
+  /**
+   * Attaches a client-side transport, the way the SDK's Protocol.connect does: its messages are
+   * routed from now on, and its close ends the peer (after any close handler it already had).
+   */
+  connect(transport: PeerTransport, init: PeerInit): Peer {
+    const peer = new Peer(init, transport);
+    const previousClose = transport.onclose;
+    transport.onmessage = (message) => this.handleClientMessage(peer, message);
+    transport.onclose = () => {
+      previousClose?.();
+      this.removePeer(peer, 'closed');
+    };
+    this.peers.set(peer.id, peer);
+    if (peer.era === 'session') this.log.info(`${peer.label} opened (${this.sessionCount()} open)`);
+    if (peer.logLevel) this.logLevel.sync();
+    return peer;
   }
 
-  /** Ends a session: cancels its in-flight work upstream and releases what only it held. */
-  removeSession(session: Session, why: string): void {
-    if (session.closed) return;
-    session.closed = true;
-    this.sessions.delete(session.id);
-    for (const id of [...session.inflight]) {
-      const entry = this.inflight.get(id);
-      if (!entry) continue;
-      this.cancelUpstream(entry, `client session ended (${why})`);
+  private sessionCount(): number {
+    let n = 0;
+    for (const p of this.peers.values()) if (p.era === 'session') n++;
+    return n;
+  }
+
+  /** Ends a peer: cancels its in-flight work upstream and releases what only it held. */
+  removePeer(peer: Peer, why: string): void {
+    if (peer.closed) return;
+    peer.closed = true;
+    this.peers.delete(peer.id);
+    for (const id of [...peer.inflight]) {
+      const entry = this.table.get(id);
+      if (entry) this.cancelUpstream(entry, `client ${peer.era === 'session' ? 'session ended' : 'went away'} (${why})`);
     }
-    this.byClientId.delete(session);
     for (let i = this.queue.length - 1; i >= 0; i--) {
-      if (this.queue[i].session === session) {
+      if (this.queue[i].peer === peer) {
         clearTimeout(this.queue[i].timer);
         this.queue.splice(i, 1);
       }
     }
-    for (const uri of session.subscriptions) this.dropSubscriber(uri, session);
-    session.subscriptions.clear();
-    if (session.logLevel) {
-      session.logLevel = undefined;
-      this.syncChildLogLevel();
+    this.subscriptions.dropAll(peer);
+    this.stateless.peerGone(peer);
+    if (peer.logLevel) {
+      peer.logLevel = undefined;
+      this.logLevel.sync();
     }
-    for (const [downstreamId, route] of this.serverRoutes) {
-      if (route.session !== session) continue;
-      this.serverRoutes.delete(downstreamId);
-      if (route.union) this.finishUnionPart(route.union, downstreamId, undefined);
-      else this.answerServerRequestFallback(route.childId, route.method, 'the client that was asked has disconnected');
-    }
-    this.log.info(`${session.label} closed: ${why} (${this.sessions.size} open)`);
+    this.serverRequests.peerGone(peer);
+    if (peer.era === 'session') this.log.info(`${peer.label} closed: ${why} (${this.sessionCount()} open)`);
   }
 
   // ─────────────────────────── client → child ───────────────────────────
 
-  handleClientMessage(session: Session, message: JSONRPCMessage): void {
-    if (session.closed) return;
-    session.touch();
-    if (isRequest(message)) this.onClientRequest(session, message);
-    else if (isNotification(message)) this.onClientNotification(session, message);
-    else if (isResponse(message)) this.onClientResponse(session, message);
+  handleClientMessage(peer: Peer, message: JSONRPCMessage): void {
+    if (peer.closed) return;
+    peer.touch();
+    if (isRequest(message)) this.onClientRequest(peer, message);
+    else if (isNotification(message)) this.onClientNotification(peer, message);
+    else if (isResponse(message)) this.onClientResponse(peer, message);
   }
 
-  private reply(session: Session, id: RequestId, result: Record<string, unknown>): void {
-    this.deliver(session, { jsonrpc: '2.0', id, result } as JSONRPCMessage, id);
+  reply(peer: Peer, id: RequestId, result: Record<string, unknown>): void {
+    this.deliver(peer, { jsonrpc: '2.0', id, result } as JSONRPCMessage, id);
   }
 
-  private replyError(session: Session, id: RequestId, code: number, message: string): void {
-    this.deliver(session, errorResponse(id, code, message), id);
+  replyError(peer: Peer, id: RequestId, code: number, message: string, data?: unknown): void {
+    this.deliver(peer, errorResponse(id, code, message, data), id);
   }
 
-  private onClientRequest(session: Session, request: JSONRPCRequest): void {
+  private onClientRequest(peer: Peer, request: JSONRPCRequest): void {
+    if (peer.era === 'stateless') {
+      this.stateless.onRequest(peer, request);
+      return;
+    }
     switch (request.method) {
       case 'initialize':
-        void this.answerInitialize(session, request);
+        void this.answerInitialize(peer, request);
         return;
       case 'ping':
-        this.reply(session, request.id, {});
+        this.reply(peer, request.id, {});
         return;
       case 'server/discover':
-        this.replyError(session, request.id, ErrorCode.MethodNotFound, 'Method not found: server/discover (use initialize)');
+        this.replyError(peer, request.id, ErrorCode.MethodNotFound, 'Method not found: server/discover is for stateless (2026-07-28) requests, not inside a session');
         return;
       case 'logging/setLevel':
         if (this.upstream.initResult?.capabilities.logging) {
-          this.setSessionLogLevel(session, request);
+          this.setSessionLogLevel(peer, request);
           return;
         }
         break;
       case 'resources/subscribe':
       case 'resources/unsubscribe':
-        if (this.handleSubscription(session, request)) return;
+        if (this.handleSubscription(peer, request)) return;
         break;
     }
-    this.forward(session, request);
+    this.forward(peer, request);
   }
 
-  private async answerInitialize(session: Session, request: JSONRPCRequest): Promise<void> {
+  private async answerInitialize(peer: Peer, request: JSONRPCRequest): Promise<void> {
     const params = (request.params ?? {}) as Record<string, unknown>;
     try {
       await this.upstream.whenReady(this.opts.queueTimeoutMs);
     } catch (err) {
-      this.replyError(session, request.id, ErrorCode.ServerUnavailable, `mcpshare: ${(err as Error).message}`);
+      this.replyError(peer, request.id, ErrorCode.ServerUnavailable, `mcpshare: ${(err as Error).message}`);
       // The session never started: release it instead of keeping it until the idle sweep.
-      setImmediate(() => void session.transport.close());
+      setImmediate(() => void peer.transport.close());
       return;
     }
     const child = this.upstream.initResult as InitializeResult;
     const requested = typeof params.protocolVersion === 'string' ? params.protocolVersion : undefined;
-    session.protocolVersion =
-      requested && SUPPORTED_PROTOCOL_VERSIONS.includes(requested) ? requested : LATEST_PROTOCOL_VERSION;
+    peer.protocolVersion = requested && SUPPORTED_PROTOCOL_VERSIONS.includes(requested) ? requested : LATEST_PROTOCOL_VERSION;
     const caps = params.capabilities;
-    session.capabilities = (caps && typeof caps === 'object' && !Array.isArray(caps) ? caps : {}) as Session['capabilities'];
-    session.clientInfo = clientInfoOf(params.clientInfo);
-    session.initialized = true;
+    peer.capabilities = (caps && typeof caps === 'object' && !Array.isArray(caps) ? caps : {}) as Peer['capabilities'];
+    peer.clientInfo = clientInfoOf(params.clientInfo);
+    peer.initialized = true;
     const result: InitializeResult = {
-      protocolVersion: session.protocolVersion,
+      protocolVersion: peer.protocolVersion,
       capabilities: advertisedCapabilities(child.capabilities),
       serverInfo: child.serverInfo,
       ...(child.instructions ? { instructions: child.instructions } : {}),
     };
-    this.log.info(`${session.label} initialized (protocol ${session.protocolVersion})`);
-    this.reply(session, request.id, result as unknown as Record<string, unknown>);
+    this.log.info(`${peer.label} initialized (protocol ${peer.protocolVersion})`);
+    this.reply(peer, request.id, result as unknown as Record<string, unknown>);
   }
 
-  private forward(session: Session, request: JSONRPCRequest): void {
+  /** Sends a request to the child now, or holds it until the child is (back) up. */
+  forward(peer: Peer, request: JSONRPCRequest, extra?: Pick<Inflight, 'preAnswers'>): void {
     if (this.upstream.state === 'ready') {
-      this.sendUpstream(session, request);
+      this.sendUpstream(peer, request, extra);
       return;
     }
     if (this.upstream.state === 'failed' || this.upstream.state === 'stopped') {
-      this.replyError(session, request.id, ErrorCode.ServerUnavailable, 'mcpshare: the MCP server is not running (crash loop or stopped)');
+      this.replyError(peer, request.id, ErrorCode.ServerUnavailable, 'mcpshare: the MCP server is not running (crash loop or stopped)');
       return;
     }
-    this.enqueue(session, request);
+    this.enqueue(peer, request, extra);
   }
 
   /** Holds a request until the child is (back) up, with an error if that takes too long. */
-  private enqueue(session: Session, request: JSONRPCRequest): void {
+  private enqueue(peer: Peer, request: JSONRPCRequest, extra?: Pick<Inflight, 'preAnswers'>): void {
     const timer = setTimeout(() => {
       const i = this.queue.findIndex((q) => q.timer === timer);
       if (i < 0) return;
       this.queue.splice(i, 1);
-      this.replyError(
-        session,
-        request.id,
-        ErrorCode.ServerUnavailable,
-        `mcpshare: the MCP server did not come back within ${Math.round(this.opts.queueTimeoutMs / 1000)} s`,
-      );
+      this.replyError(peer, request.id, ErrorCode.ServerUnavailable, `mcpshare: the MCP server did not come back within ${Math.round(this.opts.queueTimeoutMs / 1000)} s`);
     }, this.opts.queueTimeoutMs);
-    this.queue.push({ session, request, timer });
+    this.queue.push({ peer, request, timer, extra });
   }
 
-  private sendUpstream(session: Session, request: JSONRPCRequest): void {
+  private sendUpstream(peer: Peer, request: JSONRPCRequest, extra?: Pick<Inflight, 'preAnswers'>): void {
     if (this.upstream.congested) {
-      this.replyError(session, request.id, ErrorCode.InternalError, 'the MCP server is not reading its input (over 16 MB waiting for it); request refused, try again later');
+      this.replyError(peer, request.id, ErrorCode.ServerUnavailable, 'the MCP server is not reading its input (over 16 MB waiting for it); request refused, try again later');
       return;
     }
     const upstreamId = this.upstream.nextId();
-    const entry: Inflight = { upstreamId, session, clientId: request.id, method: request.method };
+    const entry: Inflight = { upstreamId, peer, clientId: request.id, method: request.method, ...extra };
     let params = request.params;
     const meta = params?._meta as Record<string, unknown> | undefined;
     if (meta && meta.progressToken !== undefined && meta.progressToken !== null) {
-      entry.clientProgressToken = meta.progressToken as ProgressToken;
-      entry.bridgeProgressToken = ++this.progressCounter;
-      params = { ...params, _meta: { ...meta, progressToken: entry.bridgeProgressToken } };
-      this.progress.set(entry.bridgeProgressToken, entry);
+      entry.clientProgressToken = meta.progressToken as Inflight['clientProgressToken'];
+      params = { ...params, _meta: { ...meta, progressToken: upstreamId } };
     }
     const message = { jsonrpc: '2.0' as const, id: upstreamId, method: request.method, ...(params ? { params } : {}) };
     if (!this.upstream.send(message)) {
       // The child is dying but its exit is not reported yet: wait for the next one like any request.
-      if (entry.bridgeProgressToken !== undefined) this.progress.delete(entry.bridgeProgressToken);
-      this.enqueue(session, request);
+      this.enqueue(peer, request, extra);
       return;
     }
     if (request.method === 'resources/subscribe') entry.subscribeUri = String((request.params as { uri?: unknown })?.uri);
-    this.inflight.set(upstreamId, entry);
-    session.inflight.add(upstreamId);
-    this.byClientId.get(session)?.set(request.id, entry);
+    this.table.add(entry);
   }
 
   /** Tells the child to stop working on a request and forgets it; its late answer is dropped quietly. */
-  private cancelUpstream(entry: Inflight, reason: string): void {
-    this.forget(entry);
-    if (entry.subscribeUri !== undefined) this.undoSubscribe(entry.session, entry.subscribeUri);
+  cancelUpstream(entry: Inflight, reason: string): void {
+    this.table.remove(entry);
+    if (entry.subscribeUri !== undefined) this.subscriptions.remove(entry.peer, entry.subscribeUri);
+    if (this.stateless.callGone(entry)) this.stateless.inputs.drop(entry);
     this.upstream.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: entry.upstreamId, reason } });
-    this.cancelledIds.add(entry.upstreamId);
-    if (this.cancelledIds.size > 1000) this.cancelledIds.delete(this.cancelledIds.values().next().value as number);
+    this.table.markCancelled(entry.upstreamId);
   }
 
-  private forget(entry: Inflight): void {
-    this.inflight.delete(entry.upstreamId);
-    entry.session.inflight.delete(entry.upstreamId);
-    const byId = this.byClientId.get(entry.session);
-    if (byId?.get(entry.clientId) === entry) byId.delete(entry.clientId);
-    if (entry.bridgeProgressToken !== undefined) this.progress.delete(entry.bridgeProgressToken);
-  }
-
-  private onClientNotification(session: Session, note: JSONRPCNotification): void {
+  private onClientNotification(peer: Peer, note: JSONRPCNotification): void {
     switch (note.method) {
       case 'notifications/initialized':
         return; // the child was initialized once, by the bridge
       case 'notifications/cancelled': {
-        const requestId = (note.params as { requestId?: RequestId } | undefined)?.requestId;
-        if (requestId === undefined) return;
-        this.cancelClientRequest(session, requestId, (note.params as { reason?: string }).reason ?? 'cancelled by client');
+        const params = (note.params ?? {}) as { requestId?: RequestId; reason?: string };
+        if (params.requestId === undefined) return;
+        this.cancelClientRequest(peer, params.requestId, params.reason ?? 'cancelled by client');
         return;
       }
       default:
+        // A stateless notification belongs to no session the child could relate it to.
+        if (peer.era === 'stateless') return;
         // roots/list_changed, and progress for a request the child sent to this client (the
         // child's own tokens): forwarded as they are.
         this.upstream.send(note);
     }
   }
 
-  /** Cancels one request of a session, upstream if it got there, locally if it was still queued. */
-  cancelClientRequest(session: Session, clientId: RequestId, reason: string): void {
-    const queued = this.queue.findIndex((q) => q.session === session && q.request.id === clientId);
+  /** Cancels one request of a peer, upstream if it got there, locally if it was still queued. */
+  cancelClientRequest(peer: Peer, clientId: RequestId, reason: string): void {
+    const queued = this.queue.findIndex((q) => q.peer === peer && q.request.id === clientId);
     if (queued >= 0) {
       clearTimeout(this.queue[queued].timer);
       this.queue.splice(queued, 1);
       return;
     }
-    const entry = this.byClientId.get(session)?.get(clientId);
+    const entry = this.table.find(peer, clientId);
     if (!entry) return;
     this.cancelUpstream(entry, reason);
     // A cancelled request gets no response (MCP spec); end its HTTP stream so nothing hangs.
-    const transport = session.transport as { closeSSEStream?: (id: RequestId) => void };
-    transport.closeSSEStream?.(clientId);
+    peer.transport.closeSSEStream?.(clientId);
   }
 
-  private onClientResponse(session: Session, response: JSONRPCResponseMessage): void {
-    const route = typeof response.id === 'number' ? this.serverRoutes.get(response.id) : undefined;
-    if (!route || route.session !== session) {
-      this.misroutedDropped++;
-      this.log.warn(`${session.label} answered unknown server request id ${JSON.stringify(response.id)}; dropped`);
-      return;
+  private onClientResponse(peer: Peer, response: JSONRPCResponseMessage): void {
+    if (!this.serverRequests.onClientResponse(peer, response)) {
+      this.log.debug(`${peer.label} answered unknown server request ${JSON.stringify(response.id)}; dropped`);
     }
-    this.serverRoutes.delete(response.id as number);
-    if (route.union) {
-      this.finishUnionPart(route.union, response.id as number, 'result' in response ? response.result : undefined);
-      return;
-    }
-    this.upstream.send({ ...response, id: route.childId } as JSONRPCMessage);
   }
 
   // ───────────────────────────── logging ─────────────────────────────
 
-  private setSessionLogLevel(session: Session, request: JSONRPCRequest): void {
+  private setSessionLogLevel(peer: Peer, request: JSONRPCRequest): void {
     const level = (request.params as { level?: string } | undefined)?.level;
-    if (!level || !LOG_LEVELS.includes(level as LoggingLevel)) {
-      this.replyError(session, request.id, ErrorCode.InvalidParams, `invalid logging level: ${String(level)}; use one of ${LOG_LEVELS.join(', ')}`);
+    if (!isLogLevel(level)) {
+      this.replyError(peer, request.id, ErrorCode.InvalidParams, `invalid logging level: ${String(level)}; use one of ${LOG_LEVELS.join(', ')}`);
       return;
     }
-    session.logLevel = level as LoggingLevel;
-    this.syncChildLogLevel();
-    this.reply(session, request.id, {});
-  }
-
-  /** The child runs at the most verbose level any session asked for. */
-  private syncChildLogLevel(): void {
-    const wanted = this.effectiveLogLevel();
-    if (!wanted || wanted === this.childLogLevel) return;
-    this.childLogLevel = wanted;
-    if (this.upstream.state !== 'ready') return; // replayed on ready
-    this.upstream.request('logging/setLevel', { level: wanted }).catch((e) => this.log.warn(`logging/setLevel failed: ${(e as Error).message}`));
+    peer.logLevel = level;
+    this.logLevel.sync();
+    this.reply(peer, request.id, {});
   }
 
   // ─────────────────────────── subscriptions ───────────────────────────
 
   /** Returns true when the request was answered locally. */
-  private handleSubscription(session: Session, request: JSONRPCRequest): boolean {
+  private handleSubscription(peer: Peer, request: JSONRPCRequest): boolean {
     const uri = (request.params as { uri?: unknown } | undefined)?.uri;
     if (typeof uri !== 'string') return false; // let the child produce its own invalid-params error
-    if (request.method === 'resources/subscribe') {
-      if (session.subscriptions.has(uri)) {
-        this.reply(session, request.id, {});
-        return true;
-      }
-      let set = this.subscribers.get(uri);
-      const upstreamAlready = !!set && set.size > 0;
-      if (!set) this.subscribers.set(uri, (set = new Set()));
-      set.add(session);
-      session.subscriptions.add(uri);
-      if (upstreamAlready) {
-        this.reply(session, request.id, {});
-        return true;
-      }
-      return false; // first subscriber: the child's own answer goes back to the client
-    }
-    if (!session.subscriptions.has(uri)) {
-      this.reply(session, request.id, {});
-      return true;
-    }
-    session.subscriptions.delete(uri);
-    const set = this.subscribers.get(uri);
-    set?.delete(session);
-    if (set && set.size > 0) {
-      this.reply(session, request.id, {});
-      return true;
-    }
-    this.subscribers.delete(uri);
-    return false; // last subscriber left: unsubscribe upstream with the client's request
-  }
-
-  private dropSubscriber(uri: string, session: Session): void {
-    const set = this.subscribers.get(uri);
-    if (!set) return;
-    set.delete(session);
-    if (set.size > 0) return;
-    this.subscribers.delete(uri);
-    if (this.upstream.state === 'ready') {
-      this.upstream.request('resources/unsubscribe', { uri }).catch((e) => this.log.debug(`unsubscribe ${uri}: ${(e as Error).message}`));
-    }
+    const outcome = request.method === 'resources/subscribe' ? this.subscriptions.add(peer, uri) : this.subscriptions.remove(peer, uri);
+    // The first subscriber's subscribe and the last one's unsubscribe go to the child, whose answer
+    // is the client's; everything else is answered here.
+    if (outcome === 'first' || outcome === 'last') return false;
+    this.reply(peer, request.id, {});
+    return true;
   }
 
   // ─────────────────────────── child → clients ───────────────────────────
 
   private onChildMessage(message: JSONRPCMessage): void {
     if (isResponse(message)) this.onChildResponse(message);
-    else if (isRequest(message)) this.onChildRequest(message);
+    else if (isRequest(message)) this.serverRequests.onChildRequest(message);
     else if (isNotification(message)) this.onChildNotification(message);
   }
 
   private onChildResponse(response: JSONRPCResponseMessage): void {
-    const entry = typeof response.id === 'number' ? this.inflight.get(response.id) : undefined;
-    if (!entry && typeof response.id === 'number' && this.cancelledIds.delete(response.id)) {
-      this.log.debug(`dropped the answer to cancelled request ${response.id}`);
-      return;
-    }
+    const entry = this.table.get(response.id);
     if (!entry) {
+      if (this.table.consumeCancelled(response.id)) {
+        this.log.debug(`dropped the answer to cancelled request ${String(response.id)}`);
+        return;
+      }
       this.misroutedDropped++;
       this.log.warn(`the MCP server answered unknown request id ${JSON.stringify(response.id)}; dropped (never broadcast)`);
       return;
     }
-    this.forget(entry);
-    if (entry.subscribeUri !== undefined && 'error' in response) this.undoSubscribe(entry.session, entry.subscribeUri);
-    if (entry.session.closed) return;
+    this.table.remove(entry);
+    if (entry.subscribeUri !== undefined && 'error' in response) this.subscriptions.remove(entry.peer, entry.subscribeUri);
+    if (this.stateless.callGone(entry)) {
+      // Parked for input: the client is away until it retries, and gets this answer then.
+      this.stateless.inputs.keepFinal(entry, response);
+      return;
+    }
+    if (entry.peer.closed) return;
     this.requestsServed++;
-    const reply = { ...response, id: entry.clientId } as JSONRPCMessage;
+    let reply = { ...response, id: entry.clientId } as JSONRPCMessage;
+    if (entry.peer.era === 'stateless') reply = this.stateless.decorate(entry, reply);
     const sinceProgress = entry.progressDeliveredAt === undefined ? Infinity : Date.now() - entry.progressDeliveredAt;
     if (sinceProgress < PROGRESS_SETTLE_MS) {
-      setTimeout(() => this.deliver(entry.session, reply, entry.clientId), PROGRESS_SETTLE_MS - sinceProgress);
+      setTimeout(() => this.deliver(entry.peer, reply, entry.clientId), PROGRESS_SETTLE_MS - sinceProgress);
     } else {
-      this.deliver(entry.session, reply, entry.clientId);
+      this.deliver(entry.peer, reply, entry.clientId);
     }
-  }
-
-  private undoSubscribe(session: Session, uri: string): void {
-    session.subscriptions.delete(uri);
-    const set = this.subscribers.get(uri);
-    set?.delete(session);
-    if (set && set.size === 0) this.subscribers.delete(uri);
   }
 
   private onChildNotification(note: JSONRPCNotification): void {
     const params = (note.params ?? {}) as Record<string, unknown>;
     switch (note.method) {
       case 'notifications/progress': {
-        const entry = this.progress.get(params.progressToken as ProgressToken);
-        if (!entry) {
-          // After the result, or for a cancelled request: delivering it would make the client
-          // raise "unknown progress token".
+        const entry = this.table.byProgressToken(params.progressToken);
+        if (!entry || entry.parked) {
+          // After the result, or for a cancelled or parked request: delivering it would make the
+          // client raise "unknown progress token".
           this.log.debug(`dropped progress for unknown/finished token ${JSON.stringify(params.progressToken)}`);
           return;
         }
         entry.progressDeliveredAt = Date.now();
-        this.deliver(entry.session, { ...note, params: { ...params, progressToken: entry.clientProgressToken } }, entry.clientId);
+        this.deliver(entry.peer, { ...note, params: { ...params, progressToken: entry.clientProgressToken } }, entry.clientId);
         return;
       }
       case 'notifications/resources/updated': {
-        const subs = this.subscribers.get(String(params.uri));
-        if (subs) for (const s of subs) this.deliver(s, note);
+        const subs = this.subscriptions.subscribers(String(params.uri));
+        if (subs) for (const p of subs) this.deliverChange(p, note);
         return;
       }
       case 'notifications/message': {
         const level = String(params.level ?? 'info');
-        for (const s of this.sessions.values()) {
-          if (s.initialized && severity(level) >= severity(s.logLevel ?? DEFAULT_SESSION_LOG_LEVEL)) this.deliver(s, note);
+        for (const p of this.peers.values()) {
+          if (!wantsLog(p, level)) continue;
+          if (p.era === 'session') this.deliver(p, note);
+          else this.stateless.deliverLog(p, note);
         }
         return;
       }
-      case 'notifications/cancelled': {
+      case 'notifications/cancelled':
         // The child withdrew one of its own requests to a client.
-        const childId = params.requestId as RequestId;
-        for (const [downstreamId, route] of this.serverRoutes) {
-          if (route.childId !== childId) continue;
-          this.serverRoutes.delete(downstreamId);
-          if (route.union) {
-            clearTimeout(route.union.timer);
-            for (const id of route.union.waiting) this.serverRoutes.delete(id);
-          }
-          this.deliver(route.session, { ...note, params: { ...params, requestId: downstreamId } });
-        }
+        this.serverRequests.onChildCancelled(note);
+        this.stateless.onChildCancelled(params.requestId as RequestId);
         return;
-      }
       default:
         // Notifications that belong to one session's task or elicitation cannot be attributed over
         // stdio: dropping them is better than leaking them to every session.
@@ -509,94 +412,21 @@ export class Router {
           this.log.debug(`dropped ${note.method}: it belongs to one session and the server does not say which`);
           return;
         }
-        // list_changed and anything else not tied to one request: every session.
-        for (const s of this.sessions.values()) if (s.initialized) this.deliver(s, note);
+        // list_changed and anything else not tied to one request: every session, and every 2026
+        // listen stream that asked for it.
+        this.broadcast(note);
     }
   }
 
-  private capableOf(session: Session, method: string): boolean {
-    const caps = session.capabilities ?? {};
-    if (method === 'roots/list') return !!caps.roots;
-    if (method === 'sampling/createMessage') return !!caps.sampling;
-    if (method === 'elicitation/create') return !!caps.elicitation;
-    return true;
+  /** A change notification for every session and every 2026 listen stream whose filter wants it. */
+  broadcast(note: JSONRPCNotification): void {
+    for (const p of this.peers.values()) this.deliverChange(p, note);
   }
 
-  /**
-   * A request from the child to "the client". Over stdio it carries no hint of which client it is
-   * for, so it goes to the one session with work in flight; otherwise the documented fallback.
-   */
-  private onChildRequest(request: JSONRPCRequest): void {
-    const busy = [...this.sessions.values()].filter((s) => s.inflight.size > 0);
-    if (busy.length === 1 && this.capableOf(busy[0], request.method)) {
-      const session = busy[0];
-      const downstreamId = ++this.downstreamCounter;
-      this.serverRoutes.set(downstreamId, { childId: request.id, session, method: request.method });
-      this.serverRequestsRouted++;
-      // Send it on the stream of the session's oldest in-flight request: that stream is open.
-      const oldest = this.inflight.get(Math.min(...session.inflight));
-      this.deliver(session, { ...request, id: downstreamId }, oldest?.clientId);
-      return;
-    }
-    this.serverRequestsFallback++;
-    const why =
-      busy.length === 0
-        ? 'no client has a request in flight'
-        : busy.length === 1
-          ? `the requesting client did not declare the capability for ${request.method}`
-          : `${busy.length} clients have requests in flight, so the requester is ambiguous`;
-    if (request.method === 'roots/list') {
-      this.gatherRootsUnion(request.id);
-      return;
-    }
-    this.warnings.add(
-      `the server sends ${request.method} requests, which cannot always be routed to one client; it may not be a good fit for sharing`,
-    );
-    this.answerServerRequestFallback(request.id, request.method, why);
-  }
-
-  private answerServerRequestFallback(childId: RequestId, method: string, why: string): void {
-    this.log.warn(`server request ${method} answered by the fallback: ${why}`);
-    if (method === 'elicitation/create') {
-      this.upstream.send({ jsonrpc: '2.0', id: childId, result: { action: 'cancel' } });
-    } else if (method === 'roots/list') {
-      this.upstream.send({ jsonrpc: '2.0', id: childId, result: { roots: [] } });
-    } else {
-      this.upstream.send(errorResponse(childId, method === 'sampling/createMessage' ? ErrorCode.InternalError : ErrorCode.MethodNotFound, `mcpshare could not route ${method}: ${why}`));
-    }
-  }
-
-  /** roots/list with no single requester: the union of every session's roots. */
-  private gatherRootsUnion(childId: RequestId): void {
-    const askable = [...this.sessions.values()].filter((s) => s.initialized && s.capabilities.roots);
-    const union: RootsUnion = {
-      childId,
-      waiting: new Set(),
-      roots: new Map(),
-      timer: setTimeout(() => this.completeUnion(union), ROOTS_UNION_TIMEOUT_MS),
-    };
-    for (const session of askable) {
-      const downstreamId = ++this.downstreamCounter;
-      union.waiting.add(downstreamId);
-      this.serverRoutes.set(downstreamId, { childId, session, method: 'roots/list', union });
-      this.deliver(session, { jsonrpc: '2.0', id: downstreamId, method: 'roots/list' });
-    }
-    if (union.waiting.size === 0) this.completeUnion(union);
-  }
-
-  private finishUnionPart(union: RootsUnion, downstreamId: number, result: unknown): void {
-    union.waiting.delete(downstreamId);
-    const roots = (result as { roots?: Array<Record<string, unknown>> } | undefined)?.roots;
-    if (Array.isArray(roots)) for (const r of roots) if (typeof r?.uri === 'string') union.roots.set(r.uri, r);
-    if (union.waiting.size === 0) this.completeUnion(union);
-  }
-
-  private completeUnion(union: RootsUnion): void {
-    clearTimeout(union.timer);
-    for (const id of union.waiting) this.serverRoutes.delete(id);
-    union.waiting.clear();
-    if (this.upstream.state !== 'ready') return;
-    this.upstream.send({ jsonrpc: '2.0', id: union.childId, result: { roots: [...union.roots.values()] } });
+  private deliverChange(peer: Peer, note: JSONRPCNotification): void {
+    if (peer.era === 'session') {
+      if (peer.initialized) this.deliver(peer, note);
+    } else this.stateless.deliverChange(peer, note);
   }
 
   // ─────────────────────────── child lifecycle ───────────────────────────
@@ -605,28 +435,25 @@ export class Router {
     const message = down.final
       ? `mcpshare: ${down.reason} while handling this request; it keeps crashing, so the bridge is giving up (see its log)`
       : `mcpshare: ${down.reason} while handling this request; it is being restarted, retry the call`;
-    for (const entry of [...this.inflight.values()]) {
-      this.forget(entry);
-      if (entry.subscribeUri !== undefined) this.undoSubscribe(entry.session, entry.subscribeUri);
-      this.replyError(entry.session, entry.clientId, ErrorCode.ServerUnavailable, message);
+    for (const entry of this.table.clear()) {
+      if (entry.subscribeUri !== undefined) this.subscriptions.remove(entry.peer, entry.subscribeUri);
+      if (this.stateless.callGone(entry)) {
+        // Parked for input: its client hears of it when it retries.
+        this.stateless.inputs.keepFinal(entry, { error: { code: ErrorCode.ServerUnavailable, message } });
+        continue;
+      }
+      this.replyError(entry.peer, entry.clientId, ErrorCode.ServerUnavailable, message);
     }
-    for (const route of this.serverRoutes.values()) if (route.union) clearTimeout(route.union.timer);
-    this.serverRoutes.clear();
-    this.cancelledIds.clear(); // ids are per child run
-    this.childLogLevel = undefined;
+    this.serverRequests.childGone();
+    this.logLevel.reset();
   }
 
   private onChildReady(restart: boolean): void {
     if (restart) {
-      // Replay what the sessions had set on the previous child. The replays are written to the
-      // child's stdin now, so they precede every queued request flushed below without waiting.
-      const level = this.effectiveLogLevel();
-      const replays: Promise<unknown>[] = [];
-      if (level && this.upstream.initResult?.capabilities.logging) {
-        this.childLogLevel = level;
-        replays.push(this.upstream.request('logging/setLevel', { level }));
-      }
-      for (const uri of this.subscribers.keys()) replays.push(this.upstream.request('resources/subscribe', { uri }));
+      // Replay what the peers had set on the previous child. The replays are written to the child's
+      // stdin now, so they precede every queued request flushed below without waiting.
+      const level = this.logLevel.replay();
+      const replays = [...(level ? [level] : []), ...this.subscriptions.replay()];
       void Promise.allSettled(replays).then((results) => {
         const failed = results.filter((r) => r.status === 'rejected').length;
         if (failed) this.log.warn(`${failed} of ${replays.length} replayed settings failed on the restarted MCP server`);
@@ -635,37 +462,27 @@ export class Router {
       // Tools may have changed with the new process: tell every client to refresh.
       const caps = this.upstream.initResult?.capabilities ?? {};
       for (const kind of ['tools', 'prompts', 'resources'] as const) {
-        if (caps[kind]) this.onChildNotification({ jsonrpc: '2.0', method: `notifications/${kind}/list_changed` });
+        if (caps[kind]) this.broadcast({ jsonrpc: '2.0', method: `notifications/${kind}/list_changed` });
       }
     }
     for (const q of this.queue.splice(0)) {
       clearTimeout(q.timer);
-      if (!q.session.closed) this.forward(q.session, q.request);
+      if (!q.peer.closed) this.forward(q.peer, q.request, q.extra);
     }
-  }
-
-  private effectiveLogLevel(): LoggingLevel | undefined {
-    let wanted: LoggingLevel | undefined;
-    for (const s of this.sessions.values()) {
-      if (s.logLevel && (!wanted || severity(s.logLevel) < severity(wanted))) wanted = s.logLevel;
-    }
-    return wanted;
   }
 
   private onFatal(message: string): void {
     for (const q of this.queue.splice(0)) {
       clearTimeout(q.timer);
-      this.replyError(q.session, q.request.id, ErrorCode.ServerUnavailable, `mcpshare: ${message}`);
+      this.replyError(q.peer, q.request.id, ErrorCode.ServerUnavailable, `mcpshare: ${message}`);
     }
   }
 
   // ───────────────────────────── delivery ─────────────────────────────
 
-  private deliver(session: Session, message: JSONRPCMessage, relatedRequestId?: RequestId): void {
-    if (session.closed) return;
-    session.transport
-      .send(message, relatedRequestId !== undefined ? { relatedRequestId } : undefined)
-      .catch((err: Error) => this.log.debug(`could not deliver to ${session.label}: ${err.message}`));
+  deliver(peer: Peer, message: JSONRPCMessage, relatedRequestId?: RequestId): void {
+    if (peer.closed) return;
+    peer.send(message, relatedRequestId !== undefined ? { relatedRequestId } : undefined).catch((err: Error) => this.log.debug(`could not deliver to ${peer.label}: ${err.message}`));
   }
 
   /**
@@ -674,58 +491,32 @@ export class Router {
    */
   shutdown(reason: string): void {
     const message = `mcpshare: ${reason}; retry once it is back`;
-    for (const entry of [...this.inflight.values()]) {
+    for (const entry of [...this.table.values()]) {
       this.cancelUpstream(entry, reason);
-      this.replyError(entry.session, entry.clientId, ErrorCode.ServerUnavailable, message);
+      if (!entry.parked) this.replyError(entry.peer, entry.clientId, ErrorCode.ServerUnavailable, message);
     }
     for (const q of this.queue.splice(0)) {
       clearTimeout(q.timer);
-      this.replyError(q.session, q.request.id, ErrorCode.ServerUnavailable, message);
+      this.replyError(q.peer, q.request.id, ErrorCode.ServerUnavailable, message);
     }
   }
 
   stats(): RouterStats {
-    const sessions = { 'streamable-http': 0, sse: 0, total: 0 };
-    for (const s of this.sessions.values()) {
-      sessions[s.kind]++;
-      sessions.total++;
+    const sessions = { 'streamable-http': 0, sse: 0, stateless: 0, total: 0 };
+    for (const p of this.peers.values()) {
+      sessions[p.kind]++;
+      if (p.era === 'session') sessions.total++;
     }
+    const sr = this.serverRequests.stats();
     return {
       sessions,
       requestsServed: this.requestsServed,
-      inFlight: this.inflight.size,
+      inFlight: this.table.size,
       queued: this.queue.length,
-      serverRequestsRouted: this.serverRequestsRouted,
-      serverRequestsFallback: this.serverRequestsFallback,
+      serverRequestsRouted: sr.routed,
+      serverRequestsFallback: sr.fallback,
       misroutedDropped: this.misroutedDropped,
-      warnings: [...this.warnings],
+      warnings: sr.warnings,
     };
   }
-}
-
-/**
- * The child's capabilities as the bridge advertises them: list_changed is always on for what the
- * child offers, because the bridge itself sends it after a restart (Claude Code refreshes tools only
- * when tools.listChanged is advertised).
- */
-export function advertisedCapabilities(child: ServerCapabilities): ServerCapabilities {
-  const caps: ServerCapabilities = { ...child };
-  // Tasks live in the one child, which sees one client: every session could list and fetch every
-  // other session's tasks. Not offered until tasks are routed per session.
-  delete (caps as Record<string, unknown>).tasks;
-  if (caps.tools) caps.tools = { ...caps.tools, listChanged: true };
-  if (caps.prompts) caps.prompts = { ...caps.prompts, listChanged: true };
-  if (caps.resources) caps.resources = { ...caps.resources, listChanged: true };
-  return caps;
-}
-
-/**
- * The client's name and version as plain short strings: they end up in log lines and labels, and
- * a hostile value (an object whose toString throws, a deeply nested array) must not break those.
- */
-function clientInfoOf(v: unknown): Session['clientInfo'] {
-  if (!v || typeof v !== 'object') return undefined;
-  const o = v as Record<string, unknown>;
-  const text = (x: unknown) => (typeof x === 'string' ? x.slice(0, 200) : typeof x === 'number' || typeof x === 'boolean' ? String(x) : undefined);
-  return { name: text(o.name) ?? 'unnamed client', version: text(o.version) ?? '' };
 }

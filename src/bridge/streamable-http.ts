@@ -32,15 +32,29 @@ interface PostStream {
  * answers a POST with plain JSON (one write) unless a progress update or a server request has to
  * travel on it first, in which case that response becomes an SSE stream.
  */
+export interface StreamableHttpTransportOptions {
+  /** The 2025 session's id; a 2026 stateless request has none. */
+  sessionId?: string;
+  /** The HTTP status a plain-JSON error response goes out with (2026: it follows from the code). */
+  errorStatus?: (code: number) => number;
+  /** A stateless request: the transport closes once its POST is answered or its client goes away. */
+  oneShot?: boolean;
+}
+
 export class StreamableHttpSessionTransport implements Transport {
   onmessage?: Transport['onmessage'];
   onclose?: () => void;
   onerror?: (error: Error) => void;
+  readonly sessionId?: string;
   private readonly streams = new Map<RequestId, PostStream>();
   private standalone?: { res: ServerResponse; keepAlive: NodeJS.Timeout };
   private closed = false;
+  private readonly idHeader: Record<string, string>;
 
-  constructor(readonly sessionId: string) {}
+  constructor(private readonly opts: StreamableHttpTransportOptions = {}) {
+    this.sessionId = opts.sessionId;
+    this.idHeader = opts.sessionId ? { 'mcp-session-id': opts.sessionId } : {};
+  }
 
   async start(): Promise<void> {}
 
@@ -48,8 +62,9 @@ export class StreamableHttpSessionTransport implements Transport {
   handlePost(res: ServerResponse, messages: JSONRPCMessage[]): void {
     const requests = messages.filter(isRequest);
     if (requests.length === 0) {
-      res.writeHead(202, { 'mcp-session-id': this.sessionId }).end();
+      res.writeHead(202, this.idHeader).end();
       for (const m of messages) this.onmessage?.(m);
+      if (this.opts.oneShot) void this.close();
       return;
     }
     const stream: PostStream = { res, sse: false, pending: new Set(requests.map((r) => r.id)) };
@@ -60,6 +75,8 @@ export class StreamableHttpSessionTransport implements Transport {
       if (stream.keepAlive) clearInterval(stream.keepAlive);
       for (const id of stream.pending) if (this.streams.get(id) === stream) this.streams.delete(id);
       stream.pending.clear();
+      // A stateless client that goes away takes its request with it (the router cancels it).
+      if (this.opts.oneShot) void this.close();
     });
     for (const m of messages) this.onmessage?.(m);
   }
@@ -67,7 +84,7 @@ export class StreamableHttpSessionTransport implements Transport {
   /** GET: the standalone stream for messages not tied to a request. A new one replaces the old. */
   handleGet(res: ServerResponse): void {
     this.closeStandaloneSSEStream();
-    res.writeHead(200, { ...SSE_HEADERS, 'mcp-session-id': this.sessionId });
+    res.writeHead(200, { ...SSE_HEADERS, ...this.idHeader });
     res.flushHeaders();
     const keepAlive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
     keepAlive.unref();
@@ -80,14 +97,14 @@ export class StreamableHttpSessionTransport implements Transport {
   }
 
   handleDelete(res: ServerResponse): void {
-    res.writeHead(200, { 'mcp-session-id': this.sessionId }).end();
+    res.writeHead(200, this.idHeader).end();
     void this.close();
   }
 
   private upgrade(stream: PostStream): void {
     if (stream.sse) return;
     stream.sse = true;
-    stream.res.writeHead(200, { ...SSE_HEADERS, 'mcp-session-id': this.sessionId });
+    stream.res.writeHead(200, { ...SSE_HEADERS, ...this.idHeader });
     stream.res.flushHeaders();
     stream.keepAlive = setInterval(() => stream.res.write(': keepalive\n\n'), KEEPALIVE_MS);
     stream.keepAlive.unref();
@@ -107,12 +124,14 @@ export class StreamableHttpSessionTransport implements Transport {
       this.streams.delete(message.id as RequestId);
       stream.pending.delete(message.id as RequestId);
       if (!stream.sse) {
-        stream.res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': this.sessionId });
+        const status = 'error' in message && this.opts.errorStatus ? this.opts.errorStatus(message.error.code) : 200;
+        stream.res.writeHead(status, { 'content-type': 'application/json', ...this.idHeader });
         stream.res.end(JSON.stringify(message));
-        return;
+      } else {
+        writeEvent(stream.res, message);
+        if (stream.pending.size === 0) stream.res.end();
       }
-      writeEvent(stream.res, message);
-      if (stream.pending.size === 0) stream.res.end();
+      if (this.opts.oneShot && this.streams.size === 0) void this.close();
       return;
     }
     if (response) throw new Error(`No connection established for request ID: ${String(requestId)}`);
