@@ -554,22 +554,21 @@ describe('bridge HTTP: bad input never kills the bridge', () => {
     await stillServes();
   });
 
-  test('server/discover (protocol 2026-07-28) gets -32601 at once with HTTP 200 and leaves no session', async () => {
+  test('server/discover (protocol 2026-07-28) is answered statelessly and leaves no session; without its _meta it gets 400 -32602', async () => {
     const before = await sessionsNow();
+    const meta = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} };
     for (const id of [1, 'discover-1']) {
-      const t0 = Date.now();
-      const r = await post(
-        `${b.url}/mcp`,
-        { ...JSON_HEADERS, 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'server/discover' },
-        JSON.stringify({ jsonrpc: '2.0', id, method: 'server/discover', params: {} }),
-      );
-      expect(Date.now() - t0).toBeLessThan(1000);
+      const headers = { ...JSON_HEADERS, 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'server/discover' };
+      const bare = await post(`${b.url}/mcp`, headers, JSON.stringify({ jsonrpc: '2.0', id, method: 'server/discover', params: {} }));
+      expect(bare.status).toBe(400);
+      expect(bare.json).toMatchObject({ jsonrpc: '2.0', id, error: { code: -32602 } });
+      const r = await post(`${b.url}/mcp`, headers, JSON.stringify({ jsonrpc: '2.0', id, method: 'server/discover', params: { _meta: meta } }));
       expect(r.status).toBe(200);
-      expect(r.json).toMatchObject({ jsonrpc: '2.0', id, error: { code: -32601 } });
+      expect(r.json).toMatchObject({ jsonrpc: '2.0', id, result: { supportedVersions: expect.arrayContaining(['2026-07-28', '2025-11-25']), resultType: 'complete' } });
       expect(r.headers.get('mcp-session-id')).toBeNull();
     }
     expect(await sessionsNow()).toEqual(before);
-    // The fallback a client then takes: initialize with 2025-11-25 works.
+    // A client that keeps to 2025-11-25 still starts with initialize.
     const s = await rawSession(b.url);
     await expectRawEcho(s, 'after-discover');
     await post(`${b.url}/mcp`, s.headers, undefined, 'DELETE');

@@ -15,9 +15,12 @@ import type { ChildDown, Upstream } from './upstream.js';
  * SDK clients handle a notification one microtask after a response that arrived in the same read,
  * so a final progress update written in the same TCP chunk as the result is reported as "unknown
  * token" and lost (the SSE client hits this ~9 runs in 10). A result that follows a progress update
- * this closely is held back this long, so the client reads the two separately.
+ * this closely is held back this long, so the client reads the two separately. 10 ms was enough for
+ * an idle client; a client process that stalls for tens of ms (measured: an SDK v1 SSE client beside
+ * three others in one busy process) reads both in one chunk all the same, so 50 ms: a call that
+ * reports progress is long-running, and 50 ms more on its result is noise.
  */
-const PROGRESS_SETTLE_MS = 10;
+const PROGRESS_SETTLE_MS = 50;
 
 interface QueuedRequest {
   peer: Peer;
@@ -236,7 +239,7 @@ export class Router {
 
   private sendUpstream(peer: Peer, request: JSONRPCRequest, extra?: Pick<Inflight, 'preAnswers'>): void {
     if (this.upstream.congested) {
-      this.replyError(peer, request.id, ErrorCode.ServerUnavailable, 'the MCP server is not reading its input (over 16 MB waiting for it); request refused, try again later');
+      this.replyError(peer, request.id, ErrorCode.InternalError, 'the MCP server is not reading its input (over 16 MB waiting for it); request refused, try again later');
       return;
     }
     const upstreamId = this.upstream.nextId();
