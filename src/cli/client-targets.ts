@@ -82,7 +82,7 @@ export function renderClients(list: ClientListing[], showAll: boolean): string {
         s += `  ${cfg.file}: ${cfg.error}\n`;
         continue;
       }
-      s += `  ${cfg.file}${cfg.scope === 'user' ? '' : ` (${cfg.scope})`}: ${cfg.servers.length ? '' : 'no MCP servers'}\n`;
+      s += `  ${cfg.file}${cfg.scope === 'user' ? '' : ` (${cfg.scope})`}${cfg.servers.length ? '' : ': no MCP servers'}\n`;
       if (cfg.servers.length) {
         s += table([['    NAME', 'STATUS', 'SERVER'], ...cfg.servers.map((x) => [`    ${x.name}`, STATUS_LABEL[x.status], `${x.what}${x.daemon ? ` (as "${x.daemon}")` : ''}`])]);
       }

@@ -12,8 +12,8 @@ import { jsonEqual } from '../json-text.js';
 import type { RevertEntryOutcome } from '../revert.js';
 import { checkJson, FormatError, insertMember, parseJsonDoc, removeMember, replaceValue, valueText } from './jsonc-edit.js';
 import { clientStore, readBackup, sha256, unreverted, type ClientChange, type ClientRecord } from './records.js';
-import { endpointFor, onPath, triageEntry, type Endpoint } from './switch.js';
-import { parseToml, setToml } from './toml-edit.js';
+import { endpointFor, envDiffers, onPath, triageEntry, type Endpoint } from './switch.js';
+import { addTomlTable, parseToml, setToml } from './toml-edit.js';
 import type { ClientApplyOutcome, ClientApplyReport, ClientConfig, ClientContext, ClientDetection, ClientEntry, ClientName, ClientRevertReport, CommonEntry, ConfigFormat, McpClient, SwitchOptions } from './types.js';
 
 /**
@@ -101,7 +101,7 @@ function edit(config: ClientConfig, text: string) {
   if (config.format === 'toml') {
     return {
       set: (path: string[], value: unknown) => setToml(text, path, value),
-      insert: (obj: readonly string[], key: string, value: unknown) => setToml(text, [...obj, key], value),
+      insert: (obj: readonly string[], key: string, value: unknown) => (isObject(value) ? addTomlTable(text, [...obj, key], value) : setToml(text, [...obj, key], value)),
       remove: (obj: readonly string[], key: string) => setToml(text, [...obj, key], undefined),
       valueText: (): string | undefined => undefined,
     };
@@ -119,7 +119,7 @@ function newFileText(config: ClientConfig, entries: ReadonlyMap<string, unknown>
   const data = config.section.reduceRight<unknown>((inner, k) => ({ [k]: inner }), Object.fromEntries(entries));
   if (config.format === 'toml') {
     let text = '';
-    for (const [name, value] of entries) text = setToml(text, [...config.section, name], value);
+    for (const [name, value] of entries) text = isObject(value) ? addTomlTable(text, [...config.section, name], value) : setToml(text, [...config.section, name], value);
     return text;
   }
   return JSON.stringify(data, null, 2) + '\n';
@@ -204,13 +204,26 @@ export function defineClient(spec: ClientSpec): McpClient {
       const candidates: Candidate[] = [];
       const reached = new Set<string>();
       const consider = (name: string, raw: unknown) => {
-        const t = triageEntry(name, spec.toCommon(raw, where(c)), o.registry, env, named.has(name));
+        const common = spec.toCommon(raw, where(c));
+        const t = triageEntry(name, common, o.registry, env, named.has(name));
         if ('outcome' in t) {
           if (t.outcome.status === 'already-shared') reached.add(t.outcome.daemon ?? name);
           outcomes.push(t.outcome);
           return;
         }
         reached.add(t.candidate.name);
+        const differs = envDiffers(common, t.candidate, env);
+        if (differs.length) {
+          outcomes.push({
+            name,
+            status: 'left',
+            failed: named.has(name),
+            daemon: t.daemonName,
+            reason: `this entry sets ${differs.join(', ')} to other values than the daemon of "${t.candidate.name}" has: another configuration of the server, so it was left as it is`,
+            fix: `rename the entry and import it as a server of its own, or change its values with "mcpshare edit ${t.candidate.name} --env KEY=VALUE"`,
+          });
+          return;
+        }
         const ep = endpointFor(t.candidate, spec.sse);
         if ('reason' in ep) outcomes.push({ name, status: 'left', failed: named.has(name), reason: ep.reason, daemon: t.daemonName });
         else candidates.push({ name, reg: t.candidate, endpoint: ep, add: false, daemonName: t.daemonName });

@@ -265,8 +265,17 @@ export async function importClients(clients: readonly McpClient[], ctx: ClientCo
           });
           continue;
         }
+        const sameName = [...seen.values()].find((x) => x.name === e.name && ['registered', 'would-register', 'already-registered'].includes(x.outcome.status));
         let outcome: ImportOutcome;
-        if (e.entry.kind === 'connect') outcome = { name: e.name, status: 'remote', failed: false, reason: `already relayed to the daemon "${e.entry.server}" by mcpshare connect` };
+        if (sameName && key) {
+          // The name is taken by a server with the same command but other env (another data file, another account).
+          outcome = {
+            name: e.name,
+            status: 'name-clash',
+            failed: true,
+            reason: `"${e.name}" was registered from ${sameName.file} (${sameName.client}) with other env values; rename this entry to register it as a server of its own`,
+          };
+        } else if (e.entry.kind === 'connect') outcome = { name: e.name, status: 'remote', failed: false, reason: `already relayed to the daemon "${e.entry.server}" by mcpshare connect` };
         else if (e.entry.kind === 'other') outcome = { name: e.name, status: 'unsupported', failed: false, reason: `${e.entry.reason}; left alone` };
         else {
           // An entry's own working directory counts as a project directory for relative paths.

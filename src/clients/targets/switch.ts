@@ -1,6 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import type { ClientTransport, ServerEntry } from '../../registry/registry.js';
+import { readEnvIfExists } from '../../registry/secrets.js';
 import { shareabilityOf } from '../../registry/shareability.js';
 import { clientUrl } from '../../units/daemon.js';
 import { showCommand, showUrl } from '../../util/redact.js';
@@ -75,8 +76,17 @@ export function triageEntry(name: string, entry: CommonEntry, registry: readonly
   const verdict = shareabilityOf(command, args);
   if (verdict.verdict === 'per-session') return { outcome: { name, status: 'per-session', failed: asked, reason: verdict.reason } };
   if (byName && sameServer({ command, args }, byName)) return { candidate: byName };
+  // Registered under another name: one daemon (a bridge may be registered twice, for /mcp and /sse).
   const same = registry.filter((r) => sameServer({ command, args }, r));
-  if (!byName && same.length === 1) return { candidate: same[0], daemonName: same[0].name };
+  if (!byName && same.length && same.every((r) => r.port === same[0].port)) {
+    const pick = same.find((r) => r.transport === 'http') ?? same[0];
+    return { candidate: pick, daemonName: pick.name };
+  }
+  if (!byName && same.length > 1) {
+    return {
+      outcome: { name, status: 'left', failed: asked, reason: `runs the same server as the registered ${same.map((r) => `"${r.name}"`).join(' and ')}: which one is not clear, so it was left as it is`, fix: `name the entry after the one it should use` },
+    };
+  }
   if (byName) {
     return {
       outcome: {
@@ -163,4 +173,20 @@ export function stdioEntry(
     ...(typeof cwd === 'string' && cwd ? { cwd: tr(cwd) } : {}),
   };
   return unknown ? { kind: 'other', reason: `uses ${unknown}, which only the client itself can fill in` } : out;
+}
+
+/**
+ * The variables an entry sets to other values than its daemon's env file has: the same command with
+ * another env is another server (a memory server on another file), so apply leaves it.
+ */
+export function envDiffers(entry: CommonEntry, reg: ServerEntry, env: NodeJS.ProcessEnv): string[] {
+  if (entry.kind !== 'stdio' || !Object.keys(entry.env).length) return [];
+  let have: Record<string, string> = {};
+  try {
+    have = reg.envFile ? readEnvIfExists(reg.envFile) : {};
+  } catch {
+    return []; // an unreadable env file is the daemon's problem, reported by status
+  }
+  const wanted = expandDeep(entry.env, env).value;
+  return Object.keys(wanted).filter((k) => k in have && have[k] !== wanted[k]);
 }

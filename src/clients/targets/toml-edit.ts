@@ -1,4 +1,4 @@
-import { parse, patch } from '@decimalturn/toml-patch';
+import { parse, patch, stringify } from '@decimalturn/toml-patch';
 import { jsonEqual } from '../json-text.js';
 import { FormatError } from './jsonc-edit.js';
 
@@ -50,4 +50,30 @@ export function setToml(text: string, path: readonly string[], value: unknown): 
   }
   if (!jsonEqual(plain(check), plain(next))) throw new Error('internal: the edited config.toml does not parse to the intended content; nothing was written');
   return out;
+}
+
+const key = (k: string) => (/^[A-Za-z0-9_-]+$/.test(k) ? k : JSON.stringify(k));
+
+/**
+ * A new table `[a.b.NAME]` with `value`'s keys, appended at the end of the file in its line ends:
+ * where people put a new server (toml-patch would add it as a dotted key above the first table).
+ * Checked by parsing; when the result is not exactly the intended data (the parent is an inline
+ * table, say), toml-patch adds it its own way.
+ */
+export function addTomlTable(text: string, path: readonly string[], value: Record<string, unknown>): string {
+  const eol = text.includes('\r\n') ? '\r\n' : '\n';
+  const body = stringify(value).replace(/\r?\n/g, eol).replace(new RegExp(`(${eol})*$`), eol);
+  const sep = text === '' ? '' : text.endsWith('\n') ? eol : eol + eol;
+  const out = `${text}${sep}[${path.map(key).join('.')}]${eol}${body}`;
+  const data = parseToml(text);
+  const next = structuredClone(data);
+  let node = next as Record<string, unknown>;
+  for (const k of path.slice(0, -1)) node = (node[k] ??= {}) as Record<string, unknown>;
+  node[path[path.length - 1]] = value;
+  try {
+    if (jsonEqual(plain(parse(out)), plain(next))) return out;
+  } catch {
+    // fall through: let toml-patch place it
+  }
+  return setToml(text, path, value);
 }
