@@ -497,6 +497,16 @@ describe('CLI: clients, import --all-clients (one server once), apply/revert --c
     expect(read(cursorFile)).toBe(before);
   });
 
+  test('--client claude-code is the plain command: the same report for the same project', async () => {
+    const dir = join(tmp, 'proj-claude');
+    write(join(dir, '.mcp.json'), '{"mcpServers": {"everything": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-everything"]}}}\n', 0o644);
+    const plain = await run(['apply', '--project', dir, '--dry-run', '--json']);
+    const viaClient = await run(['apply', '--client', 'claude-code', '--project', dir, '--dry-run', '--json']);
+    expect(viaClient.code).toBe(plain.code);
+    expect(JSON.parse(viaClient.stdout)).toEqual(JSON.parse(plain.stdout));
+    expect(JSON.parse(plain.stdout)).toMatchObject({ file: join(dir, '.mcp.json'), scope: 'project', dryRun: true });
+  });
+
   test('usage errors: an unknown client, --client with --all-clients, --local with another client', async () => {
     expect((await run(['apply', '--client', 'emacs'])).stderr).toMatch(/unknown client "emacs"; the clients are: claude-code, claude-desktop, cursor/);
     expect((await run(['revert', '--client', 'zed', '--all-clients'])).code).toBe(2);
