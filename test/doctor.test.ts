@@ -583,3 +583,60 @@ describe('real copies of real servers under separate parents', () => {
     for (const s of [...memory, ...everything, wrapped]) expect(text).toMatch(new RegExp(`^${s.parent}\\s+node\\s+1\\s`, 'm'));
   });
 });
+
+describe('the sessions of every MCP client mcpshare configures (their process names on Linux and macOS)', () => {
+  // [client label, the session's process (argv as ps/proc show it), its kernel name]: one per client
+  // and OS, as each is installed (npm packages run by node, native binaries, app bundles, AppImages).
+  const SESSIONS: [string, string[], string][] = [
+    ['Claude Code', ['claude'], 'claude'],
+    ['Claude Code', ['node', '/usr/lib/node_modules/@anthropic-ai/claude-code/cli.js'], 'node'],
+    ['Claude Desktop', ['/Applications/Claude.app/Contents/MacOS/Claude'], 'Claude'],
+    ['Claude Desktop', ['/Applications/Claude.app/Contents/Helpers/disclaimer', 'npx', '-y', 'x'], 'disclaimer'],
+    ['Claude Desktop', ['/usr/lib/claude-desktop/node_modules/electron/dist/electron', '/usr/lib/claude-desktop/app.asar'], 'electron'],
+    ['Claude Desktop', ['/usr/bin/claude-desktop'], 'claude-desktop'],
+    ['Cursor', ['/tmp/.mount_CursorAbc/cursor', '--type=utility', '--utility-sub-type=node.mojom.NodeService'], 'cursor'],
+    ['Cursor', ['/Applications/Cursor.app/Contents/Frameworks/Cursor Helper (Plugin).app/Contents/MacOS/Cursor Helper (Plugin)', '--type=utility'], 'Cursor Helper (Plugin)'],
+    ['VS Code', ['/usr/share/code/code', '--type=utility', '--utility-sub-type=node.mojom.NodeService'], 'code'],
+    ['VS Code', ['/Applications/Visual Studio Code.app/Contents/Frameworks/Code Helper (Plugin).app/Contents/MacOS/Code Helper (Plugin)', '--type=utility'], 'Code Helper (Plugin)'],
+    ['Windsurf', ['/usr/share/windsurf/windsurf', '--type=utility'], 'windsurf'],
+    ['Windsurf', ['/Applications/Windsurf.app/Contents/Frameworks/Windsurf Helper (Plugin).app/Contents/MacOS/Windsurf Helper (Plugin)'], 'Windsurf Helper (Plugin)'],
+    ['Zed', ['/home/me/.local/zed.app/libexec/zed-editor'], 'zed-editor'],
+    ['Zed', ['/usr/bin/zeditor'], 'zeditor'],
+    ['Zed', ['/Applications/Zed.app/Contents/MacOS/zed'], 'zed'],
+    ['Codex', ['/usr/lib/node_modules/@openai/codex/vendor/x86_64-unknown-linux-musl/codex/codex'], 'codex'],
+    ['Codex', ['/opt/homebrew/bin/codex'], 'codex'],
+    ['Gemini CLI', ['node', '--no-warnings=DEP0040', '/usr/lib/node_modules/@google/gemini-cli/dist/index.js'], 'node'],
+    ['Gemini CLI', ['/opt/homebrew/Cellar/node/22.11.0/bin/node', '/opt/homebrew/lib/node_modules/@google/gemini-cli/bundle/gemini.js'], 'node'],
+    ['Qwen Code', ['node', '/usr/local/lib/node_modules/@qwen-code/qwen-code/cli.js'], 'node'],
+    ['opencode', ['/home/me/.opencode/bin/opencode'], 'opencode'],
+    ['opencode', ['/usr/lib/node_modules/opencode-ai/node_modules/opencode-linux-x64/bin/opencode'], 'opencode'],
+    ['Copilot CLI', ['node', '/usr/lib/node_modules/@github/copilot/index.js'], 'node'],
+    ['Copilot CLI', ['/opt/homebrew/bin/copilot'], 'copilot'],
+  ];
+
+  test.each(SESSIONS)('%s: %j', (label, argv, name) => {
+    const snap = snapshotOf([
+      { ...proc(100, 1, 300, ...argv), name },
+      proc(101, 100, 60, 'node', '/home/me/.npm/_npx/15b07286cbcc3329/node_modules/.bin/mcp-server-memory'),
+      // A second session of the same client, to count copies per client.
+      { ...proc(200, 1, 300, ...argv), name },
+      proc(201, 200, 62, 'node', '/home/me/.npm/_npx/15b07286cbcc3329/node_modules/.bin/mcp-server-memory'),
+    ]);
+    const d = detect(snap, { daemons: [] });
+    expect(d.instances.map((i) => [i.pid, i.session])).toEqual([
+      [101, { pid: 100, name, client: label }],
+      [201, { pid: 200, name, client: label }],
+    ]);
+    const report = buildReport(snap, d, [], 'linux');
+    expect(report.sessions.map((s) => [s.client, s.copies])).toEqual([
+      [label, 1],
+      [label, 1],
+    ]);
+    expect(report.groups[0]).toMatchObject({ server: 'server-memory', copies: 2, sessions: 2 });
+  });
+
+  test('a text tool or a shell is not a client', () => {
+    const snap = snapshotOf([proc(100, 1, 5, 'bash'), proc(101, 100, 60, 'node', '/x/node_modules/.bin/mcp-server-memory'), proc(102, 1, 5, 'node', '/srv/app/server.js')]);
+    expect(detect(snap, { daemons: [] }).instances[0].session).toEqual({ pid: 100, name: 'bash', client: null });
+  });
+});

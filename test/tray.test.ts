@@ -5,11 +5,13 @@
  */
 import { afterAll, describe, expect, test } from '@jest/globals';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ServerHealth } from '../src/health/monitor.js';
-import { describeApply } from '../src/tray/config-actions.js';
+import { describeApply, trayConfigActions } from '../src/tray/config-actions.js';
+import { Registry } from '../src/registry/registry.js';
+import { ServerManager } from '../src/units/manager.js';
 import { appleString, folderPickerCommand, openFileCommand, pickFolder, textWindowCommand, which } from '../src/tray/dialogs.js';
 import { ACTIONS, buildMenu, iconFile } from '../src/tray/menu.js';
 import { CrashLoopAlerts } from '../src/tray/notify.js';
@@ -20,7 +22,7 @@ import { lockTray } from '../src/cli/tray.js';
 import type { ServerEntry } from '../src/registry/registry.js';
 import type { DaemonState, ServerStatus } from '../src/units/status.js';
 import { userPaths } from '../src/units/paths.js';
-import { EVERYTHING, everythingEntry, ROOT } from './helpers/bridge.js';
+import { EVERYTHING, everythingEntry, ROOT, runCli, waitFor } from './helpers/bridge.js';
 import { freePort, mcpshare, stopEverythingOf } from './helpers/systemd.js';
 
 const MiB = 1024 * 1024;
@@ -385,6 +387,53 @@ describe('describing an apply for a notification', () => {
   });
 });
 
+
+describe('Connect a client', () => {
+  test('the submenu lists the clients found, with a mark on those that use the shared daemons; none found, no submenu', () => {
+    const base = { rows: [row('memory', 'up')], pending: new Map<string, string>(), autostart: undefined, canRevert: false };
+    const items = buildMenu({ ...base, clients: [{ name: 'cursor', label: 'Cursor', connected: true }, { name: 'codex', label: 'Codex CLI', connected: false }] });
+    const menu = items.find((i) => i.key === 'connect-menu')!;
+    expect(menu.title).toBe('Connect a client');
+    expect(menu.items).toEqual([
+      { key: 'connect:cursor', title: 'Cursor ✓', enabled: true },
+      { key: 'connect:codex', title: 'Codex CLI', enabled: true },
+    ]);
+    // Right after "Use shared servers for all projects", before Revert.
+    const keys = items.map((i) => i.key);
+    expect(keys.indexOf('connect-menu')).toBe(keys.indexOf(ACTIONS.useUser) + 1);
+    expect(buildMenu({ ...base, clients: [] }).some((i) => i.key === 'connect-menu')).toBe(false);
+    expect(buildMenu(base).some((i) => i.key === 'connect-menu')).toBe(false);
+  });
+
+  test("clicking a client switches its user config to the running daemon (real files, real handshake); the tray's Revert puts back the exact bytes", async () => {
+    const home = mkdtempSync(join(tmpdir(), 'tray-connect-'));
+    const env: NodeJS.ProcessEnv = { HOME: home, PATH: process.env.PATH };
+    const port = await freePort();
+    const bridge = await runCli(['bridge', '--port', String(port), '--name', 'everything', '--', process.execPath, EVERYTHING]);
+    try {
+      const file = join(home, '.cursor', 'mcp.json');
+      mkdirSync(join(home, '.cursor'));
+      const text = '{\n\t// mine\n\t"mcpServers": {\n\t\t"everything": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-everything"]},\n\t},\n}\n';
+      writeFileSync(file, text);
+      const manager = new ServerManager({ registryDir: join(home, 'registry'), paths: userPaths(env), env });
+      new Registry({ dir: join(home, 'registry') }).add(everythingEntry('everything', port));
+      const actions = trayConfigActions(manager, env);
+      expect(actions.clients!()).toEqual([]); // read in the background
+      const found = await waitFor(() => (actions.clients!().length ? actions.clients!() : undefined), 'the clients', 10_000);
+      expect(found).toEqual([{ name: 'cursor', label: 'Cursor', connected: false }]);
+      const msg = await actions.connectClient!('cursor');
+      expect(msg).toBe(`Wrote ${file}\nShared now: everything`);
+      expect(readFileSync(file, "utf8")).toContain(`"everything": {"url": "http://localhost:${port}/mcp"},`);
+      expect(actions.clients!()).toEqual([{ name: 'cursor', label: 'Cursor', connected: true }]);
+      expect(actions.canRevert()).toBe(true);
+      expect(await actions.revertLast()).toContain('put back the file exactly as it was before the apply');
+      expect(readFileSync(file, "utf8")).toBe(text);
+    } finally {
+      await bridge.stop();
+      rmSync(home, { recursive: true, force: true });
+    }
+  });
+});
 
 describe('mcpshare tray without a desktop', () => {
   const tmp = mkdtempSync(join(tmpdir(), 'tray-cli-'));

@@ -91,17 +91,19 @@ const TEXT_TOOLS = new Set(['grep', 'egrep', 'fgrep', 'rg', 'ag', 'ack', 'less',
 /** Clients by program name; the label is what people call them. */
 const CLIENTS: ReadonlyArray<[RegExp, string]> = [
   [/^(claude|@anthropic-ai\/claude-code)$/, 'Claude Code'],
-  [/^Claude( Helper.*)?$/, 'Claude Desktop'],
+  // macOS: the app bundle (and its helpers); Linux: the community packages' `claude-desktop`.
+  [/^(Claude( Helper.*)?|claude-desktop)$/, 'Claude Desktop'],
   [/^(cursor|Cursor( Helper.*)?|cursor-agent)$/, 'Cursor'],
   [/^(code|code-insiders|codium|Code( Helper.*)?|Visual Studio Code)$/, 'VS Code'],
   [/^(windsurf|Windsurf( Helper.*)?)$/i, 'Windsurf'],
   [/^(codex|@openai\/codex)$/, 'Codex'],
   [/^(gemini|@google\/gemini-cli)$/, 'Gemini CLI'],
-  [/^(zed|zed-editor|Zed)$/, 'Zed'],
+  [/^(zed|zed-editor|zeditor|Zed)$/, 'Zed'],
   [/^goose$/, 'Goose'],
   [/^(opencode|opencode-ai)$/, 'opencode'],
   [/^(amp|@sourcegraph\/amp)$/, 'Amp'],
   [/^(qwen|@qwen-code\/qwen-code)$/, 'Qwen Code'],
+  [/^(copilot|@github\/copilot)$/, 'Copilot CLI'],
   [/^kiro$/i, 'Kiro'],
 ];
 
@@ -120,6 +122,9 @@ export function clientOf(p: ProcessInfo, prog: Program | undefined): string | nu
   const names = [prog ? targetName(prog) : '', p.name, p.argv[0] ? basename(p.argv[0]) : ''];
   const app = /\/([^/]+)\.app\/Contents\//.exec(p.argv.join(' '));
   if (app) names.push(app[1]);
+  // An Electron app run by the generic `electron` binary on Linux is known by its app folder.
+  const electronApp = /\/(claude-desktop)\/(?:app\.asar|resources\/)/.exec(p.argv.join(' '));
+  if (electronApp) names.push(electronApp[1]);
   for (const [re, label] of CLIENTS) if (names.some((n) => n && re.test(n))) return label;
   return null;
 }

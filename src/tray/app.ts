@@ -6,7 +6,7 @@ import { HealthMonitor, type ServerHealth } from '../health/monitor.js';
 import type { ServerEntry } from '../registry/registry.js';
 import type { ServerManager } from '../units/manager.js';
 import { statusRow } from '../units/status.js';
-import { ACTIONS, buildMenu, iconFile } from './menu.js';
+import { ACTIONS, buildMenu, iconFile, type TrayClient } from './menu.js';
 import { CrashLoopAlerts, type Notify } from './notify.js';
 import { clickAction, steadyBytes, summarize, tooltip } from './summary.js';
 import { TrayHost, TrayStartError } from './tray-host.js';
@@ -34,7 +34,10 @@ export interface TrayConfigActions {
   writeProject(dir: string): Promise<string>;
   /** "Use shared servers for all projects": the same in the user scope (~/.claude.json). */
   useForAllProjects(): Promise<string>;
-  /** Undo the newest config change on record; the message says what was undone. */
+  /** "Connect a client": the clients found, and switching one to the shared daemons (its user config, adding the registered servers it lacks). */
+  clients?(): readonly TrayClient[];
+  connectClient?(name: string): Promise<string>;
+  /** Undo the newest config change on record (any client's); the message says what was undone. */
   revertLast(): Promise<string>;
   canRevert(): boolean;
   memoryReport(): Promise<string>;
@@ -136,7 +139,7 @@ export class TrayApp {
       icon: join(ASSETS_DIR, icon.file),
       template: icon.template,
       tooltip: tooltip(rows),
-      items: buildMenu({ rows, pending: this.pending, autostart: this.o.autostart?.status(), canRevert: this.o.config.canRevert() }),
+      items: buildMenu({ rows, pending: this.pending, autostart: this.o.autostart?.status(), canRevert: this.o.config.canRevert(), clients: this.o.config.clients?.() }),
     };
   }
 
@@ -183,6 +186,11 @@ export class TrayApp {
           return await this.writeProject();
         case ACTIONS.useUser:
           return await this.report('Use shared servers for all projects', () => this.o.config.useForAllProjects());
+        case 'connect': {
+          const client = this.o.config.clients?.().find((c) => c.name === name);
+          if (!client || !this.o.config.connectClient) return;
+          return await this.report(`Connect ${client.label}`, () => this.o.config.connectClient!(name));
+        }
         case ACTIONS.revert:
           return await this.report('Revert', () => this.o.config.revertLast());
         case ACTIONS.memory:

@@ -2,7 +2,9 @@ import type { ApplyReport } from '../clients/apply.js';
 import type { ServerManager } from '../units/manager.js';
 import { BackupStore } from '../clients/backups.js';
 import { userPaths } from '../units/paths.js';
+import { join } from 'node:path';
 import type { TrayConfigActions } from './app.js';
+import type { TrayClient } from './menu.js';
 
 /**
  * The tray's client-config and report actions: the same functions `mcpshare apply --add`,
@@ -14,16 +16,40 @@ export function trayConfigActions(manager: ServerManager, env: NodeJS.ProcessEnv
   // Any apply on record, the CLI's too; read at most every 5 s, not on every redraw.
   let revertable = false;
   let readAt = 0;
+  const stateDir = () => userPaths(env).stateDir;
   const canRevert = () => {
     if (Date.now() - readAt > 5000) {
       readAt = Date.now();
       try {
-        revertable = store().allUnreverted().length > 0;
+        revertable = store().allUnreverted().length > 0 || new BackupStore(join(stateDir(), 'client-backups')).allUnreverted().length > 0;
       } catch {
         revertable = false;
       }
     }
     return revertable;
+  };
+
+  // The clients found and whether they use the shared daemons: read in the background (it parses
+  // their configs) at most every 30 s; the menu shows the last reading.
+  let clients: readonly TrayClient[] = [];
+  let clientsAt = 0;
+  let reading = false;
+  const refreshClients = async () => {
+    if (reading) return;
+    reading = true;
+    try {
+      // One import after the other: jest's module loader fails on two at once that share modules.
+      const { CLIENTS, clientContext } = await import('../clients/targets/index.js');
+      const { listClients } = await import('../clients/targets/run.js');
+      clients = listClients(CLIENTS, clientContext(env), manager.list())
+        .filter((c) => c.installed)
+        .map((c) => ({ name: c.client, label: c.label, connected: c.usesShared }));
+    } catch {
+      // a broken config shows as not connected; "mcpshare clients" says why
+    } finally {
+      clientsAt = Date.now();
+      reading = false;
+    }
   };
 
   const apply = async (target: import('../clients/claude-config.js').ConfigTarget): Promise<string> => {
@@ -47,6 +73,17 @@ export function trayConfigActions(manager: ServerManager, env: NodeJS.ProcessEnv
       const newest = store()
         .allUnreverted()
         .sort((a, b) => b.record.at.localeCompare(a.record.at))[0];
+      // Another client's apply (Connect a client) that is newer: undone by the client modules.
+      const { allClientRecords } = await import('../clients/targets/records.js');
+      const other = allClientRecords(stateDir())[0];
+      if (other && (!newest || other.record.at > newest.record.at)) {
+        const { revertClient } = await import('../clients/targets/generic.js');
+        const rec = other.record;
+        const r = await revertClient({ client: rec.client, scope: rec.scope, file: rec.file, format: rec.format, section: rec.section, dir: rec.dir }, { stateDir: stateDir() });
+        readAt = 0;
+        clientsAt = 0;
+        return `${r.file}: ${r.message}`;
+      }
       if (!newest) {
         readAt = 0;
         return 'nothing to revert: every config change on record is undone already';
@@ -57,6 +94,22 @@ export function trayConfigActions(manager: ServerManager, env: NodeJS.ProcessEnv
       return `${r.file}: ${r.message}`;
     },
     canRevert,
+    clients() {
+      if (Date.now() - clientsAt > 30_000) void refreshClients();
+      return clients;
+    },
+    async connectClient(name) {
+      const { clientByName, clientContext } = await import('../clients/targets/index.js');
+      const { applyClients } = await import('../clients/targets/run.js');
+      const client = clientByName(name);
+      const result = await applyClients([client], clientContext(env), { registry: manager.list(), stateDir: stateDir(), env, add: true });
+      readAt = 0;
+      await refreshClients();
+      const parts = result.reports.map((r) => describeApply(r));
+      for (const p of result.problems) parts.push(`${p.file}: ${p.error}`);
+      for (const x of result.skipped) parts.push(x.reason);
+      return parts.join('\n') || `Nothing to change for ${client.label}`;
+    },
     async memoryReport() {
       const [{ doctor }, { renderDoctor }] = await Promise.all([import('../doctor/doctor.js'), import('../cli/doctor.js')]);
       return renderDoctor(await doctor());
@@ -65,7 +118,7 @@ export function trayConfigActions(manager: ServerManager, env: NodeJS.ProcessEnv
 }
 
 /** One notification's worth: what was shared, what was left and why. */
-export function describeApply(r: ApplyReport): string {
+export function describeApply(r: Pick<ApplyReport, 'outcomes' | 'wrote' | 'file' | 'note'> & Partial<ApplyReport>): string {
   const shared = r.outcomes.filter((o) => o.status === 'switched' || o.status === 'added').map((o) => o.name);
   const already = r.outcomes.filter((o) => o.status === 'already-shared').map((o) => o.name);
   const left = r.outcomes.filter((o) => o.status === 'left' || (o.failed && o.status !== 'not-added')).map((o) => `${o.name} (${o.reason ?? o.status})`);

@@ -15,6 +15,15 @@ export interface MenuState {
   autostart: boolean | undefined;
   /** A config change by the tray that Revert would undo. */
   canRevert: boolean;
+  /** The MCP clients found on this machine, for "Connect a client" (none: no submenu). */
+  clients?: readonly TrayClient[];
+}
+
+export interface TrayClient {
+  name: string;
+  label: string;
+  /** Some of its servers go through the shared daemons already. */
+  connected: boolean;
 }
 
 export const ACTIONS = {
@@ -54,6 +63,10 @@ export function buildMenu(s: MenuState): TrayItem[] {
   items.push(separator());
   items.push({ key: ACTIONS.writeProject, title: 'Write .mcp.json…', enabled: any });
   items.push({ key: ACTIONS.useUser, title: 'Use shared servers for all projects', enabled: any });
+  if (s.clients?.length) {
+    // ✓: the client uses the shared daemons already; a click (again) switches what is left.
+    items.push({ key: 'connect-menu', title: 'Connect a client', items: s.clients.map((c) => ({ key: `connect:${c.name}`, title: c.connected ? `${c.label} ✓` : c.label, enabled: any })) });
+  }
   items.push({ key: ACTIONS.revert, title: 'Revert last config change', enabled: s.canRevert });
   items.push(separator());
   items.push({ key: ACTIONS.memory, title: 'Memory report' });
