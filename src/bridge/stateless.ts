@@ -237,6 +237,9 @@ export class StatelessEra {
       router.replyError(peer, request.id, ErrorCode.ServerUnavailable, `mcpshare: ${(err as Error).message}`);
       return;
     }
+    // One line per client start: which clients use the stateless era is worth seeing in the log.
+    const who = peer.clientInfo ? `${peer.clientInfo.name}${peer.clientInfo.version ? ' ' + peer.clientInfo.version : ''}` : 'a client';
+    this.log.info(`server/discover answered for ${who} (protocol ${peer.protocolVersion})`);
     router.reply(peer, request.id, discoverResult(router.upstream.initResult as InitializeResult));
   }
 
