@@ -5,6 +5,7 @@
 import { renderMemory } from './report-memory.mjs';
 import { renderPeers } from './report-peers.mjs';
 import { renderHealth } from './health.mjs';
+import { renderConnect } from './connect.mjs';
 import { renderTray } from './report-tray.mjs';
 
 const ms = (v) => (Number.isFinite(v) ? v.toFixed(3) : 'n/a');
@@ -158,8 +159,8 @@ export function renderBridge(r) {
   return out.join('\n');
 }
 
-const PART_RENDERERS = { bridge: renderBridge, memory: renderMemory, peers: renderPeers, health: renderHealth, tray: renderTray };
-const PART_TITLES = { bridge: 'Bridge', memory: 'Memory vs sessions', peers: 'Peers', health: 'Health probes', tray: 'Tray memory over time' };
+const PART_RENDERERS = { bridge: renderBridge, memory: renderMemory, peers: renderPeers, health: renderHealth, connect: renderConnect, tray: renderTray };
+const PART_TITLES = { bridge: 'Bridge', memory: 'Memory vs sessions', peers: 'Peers', health: 'Health probes', connect: '`mcpshare connect`', tray: 'Tray memory over time' };
 
 /** The whole run: header, then each part's section (or the error that stopped it). */
 export function renderMarkdown(all) {

@@ -25,6 +25,26 @@ async function shim(url: string, name: string, capabilities = {}): Promise<Shim>
   open.push(s);
   return s;
 }
+/** A raw shim with initialize and initialized done. */
+async function rawSession(url: string) {
+  const r = rawShim(url);
+  r.send(initializeMessage(1));
+  await r.next((m) => m.id === 1);
+  r.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+  return r;
+}
+
+/** The progress values for a token before the reply to request `id`, the reply's text, and how many updates came after it. */
+function progressThenResult(received: any[], id: number) {
+  const at = received.findIndex((m) => m.id === id && 'result' in m);
+  const isMine = (m: any) => m.method === 'notifications/progress' && m.params.progressToken === id;
+  return {
+    progress: received.slice(0, at).filter(isMine).map((m) => m.params.progress),
+    result: received[at]?.result.content[0].text,
+    after: received.slice(at + 1).filter(isMine).length,
+  };
+}
+
 const bridge = (port: number | string, name: string, command: string[]) => runCli(['bridge', '--port', String(port), '--name', name, '--', ...command]);
 
 let fixture: RunningCli;
@@ -63,26 +83,16 @@ describe('messages through the shim', () => {
   });
 
   test('progress reaches its own client, every update in order, before the result; late progress never', async () => {
-    const clients = await Promise.all(['p1', 'p2', 'p3'].map((n) => shim(fixtureUrl, n)));
-    const runs = await Promise.all(
-      clients.map(async (s) => {
-        const seen: number[] = [];
-        let resolved = false;
-        let late = 0;
-        // Every SDK client uses its request id as progress token: the same values in every session.
-        const result = await s.client.callTool({ name: 'progress', arguments: { steps: 5, delayMs: 20 } }, undefined, {
-          onprogress: (p) => {
-            if (resolved) late++;
-            seen.push(p.progress);
-          },
-        });
-        resolved = true;
-        return { seen, late, text: textOf(result) };
-      }),
-    );
-    await sleep(200); // a late update would arrive now, and the SDK would report it as an error
-    for (const r of runs) expect(r).toEqual({ seen: [1, 2, 3, 4, 5], late: 0, text: 'done 5' });
-    for (const s of clients) expect(s.errors).toEqual([]);
+    // Line level, not an SDK Client: SDK v1 dispatches notifications a microtask after responses, so
+    // it drops a last progress update that arrives in the same read as the result (also with no
+    // shim, straight from a stdio server). What the shim writes, and in what order, is checked here.
+    const shims = await Promise.all([1, 2, 3].map(() => rawSession(fixtureUrl)));
+    // The same token and request id in every session, as every SDK client would use.
+    shims.forEach((r) => r.send({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'progress', arguments: { steps: 5, delayMs: 20 }, _meta: { progressToken: 2 } } }));
+    await Promise.all(shims.map((r) => r.next((m) => m.id === 2)));
+    await sleep(200); // the fixture sends a late update right after the result: it must not come through
+    for (const r of shims) expect(progressThenResult(r.received, 2)).toEqual({ progress: [1, 2, 3, 4, 5], result: 'done 5', after: 0 });
+    for (const r of shims) expect(await r.end()).toBe(0);
   });
 
   test('a cancelled call is cancelled upstream, and the session goes on', async () => {
@@ -207,14 +217,17 @@ describe('with server-everything', () => {
       }),
     );
     expect(misrouted).toBe(0);
-    const progress = await Promise.all(
-      clients.map(async (s) => {
-        const seen: number[] = [];
-        await s.client.callTool({ name: 'trigger-long-running-operation', arguments: { duration: 0.5, steps: 5 } }, undefined, { onprogress: (p) => void seen.push(p.progress) });
-        return seen;
-      }),
-    );
-    for (const seen of progress) expect(seen).toEqual([1, 2, 3, 4, 5]);
+    // Progress from the real server, at line level (see the progress test above for why).
+    const raws = await Promise.all([1, 2].map(() => rawSession(url)));
+    raws.forEach((r) => r.send({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'trigger-long-running-operation', arguments: { duration: 0.5, steps: 5 }, _meta: { progressToken: 2 } } }));
+    await Promise.all(raws.map((r) => r.next((m) => m.id === 2, 20000)));
+    for (const r of raws) {
+      const seen = progressThenResult(r.received, 2);
+      expect(seen.progress).toEqual([1, 2, 3, 4, 5]);
+      expect(seen.after).toBe(0);
+      expect(seen.result).toMatch(/completed/);
+      await r.end();
+    }
     clients.forEach((s, i) =>
       s.client.setRequestHandler(CreateMessageRequestSchema, async () => ({ model: 't', role: 'assistant', content: { type: 'text', text: `answer from e${i + 1}` } })),
     );

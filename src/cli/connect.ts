@@ -15,8 +15,12 @@ its own: the client does not notice. Logs go to stderr; stdout carries only the 
   mcpshare connect memory                       a registered server (see "mcpshare list")
   mcpshare connect http://localhost:8003/mcp    any Streamable HTTP endpoint
 
-In a client's config (Claude Desktop's claude_desktop_config.json):
-  "memory": { "command": "mcpshare", "args": ["connect", "memory"] }
+In a client's config (Claude Desktop's claude_desktop_config.json), with absolute paths because a
+desktop app's PATH rarely has node or mcpshare, and with the shim's memory flags:
+  "memory": { "command": "/usr/bin/node",
+              "args": ["--max-semi-space-size=1", "--no-opt", "--no-maglev", "--no-sparkplug",
+                       "/usr/lib/node_modules/mcpshare/dist/cli.js", "connect", "memory"] }
+"mcpshare connect memory" works too (the CLI's own flags: a few MB more per shim).
 
 Options:
   --retry S   how long to wait for a daemon that does not answer (restarting) before a request

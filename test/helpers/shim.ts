@@ -7,7 +7,7 @@ import { createServer } from 'node:net';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
-import { NODE_MEMORY_FLAGS } from '../../src/runtime.js';
+import { CONNECT_NODE_FLAGS } from '../../src/runtime.js';
 import { CLI } from './bridge.js';
 
 export interface Shim {
@@ -28,7 +28,7 @@ export async function connectShim(
 ): Promise<Shim> {
   const transport = new StdioClientTransport({
     command: process.execPath,
-    args: [...NODE_MEMORY_FLAGS, CLI, 'connect', target, ...(opts.args ?? [])],
+    args: [...CONNECT_NODE_FLAGS, CLI, 'connect', target, ...(opts.args ?? [])],
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...opts.env },
     stderr: 'pipe',
   });
@@ -66,7 +66,7 @@ export interface RawShim {
 
 /** `mcpshare connect TARGET` driven line by line. */
 export function rawShim(target: string, args: string[] = [], env: Record<string, string> = {}): RawShim {
-  const proc = spawn(process.execPath, [...NODE_MEMORY_FLAGS, CLI, 'connect', target, ...args], {
+  const proc = spawn(process.execPath, [...CONNECT_NODE_FLAGS, CLI, 'connect', target, ...args], {
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
