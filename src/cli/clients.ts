@@ -15,7 +15,13 @@ const scopeOptions = {
   local: { type: 'string' },
   user: { type: 'boolean' },
   json: { type: 'boolean' },
+  // Other MCP clients (client-targets.ts, loaded only when asked for).
+  client: { type: 'string' },
+  'all-clients': { type: 'boolean' },
 } as const;
+
+/** `--client NAME` (other than claude-code) or `--all-clients`: the client modules' side (client-targets.ts). */
+const otherClients = (v: { client?: string; 'all-clients'?: boolean }) => !!v['all-clients'] || (v.client !== undefined && v.client !== 'claude-code');
 
 function targetOf(v: { project?: string; local?: string; user?: boolean }): ConfigTarget {
   const given = [v.project !== undefined && '--project', v.local !== undefined && '--local', v.user && '--user'].filter(Boolean);
@@ -69,7 +75,14 @@ const SCOPE_NOTE = `Where Claude Code keeps servers: a plain "claude mcp add NAM
 scope (yours only, one project), "-s project" in DIR/.mcp.json, "-s user" in the user scope.
 Local-scope servers are seen only with --local: --project DIR reads DIR/.mcp.json alone.`;
 
-export const applyUsage = `Usage: mcpshare apply [--project DIR | --local [DIR] | --user] [--add] [--dry-run] [--json] [NAME...]
+const CLIENT_FLAGS = `Other MCP clients (see "mcpshare clients"):
+  --client NAME     that client's configs: claude-code (the default: everything above),
+                    claude-desktop, cursor, vscode, windsurf, zed, codex, gemini, qwen, opencode,
+                    copilot; its user config, or with --project DIR that project's
+  --all-clients     every client found on this machine (Claude Code: its user scope, or with
+                    --project DIR the project's .mcp.json and local scope)`;
+
+export const applyUsage = `Usage: mcpshare apply [--project DIR | --local [DIR] | --user] [--client NAME | --all-clients] [--add] [--dry-run] [--json] [NAME...]
 
 Points a Claude Code config at the shared daemons: each registered server's entry keeps its NAME
 (so tool names and permission rules stay the same) and becomes
@@ -88,6 +101,13 @@ ${SCOPES}
                     before them, write a DIR with a "/": ./DIR)
 
 ${SCOPE_NOTE}
+
+${CLIENT_FLAGS}
+Each client's entry keeps its NAME and gets that client's remote shape (Cursor {"url"}, VS Code
+{"type": "http", "url"}, Windsurf {"serverUrl"}, Gemini/Qwen {"httpUrl"}, Codex url = …, opencode
+{"type": "remote", "url"}, Copilot {"type": "http", "url"}); Claude Desktop, which runs stdio
+servers only, gets {"command": NODE, "args": [MCPSHARE, "connect", NAME]}. An entry whose name is
+not registered is matched by its command. Comments and layout of JSONC and TOML files are kept.
 
 The file is written atomically with its mode kept; a timestamped copy is kept under
 ~/.local/state/mcpshare/backups/ (0600) and "mcpshare revert" undoes the change. A config that is
@@ -132,6 +152,7 @@ function printApply(r: ApplyReport, target: ConfigTarget): void {
 
 export async function applyCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommandLine(attachLocalDir(argv, true), { ...scopeOptions, 'dry-run': { type: 'boolean' }, add: { type: 'boolean' } });
+  if (otherClients(values)) return (await import('./client-targets.js')).applyForClients(values, unique(positionals));
   const target = targetOf(values);
   const report = await applyConfig({ target, registry: new ServerManager().list(), names: unique(positionals), dryRun: values['dry-run'], add: values.add, backups: backups() });
   if (values.json) out(JSON.stringify(report, null, 2) + '\n');
@@ -139,7 +160,7 @@ export async function applyCommand(argv: string[]): Promise<number> {
   return report.ok ? 0 : 1;
 }
 
-export const revertUsage = `Usage: mcpshare revert [--project DIR | --local [DIR] | --user | --all] [--dry-run] [--json]
+export const revertUsage = `Usage: mcpshare revert [--project DIR | --local [DIR] | --user | --all] [--client NAME | --all-clients] [--dry-run] [--json]
 
 Undoes the newest "mcpshare apply" of that config: every entry that still holds what apply wrote
 gets its original value back, and an entry apply --add added is deleted again (a .mcp.json it
@@ -156,6 +177,11 @@ ${SCOPES}
                     newest first (one report per config; exit status 1 if any failed)
   --dry-run         show what would change (the servers only, secrets redacted); write nothing
   --json            the report as JSON (with --all: a list of reports)
+
+${CLIENT_FLAGS}
+  (--all-clients reverts every apply on record of every client, in every project; with --client,
+  --all reverts every apply of that client's configs.) For other clients, a file that is still as
+  apply left it gets back the exact bytes it had; one changed since is reverted entry by entry.
 `;
 
 const REVERT_LABEL: Record<RevertEntryStatus, string> = {
@@ -179,6 +205,7 @@ function printRevert(r: RevertReport, target: ConfigTarget, dryRun: boolean): vo
 export async function revertCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommandLine(attachLocalDir(argv, false), { ...scopeOptions, 'dry-run': { type: 'boolean' }, all: { type: 'boolean' } }, false);
   void positionals;
+  if (otherClients(values)) return (await import('./client-targets.js')).revertForClients(values);
   const dryRun = values['dry-run'];
   if (values.all) {
     const given = [values.project !== undefined && '--project', values.local !== undefined && '--local', values.user && '--user'].filter(Boolean);
@@ -210,7 +237,7 @@ function targetOfRecordReport(r: RevertReport): ConfigTarget {
   return { scope, file: r.file, section, projectKey: r.projectKey, lock: scope !== 'project' };
 }
 
-export const importUsage = `Usage: mcpshare import [--project DIR | --local [DIR] | --user] [--dry-run] [--all] [--help-check] [--json] [NAME...]
+export const importUsage = `Usage: mcpshare import [--project DIR | --local [DIR] | --user] [--client NAME | --all-clients] [--dry-run] [--all] [--help-check] [--json] [NAME...]
 
 Reads the stdio servers of a Claude Code config and registers the shareable ones under the same
 names ("mcpshare add"), so the usual path is: import, "mcpshare start --all", "mcpshare apply".
@@ -244,6 +271,10 @@ ${SCOPES}
 
 ${SCOPE_NOTE}
 When DIR has no .mcp.json but local-scope servers, import (and apply) say so.
+
+${CLIENT_FLAGS}
+One server configured the same way (command, args and env) in several clients is registered once,
+under the first name seen.
 Exit status 1 when a server that import would register was not: an unset variable, a secret on
 its command line, a name clash, or "mcpshare add" refused it.
 `;
@@ -270,6 +301,7 @@ export async function importCommand(argv: string[]): Promise<number> {
     'help-check': { type: 'boolean' },
     'no-help-check': { type: 'boolean' }, // the old opt-out: the check is off unless asked for now
   });
+  if (otherClients(values)) return (await import('./client-targets.js')).importForClients(values, unique(positionals));
   const target = targetOf(values);
   const report = await importConfig({
     target,

@@ -467,7 +467,7 @@ export async function applyConfig(o: ApplyOptions): Promise<ApplyReport> {
  * A daemon runs with its env file, not with the entry's `env`: say so when the entry set variables
  * the daemon does not have (the stdio entry's env is dropped from the http entry, on purpose).
  */
-function envWarnings(value: unknown, entry: ServerEntry): string[] | undefined {
+export function envWarnings(value: unknown, entry: ServerEntry): string[] | undefined {
   const stdio = asStdio(value) as StdioEntry | undefined;
   const keys = Object.keys(stdio?.env ?? {});
   if (!keys.length) return undefined;

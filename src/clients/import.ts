@@ -135,7 +135,7 @@ export async function importConfig(o: ImportOptions): Promise<ImportReport> {
   return { ...base, outcomes, ok: !outcomes.some((x) => x.failed) };
 }
 
-async function importOne(name: string, value: unknown, o: ImportOptions, env: NodeJS.ProcessEnv): Promise<ImportOutcome> {
+export async function importOne(name: string, value: unknown, o: ImportOptions, env: NodeJS.ProcessEnv): Promise<ImportOutcome> {
   const { manager, target } = o;
   const remote = asRemote(value);
   if (remote) return { name, status: 'remote', failed: false, reason: `already a remote server (${remote.type} ${showUrl(remote.url)}), nothing to import` };
