@@ -6,15 +6,21 @@
  *    /mcp and over /sse where the client has SSE, plus an entry on a closed port that each client
  *    must report as failed (so a check that always says "connected" cannot pass).
  *
+ * 2. One server for all: in a temporary HOME where the same stdio server is configured in all five
+ *    clients' user configs, `mcpshare import --all-clients`, `start --all`, `apply --all-clients`
+ *    leave ONE running copy of the server (every start of it is counted), every client reports
+ *    connected to the daemon, and `revert --all-clients` gives back every file byte for byte.
+ *
  * A missing client binary skips the suite with one line saying how to install it, unless
  * MCPSHARE_REQUIRE_ALL=1, which makes it fail instead.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { EVERYTHING, runCli, waitReady, type RunningCli } from './helpers/bridge.js';
-import { checkClient, CLIENT_NAMES, missingClients, prepareClient, type RealClient } from './helpers/real-clients.js';
+import { EVERYTHING, ROOT, runCli, waitReady, type RunningCli } from './helpers/bridge.js';
+import { checkClient, clientEnv, CLIENT_NAMES, missingClients, prepareClient, type CheckResult, type RealClient } from './helpers/real-clients.js';
+import { mcpshare, stopEverythingOf } from './helpers/systemd.js';
 import { freePort } from './helpers/shim.js';
 
 const missing = missingClients();
@@ -92,4 +98,120 @@ describeReal('each client CLI, configured by hand, against one mcpshare bridge',
     // On a mismatch the message carries what the client said.
     expect({ summary, text: Object.values(result).map((s) => s.text) }).toEqual({ summary: expected, text: expect.any(Array) });
   });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+const COUNTED = join(ROOT, 'test/fixtures/counted-server-everything.mjs');
+
+/**
+ * The same stdio server in each client's user config, each in that client's own format and with
+ * its own quirks of layout (tabs, a comment, one-line JSON), as people's files are.
+ */
+function writeStdioConfigs(home: string, starts: string): Record<RealClient, string> {
+  const node = process.execPath;
+  const args = JSON.stringify([COUNTED, starts]);
+  const files: Record<RealClient, [string, string]> = {
+    gemini: [join(home, '.gemini', 'settings.json'), `{\n  "theme": "Default",\n  "mcpServers": {\n    "everything": { "command": ${JSON.stringify(node)}, "args": ${args} }\n  }\n}\n`],
+    qwen: [join(home, '.qwen', 'settings.json'), `{"mcpServers": {"everything": {"command": ${JSON.stringify(node)}, "args": ${args}}}}`],
+    opencode: [
+      join(home, '.config', 'opencode', 'opencode.json'),
+      `{\n\t"$schema": "https://opencode.ai/config.json",\n\t"mcp": {\n\t\t"everything": {"type": "local", "command": ${JSON.stringify([node, COUNTED, starts])}}\n\t}\n}\n`,
+    ],
+    codex: [join(home, '.codex', 'config.toml'), `# my codex settings\r\nmodel = "o3"\r\n\r\n[mcp_servers.everything]\r\ncommand = ${JSON.stringify(node)}\r\nargs = ${args}\r\n`],
+    copilot: [join(home, '.copilot', 'mcp-config.json'), `{\n    "mcpServers": {\n        "everything": {"type": "local", "command": ${JSON.stringify(node)}, "args": ${args}, "tools": ["*"]}\n    }\n}\n`],
+  };
+  for (const [file, text] of Object.values(files)) {
+    mkdirSync(join(file, '..'), { recursive: true });
+    writeFileSync(file, text);
+  }
+  return Object.fromEntries(Object.entries(files).map(([c, [file]]) => [c, file])) as Record<RealClient, string>;
+}
+
+/** Pids recorded by every start of the counted server so far. */
+const startsOf = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).map(Number) : []);
+
+/** Live processes that are the counted server of this test (`node COUNTED STARTS`; a bridge only names it after its "--"). */
+function runningCopies(starts: string): number[] {
+  return readdirSync('/proc')
+    .filter((e) => /^\d+$/.test(e))
+    .filter((pid) => {
+      try {
+        const argv = readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0');
+        return argv[1] === COUNTED && argv[2] === starts;
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+async function checkAll(home: string, cwd: string): Promise<Record<RealClient, CheckResult>> {
+  const out = {} as Record<RealClient, CheckResult>;
+  // One client at a time: two cores are shared with other work, and the counts stay readable.
+  for (const client of CLIENT_NAMES) out[client] = await checkClient(client, { home, cwd, servers: ['everything'] });
+  return out;
+}
+
+const connectedOf = (results: Record<RealClient, CheckResult>) => Object.fromEntries(Object.entries(results).map(([c, r]) => [c, r.everything.connected]));
+const allConnected = Object.fromEntries(CLIENT_NAMES.map((c) => [c, true]));
+
+describeReal('one server for all: import, start and apply for five real clients', () => {
+  let tmp: string;
+  let home: string;
+  beforeAll(() => {
+    tmp = mkdtempSync(join(tmpdir(), 'mcpshare-clients-all-'));
+    home = join(tmp, 'home');
+  });
+  afterAll(async () => {
+    if (!tmp) return;
+    await stopEverythingOf(home);
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  test('one running copy serves every client; revert gives back every file byte for byte', async () => {
+    const project = join(tmp, 'project');
+    const starts = join(tmp, 'starts');
+    mkdirSync(project, { recursive: true });
+    const files = writeStdioConfigs(home, starts);
+    for (const c of CLIENT_NAMES) prepareClient(c, home, project);
+    const env = { ...clientEnv(home), MCPSHARE_BACKEND: 'supervisor' };
+    const run = async (args: string[]) => {
+      const r = await mcpshare(args, env);
+      expect({ args, code: r.code, stderr: r.stderr }).toEqual({ args, code: 0, stderr: '' });
+      return r.stdout;
+    };
+
+    // Before: every client starts a copy of its own.
+    const before = await checkAll(home, project);
+    expect({ connected: connectedOf(before), text: before }).toEqual({ connected: allConnected, text: expect.anything() });
+    const ownCopies = startsOf(starts).length;
+    expect(ownCopies).toBeGreaterThanOrEqual(CLIENT_NAMES.length);
+    expect(runningCopies(starts)).toEqual([]);
+    // Taken after the clients ran: some rewrite their own file on start (qwen adds "$version": 4).
+    const original = Object.fromEntries(Object.entries(files).map(([c, f]) => [c, readFileSync(f, 'utf8')]));
+
+    // import registers the server once, however many clients have it.
+    const imported = await run(['import', '--all-clients']);
+    expect(imported.match(/registered bridged on (http:\/\/localhost:\d+\/mcp)/g)).toHaveLength(1);
+    const url = /registered bridged on (http:\/\/localhost:\d+\/mcp)/.exec(imported)![1];
+    expect(imported.match(/already registered/g)).toHaveLength(CLIENT_NAMES.length - 1);
+    for (const c of CLIENT_NAMES) expect(readFileSync(files[c], 'utf8')).toBe(original[c]); // import only reads
+    await run(['start', '--all']);
+    const applied = await run(['apply', '--all-clients']);
+    expect(applied.match(new RegExp(`everything\\s+switched\\s+→ ${url.replace(/[/.]/g, '\\$&')}`, 'g'))).toHaveLength(CLIENT_NAMES.length);
+
+    // After: every client reaches the daemon, and the daemon's child is the one copy that ever started since.
+    const daemonCopy = startsOf(starts).slice(ownCopies);
+    expect(daemonCopy).toHaveLength(1);
+    const after = await checkAll(home, project);
+    expect({ connected: connectedOf(after), text: after }).toEqual({ connected: allConnected, text: expect.anything() });
+    for (const c of CLIENT_NAMES) expect(readFileSync(files[c], 'utf8')).toContain(url);
+    expect(startsOf(starts).slice(ownCopies)).toEqual(daemonCopy);
+    expect(runningCopies(starts)).toEqual(daemonCopy);
+
+    const reverted = await run(['revert', '--all-clients']);
+    expect(reverted.match(/everything\s+restored/g)).toHaveLength(CLIENT_NAMES.length);
+    for (const c of CLIENT_NAMES) expect({ client: c, text: readFileSync(files[c], 'utf8') }).toEqual({ client: c, text: original[c] });
+  }, 600_000);
 });
