@@ -7,9 +7,11 @@
  *    must report as failed (so a check that always says "connected" cannot pass).
  *
  * 2. One server for all: in a temporary HOME where the same stdio server is configured in all five
- *    clients' user configs, `mcpshare import --all-clients`, `start --all`, `apply --all-clients`
- *    leave ONE running copy of the server (every start of it is counted), every client reports
- *    connected to the daemon, and `revert --all-clients` gives back every file byte for byte.
+ *    clients' user configs (and Claude Desktop's), `mcpshare import --all-clients`, `start --all`,
+ *    `apply --all-clients` leave ONE running copy of the server (every start of it is counted),
+ *    every client reports connected to the daemon, Claude Desktop's entry (`mcpshare connect`,
+ *    run here by an SDK stdio client as Claude Desktop would) reaches it too, and
+ *    `revert --all-clients` gives back every file byte for byte.
  *
  * A missing client binary skips the suite with one line saying how to install it, unless
  * MCPSHARE_REQUIRE_ALL=1, which makes it fail instead.
@@ -21,6 +23,8 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { EVERYTHING, ROOT, runCli, waitReady, type RunningCli } from './helpers/bridge.js';
 import { checkClient, clientEnv, CLIENT_NAMES, missingClients, prepareClient, type CheckResult, type RealClient } from './helpers/real-clients.js';
 import { mcpshare, stopEverythingOf } from './helpers/systemd.js';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { freePort } from './helpers/shim.js';
 
 const missing = missingClients();
@@ -121,11 +125,29 @@ function writeStdioConfigs(home: string, starts: string): Record<RealClient, str
     codex: [join(home, '.codex', 'config.toml'), `# my codex settings\r\nmodel = "o3"\r\n\r\n[mcp_servers.everything]\r\ncommand = ${JSON.stringify(node)}\r\nargs = ${args}\r\n`],
     copilot: [join(home, '.copilot', 'mcp-config.json'), `{\n    "mcpServers": {\n        "everything": {"type": "local", "command": ${JSON.stringify(node)}, "args": ${args}, "tools": ["*"]}\n    }\n}\n`],
   };
+  // Claude Desktop has no CLI to ask; its entry is run below the way it runs one.
+  const desktop = join(home, '.config', 'Claude', 'claude_desktop_config.json');
+  mkdirSync(join(desktop, '..'), { recursive: true });
+  writeFileSync(desktop, `{\n  "mcpServers": {\n    "everything": {\n      "command": ${JSON.stringify(node)},\n      "args": ${args}\n    }\n  },\n  "globalShortcut": ""\n}\n`);
   for (const [file, text] of Object.values(files)) {
     mkdirSync(join(file, '..'), { recursive: true });
     writeFileSync(file, text);
   }
-  return Object.fromEntries(Object.entries(files).map(([c, [file]]) => [c, file])) as Record<RealClient, string>;
+  return { ...Object.fromEntries(Object.entries(files).map(([c, [file]]) => [c, file])), 'claude-desktop': desktop } as Record<RealClient | 'claude-desktop', string>;
+}
+
+/** Runs a Claude Desktop config entry as Claude Desktop does (its command and args over stdio) and calls echo through it. */
+async function echoThroughDesktopEntry(file: string, home: string): Promise<string> {
+  const entry = JSON.parse(readFileSync(file, 'utf8')).mcpServers.everything as { command: string; args: string[] };
+  const transport = new StdioClientTransport({ command: entry.command, args: entry.args, env: clientEnv(home), stderr: 'pipe' });
+  const client = new Client({ name: 'claude-desktop-stand-in', version: '1' }, { capabilities: {} });
+  await client.connect(transport);
+  try {
+    const result = (await client.callTool({ name: 'echo', arguments: { message: 'from the desktop entry' } })) as { content: Array<{ text?: string }> };
+    return result.content[0]?.text ?? '';
+  } finally {
+    await client.close();
+  }
 }
 
 /** Pids recorded by every start of the counted server so far. */
@@ -189,17 +211,18 @@ describeReal('one server for all: import, start and apply for five real clients'
     expect(ownCopies).toBeGreaterThanOrEqual(CLIENT_NAMES.length);
     expect(runningCopies(starts)).toEqual([]);
     // Taken after the clients ran: some rewrite their own file on start (qwen adds "$version": 4).
-    const original = Object.fromEntries(Object.entries(files).map(([c, f]) => [c, readFileSync(f, 'utf8')]));
+    const original = Object.fromEntries(Object.entries(files).map(([c, f]) => [c, readFileSync(f, 'utf8')])) as Record<keyof typeof files, string>;
+    const everyFile = Object.keys(files) as Array<keyof typeof files>;
 
     // import registers the server once, however many clients have it.
     const imported = await run(['import', '--all-clients']);
     expect(imported.match(/registered bridged on (http:\/\/localhost:\d+\/mcp)/g)).toHaveLength(1);
     const url = /registered bridged on (http:\/\/localhost:\d+\/mcp)/.exec(imported)![1];
-    expect(imported.match(/already registered/g)).toHaveLength(CLIENT_NAMES.length - 1);
-    for (const c of CLIENT_NAMES) expect(readFileSync(files[c], 'utf8')).toBe(original[c]); // import only reads
+    expect(imported.match(/already registered/g)).toHaveLength(everyFile.length - 1);
+    for (const c of everyFile) expect(readFileSync(files[c], 'utf8')).toBe(original[c]); // import only reads
     await run(['start', '--all']);
     const applied = await run(['apply', '--all-clients']);
-    expect(applied.match(new RegExp(`everything\\s+switched\\s+→ ${url.replace(/[/.]/g, '\\$&')}`, 'g'))).toHaveLength(CLIENT_NAMES.length);
+    expect(applied.match(new RegExp(`everything\\s+switched\\s+→ ${url.replace(/[/.]/g, '\\$&')}`, 'g'))).toHaveLength(everyFile.length);
 
     // After: every client reaches the daemon, and the daemon's child is the one copy that ever started since.
     const daemonCopy = startsOf(starts).slice(ownCopies);
@@ -207,11 +230,13 @@ describeReal('one server for all: import, start and apply for five real clients'
     const after = await checkAll(home, project);
     expect({ connected: connectedOf(after), text: after }).toEqual({ connected: allConnected, text: expect.anything() });
     for (const c of CLIENT_NAMES) expect(readFileSync(files[c], 'utf8')).toContain(url);
+    expect(readFileSync(files['claude-desktop'], 'utf8')).toMatch(/"connect",\s*"everything"/);
+    expect(await echoThroughDesktopEntry(files['claude-desktop'], home)).toBe('Echo: from the desktop entry');
     expect(startsOf(starts).slice(ownCopies)).toEqual(daemonCopy);
     expect(runningCopies(starts)).toEqual(daemonCopy);
 
     const reverted = await run(['revert', '--all-clients']);
-    expect(reverted.match(/everything\s+restored/g)).toHaveLength(CLIENT_NAMES.length);
-    for (const c of CLIENT_NAMES) expect({ client: c, text: readFileSync(files[c], 'utf8') }).toEqual({ client: c, text: original[c] });
+    expect(reverted.match(/everything\s+restored/g)).toHaveLength(everyFile.length);
+    for (const c of everyFile) expect({ client: c, text: readFileSync(files[c], 'utf8') }).toEqual({ client: c, text: original[c] });
   }, 600_000);
 });
