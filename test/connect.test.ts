@@ -350,7 +350,9 @@ describe('a daemon restart mid-session', () => {
           return updates.length > 0 && logs.includes('after-restart');
         }, `the event stream after the ${how}`);
         expect(textOf(await s.client.callTool({ name: 'sample', arguments: {} }))).toContain('sampled');
-        expect((await b.status()).sessions['streamable-http']).toBe(1);
+        const status = await b.status();
+        expect(status.sessions['streamable-http']).toBe(1);
+        expect(status.misroutedDropped).toBe(0);
       }
       expect(s.errors).toEqual([]);
       expect(s.stderr()).toMatch(/restored/);

@@ -186,6 +186,8 @@ export class Relay {
       if (res.statusCode === 404 && session !== undefined && restores < 2) {
         res.resume();
         await this.restore(generation, `${isNotification(m) || isRequest(m) ? m.method : 'an answer'} got 404`);
+        // An answer to a server request belongs to the session that asked: the new one never did.
+        if (isResponse(m)) return this.opts.log(`dropped an answer to a request of the old session ${short(session)}`);
         continue;
       }
       if ((res.statusCode ?? 500) >= 400) return this.httpError(m, res, onReply);
