@@ -112,7 +112,7 @@ const COUNTED = join(ROOT, 'test/fixtures/counted-server-everything.mjs');
  * The same stdio server in each client's user config, each in that client's own format and with
  * its own quirks of layout (tabs, a comment, one-line JSON), as people's files are.
  */
-function writeStdioConfigs(home: string, starts: string): Record<RealClient, string> {
+function writeStdioConfigs(home: string, starts: string): Record<RealClient | 'claude-desktop', string> {
   const node = process.execPath;
   const args = JSON.stringify([COUNTED, starts]);
   const files: Record<RealClient, [string, string]> = {

@@ -107,7 +107,7 @@ describe('messages through the shim', () => {
       const st = await fixtureStats(s.client);
       return st.cancelled.length > before ? st : undefined;
     }, 'the cancellation to reach the server');
-    expect(Number.isInteger(stats.cancelled.at(-1))).toBe(true);
+    expect(Number.isInteger(stats!.cancelled.at(-1))).toBe(true);
     expect(textOf(await s.client.callTool({ name: 'echo', arguments: { text: 'next' } }))).toBe('next');
     expect(s.errors).toEqual([]);
     expect((await fixture.status()).misroutedDropped).toBe(0);
