@@ -7,12 +7,14 @@
  *   peers    mcpshare vs supergateway (SSE, stateful Streamable HTTP) and mcp-proxy fronting the
  *            same server: memory, latency, throughput, misrouted replies, lost progress (bench/peers.mjs);
  *   health   what the tray's periodic handshakes cost with ten daemons (bench/health.mjs);
+ *   connect  RSS and PSS of `mcpshare connect` (the stdio shim for Claude Desktop) next to the server
+ *            copy it replaces (bench/connect.mjs);
  *   tray     RSS over time of the tray (`mcpshare tray --interval 1`: its node process and its native
  *            tray binary) with 2, 10 and 20 bridged daemons, on a private Xvfb + trayer desktop
  *            (bench/tray.mjs; needs xvfb, trayer, dbus, xdotool, x11-utils, zenity, else it cannot run);
  *   era2026  a stateless MCP 2026-07-28 tools/call (SDK v2 client) vs a 2025 session tools/call through the
  *            same bridge: added latency, calls/s, bridge RSS idle and with open listen streams (bench/era2026.mjs).
- * BENCH_ONLY=bridge|memory|peers|health|tray|era2026 (comma-separated) runs some parts only. The parts run one after
+ * BENCH_ONLY=bridge|memory|peers|health|connect|tray|era2026 (comma-separated) runs some parts only. The parts run one after
  * the other, never overlapping, and every process a part started is killed before the next begins.
  *
  * Writes bench/results/<part>-<timestamp>.json per part, and latest.json (every part of this run)
@@ -28,6 +30,7 @@ import { runBridgeBench } from './bridge.mjs';
 import { runMemoryBench } from './memory.mjs';
 import { runPeersBench } from './peers.mjs';
 import { runHealthBench } from './health.mjs';
+import { runConnectBench } from './connect.mjs';
 import { runTrayBench } from './tray.mjs';
 import { runEra2026Bench } from './era2026.mjs';
 import { renderMarkdown } from './report.mjs';
@@ -37,6 +40,7 @@ const PARTS = {
   memory: async ({ log }) => runMemoryBench({ log, nodeFlags: await bridgeNodeFlags() }),
   peers: async ({ log }) => runPeersBench({ log, nodeFlags: await bridgeNodeFlags() }),
   health: async ({ log }) => runHealthBench({ log, nodeFlags: await bridgeNodeFlags() }),
+  connect: async ({ log }) => runConnectBench({ log, nodeFlags: await bridgeNodeFlags() }),
   tray: async ({ log }) => runTrayBench({ log, nodeFlags: await bridgeNodeFlags() }),
   era2026: async ({ log }) => runEra2026Bench({ log, nodeFlags: await bridgeNodeFlags() }),
 };
@@ -68,6 +72,7 @@ function selectedParts() {
 function correctnessExitCode(all) {
   const b = all.bridge;
   if (b && !b.error && !(b.verdicts.noMisrouted && b.verdicts.noFailed)) return 1;
+  if (all.connect && !all.connect.error && all.connect.misrouted) return 1;
   const v = all.peers?.summary?.verdicts;
   if (v && !(v.mcpshareNoMisrouted && v.mcpshareNoLostProgress)) return 1;
   const e = all.era2026;

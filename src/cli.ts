@@ -35,6 +35,7 @@ const commands: Record<string, Command> = {
   apply: { summary: "point a client's config (Claude Code's by default) at the shared daemons", load: async () => { const m = await import('./cli/clients.js'); return { usage: m.applyUsage, run: m.applyCommand }; } },
   revert: { summary: 'undo the last apply of a config', load: async () => { const m = await import('./cli/clients.js'); return { usage: m.revertUsage, run: m.revertCommand }; } },
   clients: { summary: 'the MCP clients on this machine, their servers, which are shared', load: async () => { const m = await import('./cli/client-targets.js'); return { usage: m.clientsUsage, run: m.clientsCommand }; } },
+  connect: { summary: 'a stdio MCP server that relays to a shared daemon (for Claude Desktop)', load: async () => { const m = await import('./cli/connect.js'); return { usage: m.connectUsage, run: m.connectCommand }; } },
   doctor: { summary: 'find MCP servers duplicated per session and what sharing would save', load: async () => { const m = await import('./cli/doctor.js'); return { usage: m.doctorUsage, run: m.doctorCommand }; } },
   tray: { summary: 'the tray icon: server states, start/stop on click, notifications, .mcp.json', load: async () => { const m = await import('./cli/tray.js'); return { usage: m.trayUsage, run: m.trayCommand }; } },
   autostart: { summary: 'start the tray at login (on, off, status)', load: async () => { const m = await import('./cli/autostart.js'); return { usage: m.autostartUsage, run: m.autostartCommand }; } },

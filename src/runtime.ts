@@ -7,3 +7,12 @@
  * which fetch() needs.)
  */
 export const NODE_MEMORY_FLAGS: readonly string[] = ['--max-semi-space-size=2'];
+
+/**
+ * Flags for `mcpshare connect`, the stdio shim a stdio-only client (Claude Desktop) starts once per
+ * server and keeps for days. It only parses and forwards JSON, which V8's optimizing tiers do not
+ * speed up measurably, while their compiled code and the larger young generation cost ~8 MB of RSS
+ * per shim (measured after 200 relayed calls: 53.6 MB with NODE_MEMORY_FLAGS, 45.9 MB with these,
+ * same wall time). Not --jitless/--lite-mode: both disable WebAssembly and make V8 print a warning.
+ */
+export const CONNECT_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=1', '--no-opt', '--no-maglev', '--no-sparkplug'];
