@@ -1,7 +1,7 @@
 import type { ApplyReport } from '../clients/apply.js';
 import type { ServerManager } from '../units/manager.js';
 import { BackupStore } from '../clients/backups.js';
-import { userPaths } from '../units/paths.js';
+import { userPaths } from '../registry/paths.js';
 import type { TrayConfigActions } from './app.js';
 
 /**
@@ -58,7 +58,7 @@ export function trayConfigActions(manager: ServerManager, env: NodeJS.ProcessEnv
     },
     canRevert,
     async memoryReport() {
-      const [{ doctor }, { renderDoctor }] = await Promise.all([import('../doctor/doctor.js'), import('../cli/doctor.js')]);
+      const [{ doctor }, { renderDoctor }] = await Promise.all([import('../doctor/doctor.js'), import('../doctor/render.js')]);
       return renderDoctor(await doctor());
     },
   };
