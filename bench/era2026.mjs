@@ -42,7 +42,7 @@ async function connectStateless(base) {
   try {
     await client.connect(new HttpTransportV2(new URL(`${base}/mcp`)));
   } catch (err) {
-    throw new Error(`the bridge does not serve MCP ${V} to an SDK v2 client: ${err?.message ?? err}`);
+    throw new Error(`the bridge does not serve MCP ${V} to an SDK v2 client: ${err?.message ?? err}`, { cause: err });
   }
   return { client, close: () => client.close().catch(() => {}) };
 }

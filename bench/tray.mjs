@@ -476,7 +476,7 @@ async function measureStep({ log, nodeFlags, desk, home, servers, ports, seconds
     await Promise.race([exited, sleep(10_000)]);
     const trayStopped = !!exit;
     const { sendControl } = await import(`${ROOT}dist/units/supervisor-control.js`);
-    const { userPaths } = await import(`${ROOT}dist/units/paths.js`);
+    const { userPaths } = await import(`${ROOT}dist/registry/paths.js`);
     const shutdown = await sendControl(userPaths(env), { op: 'shutdown' }, 5000).catch((err) => ({ ok: false, error: String(err) }));
     // Give the supervisor a moment to exit on its own; whatever still runs with that HOME is killed.
     await poll(async () => processesOfHome(home).length === 0, 'the temp HOME processes exiting', 5000).catch(() => {});

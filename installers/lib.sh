@@ -37,7 +37,7 @@ pause_if_interactive() {
 }
 
 # Sets every path for PLATFORM (linux|darwin) from HOME and the XDG variables, as mcpshare does
-# (src/units/paths.ts, src/registry/location.ts, src/tray/autostart.ts).
+# (src/registry/paths.ts, src/registry/location.ts, src/tray/autostart.ts).
 mcpshare_paths() {
   PLATFORM=$1
   : "${HOME:?HOME is not set}"

@@ -4,7 +4,7 @@
  * The shebang carries NODE_MEMORY_FLAGS (src/runtime.ts): a bridge runs for days, and a small young
  * generation keeps its RSS near 84 MB after sustained load instead of 113 MB.
  */
-import { UsageError } from './util/args.js';
+import { exitCodeOf } from './errors.js';
 import { VERSION } from './version.js';
 
 interface CommandModule {
@@ -76,12 +76,8 @@ async function main(argv: string[]): Promise<number> {
   try {
     return await loaded.run(rest);
   } catch (err) {
-    if (err instanceof UsageError) {
-      process.stderr.write(`mcpshare ${name}: ${err.message}\n`);
-      return 2;
-    }
     process.stderr.write(`mcpshare ${name}: ${(err as Error).message}\n`);
-    return 1;
+    return exitCodeOf(err);
   }
 }
 

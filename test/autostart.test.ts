@@ -28,13 +28,14 @@ import {
   trayCommand,
 } from '../src/tray/autostart.js';
 import { ROOT } from './helpers/bridge.js';
-import { mcpshare } from './helpers/systemd.js';
+import { mcpshare, XDG_AUTOSTART, XDG_AUTOSTART_GENERATOR } from './helpers/systemd.js';
+import { describeWith, missingLine } from './helpers/requirements.js';
+import { sleep } from './helpers/wait.js';
 
 const UID = process.getuid?.() ?? 501;
 /** The built CLI (helpers' CLI has a double slash; entries carry the normalized path). */
 const CLI = join(ROOT, 'dist', 'cli.js');
 const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
-const GENERATOR = ['/usr/lib/systemd/user-generators/systemd-xdg-autostart-generator', '/lib/systemd/user-generators/systemd-xdg-autostart-generator'].find((p) => existsSync(p));
 
 let tmp: string;
 beforeAll(() => {
@@ -69,13 +70,12 @@ function desktopKeys(text: string): Record<string, string> {
  * the unit systemd-xdg-autostart-generator makes of mcpshare-tray.desktop (undefined: no unit).
  */
 function sessionWouldRun(home: string): { argv: string[] | undefined; stderr: string } {
-  if (!GENERATOR) {
-    throw new Error('systemd-xdg-autostart-generator is missing: these tests read the autostart entry with it. Install systemd ("apt-get install -y --no-install-recommends systemd"; .ci/run does this).');
-  }
+  const generator = XDG_AUTOSTART_GENERATOR;
+  if (!generator) throw new Error(missingLine(XDG_AUTOSTART)); // suites that call this are declared with describeWith(XDG_AUTOSTART)
   const out = mkdtempSync(join(tmp, 'gen-'));
   let stderr = '';
   try {
-    execFileSync(GENERATOR, [out, out, out], { env: { HOME: home, XDG_CONFIG_DIRS: join(tmp, 'no-system-autostart') }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    execFileSync(generator, [out, out, out], { env: { HOME: home, XDG_CONFIG_DIRS: join(tmp, 'no-system-autostart') }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (err) {
     stderr = String((err as { stderr?: string }).stderr ?? err);
   }
@@ -100,7 +100,7 @@ function parsePlist(file: string): ParsedPlist {
   try {
     return JSON.parse(execFileSync(PYTHON, ['-c', py, file], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })) as ParsedPlist;
   } catch (err) {
-    throw new Error(`plistlib rejected ${file}: ${(err as { stderr?: string }).stderr ?? err}\n---\n${readFileSync(file, 'utf8')}`);
+    throw new Error(`plistlib rejected ${file}: ${(err as { stderr?: string }).stderr ?? String(err)}\n---\n${readFileSync(file, 'utf8')}`, { cause: err });
   }
 }
 
@@ -182,60 +182,62 @@ describe('the command line an entry runs', () => {
 });
 
 describe('Linux: the XDG autostart entry', () => {
-  test('content: every key, Exec runs node/flags/cli/tray, Icon is the package icon; 0644 whatever the umask', async () => {
-    const home = newHome();
-    const env = { HOME: home, PATH: process.env.PATH };
-    const old = process.umask(0o077);
-    let r;
-    try {
-      r = await enableAutostart({ platform: 'linux', env });
-    } finally {
-      process.umask(old);
-    }
-    const file = join(home, '.config', 'autostart', 'mcpshare-tray.desktop');
-    expect(r.file).toBe(file);
-    expect(r.written).toBe(true);
-    expect(r.enabled).toBe(true);
-    expect(mode(file)).toBe(0o644);
-    const text = readFileSync(file, 'utf8');
-    const keys = desktopKeys(text);
-    const node = stableNodePath(env.PATH ?? '');
-    expect(keys).toEqual({
-      Type: 'Application',
-      Version: '1.5',
-      Name: 'mcpshare',
-      GenericName: 'Shared MCP servers',
-      Comment: expect.stringContaining('MCP servers') as unknown as string,
-      Exec: [node, ...NODE_MEMORY_FLAGS, CLI_PATH, 'tray'].join(' '),
-      Icon: join(dirname(dirname(CLI_PATH)), 'assets', 'mcpshare.png'),
-      Terminal: 'false',
-      StartupNotify: 'false',
-      'X-GNOME-Autostart-enabled': 'true',
+  describeWith(XDG_AUTOSTART, 'read back by the XDG autostart generator a desktop session on systemd runs', () => {
+    test('content: every key, Exec runs node/flags/cli/tray, Icon is the package icon; 0644 whatever the umask', async () => {
+      const home = newHome();
+      const env = { HOME: home, PATH: process.env.PATH };
+      const old = process.umask(0o077);
+      let r;
+      try {
+        r = await enableAutostart({ platform: 'linux', env });
+      } finally {
+        process.umask(old);
+      }
+      const file = join(home, '.config', 'autostart', 'mcpshare-tray.desktop');
+      expect(r.file).toBe(file);
+      expect(r.written).toBe(true);
+      expect(r.enabled).toBe(true);
+      expect(mode(file)).toBe(0o644);
+      const text = readFileSync(file, 'utf8');
+      const keys = desktopKeys(text);
+      const node = stableNodePath(env.PATH ?? '');
+      expect(keys).toEqual({
+        Type: 'Application',
+        Version: '1.5',
+        Name: 'mcpshare',
+        GenericName: 'Shared MCP servers',
+        Comment: expect.stringContaining('MCP servers') as unknown as string,
+        Exec: [node, ...NODE_MEMORY_FLAGS, CLI_PATH, 'tray'].join(' '),
+        Icon: join(dirname(dirname(CLI_PATH)), 'assets', 'mcpshare.png'),
+        Terminal: 'false',
+        StartupNotify: 'false',
+        'X-GNOME-Autostart-enabled': 'true',
+      });
+      // The icon the tray engineer ships (the entry does not need it to exist, but this checkout has it).
+      expect(existsSync(join(ROOT, 'assets', 'mcpshare.png'))).toBe(true);
+      expect(sessionWouldRun(home).argv).toEqual([node, ...NODE_MEMORY_FLAGS, CLI_PATH, 'tray']);
     });
-    // The icon the tray engineer ships (the entry does not need it to exist, but this checkout has it).
-    expect(existsSync(join(ROOT, 'assets', 'mcpshare.png'))).toBe(true);
-    expect(sessionWouldRun(home).argv).toEqual([node, ...NODE_MEMORY_FLAGS, CLI_PATH, 'tray']);
-  });
 
-  test('paths with spaces and shell/Exec metacharacters are quoted so a desktop session runs exactly them', async () => {
-    const home = newHome('home with space');
-    const odd = `"dq" 'sq' $HOME \`id\` #h (p) & ; <lt> ~t *? =eq ü`;
-    const nodeDir = join(home, `node dir ${odd}`);
-    mkdirSync(nodeDir, { recursive: true });
-    // The generator only makes a unit when the program exists.
-    symlinkSync(process.execPath, join(nodeDir, 'node'));
-    const nodePath = join(nodeDir, 'node');
-    const weird = join(home, `inst dir ${odd} 100%`);
-    const cliPath = join(weird, 'dist', 'cli.js');
-    const r = await enableAutostart({ platform: 'linux', env: { HOME: home, PATH: '/usr/bin:/bin' }, nodePath, cliPath });
-    expect(r.command).toEqual([nodePath, ...NODE_MEMORY_FLAGS, cliPath, 'tray']);
-    const keys = desktopKeys(readFileSync(r.file, 'utf8'));
-    expect(keys.Exec).toContain('100%%');
-    expect(keys.Exec).toContain('\\\\$HOME');
-    expect(keys.Icon).toBe(join(weird, 'assets', 'mcpshare.png'));
-    const { argv, stderr } = sessionWouldRun(home);
-    expect(stderr).toBe('');
-    expect(argv).toEqual([nodePath, ...NODE_MEMORY_FLAGS, cliPath, 'tray']);
+    test('paths with spaces and shell/Exec metacharacters are quoted so a desktop session runs exactly them', async () => {
+      const home = newHome('home with space');
+      const odd = `"dq" 'sq' $HOME \`id\` #h (p) & ; <lt> ~t *? =eq ü`;
+      const nodeDir = join(home, `node dir ${odd}`);
+      mkdirSync(nodeDir, { recursive: true });
+      // The generator only makes a unit when the program exists.
+      symlinkSync(process.execPath, join(nodeDir, 'node'));
+      const nodePath = join(nodeDir, 'node');
+      const weird = join(home, `inst dir ${odd} 100%`);
+      const cliPath = join(weird, 'dist', 'cli.js');
+      const r = await enableAutostart({ platform: 'linux', env: { HOME: home, PATH: '/usr/bin:/bin' }, nodePath, cliPath });
+      expect(r.command).toEqual([nodePath, ...NODE_MEMORY_FLAGS, cliPath, 'tray']);
+      const keys = desktopKeys(readFileSync(r.file, 'utf8'));
+      expect(keys.Exec).toContain('100%%');
+      expect(keys.Exec).toContain('\\\\$HOME');
+      expect(keys.Icon).toBe(join(weird, 'assets', 'mcpshare.png'));
+      const { argv, stderr } = sessionWouldRun(home);
+      expect(stderr).toBe('');
+      expect(argv).toEqual([nodePath, ...NODE_MEMORY_FLAGS, cliPath, 'tray']);
+    });
   });
 
   test('Exec quoting of single arguments', () => {
@@ -271,7 +273,7 @@ describe('Linux: the XDG autostart entry', () => {
     expect(off0).toMatchObject({ platform: 'linux', mechanism: 'xdg-autostart', enabled: false, upToDate: false, foreign: false });
     const first = await enableAutostart(opts);
     const mtime = statSync(first.file).mtimeMs;
-    await new Promise((r) => setTimeout(r, 20));
+    await sleep(20);
     const second = await enableAutostart(opts);
     expect(second.written).toBe(false);
     expect(statSync(first.file).mtimeMs).toBe(mtime);
@@ -446,38 +448,40 @@ describe('mcpshare autostart (the CLI, in a temporary HOME)', () => {
     return env;
   }
 
-  test('Linux: status (off), on, status --json, off; each names the file', async () => {
-    expect(existsSync(CLI)).toBe(true);
-    const home = newHome();
-    const env = envFor(home);
-    const file = join(home, '.config', 'autostart', 'mcpshare-tray.desktop');
-    const s0 = await mcpshare(['autostart'], env);
-    expect(s0.code).toBe(0);
-    expect(s0.stdout).toContain('autostart: off');
-    expect(s0.stdout).toContain(file);
+  describeWith(XDG_AUTOSTART, 'Linux, read back by the XDG autostart generator', () => {
+    test('Linux: status (off), on, status --json, off; each names the file', async () => {
+      expect(existsSync(CLI)).toBe(true);
+      const home = newHome();
+      const env = envFor(home);
+      const file = join(home, '.config', 'autostart', 'mcpshare-tray.desktop');
+      const s0 = await mcpshare(['autostart'], env);
+      expect(s0.code).toBe(0);
+      expect(s0.stdout).toContain('autostart: off');
+      expect(s0.stdout).toContain(file);
 
-    const on = await mcpshare(['autostart', 'on'], env);
-    expect(on.stderr).toBe('');
-    expect(on.code).toBe(0);
-    expect(on.stdout).toContain(`autostart on: wrote ${file}`);
-    expect(on.stdout).toContain(`${CLI} tray`);
-    expect(mode(file)).toBe(0o644);
-    // The built CLI writes its own dist/cli.js into the entry.
-    expect(sessionWouldRun(home).argv).toEqual([stableNodePath(env.PATH ?? ''), ...NODE_MEMORY_FLAGS, CLI, 'tray']);
+      const on = await mcpshare(['autostart', 'on'], env);
+      expect(on.stderr).toBe('');
+      expect(on.code).toBe(0);
+      expect(on.stdout).toContain(`autostart on: wrote ${file}`);
+      expect(on.stdout).toContain(`${CLI} tray`);
+      expect(mode(file)).toBe(0o644);
+      // The built CLI writes its own dist/cli.js into the entry.
+      expect(sessionWouldRun(home).argv).toEqual([stableNodePath(env.PATH ?? ''), ...NODE_MEMORY_FLAGS, CLI, 'tray']);
 
-    const again = await mcpshare(['autostart', 'on'], env);
-    expect(again.stdout).toContain('autostart already on');
+      const again = await mcpshare(['autostart', 'on'], env);
+      expect(again.stdout).toContain('autostart already on');
 
-    const js = await mcpshare(['autostart', 'status', '--json'], env);
-    expect(js.code).toBe(0);
-    expect(JSON.parse(js.stdout)).toMatchObject({ platform: 'linux', mechanism: 'xdg-autostart', file, enabled: true, upToDate: true, command: [stableNodePath(env.PATH ?? ''), ...NODE_MEMORY_FLAGS, CLI, 'tray'] });
+      const js = await mcpshare(['autostart', 'status', '--json'], env);
+      expect(js.code).toBe(0);
+      expect(JSON.parse(js.stdout)).toMatchObject({ platform: 'linux', mechanism: 'xdg-autostart', file, enabled: true, upToDate: true, command: [stableNodePath(env.PATH ?? ''), ...NODE_MEMORY_FLAGS, CLI, 'tray'] });
 
-    const off = await mcpshare(['autostart', 'off'], env);
-    expect(off.code).toBe(0);
-    expect(off.stdout).toContain(`autostart off: removed ${file}`);
-    expect(existsSync(file)).toBe(false);
-    const off2 = await mcpshare(['autostart', 'off'], env);
-    expect(off2.stdout).toContain('already off');
+      const off = await mcpshare(['autostart', 'off'], env);
+      expect(off.code).toBe(0);
+      expect(off.stdout).toContain(`autostart off: removed ${file}`);
+      expect(existsSync(file)).toBe(false);
+      const off2 = await mcpshare(['autostart', 'off'], env);
+      expect(off2.stdout).toContain('already off');
+    });
   });
 
   test('macOS (MCPSHARE_AUTOSTART_PLATFORM=darwin, a fake launchctl on PATH): on loads it, status shows it, off unloads it', async () => {

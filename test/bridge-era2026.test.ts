@@ -11,21 +11,8 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { Client as ClientV2, StreamableHTTPClientTransport as HttpTransportV2 } from '@modelcontextprotocol/client';
 import type { Client as ClientV1 } from '@modelcontextprotocol/sdk/client/index.js';
 import { ElicitRequestSchema, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
-import {
-  bridgeArgs,
-  connect,
-  disconnect,
-  initializeBody,
-  JSON_HEADERS,
-  raw,
-  ROOT,
-  runCli,
-  textOf,
-  waitFor,
-  waitReady,
-  type Kind,
-  type RunningCli,
-} from './helpers/bridge.js';
+import { bridgeArgs, connect, disconnect, initializeBody, JSON_HEADERS, raw, ROOT, runCli, textOf, waitReady, type Kind, type RunningCli } from './helpers/bridge.js';
+import { waitFor } from './helpers/wait.js';
 
 const V = '2026-07-28';
 const ERA_CHILD = `${ROOT}/test/fixtures/era2026-child.mjs`;

@@ -4,7 +4,8 @@
  * place, keeping every client session.
  */
 import { expect, test } from '@jest/globals';
-import { bridgeArgs, connect, disconnect, FIXTURE, runCli, sleep, waitFor, waitReady } from './helpers/bridge.js';
+import { bridgeArgs, connect, disconnect, FIXTURE, runCli, waitReady } from './helpers/bridge.js';
+import { sleep, waitFor } from './helpers/wait.js';
 
 test('a server that dies before its first ready: exit 1 at once, one start, the reason and its stderr', async () => {
   const b = await runCli(bridgeArgs(['node', FIXTURE], ['--fail-fast']), { FIXTURE_EXIT_AT_START: '3' }, false);

@@ -12,39 +12,21 @@ import {
   ResourceUpdatedNotificationSchema,
   ToolListChangedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
-import {
-  bridgeArgs,
-  connect,
-  disconnect,
-  FIXTURE,
-  fixtureStats,
-  initializeBody,
-  JSON_HEADERS,
-  raw,
-  runCli,
-  sleep,
-  textOf,
-  waitFor,
-  waitReady,
-  type Kind,
-  type RunningCli,
-} from './helpers/bridge.js';
+import { bridgeArgs, BridgesAndClients, disconnect, FIXTURE, fixtureStats, initializeBody, JSON_HEADERS, raw, runCli, textOf, waitReady, type Kind, type RunningCli } from './helpers/bridge.js';
+import { sleep, waitFor } from './helpers/wait.js';
 
 let b: RunningCli;
-const open: Client[] = [];
-async function client(kind: Kind, name: string, capabilities = {}): Promise<Client> {
-  const c = await connect(b.url, kind, name, capabilities);
-  open.push(c);
-  return c;
-}
+const started = new BridgesAndClients();
+/** A client of this file's one bridge. */
+const client = (kind: Kind, name: string, capabilities = {}): Promise<Client> => started.client(b, kind, name, capabilities);
 
 beforeAll(async () => {
-  b = await runCli(bridgeArgs([process.execPath, FIXTURE], ['--name', 'fixture']));
+  b = await started.bridge(['--name', 'fixture']);
   await waitReady(b);
 });
 afterAll(async () => {
-  await Promise.allSettled(open.map(disconnect));
-  await b?.stop();
+  await Promise.allSettled(started.clients.map(disconnect));
+  await started.cleanup();
 });
 
 /** Opens a raw Streamable HTTP session and returns a function that posts one request and reads its reply. */

@@ -14,21 +14,9 @@ import { gzipSync } from 'node:zlib';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
-import {
-  bridgeArgs,
-  connect,
-  FIXTURE,
-  initializeBody,
-  JSON_HEADERS,
-  runCli,
-  sleep,
-  textOf,
-  waitFor,
-  waitReady,
-  type BridgeStatusJson,
-  type RunningCli,
-  parseJsonOrUndefined,
-} from './helpers/bridge.js';
+import { bridgeArgs, connect, FIXTURE, initializeBody, JSON_HEADERS, runCli, textOf, waitReady, type RunningCli, parseJsonOrUndefined } from './helpers/bridge.js';
+import { sleep, waitFor } from './helpers/wait.js';
+import type { BridgeStatus } from '../src/bridge/status.js';
 
 const FIX = [process.execPath, FIXTURE];
 const LIMIT = 4 * 1024 * 1024;
@@ -300,7 +288,7 @@ describe('bridge HTTP: bad input never kills the bridge', () => {
   });
 
   /** The bridge is alive, its child untouched, old sessions work, and a new SDK client works. */
-  async function stillServes(): Promise<BridgeStatusJson> {
+  async function stillServes(): Promise<BridgeStatus> {
     expect(b.proc.exitCode).toBeNull();
     expect(b.proc.signalCode).toBeNull();
     const s = await b.status();
@@ -642,7 +630,7 @@ describe('bridge HTTP: bearer token and secrets', () => {
   let b: RunningCli;
   let envDir: string;
 
-  const authedStatus = async (): Promise<BridgeStatusJson> => (await fetch(`${b.url}/status`, { headers: AUTH })).json() as Promise<BridgeStatusJson>;
+  const authedStatus = async (): Promise<BridgeStatus> => (await fetch(`${b.url}/status`, { headers: AUTH })).json() as Promise<BridgeStatus>;
 
   function authedClient(kind: 'http' | 'sse'): Promise<Client> {
     const client = new Client({ name: `authed-${kind}`, version: '1.0.0' }, { capabilities: {} });
@@ -817,7 +805,7 @@ describe('bridge start-up: remote binding, busy port, missing binary', () => {
     }
   });
 
-  test('a port already in use gives a clear message and a non-zero exit, before any child is started', async () => {
+  test('a port already in use gives a clear message and exit 1 (not a usage error), before any child is started', async () => {
     const blocker = net.createServer();
     await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
     const port = (blocker.address() as net.AddressInfo).port;
@@ -826,8 +814,7 @@ describe('bridge start-up: remote binding, busy port, missing binary', () => {
       const r = await runCli(['bridge', '--port', String(port), '--name', 'busy', '--', ...FIX], {}, false);
       const { code } = await r.exited;
       expect(Date.now() - t0).toBeLessThan(10000);
-      expect(code).not.toBe(0);
-      expect(code).not.toBeNull();
+      expect(code).toBe(1);
       expect(r.stderr()).toContain('already in use');
       expect(r.stderr()).toContain(String(port));
       expect(r.stderr()).not.toMatch(/started MCP server/);

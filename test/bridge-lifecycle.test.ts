@@ -19,24 +19,11 @@ import {
   ResourceUpdatedNotificationSchema,
   ToolListChangedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
-import {
-  bridgeArgs,
-  connect,
-  disconnect,
-  FIXTURE,
-  fixtureStats,
-  runCli,
-  sleep,
-  textOf,
-  waitFor,
-  waitReady,
-  type BridgeStatusJson,
-  type Kind,
-  type RunningCli,
-} from './helpers/bridge.js';
-import { groupMembers, isAlive, killLeftovers, procStat, settle, startedPids } from './helpers/soak.js';
+import { BridgesAndClients, disconnect, FIXTURE, fixtureStats, startedPids, textOf, waitReady, waitRestarted as waitRestartedWithin, type RunningCli } from './helpers/bridge.js';
+import { settle } from './helpers/soak.js';
+import { sleep, waitFor } from './helpers/wait.js';
+import { alive, groupMembers, procStat } from './helpers/procs.js';
 
-const FIX = [process.execPath, FIXTURE];
 /** Client-side timeout for every call that might hang: well under Jest's, well over any expectation. */
 const CALL_TIMEOUT_MS = 10_000;
 const CALL = { timeout: CALL_TIMEOUT_MS };
@@ -45,37 +32,19 @@ const CALL = { timeout: CALL_TIMEOUT_MS };
 // Process bookkeeping: every bridge and client started here is cleaned up after each test.
 // ---------------------------------------------------------------------------------------------
 
-const bridges: RunningCli[] = [];
-const clients: Client[] = [];
 const timings: Record<string, number | string> = {};
 let tmp: string | undefined;
 
-async function bridge(extra: string[], env: NodeJS.ProcessEnv = {}, command = FIX, waitForUrl = true): Promise<RunningCli> {
-  const b = await runCli(bridgeArgs(command, extra), env, waitForUrl);
-  bridges.push(b);
-  return b;
-}
-
-async function client(b: RunningCli, kind: Kind, name: string): Promise<Client> {
-  const c = await connect(b.url, kind, name);
-  clients.push(c);
-  return c;
-}
-
 /** Command-line marks of what this file starts: SIGKILL after a failed test touches only these. */
 const OUR_PROCESSES = ['fixture-server.mjs', 'mcpshare-lifecycle-', "process.on('SIGTERM'"];
+const started = new BridgesAndClients(OUR_PROCESSES);
+const { bridge, client } = started;
 
-afterEach(async () => {
-  await Promise.allSettled(clients.splice(0).map((c) => c.close()));
-  const stopping = bridges.splice(0);
-  await Promise.allSettled(stopping.map((b) => b.stop()));
-  // Whatever a failed test left behind: no process of a child's group may outlive its test.
-  for (const b of stopping) for (const pid of startedPids(b.stderr())) killLeftovers(pid, OUR_PROCESSES);
-});
+// Whatever a failed test left behind: no process of a child's group may outlive its test.
+afterEach(() => started.cleanup());
 
 afterAll(() => {
   if (tmp) rmSync(tmp, { recursive: true, force: true });
-  // eslint-disable-next-line no-console
   console.log(`bridge lifecycle timings (ms):\n${JSON.stringify(timings, null, 2)}`);
 });
 
@@ -95,16 +64,7 @@ async function echo(c: Client, text: string): Promise<string> {
 }
 
 /** Waits until the child is ready again with a pid other than `oldPid`. */
-async function waitRestarted(b: RunningCli, oldPid: number): Promise<BridgeStatusJson> {
-  return (await waitFor<BridgeStatusJson | false>(
-    async () => {
-      const s = await b.status();
-      return s.child.state === 'ready' && s.child.pid !== null && s.child.pid !== oldPid && s;
-    },
-    'the child to be restarted and ready',
-    CALL_TIMEOUT_MS,
-  )) as BridgeStatusJson;
-}
+const waitRestarted = (b: RunningCli, oldPid: number) => waitRestartedWithin(b, oldPid, CALL_TIMEOUT_MS);
 
 // ---------------------------------------------------------------------------------------------
 // Child death with calls in flight
@@ -158,7 +118,7 @@ describe('child death with calls in flight', () => {
     expect(after.child.restarts).toBe(1);
     expect(after.child.lastExit?.reason).toMatch(/SIGKILL/);
     expect(after.sessions.total).toBe(3);
-    await waitFor(() => !isAlive(oldPid), 'the old child to be gone', 5000);
+    await waitFor(() => !alive(oldPid), 'the old child to be gone', 5000);
 
     // The same sessions, no re-initialize: the next call works.
     const firstCallAt = Date.now();
@@ -226,7 +186,7 @@ describe('child death with calls in flight', () => {
     expect(after.child.pid).not.toBe(oldPid);
     expect(after.child.lastExit?.reason).toMatch(/code 3/);
     expect(b.stderr()).toContain('fixture: crashing as asked');
-    await waitFor(() => !isAlive(oldPid), 'the old child to be gone', 5000);
+    await waitFor(() => !alive(oldPid), 'the old child to be gone', 5000);
 
     await waitFor(() => [...listChanged.values()].every((n) => n >= 1), 'tools/list_changed on every session', 5000);
     const stats = await fixtureStats(http);
@@ -270,7 +230,7 @@ describe('giving up', () => {
     // Three tries, and no process of any try left behind.
     const pids = startedPids(b.stderr());
     expect(pids).toHaveLength(3);
-    for (const pid of pids) expect(isAlive(pid)).toBe(false);
+    for (const pid of pids) expect(alive(pid)).toBe(false);
   });
 
   test('a child that never answers initialize: a clear error, then the bridge exits non-zero', async () => {
@@ -288,7 +248,7 @@ describe('giving up', () => {
     // Each hung child was killed, not leaked.
     const pids = startedPids(b.stderr());
     expect(pids).toHaveLength(2);
-    for (const pid of pids) expect(isAlive(pid)).toBe(false);
+    for (const pid of pids) expect(alive(pid)).toBe(false);
   });
 });
 
@@ -374,7 +334,7 @@ describe('process group', () => {
     expect(b.stderr()).toMatch(/SIGTERM received: stopping/);
     await waitFor(() => groupMembers(leader).length === 0, 'the child process group to be empty', 3000).catch(() => undefined);
     expect(groupMembers(leader)).toEqual([]);
-    expect(isAlive(server)).toBe(false);
+    expect(alive(server)).toBe(false);
     // The call in flight ended (with an error or a closed stream), it did not hang.
     const r = await pending;
     expect(r.at - termAt).toBeLessThan(CALL_TIMEOUT_MS / 2);
@@ -406,7 +366,7 @@ describe('process group', () => {
     await waitRestarted(b, leader);
     await waitFor(() => groupMembers(leader).length === 0, 'the old group to be empty', 5000).catch(() => undefined);
     expect(groupMembers(leader)).toEqual([]);
-    expect(isAlive(server)).toBe(false);
+    expect(alive(server)).toBe(false);
     expect(await echo(c, 'back')).toBe('back');
     const stats = await fixtureStats(c);
     expect(stats.pid).not.toBe(server);

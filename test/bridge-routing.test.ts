@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { CreateMessageRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { bridgeArgs, connect, disconnect, EVERYTHING, runCli, textOf, waitReady, type Kind, type RunningCli } from './helpers/bridge.js';
+import { sleep } from './helpers/wait.js';
 
 let b: RunningCli;
 beforeAll(async () => {
@@ -130,7 +131,7 @@ describe('routing with 10 Streamable HTTP and 10 SSE sessions at once', () => {
     while (Date.now() < deadline) {
       total = (await b.status()).sessions.total;
       if (total === 0) break;
-      await new Promise((r) => setTimeout(r, 50));
+      await sleep(50);
     }
     expect(total).toBe(0);
   });

@@ -22,7 +22,7 @@ describe('child stdout framing', () => {
   test('an oversize line is dropped and framing recovers', () => {
     const d = new LineDecoder();
     const big = Buffer.alloc(1024 * 1024, 'x');
-    let frames = [];
+    const frames = [];
     for (let sent = 0; sent <= MAX_LINE_BYTES; sent += big.length) frames.push(...d.push(big));
     frames.push(...d.push(Buffer.from('tail\n{"jsonrpc":"2.0","method":"ok"}\n')));
     expect(frames).toEqual([{ junk: expect.stringContaining('longer than') }, { message: { jsonrpc: '2.0', method: 'ok' } }]);

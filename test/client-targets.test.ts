@@ -6,6 +6,7 @@
  * and are never written; import registers a server configured alike in several clients once. The
  * CLI is the shipped one (`node dist/cli.js`) with a temporary HOME.
  */
+import { CONNECT_NODE_FLAGS } from '../src/runtime.js';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,9 +21,10 @@ import { setToml } from '../src/clients/targets/toml-edit.js';
 import { listClients } from '../src/clients/targets/run.js';
 import { toShellRefs } from '../src/clients/targets/switch.js';
 import { Registry, type ServerEntry } from '../src/registry/registry.js';
-import { userPaths } from '../src/units/paths.js';
+import { userPaths } from '../src/registry/paths.js';
 import { EVERYTHING, everythingEntry, ROOT, runCli, type RunningCli } from './helpers/bridge.js';
-import { freePort, mcpshare, type RunResult } from './helpers/systemd.js';
+import { mcpshare, type RunResult } from './helpers/systemd.js';
+import { freePort } from './helpers/ports.js';
 
 const NODE_DIR = dirname(process.execPath);
 const PATH_ENV = [NODE_DIR, '/usr/local/bin', '/usr/bin', '/bin'].join(':');
@@ -88,7 +90,6 @@ function section(c: ClientConfig, text: string): Record<string, unknown> {
 }
 
 const EVERYTHING_NPX = ['-y', '@modelcontextprotocol/server-everything'];
-const MEMORY_NPX = ['-y', '@modelcontextprotocol/server-memory'];
 
 interface Case {
   client: ClientName;
@@ -198,7 +199,7 @@ const CASES: Case[] = [
   {
     client: 'claude-desktop',
     text: `{\n  "mcpServers": {\n    "everything": {\n      "command": "npx",\n      "args": ["-y", "@modelcontextprotocol/server-everything"],\n      "env": {"EVERYTHING_TOKEN": "tok-desktop-secret"}\n    },\n    "filesystem": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-filesystem", "/Users/me/Documents"]}\n  },\n  "globalShortcut": "Ctrl+Space"\n}\n`,
-    shared: () => ({ command: process.execPath, args: [CLI_SCRIPT, 'connect', 'everything'] }),
+    shared: () => ({ command: process.execPath, args: [...CONNECT_NODE_FLAGS, CLI_SCRIPT, 'connect', 'everything'] }),
     keeps: ['    "filesystem": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-filesystem", "/Users/me/Documents"]}\n  },\n  "globalShortcut": "Ctrl+Space"\n}\n'],
   },
 ];
@@ -305,6 +306,7 @@ describe('what each client cannot take, and entries that are not servers to swit
   test('Claude Desktop: the switched entry runs "mcpshare connect NAME" with absolute paths, and reads as shared', () => {
     expect(CLI_SCRIPT).toBe(join(ROOT, 'dist', 'cli.js'));
     expect(connectTarget(process.execPath, [CLI_SCRIPT, 'connect', 'everything'])).toBe('everything');
+    expect(connectTarget(process.execPath, [...CONNECT_NODE_FLAGS, CLI_SCRIPT, 'connect', 'everything'])).toBe('everything');
     expect(connectTarget('mcpshare', ['connect', 'memory'])).toBe('memory');
     expect(connectTarget('node', ['server.js', 'connect', 'x'])).toBeUndefined();
   });

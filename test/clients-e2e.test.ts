@@ -13,7 +13,6 @@ import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { userPaths } from '../src/units/paths.js';
 import { ROOT } from './helpers/bridge.js';
 import { mcpshare, stopEverythingOf } from './helpers/systemd.js';
 

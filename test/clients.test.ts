@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { applyConfig, type ApplyOutcome } from '../src/clients/apply.js';
 import { BackupStore } from '../src/clients/backups.js';
-import { ConfigError, localTarget, projectTarget, readConfig, userTarget, type ConfigTarget } from '../src/clients/claude-config.js';
+import { localTarget, projectTarget, readConfig, userTarget, type ConfigTarget } from '../src/clients/claude-config.js';
 import { attachLocalDir } from '../src/cli/clients.js';
 import { unifiedDiff } from '../src/clients/diff.js';
 import { expandDeep } from '../src/clients/expand.js';
@@ -27,9 +27,12 @@ import { Registry, type ServerEntry } from '../src/registry/registry.js';
 import { readEnvIfExists } from '../src/registry/secrets.js';
 import { helpFindings, readHelp, whyNotRun } from '../src/registry/shareability.js';
 import { ServerManager } from '../src/units/manager.js';
-import { userPaths } from '../src/units/paths.js';
+import { userPaths } from '../src/registry/paths.js';
 import { connect, disconnect, EVERYTHING, everythingEntry, ROOT, runCli, type RunningCli } from './helpers/bridge.js';
-import { freePort, mcpshare, type RunResult } from './helpers/systemd.js';
+import { mcpshare, type RunResult } from './helpers/systemd.js';
+import { freePort } from './helpers/ports.js';
+import { sleep } from './helpers/wait.js';
+import { alive } from './helpers/procs.js';
 
 const FIXTURES = join(ROOT, 'test', 'fixtures');
 const CLAUDE = join(ROOT, 'node_modules', '.bin', 'claude');
@@ -37,7 +40,6 @@ const NODE_DIR = dirname(process.execPath);
 const PATH_ENV = [NODE_DIR, '/usr/local/bin', '/usr/bin', '/bin'].join(':');
 const mode = (p: string) => statSync(p).mode & 0o777;
 const read = (p: string) => readFileSync(p, 'utf8');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const byName = <T extends { name: string }>(list: T[], name: string): T => {
   const x = list.find((o) => o.name === name);
   if (!x) throw new Error(`no outcome for ${name}: ${JSON.stringify(list)}`);
@@ -51,7 +53,6 @@ let port: number;
 let closedPort: number;
 let backups: BackupStore;
 let registry: Registry;
-const EVERYTHING_CMD = ['npx', '-y', '@modelcontextprotocol/server-everything'];
 
 const entry = (name: string, over: Partial<ServerEntry>): ServerEntry => everythingEntry(name, port, over);
 
@@ -248,7 +249,7 @@ describe('broken and unusual configs', () => {
     const broken = '{\n  "mcpServers": {\n    "everything": {"command": "npx",}\n  }\n}\n';
     const p = makeProject('broken', broken);
     const err = await apply(p.target).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(ConfigError);
+    expect(err).toMatchObject({ code: 'config-corrupt', context: { file: p.file } });
     expect((err as Error).message).toContain(`${p.file} is not valid JSON`);
     expect((err as Error).message).toMatch(/line 3, column \d+/);
     expect((err as Error).message).toContain('left untouched');
@@ -1380,15 +1381,6 @@ describe('redaction patterns (display) and the secrets import refuses', () => {
     for (const ok of ['node /opt/srv/index.js', 'python3 server.py --stdio', '/usr/local/bin/mcp-grafana', './bin/server --read-only', 'deno run ./main.ts', 'env A=1 node s.js', 'uv --version']) expect([ok, why(ok)]).toEqual([ok, undefined]);
   });
 });
-
-/** Alive and not a zombie (an orphan may wait a moment to be reaped by a container's init). */
-function alive(pid: number): boolean {
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // apply --add: registered servers that a config lacks are added (the tray's "Write .mcp.json…" and

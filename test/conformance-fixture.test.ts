@@ -20,7 +20,8 @@ import {
   ToolListChangedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import { join } from 'node:path';
-import { ROOT, waitFor } from './helpers/bridge.js';
+import { ROOT } from './helpers/bridge.js';
+import { waitFor } from './helpers/wait.js';
 
 const FIXTURE = join(ROOT, 'test/fixtures/conformance-server.mjs');
 const MISSING_CAPABILITY = -32021;

@@ -16,7 +16,8 @@ import {
   ResourceUpdatedNotificationSchema,
   ToolListChangedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
-import { EVERYTHING, everythingEntry, FIXTURE, fixtureStats, runCli, sleep, textOf, waitFor, waitReady, type RunningCli } from './helpers/bridge.js';
+import { EVERYTHING, everythingEntry, FIXTURE, fixtureStats, runCli, textOf, waitReady, type RunningCli } from './helpers/bridge.js';
+import { sleep, waitFor } from './helpers/wait.js';
 import { connectShim, freePort, initializeMessage, rawShim, type Shim } from './helpers/shim.js';
 
 const open: Shim[] = [];

@@ -6,33 +6,26 @@
  * each of them must be able to fail here first.
  *
  * One desktop and one fixture for the whole file; the tests run in order and build on each other.
- * Missing tools FAIL the suite with the apt-get line (MCPSHARE_SKIP_DESKTOP=1 skips it instead).
+ * Without the tools the suite is skipped with one line naming them and the apt-get line (a failure
+ * under MCPSHARE_REQUIRE_ALL=1, as in CI).
  * Screenshots: test/artifacts/desktop-harness/*.png.
  */
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from './helpers/bridge.js';
 import { measured, printMeasured } from './helpers/soak.js';
-import {
-  MARKER_VAR,
-  desktopSkipped,
-  missingDesktopTools,
-  missingToolsError,
-  poll,
-  startDesktop,
-  type Desktop,
-  type MenuItem,
-} from './helpers/desktop.js';
+import { DESKTOP, MARKER_VAR, missingDesktopTools, missingToolsError, startDesktop, type Desktop, type MenuItem } from './helpers/desktop.js';
+import { pidsWithEnv } from './helpers/procs.js';
+import { describeWith, missingLine } from './helpers/requirements.js';
+import { waitFor } from './helpers/wait.js';
 
 const FIXTURE = join(ROOT, 'test/fixtures/tray-fixture.mjs');
 const ARTIFACTS = join(ROOT, 'test/artifacts/desktop-harness');
 const GREEN = { r: 0x2e, g: 0xb8, b: 0x4b };
 const RED = { r: 0xd9, g: 0x30, b: 0x25 };
-
-const describeDesktop = desktopSkipped() ? describe.skip : describe;
 
 interface Fixture {
   proc: ChildProcess;
@@ -62,7 +55,7 @@ function startFixture(env: NodeJS.ProcessEnv): Fixture {
   });
   proc.stderr!.on('data', (d) => (err += String(d)));
   const waitLine = (pred: (l: Record<string, unknown>) => boolean, what: string, from = 0, timeoutMs = 5000) =>
-    poll(
+    waitFor(
       () => {
         const hit = lines.slice(from).find(pred);
         if (hit) return hit;
@@ -70,9 +63,7 @@ function startFixture(env: NodeJS.ProcessEnv): Fixture {
         return undefined;
       },
       `the fixture printing ${what}`,
-      timeoutMs,
-      () => `stdout so far: ${JSON.stringify(lines)}`,
-      20,
+      timeoutMs, { seen: () => `stdout so far: ${JSON.stringify(lines)}`, everyMs: 20 },
     );
   return { proc, lines, stderr: () => err, waitLine };
 }
@@ -97,10 +88,22 @@ test('missingDesktopTools() names what is missing and the error gives the apt-ge
   expect(missing).toEqual(expect.arrayContaining(['Xvfb (xvfb)', 'xdotool (xdotool)', 'zenity (zenity)', 'dunstctl (dunst)']));
   const msg = missingToolsError(missing).message;
   expect(msg).toMatch(/apt-get install -y --no-install-recommends .*\bxvfb\b.*\bxdotool\b/);
-  expect(msg).toContain('MCPSHARE_SKIP_DESKTOP=1');
 });
 
-describeDesktop('headless desktop harness against a real systray2 tray', () => {
+test('a machine without them gets one line for the skipped suites: what is missing and the apt-get line', () => {
+  const saved = process.env.PATH;
+  process.env.PATH = '/nonexistent';
+  let line: string | undefined;
+  try {
+    line = missingLine(DESKTOP);
+  } finally {
+    process.env.PATH = saved;
+  }
+  expect(line).toMatch(/^needs a headless desktop \(Xvfb, trayer, dunst, xdotool, zenity, AT-SPI\), missing here: .*Xvfb \(xvfb\).*; install with: apt-get install -y --no-install-recommends .*\bxvfb\b.*\bzenity\b/);
+  expect(line).not.toContain('\n');
+});
+
+describeWith(DESKTOP, 'headless desktop harness against a real systray2 tray', () => {
   let desk: Desktop;
   let fx: Fixture;
   let appHome: string;
@@ -275,26 +278,15 @@ describeDesktop('headless desktop harness against a real systray2 tray', () => {
     const from = fx.lines.length;
     await desk.clickMenuItem('Quit');
     await fx.waitLine((l) => l.clicked === 'Quit', 'the Quit click', from);
-    await poll(() => fx.proc.exitCode !== null, 'the fixture exiting after Quit', 5000);
+    await waitFor(() => fx.proc.exitCode !== null, 'the fixture exiting after Quit', 5000);
     expect(fx.proc.exitCode).toBe(0);
-    await poll(async () => !(await desk.windows()).some((w) => w.instance === 'systray'), 'the tray icon disappearing', 5000);
+    await waitFor(async () => !(await desk.windows()).some((w) => w.instance === 'systray'), 'the tray icon disappearing', 5000);
     // The fixture removed its temp dir (binary copy + the TMPDIR the binary writes icons into).
     const ready = fx.lines.find((l) => l.ready === true)!;
     expect(existsSync(String(ready.work))).toBe(false);
 
     const marker = `${MARKER_VAR}=${desk.env[MARKER_VAR]}`;
-    const marked = () =>
-      readdirSync('/proc')
-        .filter((p) => /^\d+$/.test(p))
-        .filter((p) => {
-          try {
-            const stat = readFileSync(`/proc/${p}/stat`, 'latin1');
-            if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) return false;
-            return readFileSync(`/proc/${p}/environ`, 'latin1').split('\0').includes(marker);
-          } catch {
-            return false;
-          }
-        });
+    const marked = () => pidsWithEnv(marker);
     expect(marked().length).toBeGreaterThanOrEqual(4); // Xvfb, dbus-daemon, dunst, trayer (+ at-spi)
     const socket = `/tmp/.X11-unix/X${desk.display.slice(1)}`;
     expect(existsSync(socket)).toBe(true);

@@ -8,13 +8,15 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { doctorCommand, renderDoctor } from '../src/cli/doctor.js';
+import { doctorCommand } from '../src/cli/doctor.js';
+import { renderDoctor } from '../src/doctor/render.js';
 import { normaliseCommand, pathName, programOf, shellWords } from '../src/doctor/command-line.js';
 import { detect, looksLikeMcpServer, type Detection } from '../src/doctor/detect.js';
 import { doctor } from '../src/doctor/doctor.js';
 import { parseCmdline, parseProcStat, parsePsOutput, parseStatusRss, scanProc, type ProcessInfo, type ProcessSnapshot } from '../src/doctor/processes.js';
 import { buildReport, DOCUMENTED_BRIDGE_RSS_BYTES, type DoctorReport } from '../src/doctor/report.js';
 import { bridgeArgs, EVERYTHING, ROOT, runCli, waitReady, type RunningCli } from './helpers/bridge.js';
+import { sleep } from './helpers/wait.js';
 
 const MiB = 1024 * 1024;
 const KiB = 1024;
@@ -484,7 +486,7 @@ describe('real copies of real servers under separate parents', () => {
     bridge = await runCli(bridgeArgs([process.execPath, MEMORY]).map((a) => (a === 'test' ? 'doctor-test' : a)));
     await waitReady(bridge);
     // Let module loading settle, so the RSS read by doctor and by ps a moment later agree.
-    await new Promise((r) => setTimeout(r, 1500));
+    await sleep(1500);
     report = await doctor({ daemons: [] });
   }, 60_000);
 
@@ -493,7 +495,7 @@ describe('real copies of real servers under separate parents', () => {
       killQuietly(-s.child); // the server's own process group (npm exec's sh and node too)
       killQuietly(s.parent, 'SIGTERM');
     }
-    await Promise.all(sessions.map((s) => (s.proc.exitCode === null && s.proc.signalCode === null ? new Promise((r) => s.proc.once('exit', r)) : undefined)));
+    await Promise.all(sessions.map((s) => (s.proc.exitCode === null && s.proc.signalCode === null ? new Promise((r) => s.proc.once('exit', r)) : Promise.resolve())));
     await bridge?.stop();
   });
 

@@ -12,22 +12,26 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Daemons } from '../src/health/daemons.js';
 import { HealthMonitor, type ServerHealth } from '../src/health/monitor.js';
 import { probe } from '../src/health/probe.js';
 import type { ServerEntry } from '../src/registry/registry.js';
 import { ServerManager } from '../src/units/manager.js';
-import { userPaths } from '../src/units/paths.js';
+import { userPaths } from '../src/registry/paths.js';
 import type { ServerStatus } from '../src/units/status.js';
 import { sendControl } from '../src/units/supervisor-control.js';
-import { bridgeArgs, everythingEntry, EVERYTHING, ROOT, runCli, waitFor, waitReady, type RunningCli } from './helpers/bridge.js';
-import { freePort, mcpshare, portAccepts, processesOf } from './helpers/systemd.js';
+import { BridgesAndClients, everythingEntry, EVERYTHING, ROOT, waitReady, type RunningCli } from './helpers/bridge.js';
+import { mcpshare } from './helpers/systemd.js';
+import { waitFor } from './helpers/wait.js';
+import { freePort, portAccepts } from './helpers/ports.js';
+import { processesOf } from './helpers/procs.js';
 
 const SINGLE_CLIENT = join(ROOT, 'test/fixtures/health-single-client.mjs');
 const SLOW = join(ROOT, 'test/fixtures/health-slow-server.mjs');
 const MEMORY = join(ROOT, 'node_modules/@modelcontextprotocol/server-memory/dist/index.js');
 
 const children: ChildProcess[] = [];
-const bridges: RunningCli[] = [];
+const started = new BridgesAndClients();
 
 /** Starts a process and waits until it accepts connections on `port`. */
 async function daemon(argv: string[], port: number, env: NodeJS.ProcessEnv = {}): Promise<ChildProcess> {
@@ -40,15 +44,15 @@ async function daemon(argv: string[], port: number, env: NodeJS.ProcessEnv = {})
   return proc;
 }
 
+/** server-everything behind a bridge, ready unless told not to wait. */
 async function bridge(extra: string[] = [], ready = true): Promise<RunningCli> {
-  const b = await runCli(bridgeArgs([process.execPath, EVERYTHING], extra));
-  bridges.push(b);
+  const b = await started.bridge(extra, {}, [process.execPath, EVERYTHING]);
   if (ready) await waitReady(b);
   return b;
 }
 
 afterAll(async () => {
-  await Promise.all(bridges.map((b) => b.stop()));
+  await started.cleanup();
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
 });
 
@@ -228,12 +232,14 @@ describe('registered servers: mcpshare check and the HealthMonitor (built-in sup
   let home: string;
   let env: NodeJS.ProcessEnv;
   let manager: ServerManager;
+  let daemons: Daemons;
   beforeAll(() => {
     home = mkdtempSync(join(tmpdir(), 'mcpshare-health-'));
     env = { ...process.env, HOME: home, MCPSHARE_BACKEND: 'supervisor' };
     delete env.XDG_CONFIG_HOME;
     delete env.XDG_STATE_HOME;
     manager = new ServerManager({ env, paths: userPaths(env), registryDir: join(home, '.config', 'mcpshare') });
+    daemons = new Daemons(manager);
   });
   afterAll(async () => {
     await sendControl(userPaths(env), { op: 'shutdown' }, 5000).catch(() => undefined);
@@ -293,7 +299,7 @@ describe('registered servers: mcpshare check and the HealthMonitor (built-in sup
   });
 
   test('the monitor reports up, then stopped, as change events within an interval', async () => {
-    const monitor = new HealthMonitor({ list: () => manager.list().filter((e) => e.name === 'mem'), statusOf: (e) => manager.statusOf(e) }, { intervalMs: 200 });
+    const monitor = new HealthMonitor({ list: () => manager.list().filter((e) => e.name === 'mem'), statusOf: (e) => daemons.statusOf(e) }, { intervalMs: 200 });
     const changes: ServerHealth[] = [];
     monitor.on('change', (h) => changes.push(h));
     monitor.start();
@@ -302,13 +308,13 @@ describe('registered servers: mcpshare check and the HealthMonitor (built-in sup
       expect(changes[0]).toMatchObject({ name: 'mem', state: 'stopped' });
       expect(changes[0].check).toBeUndefined(); // a stopped daemon is not probed
 
-      await manager.start('mem');
+      await daemons.start('mem');
       await waitFor(() => changes.some((h) => h.state === 'up'), 'the up event', 10_000);
       const up = changes.find((h) => h.state === 'up')!;
       expect(up.check).toMatchObject({ ok: true, diagnosis: 'up' });
       expect(monitor.snapshot()).toEqual([expect.objectContaining({ name: 'mem', state: 'up' })]);
 
-      await manager.stop('mem');
+      await daemons.stop('mem');
       // A round that lands while the bridge is still exiting may report it "starting" on the way.
       await waitFor(() => changes.at(-1)?.state === 'stopped', 'the stopped event', 10_000);
       expect(changes.at(-1)).toMatchObject({ name: 'mem', state: 'stopped' });
@@ -328,11 +334,11 @@ describe('registered servers: mcpshare check and the HealthMonitor (built-in sup
     writeFileSync(fake, `#!${process.execPath}\nrequire('net').createServer((s) => s.resume()).listen(${port}, '127.0.0.1');\n`);
     chmodSync(fake, 0o755);
     await manager.add({ name: 'quiet', command: fake, args: [], native: 'http', port });
-    await manager.start('quiet');
-    const monitor = new HealthMonitor({ list: () => manager.list().filter((e) => e.name === 'quiet'), statusOf: (e) => manager.statusOf(e) }, { timeoutMs: 300 });
+    await daemons.start('quiet');
+    const monitor = new HealthMonitor({ list: () => manager.list().filter((e) => e.name === 'quiet'), statusOf: (e) => daemons.statusOf(e) }, { timeoutMs: 300 });
     const [h] = await monitor.refresh();
     expect(h).toMatchObject({ name: 'quiet', state: 'down', status: { state: 'up' }, check: { diagnosis: 'silent' } });
     expect(h.detail).toMatch(/stdio mode/);
-    await manager.stop('quiet');
+    await daemons.stop('quiet');
   });
 });

@@ -4,19 +4,19 @@
  * in the tray host; the uninstaller takes the icon and every installed file away again. The headless
  * install/upgrade/uninstall details are in test/installers.test.ts.
  */
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { userPaths } from '../src/units/paths.js';
+import { userPaths } from '../src/registry/paths.js';
 import { ROOT } from './helpers/bridge.js';
-import { desktopSkipped, poll, startDesktop, type Desktop } from './helpers/desktop.js';
+import { DESKTOP, startDesktop, type Desktop } from './helpers/desktop.js';
+import { describeWith } from './helpers/requirements.js';
+import { waitFor } from './helpers/wait.js';
 import { run, stopEverythingOf } from './helpers/systemd.js';
 
-const describeDesktop = desktopSkipped() ? describe.skip : describe;
-
-describeDesktop('installing on a desktop', () => {
+describeWith(DESKTOP, 'installing on a desktop', () => {
   let desktop: Desktop;
   let tmp: string;
   let env: NodeJS.ProcessEnv;
@@ -55,7 +55,7 @@ describeDesktop('installing on a desktop', () => {
 
     const uninstall = await run(join(home, '.local/share/mcpshare/app/installers/uninstall-linux.sh'), ['--yes'], env, 120_000, tmp);
     expect(uninstall.code).toBe(0);
-    await poll(async () => (await desktop.windows()).every((w) => w.instance !== 'systray'), 'tray icon gone', 10_000);
+    await waitFor(async () => (await desktop.windows()).every((w) => w.instance !== 'systray'), 'tray icon gone', 10_000);
     expect(() => process.kill(pid, 0)).toThrow();
     for (const gone of [entry, join(home, '.local/share/mcpshare'), join(home, '.local/bin/mcpshare'), pidFile]) expect(existsSync(gone)).toBe(false);
   }, 240_000);

@@ -16,11 +16,14 @@ import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { userPaths } from '../src/units/paths.js';
+import { userPaths } from '../src/registry/paths.js';
 import { sendControl } from '../src/units/supervisor-control.js';
 import { NODE_MEMORY_FLAGS } from '../src/runtime.js';
 import { ROOT } from './helpers/bridge.js';
-import { freePort, processesOf, run, type RunResult } from './helpers/systemd.js';
+import { run, type RunResult } from './helpers/systemd.js';
+import { freePort } from './helpers/ports.js';
+import { processesOf } from './helpers/procs.js';
+import { sleep } from './helpers/wait.js';
 
 const INSTALLERS = join(ROOT, 'installers');
 const EVERYTHING = join(ROOT, 'node_modules', '@modelcontextprotocol', 'server-everything', 'dist', 'index.js');
@@ -120,7 +123,7 @@ async function waitNoProcesses(home: string, timeoutMs = 10_000): Promise<number
   for (;;) {
     const left = processesOf(home);
     if (left.length === 0 || Date.now() > deadline) return left;
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
   }
 }
 

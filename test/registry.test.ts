@@ -10,22 +10,24 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { lookupKnown } from '../src/registry/known-servers.js';
-import { InvalidNameError, validateName } from '../src/registry/names.js';
-import { allocatePort, checkChosenPort, isPortFree, PortError } from '../src/registry/ports.js';
-import { DEFAULT_RESTART_POLICY, Registry, RegistryError, type ServerEntry } from '../src/registry/registry.js';
+import { validateName } from '../src/registry/names.js';
+import { allocatePort, checkChosenPort, isPortFree } from '../src/registry/ports.js';
+import { DEFAULT_RESTART_POLICY, Registry, type ServerEntry } from '../src/registry/registry.js';
 import { parseEnvAssignments, readEnvIfExists, writeEnvFile } from '../src/registry/secrets.js';
-import { CommandNotFoundError, type DaemonSpec } from '../src/units/daemon.js';
+import type { DaemonSpec } from '../src/units/daemon.js';
 import { ServerManager } from '../src/units/manager.js';
-import { userPaths } from '../src/units/paths.js';
+import { userPaths } from '../src/registry/paths.js';
 import { parseShow, quoteExecArg, renderUnit } from '../src/units/systemd.js';
 import { parseEnv } from '../src/util/envfile.js';
 import { CLI } from './helpers/bridge.js';
-import { freePort, run, startUserManager, type UserManager } from './helpers/systemd.js';
+import { run, startUserManager, SYSTEMD, type UserManager } from './helpers/systemd.js';
+import { describeWith } from './helpers/requirements.js';
+import { thrownBy, sleep } from './helpers/wait.js';
+import { freePort } from './helpers/ports.js';
 import { NODE_MEMORY_FLAGS } from '../src/runtime.js';
 
 const NODE_DIR = dirname(process.execPath);
 const PATH_ENV = [NODE_DIR, '/usr/local/bin', '/usr/bin', '/bin'].join(delimiter);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let tmp: string;
 beforeAll(() => {
@@ -61,7 +63,7 @@ describe('server names', () => {
   test.each(['', '../x', 'a/b', 'a.b', '.', '..', 'a b', ' a', 'a\n', '-x', '_x', 'x'.repeat(49), 'a@b', 'a:b', 'a%b', 'a$b', 'é', 'a\\b'])(
     'invalid: %j',
     (name) => {
-      expect(() => validateName(name)).toThrow(InvalidNameError);
+      expect(thrownBy(() => validateName(name))).toMatchObject({ code: 'invalid-name' });
       expect(() => validateName(name)).toThrow(`invalid server name "${name}": use 1–48 letters, digits, "-" or "_"`);
     },
   );
@@ -107,15 +109,15 @@ describe('Registry', () => {
     expect(mode(file)).toBe(0o600);
   });
 
-  test('a duplicate name is a RegistryError and changes nothing', () => {
+  test('a duplicate name is a duplicate-server error and changes nothing', () => {
     const before = readFileSync(file, 'utf8');
-    expect(() => reg.add(entry('alpha', { port: 8009 }))).toThrow(RegistryError);
+    expect(thrownBy(() => reg.add(entry('alpha', { port: 8009 })))).toMatchObject({ code: 'duplicate-server', context: { name: 'alpha' } });
     expect(() => reg.add(entry('alpha', { port: 8009 }))).toThrow('a server named "alpha" is already registered');
     expect(readFileSync(file, 'utf8')).toBe(before);
   });
 
   test('an invalid name is refused by the registry itself', () => {
-    expect(() => reg.add(entry('../evil'))).toThrow(InvalidNameError);
+    expect(thrownBy(() => reg.add(entry('../evil')))).toMatchObject({ code: 'invalid-name' });
     expect(reg.get('../evil')).toBeUndefined();
   });
 
@@ -130,7 +132,7 @@ describe('Registry', () => {
     expect(reg.update('alpha', { name: 'other' } as Partial<ServerEntry>).name).toBe('alpha');
   });
 
-  test('require/update/remove of an unknown name: RegistryError listing the registered names', () => {
+  test('require/update/remove of an unknown name: unknown-server listing the registered names', () => {
     const msg = 'no server named "ghost" is registered (registered: alpha, beta, zeta)';
     expect(() => reg.require('ghost')).toThrow(msg);
     expect(() => reg.update('ghost', { port: 1 })).toThrow(msg);
@@ -147,7 +149,7 @@ describe('Registry', () => {
   describe('a corrupt config.json', () => {
     const broken = '{"version": 1, "servers": {"a": {"name": "a", \n';
 
-    test('invalid JSON: a RegistryError naming the file, which is left byte-for-byte untouched (also by a write attempt)', () => {
+    test('invalid JSON: a registry-unreadable error naming the file, which is left byte-for-byte untouched (also by a write attempt)', () => {
       const d = join(tmp, 'corrupt');
       mkdirSync(d, { recursive: true });
       const f = join(d, 'config.json');
@@ -158,14 +160,14 @@ describe('Registry', () => {
       } catch (e) {
         err = e;
       }
-      expect(err).toBeInstanceOf(RegistryError);
+      expect(err).toMatchObject({ code: 'registry-unreadable', context: { file: f } });
       expect((err as Error).message).toContain(`${f} is not valid JSON`);
       expect((err as Error).message).toContain(`restore ${f}.bak`);
       expect(readFileSync(f, 'utf8')).toBe(broken);
       expect(existsSync(`${f}.bak`)).toBe(false);
     });
 
-    test('valid JSON but "servers" is not an object: RegistryError naming the file, untouched', () => {
+    test('valid JSON but "servers" is not an object: registry-invalid naming the file, untouched', () => {
       const d = join(tmp, 'corrupt2');
       mkdirSync(d, { recursive: true });
       const f = join(d, 'config.json');
@@ -173,7 +175,7 @@ describe('Registry', () => {
       writeFileSync(f, text, { mode: 0o600 });
       const r = new Registry({ dir: d });
       expect(() => r.list()).toThrow(`${f}: "servers" is not an object`);
-      expect(() => r.add(entry('x'))).toThrow(RegistryError);
+      expect(thrownBy(() => r.add(entry('x')))).toMatchObject({ code: 'registry-invalid', context: { file: f } });
       expect(readFileSync(f, 'utf8')).toBe(text);
     });
 
@@ -198,6 +200,70 @@ describe('Registry', () => {
       expect(r.stderr).toContain(`restore ${f}.bak`);
       expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
       expect(readFileSync(f, 'utf8')).toBe(broken);
+    });
+  });
+
+  describe('a hand-edited entry is checked against the schema when read', () => {
+    let cases = 0;
+    /** A registry directory whose config.json holds `servers` exactly as given (as a person would edit it). */
+    function handEdited(name: string, servers: Record<string, unknown>): { dir: string; file: string; text: string } {
+      const d = join(tmp, `hand-${name}`);
+      mkdirSync(d, { recursive: true });
+      const file = join(d, 'config.json');
+      const text = `${JSON.stringify({ version: 1, servers }, null, 2)}\n`;
+      writeFileSync(file, text, { mode: 0o600 });
+      return { dir: d, file, text };
+    }
+
+    test.each([
+      ['port', { port: '80O1' }, '"port" must be an integer from 1 to 65535 (found a string)'],
+      ['port', { port: 70000 }, '"port" must be an integer from 1 to 65535 (found 70000)'],
+      ['kind', { kind: 'bridgd' }, '"kind" must be "bridged" or "native" (found a string)'],
+      ['transport', { transport: undefined }, '"transport" must be "http" or "sse" (it is missing)'],
+      ['args', { args: '--token=s3cret-value' }, '"args" must be a list of strings (found a string)'],
+      ['args[1]', { args: ['ok', 7] }, '"args[1]" must be a list of strings (found 7)'],
+      ['restart.burst', { restart: { restartSec: 2, burst: 0, intervalSec: 120 } }, '"restart.burst" must be an integer of 1 or more (found 0)'],
+      ['backend', { backend: 'upstart' }, '"backend" must be one of "systemd", "launchd", "supervisor" (found a string)'],
+      ['path', { path: 'mcp' }, '"path" must be a URL path starting with "/" (e.g. "/mcp") (found a string)'],
+      ['name', { name: 'other' }, '"name" must be the same as its key "svc" (found another name)'],
+    ])('a bad %s: registry-invalid naming the file, the server and the field; the file is left byte for byte', (field, over, message) => {
+      const { dir: d, file, text } = handEdited(`case-${++cases}`, {
+        svc: { ...entry('svc'), ...over },
+      });
+      const r = new Registry({ dir: d });
+      const err = thrownBy(() => r.list());
+      expect(err).toMatchObject({ code: 'registry-invalid', context: { file, server: 'svc', field } });
+      expect((err as Error).message).toBe(`${file}: server "svc": ${message}; the file was left as is — fix it, or restore ${file}.bak`);
+      expect((err as Error).message).not.toContain('s3cret'); // a value that may be a secret is never echoed
+      // Nothing acts on it and nothing rewrites it: not a read, not an add, not an update.
+      expect(thrownBy(() => r.add(entry('new', { port: 8050 })))).toMatchObject({ code: 'registry-invalid' });
+      expect(thrownBy(() => r.update('svc', { port: 8051 }))).toMatchObject({ code: 'registry-invalid' });
+      expect(readFileSync(file, 'utf8')).toBe(text);
+      expect(existsSync(`${file}.bak`)).toBe(false);
+    });
+
+    test('fields mcpshare does not know (a newer version\'s, a note) survive a read-modify-write', () => {
+      const { dir: d, file } = handEdited('extra', { svc: { ...entry('svc'), note: 'mine', restart: { ...DEFAULT_RESTART_POLICY, jitterSec: 1 } } });
+      const r = new Registry({ dir: d });
+      expect(r.get('svc')).toMatchObject({ note: 'mine' });
+      r.update('svc', { port: 8077 });
+      const saved = JSON.parse(readFileSync(file, 'utf8')).servers.svc;
+      expect(saved).toMatchObject({ port: 8077, note: 'mine', restart: { jitterSec: 1 } });
+    });
+
+    test('the real CLI: exit 1, one line naming the file, the server and the field, no stack trace, file untouched', async () => {
+      const home = join(tmp, 'cli-hand-home');
+      const f = join(home, '.config', 'mcpshare', 'config.json');
+      mkdirSync(dirname(f), { recursive: true });
+      const text = `${JSON.stringify({ version: 1, servers: { mem: { ...entry('mem'), port: 'eight thousand' } } }, null, 2)}\n`;
+      writeFileSync(f, text, { mode: 0o600 });
+      const env: NodeJS.ProcessEnv = { PATH: PATH_ENV, HOME: home, MCPSHARE_BACKEND: 'supervisor' };
+      for (const args of [['list'], ['status'], ['add', 'other', '--', 'node', 'x.js']]) {
+        const r = await run(process.execPath, [...NODE_MEMORY_FLAGS, CLI, ...args], env, 30_000);
+        expect({ args, code: r.code }).toEqual({ args, code: 1 });
+        expect(r.stderr).toBe(`mcpshare ${args[0]}: ${f}: server "mem": "port" must be an integer from 1 to 65535 (found a string); the file was left as is — fix it, or restore ${f}.bak\n`);
+      }
+      expect(readFileSync(f, 'utf8')).toBe(text);
     });
   });
 });
@@ -260,9 +326,9 @@ describe('ports', () => {
     expect(await isPortFree(b)).toBe(true);
   });
 
-  test('an exhausted range is a PortError that says what to do', async () => {
+  test('an exhausted range is a no-free-port error that says what to do', async () => {
     const all = new Set(Array.from({ length: 99 }, (_, i) => 8001 + i));
-    await expect(allocatePort(all)).rejects.toThrow(PortError);
+    await expect(allocatePort(all)).rejects.toMatchObject({ code: 'no-free-port' });
     await expect(allocatePort(all)).rejects.toThrow('no free port left in 8001–8099; pass --port N with a free port');
   });
 
@@ -270,7 +336,7 @@ describe('ports', () => {
     const b = await freeTriple();
     const owners = new Map([[b, 'mongo']]);
     await expect(checkChosenPort(b, owners)).rejects.toThrow(`port ${b} is already used by the registered server "mongo"`);
-    await expect(checkChosenPort(b, owners, 'other')).rejects.toThrow(PortError);
+    await expect(checkChosenPort(b, owners, 'other')).rejects.toMatchObject({ code: 'port-taken', context: { port: b, owner: 'mongo' } });
     await expect(checkChosenPort(b + 1, owners)).resolves.toBeUndefined();
     const other = await occupy(b + 1, '127.0.0.1');
     const self = await occupy(b, '127.0.0.1'); // mongo itself is running on its port
@@ -350,8 +416,8 @@ describe('known servers', () => {
     test('errors: duplicate name, invalid name, command not found, registered port — and nothing half-added', async () => {
       const taken = manager.registry.get('plain')!.port;
       await expect(manager.add({ name: 'plain', command: 'node', args: [] })).rejects.toThrow('a server named "plain" is already registered');
-      await expect(manager.add({ name: 'a.b', command: 'node', args: [] })).rejects.toThrow(InvalidNameError);
-      await expect(manager.add({ name: 'nocmd', command: 'no-such-mcp-server-xyz', args: [] })).rejects.toThrow(CommandNotFoundError);
+      await expect(manager.add({ name: 'a.b', command: 'node', args: [] })).rejects.toMatchObject({ code: 'invalid-name' });
+      await expect(manager.add({ name: 'nocmd', command: 'no-such-mcp-server-xyz', args: [] })).rejects.toMatchObject({ code: 'command-not-found' });
       await expect(manager.add({ name: 'clash', command: 'node', args: [], port: taken, env: { K: 'v' } })).rejects.toThrow(`already used by the registered server "plain"`);
       expect(manager.registry.get('nocmd')).toBeUndefined();
       expect(manager.registry.get('clash')).toBeUndefined();
@@ -511,25 +577,27 @@ describe('systemd units', () => {
     expect(bare).not.toContain('EnvironmentFile=');
   });
 
-  test('systemd-analyze verify accepts a rendered unit with hostile arguments (and rejects a broken one, so it really checks)', async () => {
-    const dir = join(tmp, 'verify');
-    mkdirSync(join(dir, 'logs'), { recursive: true });
-    const unit = join(dir, 'mcp-q.service');
-    const text = renderUnit(spec(dir));
-    writeFileSync(unit, text);
-    const ok = await run('systemd-analyze', ['verify', unit], { PATH: PATH_ENV + ':/usr/sbin:/sbin' });
-    expect(ok.stderr).toBe('');
-    expect(ok.code).toBe(0);
-    for (const v of Object.values(TRICKY).filter((x) => x.length > 3 && !ARGS.includes(x))) expect(text).not.toContain(v);
+  describeWith(SYSTEMD, 'systemd-analyze verify', () => {
+    test('systemd-analyze verify accepts a rendered unit with hostile arguments (and rejects a broken one, so it really checks)', async () => {
+      const dir = join(tmp, 'verify');
+      mkdirSync(join(dir, 'logs'), { recursive: true });
+      const unit = join(dir, 'mcp-q.service');
+      const text = renderUnit(spec(dir));
+      writeFileSync(unit, text);
+      const ok = await run('systemd-analyze', ['verify', unit], { PATH: PATH_ENV + ':/usr/sbin:/sbin' });
+      expect(ok.stderr).toBe('');
+      expect(ok.code).toBe(0);
+      for (const v of Object.values(TRICKY).filter((x) => x.length > 3 && !ARGS.includes(x))) expect(text).not.toContain(v);
 
-    const bad = join(dir, 'mcp-bad.service');
-    writeFileSync(bad, text.replace(/^ExecStart=.*$/m, `ExecStart=${process.execPath} "unbalanced`));
-    const ko = await run('systemd-analyze', ['verify', bad], { PATH: PATH_ENV + ':/usr/sbin:/sbin' });
-    expect(ko.code).not.toBe(0);
-    expect(ko.stderr).toContain('Unbalanced quoting');
+      const bad = join(dir, 'mcp-bad.service');
+      writeFileSync(bad, text.replace(/^ExecStart=.*$/m, `ExecStart=${process.execPath} "unbalanced`));
+      const ko = await run('systemd-analyze', ['verify', bad], { PATH: PATH_ENV + ':/usr/sbin:/sbin' });
+      expect(ko.code).not.toBe(0);
+      expect(ko.stderr).toContain('Unbalanced quoting');
+    });
   });
 
-  describe('a real systemd user manager runs the rendered unit', () => {
+  describeWith(SYSTEMD, 'a real systemd user manager runs the rendered unit', () => {
     let sd: UserManager;
 
     beforeAll(async () => {

@@ -22,38 +22,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import {
-  connect,
-  FIXTURE,
-  fixtureStats,
-  ROOT,
-  runCli,
-  textOf,
-  waitFor,
-  waitReady,
-  bridgeArgs,
-  type BridgeStatusJson,
-  type Kind,
-  type RunningCli,
-} from './helpers/bridge.js';
-import {
-  freePort,
-  groupMembers,
-  isAlive,
-  killLeftovers,
-  knob,
-  measured,
-  median,
-  openRawSession,
-  printMeasured,
-  Rng,
-  scratchDir,
-  seedFromEnv,
-  settle,
-  sleep,
-  startedPids,
-  testTimeout,
-} from './helpers/soak.js';
+import { BridgesAndClients, connect, FIXTURE, fixtureStats, ROOT, runCli, textOf, waitReady, waitRestarted, bridgeArgs, type Kind, startedPids } from './helpers/bridge.js';
+import { knob, measured, median, openRawSession, printMeasured, Rng, scratchDir, seedFromEnv, settle, testTimeout } from './helpers/soak.js';
+import { sleep, waitFor } from './helpers/wait.js';
+import { freePort } from './helpers/ports.js';
+import { alive, groupMembers, killLeftovers } from './helpers/procs.js';
 
 const FIX = [process.execPath, FIXTURE];
 const CALL_TIMEOUT_MS = 10_000;
@@ -123,29 +96,14 @@ setInterval(() => {}, 1000);
 // Bookkeeping: every bridge, client and process started here is cleaned up after each test.
 // ---------------------------------------------------------------------------------------------
 
-const bridges: RunningCli[] = [];
-const clients: Client[] = [];
+const started = new BridgesAndClients(MARKERS);
+const { bridge, client } = started;
 const procs: ChildProcess[] = [];
 let counterN = 0;
 
-async function bridge(extra: string[], env: NodeJS.ProcessEnv = {}, command = FIX): Promise<RunningCli> {
-  const b = await runCli(bridgeArgs(command, extra), env);
-  bridges.push(b);
-  return b;
-}
-
-async function client(b: RunningCli, kind: Kind, name: string): Promise<Client> {
-  const c = await connect(b.url, kind, name);
-  clients.push(c);
-  return c;
-}
-
 afterEach(async () => {
   for (const p of procs.splice(0)) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
-  await Promise.allSettled(clients.splice(0).map((c) => c.close()));
-  const stopping = bridges.splice(0);
-  await Promise.allSettled(stopping.map((b) => b.stop()));
-  for (const b of stopping) for (const pid of startedPids(b.stderr())) killLeftovers(pid, MARKERS);
+  await started.cleanup();
 });
 
 afterAll(() => {
@@ -155,18 +113,6 @@ afterAll(() => {
 
 async function echo(c: Client, text: string, timeout = CALL_TIMEOUT_MS): Promise<string> {
   return textOf(await c.callTool({ name: 'echo', arguments: { text } }, undefined, { timeout }));
-}
-
-/** Waits until the child is ready again with a pid other than `oldPid`. */
-async function waitRestarted(b: RunningCli, oldPid: number, timeoutMs = 15_000): Promise<BridgeStatusJson> {
-  return (await waitFor<BridgeStatusJson | false>(
-    async () => {
-      const s = await b.status();
-      return s.child.state === 'ready' && s.child.pid !== null && s.child.pid !== oldPid && s;
-    },
-    'the child to be restarted and ready',
-    timeoutMs,
-  )) as BridgeStatusJson;
 }
 
 function initFaultCommand(mode: 'exit' | 'hang', times: number): string[] {
@@ -261,7 +207,7 @@ describe('kill -9 of the child under load', () => {
       expect(s.requests).toMatchObject({ inFlight: 0, queued: 0 });
       expect(s.misroutedDropped).toBe(0);
       expect(s.child.state).toBe('ready');
-      await waitFor(() => kills.every((k) => !isAlive(k.pid) && groupMembers(k.pid).length === 0), 'every killed child and its group to be gone', 5000);
+      await waitFor(() => kills.every((k) => !alive(k.pid) && groupMembers(k.pid).length === 0), 'every killed child and its group to be gone', 5000);
       expect(startedPids(b.stderr())).toHaveLength(KILLS + 1);
       const stats = await fixtureStats(cs[0]);
       expect(stats.nonIntegerIds).toBe(0);
@@ -290,7 +236,7 @@ describe('a child that exits during initialize', () => {
     expect(b.stderr()).toContain('init-fault: run 1 exits during initialize');
     const pids = startedPids(b.stderr());
     expect(pids).toHaveLength(2);
-    expect(isAlive(pids[0])).toBe(false);
+    expect(alive(pids[0])).toBe(false);
     expect((await fixtureStats(h)).initializeCount).toBe(1);
   });
 
@@ -311,7 +257,7 @@ describe('a child that exits during initialize', () => {
     expect(last).toMatch(/^mcpshare: crash loop.*code 3.*exits during initialize/);
     const pids = startedPids(b.stderr());
     expect(pids).toHaveLength(3);
-    for (const pid of pids) expect(isAlive(pid)).toBe(false);
+    for (const pid of pids) expect(alive(pid)).toBe(false);
   });
 });
 
@@ -383,14 +329,14 @@ describe('a child that hangs', () => {
     measured('frozen child: SIGTERM to the bridge → bridge exit', stopMs, 'ms');
     expect(exit.code).toBe(0);
     expect(stopMs).toBeLessThan(10_000);
-    await waitFor(() => !isAlive(childPid) && groupMembers(childPid).length === 0, 'the frozen child to be killed', 5000);
+    await waitFor(() => !alive(childPid) && groupMembers(childPid).length === 0, 'the frozen child to be killed', 5000);
   });
 
   test('hangs in initialize once (--init-timeout 2): a client arriving meanwhile gets an error (no hang); the child is killed and replaced; connecting works again', async () => {
     const b = await bridge(['--init-timeout', '2'], {}, initFaultCommand('hang', 1));
     const t0 = Date.now();
     const early = await settle(connect(b.url, 'http', 'during-init-hang'));
-    if (early.ok) clients.push(early.value!);
+    if (early.ok) started.clients.push(early.value!);
     let ok: Client | undefined;
     while (!ok && Date.now() - t0 < 20_000) {
       const r = await settle(connect(b.url, 'http', 'after-init-hang'));
@@ -399,7 +345,7 @@ describe('a child that hangs', () => {
     }
     const recoveryMs = Date.now() - t0;
     expect(ok).toBeDefined();
-    clients.push(ok!);
+    started.clients.push(ok!);
     expect(await echo(ok!, 'served')).toBe('served');
     measured('init hang (once, --init-timeout 2): first client', early.ok ? `connected after ${early.at - t0} ms` : `error after ${early.at - t0} ms: ${early.error!.message.slice(0, 140)}`);
     measured('init hang (once, --init-timeout 2): bridge start → a client connects and is served', recoveryMs, 'ms');
@@ -412,7 +358,7 @@ describe('a child that hangs', () => {
     expect(b.stderr()).toMatch(/did not answer initialize within 2 s/);
     const pids = startedPids(b.stderr());
     expect(pids).toHaveLength(2);
-    await waitFor(() => !isAlive(pids[0]), 'the hung child to be killed', 5000);
+    await waitFor(() => !alive(pids[0]), 'the hung child to be killed', 5000);
     // A session that failed its initialize was not kept.
     expect(st.sessions.total).toBe(early.ok ? 2 : 1);
   });
@@ -668,7 +614,7 @@ describe("the bridge's log reader goes away", () => {
       expect(served.value).toMatchObject({ result: { content: [{ text: 'still serving' }] } });
       expect(ticks).toBeLessThan(30);
       expect(exited).toBeDefined();
-      await waitFor(() => !isAlive(childPid), 'the child to be gone', 5000);
+      await waitFor(() => !alive(childPid), 'the child to be gone', 5000);
     } finally {
       if (!exited) {
         b.proc.kill('SIGKILL');
@@ -688,7 +634,7 @@ describe('the bridge restarted while clients are connected', () => {
     const port = await freePort();
     const args = ['bridge', '--port', String(port), '--name', 'restart', '--', ...FIX];
     const a = await runCli(args);
-    bridges.push(a);
+    started.bridges.push(a);
     const oldChild = (await waitReady(a)).child.pid!;
     const oldBridge = a.proc.pid!;
     const seen: Record<string, string[]> = {};
@@ -739,7 +685,7 @@ describe('the bridge restarted while clients are connected', () => {
     // A new bridge on the same port, right away (as systemd's Restart= would).
     const restartAt = Date.now();
     const nb = await runCli(args);
-    bridges.push(nb);
+    started.bridges.push(nb);
     const listeningMs = Date.now() - t0;
     let fresh: Client | undefined;
     while (!fresh && Date.now() - restartAt < 20_000) {
@@ -748,7 +694,7 @@ describe('the bridge restarted while clients are connected', () => {
       else await sleep(50);
     }
     expect(fresh).toBeDefined();
-    clients.push(fresh!);
+    started.clients.push(fresh!);
     expect(await echo(fresh!, 'fresh')).toBe('fresh');
     const recoveryMs = Date.now() - t0;
 
@@ -793,8 +739,8 @@ describe('the bridge restarted while clients are connected', () => {
 
     // Nothing of the old bridge is left, and the new one carries none of its sessions.
     await Promise.all([httpIdle, httpBusy, sseIdle, sseBusy].map((c) => c.close()));
-    expect(isAlive(oldBridge)).toBe(false);
-    await waitFor(() => !isAlive(oldChild), 'the old child to be gone', 5000);
+    expect(alive(oldBridge)).toBe(false);
+    await waitFor(() => !alive(oldChild), 'the old child to be gone', 5000);
     await waitFor(async () => (await nb.status()).sessions.sse === 1, 'the reconnected SSE streams of the closed clients to end', 5000);
     const st = await nb.status();
     expect(st.sessions).toEqual({ 'streamable-http': 2, sse: 1, total: 3 });

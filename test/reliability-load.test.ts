@@ -17,23 +17,10 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { bridgeArgs, connect, disconnect, FIXTURE, runCli, textOf, waitFor, waitReady, type Kind, type RunningCli } from './helpers/bridge.js';
-import {
-  isAlive,
-  knob,
-  mb,
-  MB,
-  measured,
-  median,
-  heapProbe,
-  percentile,
-  printMeasured,
-  sampleRss,
-  scratchDir,
-  sleep,
-  steadyRss,
-  testTimeout,
-} from './helpers/soak.js';
+import { bridgeArgs, connect, disconnect, FIXTURE, runCli, textOf, waitReady, type Kind, type RunningCli } from './helpers/bridge.js';
+import { knob, mb, MB, measured, median, heapProbe, percentile, printMeasured, sampleRss, scratchDir, steadyRss, testTimeout } from './helpers/soak.js';
+import { sleep, waitFor } from './helpers/wait.js';
+import { alive } from './helpers/procs.js';
 
 const LOAD_SECONDS = knob('SOAK_SECONDS', 10, 300);
 /** Load before the heap baseline is taken (JIT and heap sizing happen once). */
@@ -309,7 +296,7 @@ describe(`load: ${SESSIONS} concurrent sessions`, () => {
     measured('calls served in this file', callsServed);
     await b.stop();
     expect(await b.exited).toEqual({ code: 0, signal: null });
-    await waitFor(() => !isAlive(childPid), 'the child to be gone after the bridge stopped', 5000);
-    expect(isAlive(bridgePid)).toBe(false);
+    await waitFor(() => !alive(childPid), 'the child to be gone after the bridge stopped', 5000);
+    expect(alive(bridgePid)).toBe(false);
   });
 });

@@ -18,8 +18,9 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bridgeArgs, FIXTURE, initializeBody, runCli, waitFor, waitReady, type RunningCli } from './helpers/bridge.js';
+import { bridgeArgs, FIXTURE, initializeBody, runCli, waitReady, type RunningCli } from './helpers/bridge.js';
 import { MCP_HEADERS, openRawSession, PROTOCOL, rawExchange, type RawReply } from './helpers/soak.js';
+import { waitFor } from './helpers/wait.js';
 
 const FIX = [process.execPath, FIXTURE];
 const machineAddress =

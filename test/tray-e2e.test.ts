@@ -7,15 +7,18 @@
  *
  * The tests run in order and build on each other (one desktop, one tray).
  */
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { userPaths } from '../src/units/paths.js';
+import { userPaths } from '../src/registry/paths.js';
 import { CLI, EVERYTHING, ROOT } from './helpers/bridge.js';
-import { desktopSkipped, poll, startDesktop, type Desktop, type MenuItem, type Rgb } from './helpers/desktop.js';
-import { freePort, mcpshare, stopEverythingOf } from './helpers/systemd.js';
+import { DESKTOP, startDesktop, type Desktop, type MenuItem, type Rgb } from './helpers/desktop.js';
+import { describeWith } from './helpers/requirements.js';
+import { waitFor, sleep } from './helpers/wait.js';
+import { mcpshare, stopEverythingOf } from './helpers/systemd.js';
+import { freePort } from './helpers/ports.js';
 
 const ARTIFACTS = join(ROOT, 'test/artifacts/tray');
 const MEMORY = join(ROOT, 'node_modules/@modelcontextprotocol/server-memory/dist/index.js');
@@ -28,9 +31,7 @@ const COLOUR: Record<'up' | 'degraded' | 'crash-loop' | 'stopped', Rgb> = {
 };
 const INTERVAL_S = 1;
 
-const describeDesktop = desktopSkipped() ? describe.skip : describe;
-
-describeDesktop('the tray on a real desktop', () => {
+describeWith(DESKTOP, 'the tray on a real desktop', () => {
   let desktop: Desktop;
   let tmp: string;
   let home: string;
@@ -58,7 +59,7 @@ describeDesktop('the tray on a real desktop', () => {
   /** Re-opens the menu until `want` holds for its rows (the tray updates on its own interval). */
   async function waitMenu(want: (items: MenuItem[]) => boolean, what: string, timeoutMs = 20_000): Promise<MenuItem[]> {
     let last: MenuItem[] = [];
-    return poll(
+    return waitFor(
       async () => {
         last = await desktop.menuItems();
         if (want(last)) return last;
@@ -66,9 +67,7 @@ describeDesktop('the tray on a real desktop', () => {
         return undefined;
       },
       what,
-      timeoutMs,
-      () => `menu rows: ${serverRows(last).map((i) => i.name).join(' | ')}\ntray output:\n${trayLog().slice(-2000)}`,
-      300,
+      timeoutMs, { seen: () => `menu rows: ${serverRows(last).map((i) => i.name).join(' | ')}\ntray output:\n${trayLog().slice(-2000)}`, everyMs: 300 },
     );
   }
 
@@ -156,7 +155,7 @@ describeDesktop('the tray on a real desktop', () => {
     await desktop.closeMenu();
     await desktop.waitIconColor(COLOUR['crash-loop'], 10_000);
     // Still failed several intervals later, and still one notification.
-    await new Promise((r) => setTimeout(r, 3 * INTERVAL_S * 1000));
+    await sleep(3 * INTERVAL_S * 1000);
     expect(await desktop.notificationsSince(baseline)).toHaveLength(1);
     expect((await cli(['remove', 'broken'])).code).toBe(0);
     // One row fewer: the tray restarts its binary with the new menu.
@@ -171,7 +170,7 @@ describeDesktop('the tray on a real desktop', () => {
     await desktop.clickMenuItem('Write .mcp.json…');
     await desktop.answerFolderPicker(/choose the project folder/, project, 20_000);
     const file = join(project, '.mcp.json');
-    await poll(() => existsSync(file), `${file} written`, 30_000, () => trayLog().slice(-2000));
+    await waitFor(() => existsSync(file), `${file} written`, 30_000, { seen: () => trayLog().slice(-2000) });
     const written = JSON.parse(readFileSync(file, 'utf8')) as { mcpServers: Record<string, unknown> };
     expect(written.mcpServers).toEqual({
       everything: { type: 'http', url: `http://localhost:${ports.everything}/mcp` },
@@ -189,7 +188,7 @@ describeDesktop('the tray on a real desktop', () => {
     writeFileSync(join(second, '.mcp.json'), original);
     await desktop.clickMenuItem('Write .mcp.json…');
     await desktop.answerFolderPicker(/choose the project folder/, second, 20_000);
-    await poll(() => readFileSync(join(second, '.mcp.json'), 'utf8') !== original, 'second .mcp.json rewritten', 30_000, () => trayLog().slice(-2000));
+    await waitFor(() => readFileSync(join(second, '.mcp.json'), 'utf8') !== original, 'second .mcp.json rewritten', 30_000, { seen: () => trayLog().slice(-2000) });
     const after = JSON.parse(readFileSync(join(second, '.mcp.json'), 'utf8')) as { mcpServers: Record<string, unknown>; 'x-note': number };
     expect(after.mcpServers.memory).toEqual({ type: 'http', url: `http://localhost:${ports.memory}/mcp` });
     expect(after.mcpServers.own).toEqual({ command: 'my-own-server' });
@@ -197,7 +196,7 @@ describeDesktop('the tray on a real desktop', () => {
 
     // "Revert last config change" undoes the newest one.
     await desktop.clickMenuItem('Revert last config change');
-    await poll(() => readFileSync(join(second, '.mcp.json'), 'utf8') === original, 'second .mcp.json reverted', 20_000, () => trayLog().slice(-2000));
+    await waitFor(() => readFileSync(join(second, '.mcp.json'), 'utf8') === original, 'second .mcp.json reverted', 20_000, { seen: () => trayLog().slice(-2000) });
   }, 120_000);
 
   test('"Memory report" opens a window with the doctor\'s numbers', async () => {
@@ -213,13 +212,13 @@ describeDesktop('the tray on a real desktop', () => {
     const entry = join(home, '.config', 'autostart', 'mcpshare-tray.desktop');
     expect(existsSync(entry)).toBe(false);
     await desktop.clickMenuItem('Start at login: off');
-    await poll(() => existsSync(entry), 'autostart entry written', 10_000, () => trayLog().slice(-2000));
+    await waitFor(() => existsSync(entry), 'autostart entry written', 10_000, { seen: () => trayLog().slice(-2000) });
     expect(readFileSync(entry, 'utf8')).toMatch(/^Exec=.*cli\.js tray$/m);
     const items = await waitMenu((it) => it.some((i) => i.name === 'Start at login: on'), 'the menu says on');
     expect(items.some((i) => i.name === 'Start at login: off')).toBe(false);
     await desktop.closeMenu();
     await desktop.clickMenuItem('Start at login: on');
-    await poll(() => !existsSync(entry), 'autostart entry removed', 10_000, () => trayLog().slice(-2000));
+    await waitFor(() => !existsSync(entry), 'autostart entry removed', 10_000, { seen: () => trayLog().slice(-2000) });
   }, 60_000);
 
   test('overlapping redraws never start a second tray binary (two icons)', async () => {
@@ -265,7 +264,7 @@ describeDesktop('the tray on a real desktop', () => {
     const binary = () => readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number).find((c) => readFileSync(`/proc/${c}/comm`, 'utf8').startsWith('tray_linux'));
     const first = binary()!;
     process.kill(first, 'SIGKILL');
-    await poll(() => { const b = binary(); return b && b !== first ? b : undefined; }, 'a new tray binary', 15_000, () => trayLog().slice(-2000));
+    await waitFor(() => { const b = binary(); return b && b !== first ? b : undefined; }, 'a new tray binary', 15_000, { seen: () => trayLog().slice(-2000) });
     await desktop.waitTrayIcon(15_000);
     const items = await waitMenu((it) => serverRows(it).length === 2, 'the menu back with both servers');
     expect(items[0]!.name).toBe('mcpshare — 2 of 2 up');
@@ -277,7 +276,7 @@ describeDesktop('the tray on a real desktop', () => {
   test('"Quit" closes the tray and leaves the daemons running', async () => {
     await desktop.clickMenuItem('Quit (servers keep running)');
     expect(await trayExit).toBe(0);
-    await poll(async () => (await desktop.windows()).every((w) => w.instance !== 'systray'), 'tray icon gone', 10_000);
+    await waitFor(async () => (await desktop.windows()).every((w) => w.instance !== 'systray'), 'tray icon gone', 10_000);
     const status = JSON.parse((await cli(['status', '--json'])).stdout) as { servers: { name: string; state: string }[] };
     expect(status.servers.map((s) => [s.name, s.state])).toEqual([
       ['everything', 'up'],

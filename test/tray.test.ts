@@ -16,14 +16,18 @@ import { appleString, folderPickerCommand, openFileCommand, pickFolder, textWind
 import { ACTIONS, buildMenu, iconFile } from '../src/tray/menu.js';
 import { CrashLoopAlerts } from '../src/tray/notify.js';
 import { clickAction, headerLabel, serverLabel, shortReason, steadyBytes, summarize, tooltip } from '../src/tray/summary.js';
-import { binaryArch, displayProblem, explainSpawnError, explainStartFailure, prepareBinary, TrayHost, TrayStartError } from '../src/tray/tray-host.js';
+import { binaryArch, displayProblem, explainSpawnError, explainStartFailure, prepareBinary, TrayHost, trayStartError } from '../src/tray/tray-host.js';
 import { pruneFresh, shownRows } from '../src/tray/app.js';
-import { lockTray } from '../src/cli/tray.js';
+import { lockTray } from '../src/tray/lifecycle.js';
 import type { ServerEntry } from '../src/registry/registry.js';
 import type { DaemonState, ServerStatus } from '../src/units/status.js';
-import { userPaths } from '../src/units/paths.js';
-import { EVERYTHING, everythingEntry, ROOT, runCli, waitFor } from './helpers/bridge.js';
-import { freePort, mcpshare, stopEverythingOf } from './helpers/systemd.js';
+import { userPaths } from '../src/registry/paths.js';
+import { EVERYTHING, everythingEntry, ROOT, runCli } from './helpers/bridge.js';
+import { mcpshare, stopEverythingOf } from './helpers/systemd.js';
+import { freePort } from './helpers/ports.js';
+import { thrownBy, waitFor } from './helpers/wait.js';
+import { TRAY_LIBRARIES } from './helpers/desktop.js';
+import { describeWith } from './helpers/requirements.js';
 
 const MiB = 1024 * 1024;
 
@@ -280,17 +284,17 @@ describe('desktop dialogs', () => {
 describe('the tray binary', () => {
   test('explains a missing library, no display and other exits in words a person can act on', () => {
     const lib = explainStartFailure(127, null, './tray_linux_release: error while loading shared libraries: libappindicator3.so.1: cannot open shared object file: No such file or directory', {});
-    expect(lib.reason).toBe('missing-library');
+    expect(lib.context.reason).toBe('missing-library');
     expect(lib.message).toContain('libappindicator3.so.1 is missing');
     expect(lib.message).toContain('apt install libgtk-3-0 libayatana-appindicator3-1');
     expect(lib.message).toContain('daemons keep running');
     const disp = explainStartFailure(1, null, '(tray_linux_release:1): Gtk-WARNING **: cannot open display: :77', { DISPLAY: ':77' });
-    expect(disp.reason).toBe('no-display');
+    expect(disp.context.reason).toBe('no-display');
     expect(disp.message).toContain('":77"');
     const other = explainStartFailure(null, 'SIGSEGV', 'boom', {});
-    expect(other.reason).toBe('exited');
+    expect(other.context.reason).toBe('exited');
     expect(other.message).toContain('SIGSEGV');
-    expect(displayProblem({}, 'linux')?.reason).toBe('no-display');
+    expect(displayProblem({}, 'linux')?.context.reason).toBe('no-display');
     expect(displayProblem({ WAYLAND_DISPLAY: 'wayland-0' }, 'linux')).toBeUndefined();
     expect(displayProblem({}, 'darwin')).toBeUndefined();
   });
@@ -299,9 +303,9 @@ describe('the tray binary', () => {
     expect(binaryArch(join(ROOT, 'node_modules/systray2/traybin/tray_linux_release'))).toBe('x64');
     expect(binaryArch(join(ROOT, 'node_modules/systray2/traybin/tray_darwin_release'))).toBe('x64');
     expect(binaryArch(join(ROOT, 'package.json'))).toBeUndefined();
-    const mac = explainSpawnError(new TrayStartError('the tray binary could not be started: Unknown system error -86', 'exited'), 'darwin');
+    const mac = explainSpawnError(trayStartError('the tray binary could not be started: Unknown system error -86', 'exited'), 'darwin');
     expect(mac.message).toContain('softwareupdate --install-rosetta');
-    const other = new TrayStartError('the tray binary could not be started: EACCES', 'exited');
+    const other = trayStartError('the tray binary could not be started: EACCES', 'exited');
     expect(explainSpawnError(other, 'darwin')).toBe(other);
   });
 
@@ -338,31 +342,32 @@ describe('the tray binary', () => {
     writeFileSync(bin, 'x');
     prepareBinary(work, 'linux');
     expect(statSync(bin).size).toBe(statSync(join(ROOT, 'node_modules/systray2/traybin/tray_linux_release')).size);
-    expect(() => prepareBinary(work, 'aix')).toThrow(TrayStartError);
+    expect(thrownBy(() => prepareBinary(work, 'aix'))).toMatchObject({ code: 'tray-start', context: { reason: 'no-binary' } });
     rmSync(work, { recursive: true, force: true });
   });
 
-  test('the real binary on a display that does not exist: a clear TrayStartError, no process left', async () => {
-    const work = mkdtempSync(join(tmpdir(), 'tray-nodisp-'));
-    const host = new TrayHost({ workDir: work, env: { ...process.env, DISPLAY: ':97' }, platform: 'linux', readyTimeoutMs: 10_000 });
-    const saved = process.env.DISPLAY;
-    const savedTmp = process.env.TMPDIR; // systray2 spawns the binary with process.env
-    try {
-      const err = await host.show({ icon: join(ROOT, 'assets/tray-up.png'), tooltip: '', items: [{ key: 'a', title: 'A' }] }).then(
-        () => undefined,
-        (e: unknown) => e,
-      );
-      expect(err).toBeInstanceOf(TrayStartError);
-      expect((err as TrayStartError).reason).toBe('no-display');
-      expect(host.running).toBe(false);
-      // TMPDIR pointed at the tray's own folder for the spawn only: later children must not inherit it.
-      expect(process.env.TMPDIR).toBe(savedTmp);
-      expect(process.env.DISPLAY).toBe(saved);
-    } finally {
-      rmSync(work, { recursive: true, force: true });
-    }
-    const left = spawnSync('pgrep', ['-f', join(work, 'bin')], { encoding: 'utf8' }).stdout.trim();
-    expect(left).toBe('');
+  describeWith(TRAY_LIBRARIES, 'the real binary without a display', () => {
+    test('the real binary on a display that does not exist: a clear tray-start error, no process left', async () => {
+      const work = mkdtempSync(join(tmpdir(), 'tray-nodisp-'));
+      const host = new TrayHost({ workDir: work, env: { ...process.env, DISPLAY: ':97' }, platform: 'linux', readyTimeoutMs: 10_000 });
+      const saved = process.env.DISPLAY;
+      const savedTmp = process.env.TMPDIR; // systray2 spawns the binary with process.env
+      try {
+        const err = await host.show({ icon: join(ROOT, 'assets/tray-up.png'), tooltip: '', items: [{ key: 'a', title: 'A' }] }).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(err).toMatchObject({ code: 'tray-start', context: { reason: 'no-display' } });
+        expect(host.running).toBe(false);
+        // TMPDIR pointed at the tray's own folder for the spawn only: later children must not inherit it.
+        expect(process.env.TMPDIR).toBe(savedTmp);
+        expect(process.env.DISPLAY).toBe(saved);
+      } finally {
+        rmSync(work, { recursive: true, force: true });
+      }
+      const left = spawnSync('pgrep', ['-f', join(work, 'bin')], { encoding: 'utf8' }).stdout.trim();
+      expect(left).toBe('');
+    });
   });
 });
 

@@ -14,11 +14,12 @@ import { writeEnvFile } from '../src/registry/secrets.js';
 import { NODE_MEMORY_FLAGS } from '../src/runtime.js';
 import { CLI_PATH, daemonSpec, type DaemonSpec } from '../src/units/daemon.js';
 import { LaunchdBackend, parsePrint, renderPlist } from '../src/units/launchd.js';
+import { Daemons } from '../src/health/daemons.js';
 import { ServerManager } from '../src/units/manager.js';
-import { envFilePath, logFilePath, userPaths, type UserPaths } from '../src/units/paths.js';
+import { envFilePath, logFilePath, userPaths, type UserPaths } from '../src/registry/paths.js';
 import type { CommandRunner, RunResult } from '../src/units/runner.js';
 import { EVERYTHING } from './helpers/bridge.js';
-import { freePort } from './helpers/systemd.js';
+import { freePort } from './helpers/ports.js';
 
 const SHIM = 'set -a; . "$0" || exit 78; set +a; exec "$@"';
 /** PATH the entries were "registered" with: node's own directory first, so `node` resolves there. */
@@ -62,8 +63,8 @@ function parsePlistFile(file: string): ParsedPlist {
     return JSON.parse(execFileSync(PYTHON, ['-c', PY, file], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })) as ParsedPlist;
   } catch (err) {
     const e = err as NodeJS.ErrnoException & { stderr?: string };
-    if (e.code === 'ENOENT') throw new Error('python3 is needed to parse plists in this test: apt-get install -y python3');
-    throw new Error(`plistlib rejected ${file}: ${e.stderr ?? e.message}\n---\n${readFileSync(file, 'utf8')}`);
+    if (e.code === 'ENOENT') throw new Error('python3 is needed to parse plists in this test: apt-get install -y python3', { cause: err });
+    throw new Error(`plistlib rejected ${file}: ${e.stderr ?? e.message}\n---\n${readFileSync(file, 'utf8')}`, { cause: err });
   }
 }
 
@@ -639,7 +640,7 @@ describe('ServerManager with MCPSHARE_BACKEND=launchd and an injected launchctl'
   });
 
   test('start: print, bootstrap gui/UID PLIST; status reads launchctl print: crash-loop with 6 restarts', async () => {
-    const s = await manager.start('mem', { waitMs: 5000 });
+    const s = await new Daemons(manager).start('mem', { waitMs: 5000 });
     const calls = fake.take();
     expect(calls.slice(0, 3)).toEqual([`launchctl print ${target}`, `launchctl print ${target}`, `launchctl bootstrap gui/${UID} ${plist}`]);
     expect(calls.slice(3)).toEqual([`launchctl print ${target}`]); // one status read, settled at once
@@ -647,13 +648,13 @@ describe('ServerManager with MCPSHARE_BACKEND=launchd and an injected launchctl'
   });
 
   test('stop: print, bootout gui/UID/LABEL; then status says stopped', async () => {
-    const s = await manager.stop('mem');
+    const s = await new Daemons(manager).stop('mem');
     expect(fake.take()).toEqual([`launchctl print ${target}`, `launchctl bootout ${target}`, `launchctl print ${target}`]);
     expect(s).toMatchObject({ state: 'stopped', restarts: 0, detail: 'not loaded' });
   });
 
   test('remove while loaded: print, bootout; plist, env file and registry entry are gone', async () => {
-    await manager.start('mem', { waitMs: 0 });
+    await new Daemons(manager).start('mem', { waitMs: 0 });
     expect(fake.loaded.has(target)).toBe(true);
     fake.take();
     const envFile = manager.registry.get('mem')!.envFile!;

@@ -12,17 +12,19 @@
 import { afterAll, afterEach, describe, expect, test } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { UnitState } from '../src/units/backend.js';
 import type { DaemonSpec } from '../src/units/daemon.js';
-import { userPaths, type UserPaths } from '../src/units/paths.js';
+import { userPaths, type UserPaths } from '../src/registry/paths.js';
 import { Supervisor } from '../src/units/supervisor.js';
 import { sendControl, socketPath, stateFilePath, supervisorLogPath } from '../src/units/supervisor-control.js';
 import { pidsInGroup } from '../src/util/procinfo.js';
-import { CLI, connect, disconnect, EVERYTHING, FIXTURE, ROOT, sleep, textOf, waitFor } from './helpers/bridge.js';
+import { bridgeStatus, CLI, connect, disconnect, EVERYTHING, FIXTURE, ROOT, textOf } from './helpers/bridge.js';
+import { sleep, waitFor } from './helpers/wait.js';
+import { freePort, portAccepts } from './helpers/ports.js';
+import { allPids, alive, cmdline, environ, processesOf } from './helpers/procs.js';
 import type { ServerStatus } from '../src/units/status.js';
 
 /** In every command line and environment this file creates, so a leak is attributable to it. */
@@ -32,61 +34,11 @@ const MARKER = `mcpsup-test-${process.pid}-${randomBytes(4).toString('hex')}`;
 // Processes
 // ---------------------------------------------------------------------------------------------
 
-/** Alive and not a zombie (a zombie's kill(pid, 0) still succeeds). */
-function alive(pid: number | null | undefined): boolean {
-  if (!pid) return false;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
-function cmdline(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
-  } catch {
-    return '';
-  }
-}
-
-function environ(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/environ`, 'utf8');
-  } catch {
-    return '';
-  }
-}
-
-/** Live processes that belong to a test HOME: HOME=home in their environment, or home or the marker on their command line. */
-function processesOf(home: string): { pid: number; cmd: string }[] {
-  const out: { pid: number; cmd: string }[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const pid = Number(entry);
-    if (pid === process.pid || !alive(pid)) continue;
-    const cmd = cmdline(pid);
-    const env = environ(pid);
-    if (env.includes(`\0HOME=${home}\0`) || env.startsWith(`HOME=${home}\0`) || cmd.includes(home)) {
-      out.push({ pid, cmd });
-    }
-  }
-  return out;
-}
+/** Live processes of a test HOME (its HOME or its path on their command line), with their command lines. */
+const processesOfHome = (home: string) => processesOf(home).map((pid) => ({ pid, cmd: cmdline(pid) }));
 
 /** Live processes whose command line carries this file's marker (the Supervisor unit tests' daemons). */
-function markedProcesses(): { pid: number; cmd: string }[] {
-  const out: { pid: number; cmd: string }[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const pid = Number(entry);
-    if (pid === process.pid || !alive(pid)) continue;
-    const cmd = cmdline(pid);
-    if (cmd.includes(MARKER)) out.push({ pid, cmd });
-  }
-  return out;
-}
+const markedProcesses = () => allPids().filter((pid) => cmdline(pid).includes(MARKER)).map((pid) => ({ pid, cmd: cmdline(pid) }));
 
 function kill(pid: number, signal: NodeJS.Signals, group = false): void {
   try {
@@ -98,25 +50,6 @@ function kill(pid: number, signal: NodeJS.Signals, group = false): void {
 
 async function waitGone(pids: number[], what: string, timeoutMs = 15_000): Promise<void> {
   await waitFor(() => pids.every((p) => !alive(p)), `${what} (${pids.filter(alive).join(', ')}) to exit`, timeoutMs);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-function portAccepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = createServer();
-    srv.once('error', () => resolve(true));
-    srv.listen({ port, host: '127.0.0.1', exclusive: true }, () => srv.close(() => resolve(false)));
-  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -224,20 +157,6 @@ async function waitState(
   }
 }
 
-interface BridgeStatus {
-  pid: number;
-  child: { pid: number | null; state: string };
-  sessions: { total: number };
-}
-
-async function bridgeStatus(port: number): Promise<BridgeStatus | undefined> {
-  try {
-    const res = await fetch(`http://127.0.0.1:${port}/status`, { signal: AbortSignal.timeout(3000) });
-    return (await res.json()) as BridgeStatus;
-  } catch {
-    return undefined;
-  }
-}
 
 function supervisorState(home: string): { pid: number; daemons: Record<string, number> } | undefined {
   try {
@@ -253,7 +172,7 @@ async function teardownHome(home: string): Promise<void> {
   const pid = supervisorState(home)?.pid;
   await sendControl(paths, { op: 'shutdown' }, 5000).catch(() => undefined);
   if (pid) await waitGone([pid], 'the supervisor', 15_000).catch(() => kill(pid, 'SIGKILL'));
-  for (const p of processesOf(home)) {
+  for (const p of processesOfHome(home)) {
     kill(p.pid, 'SIGKILL', true);
     kill(p.pid, 'SIGKILL');
   }
@@ -330,7 +249,7 @@ describe('mcpshare with the built-in supervisor (MCPSHARE_BACKEND=supervisor)', 
 
     // The secret reaches the MCP server through its environment…
     const group = pidsInGroup(row.pid!);
-    const daemonPids = [...new Set([...group, ...readdirSync('/proc').filter((e) => /^\d+$/.test(e)).map(Number).filter((p) => cmdline(p).includes(EVERYTHING) && environ(p).includes(`HOME=${home}`))])];
+    const daemonPids = [...new Set([...group, ...allPids().filter((p) => cmdline(p).includes(EVERYTHING) && environ(p).includes(`HOME=${home}`))])];
     expect(daemonPids.some((p) => environ(p).includes(`\0SECRET=${secret}\0`) && cmdline(p).includes(EVERYTHING))).toBe(true);
     // …and is nowhere else: not on any command line of the daemon, the supervisor or the server,
     // not in `status --json`, not in the registry, not in any log.
@@ -354,7 +273,7 @@ describe('mcpshare with the built-in supervisor (MCPSHARE_BACKEND=supervisor)', 
     expect(alive(state.pid)).toBe(true);
     expect((await sendControl(paths, { op: 'shutdown' }, 5000))?.ok).toBe(true);
     await waitGone([state.pid], 'the supervisor');
-    expect(processesOf(home)).toEqual([]);
+    expect(processesOfHome(home)).toEqual([]);
   }, 120_000);
 
   test('a server that crashes at start ends in crash-loop with its restart count; stop clears it', async () => {
@@ -388,7 +307,7 @@ describe('mcpshare with the built-in supervisor (MCPSHARE_BACKEND=supervisor)', 
     await sleep(1000); // > 3 × restart-sec
     expect(await rowOf(home, 'crashy')).toMatchObject({ state: 'crash-loop', restarts: 2 });
     expect(readFileSync(row.logFile, 'utf8').length).toBe(logLen);
-    expect(processesOf(home).filter((p) => p.cmd.includes('bridge') || p.cmd.includes(MARKER))).toEqual([]);
+    expect(processesOfHome(home).filter((p) => p.cmd.includes('bridge') || p.cmd.includes(MARKER))).toEqual([]);
 
     // `stop` clears the crash loop (like systemctl stop + reset-failed).
     await ok(home, ['stop', 'crashy']);
@@ -437,7 +356,7 @@ describe('mcpshare with the built-in supervisor (MCPSHARE_BACKEND=supervisor)', 
     await sleep(1000); // well past restart-sec 0.3
     expect(await rowOf(home, 'clean')).toMatchObject({ state: 'stopped', restarts: 0, pid: null });
     expect(readFileSync(startsFile, 'utf8')).toBe('start\n');
-    expect(processesOf(home).filter((p) => p.cmd.includes(startsFile))).toEqual([]);
+    expect(processesOfHome(home).filter((p) => p.cmd.includes(startsFile))).toEqual([]);
 
     const all = await mcpshare(home, ['stop', '--all']);
     expect(all.code).toBe(0);
@@ -449,7 +368,7 @@ describe('mcpshare with the built-in supervisor (MCPSHARE_BACKEND=supervisor)', 
     expect(await portAccepts(port)).toBe(false);
     await waitGone([back.pid!], 'the restarted bridge');
     // Only the idle supervisor is left of this HOME.
-    const left = processesOf(home);
+    const left = processesOfHome(home);
     expect(left.map((p) => p.pid)).toEqual([supervisorState(home)!.pid]);
   }, 120_000);
 
@@ -493,11 +412,11 @@ describe('mcpshare with the built-in supervisor (MCPSHARE_BACKEND=supervisor)', 
     // The port is served by the new supervisor's bridge, and only one bridge of this HOME runs.
     const served = (await bridgeStatus(port))!;
     expect(served.pid).toBe(row.pid);
-    expect(processesOf(home).filter((p) => p.cmd.includes(' bridge ')).map((p) => p.pid)).toEqual([row.pid]);
+    expect(processesOfHome(home).filter((p) => p.cmd.includes(' bridge ')).map((p) => p.pid)).toEqual([row.pid]);
 
     expect((await sendControl(paths, { op: 'shutdown' }, 5000))?.ok).toBe(true);
     await waitGone([second.pid, row.pid!], 'the supervisor and its daemon');
-    expect(processesOf(home)).toEqual([]);
+    expect(processesOfHome(home)).toEqual([]);
     expect(await portAccepts(port)).toBe(false);
   }, 120_000);
 
@@ -508,7 +427,8 @@ describe('mcpshare with the built-in supervisor (MCPSHARE_BACKEND=supervisor)', 
     // One process starting every daemon at once, as the tray does at login (the built code, in its
     // own node process: the supervisor it launches is dist/cli.js).
     const script = `const { ServerManager } = await import(${JSON.stringify(join(ROOT, 'dist/units/manager.js'))});
-      const m = new ServerManager();
+      const { Daemons } = await import(${JSON.stringify(join(ROOT, 'dist/health/daemons.js'))});
+      const m = new Daemons(new ServerManager());
       const rows = await Promise.all(${JSON.stringify(names)}.map((n) => m.start(n, { waitMs: 20000 })));
       console.log(JSON.stringify(rows.map((r) => r.state)));`;
     const par = await new Promise<CliResult>((resolve) => {
@@ -520,7 +440,7 @@ describe('mcpshare with the built-in supervisor (MCPSHARE_BACKEND=supervisor)', 
       p.once('close', (code) => resolve({ code, stdout, stderr }));
     });
     expect(par).toMatchObject({ code: 0, stderr: '' });
-    const supervisors = () => processesOf(home).filter((p) => / supervise( |$)/.test(p.cmd));
+    const supervisors = () => processesOfHome(home).filter((p) => / supervise( |$)/.test(p.cmd));
     expect(supervisors()).toHaveLength(1);
     const first = supervisors()[0]!.pid;
     for (const n of names) expect((await rowOf(home, n)).state).toBe('up');
@@ -560,7 +480,7 @@ describe('mcpshare with the built-in supervisor (MCPSHARE_BACKEND=supervisor)', 
       expect(supervisorState(home)!.pid).toBe(sup.pid);
       expect(one.backend).toBe('supervisor');
       const daemons = [one.pid!, two.pid!, ...pidsInGroup(one.pid!), ...pidsInGroup(two.pid!)];
-      const servers = processesOf(home).filter((p) => p.cmd.includes(FIXTURE) && !p.cmd.includes(' bridge ')).map((p) => p.pid);
+      const servers = processesOfHome(home).filter((p) => p.cmd.includes(FIXTURE) && !p.cmd.includes(' bridge ')).map((p) => p.pid);
       expect(servers).toHaveLength(2);
       // A second supervisor for the same HOME refuses to run.
       const dup = await mcpshare(home, ['supervise']);
@@ -572,7 +492,7 @@ describe('mcpshare with the built-in supervisor (MCPSHARE_BACKEND=supervisor)', 
       expect(err).toMatch(/SIGTERM: stopping every daemon/);
       await waitGone([...daemons, ...servers], 'the daemons of the supervisor');
       for (const p of ports) expect(await portAccepts(p)).toBe(false);
-      expect(processesOf(home)).toEqual([]);
+      expect(processesOfHome(home)).toEqual([]);
       expect((await sendControl(paths, { op: 'ping' }, 2000))?.ok ?? false).toBe(false);
     } finally {
       // On failure: a graceful stop first (it stops the daemons), SIGKILL if that hangs; teardown kills what is left.

@@ -16,22 +16,13 @@ import { join } from 'node:path';
 import type { Server } from 'node:net';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { EVERYTHING, textOf, waitFor } from './helpers/bridge.js';
+import { bridgeStatus, EVERYTHING, textOf } from './helpers/bridge.js';
+import { describeWith } from './helpers/requirements.js';
 import type { ServerStatus } from '../src/units/status.js';
-import {
-  allCommandLines,
-  freePort,
-  mcpshare,
-  occupyPort,
-  portAccepts,
-  processesOf,
-  run,
-  settingValues,
-  startUserManager,
-  unitSections,
-  type RunResult,
-  type UserManager,
-} from './helpers/systemd.js';
+import { mcpshare, run, settingValues, startUserManager, SYSTEMD, unitSections, type RunResult, type UserManager } from './helpers/systemd.js';
+import { waitFor } from './helpers/wait.js';
+import { allCommandLines, processesOf } from './helpers/procs.js';
+import { freePort, occupyPort, portAccepts } from './helpers/ports.js';
 
 const TAG = `${process.pid.toString(36)}${randomBytes(2).toString('hex')}`;
 const EV = `ev-${TAG}`; // bridged server-everything with a secret
@@ -106,26 +97,21 @@ async function client(url: string): Promise<{ client: Client; transport: Streama
   return { client: c, transport };
 }
 
-async function bridgeStatus(port: number): Promise<any> {
-  const res = await fetch(`http://127.0.0.1:${port}/status`);
-  return res.json();
-}
+describeWith(SYSTEMD, 'mcpshare on a real systemd user manager', () => {
+  beforeAll(async () => {
+    sd = await startUserManager();
+    const picked = new Set<number>();
+    while (picked.size < 4) picked.add(await freePort(picked));
+    const [ev, evMoved, nat, crash] = [...picked];
+    ports = { ev, evMoved, nat, crash };
+  }, 60_000);
 
-beforeAll(async () => {
-  sd = await startUserManager();
-  const picked = new Set<number>();
-  while (picked.size < 4) picked.add(await freePort(picked));
-  const [ev, evMoved, nat, crash] = [...picked];
-  ports = { ev, evMoved, nat, crash };
-}, 60_000);
+  afterAll(async () => {
+    for (const c of openClients) await c.close().catch(() => undefined);
+    for (const s of openServers) s.close();
+    await sd?.stop();
+  }, 60_000);
 
-afterAll(async () => {
-  for (const c of openClients) await c.close().catch(() => undefined);
-  for (const s of openServers) s.close();
-  await sd?.stop();
-}, 60_000);
-
-describe('mcpshare on a real systemd user manager', () => {
   test('add: a bridged server with a secret gets a valid, enabled unit and a private env file', async () => {
     const r = await cli('add', EV, '--port', String(ports.ev), '--env', `API_KEY=${SECRET}`, '--', 'node', EVERYTHING, 'stdio');
     expectOk(r);
@@ -183,7 +169,7 @@ describe('mcpshare on a real systemd user manager', () => {
     expect(s.rssBytes).toBeGreaterThan(20 * 1024 * 1024);
 
     // The server child got API_KEY through EnvironmentFile= (and the unit's HOME is the test's).
-    const childPid = (await bridgeStatus(ports.ev)).child.pid as number;
+    const childPid = (await bridgeStatus(ports.ev))!.child.pid!;
     const childEnv = readFileSync(`/proc/${childPid}/environ`, 'latin1').split('\0');
     expect(childEnv).toContain(`API_KEY=${SECRET}`);
     expect(childEnv).toContain(`HOME=${sd.home}`);
@@ -207,7 +193,7 @@ describe('mcpshare on a real systemd user manager', () => {
     expect((await status(EV)).sessions).toBe(1);
     await transport.terminateSession();
     await c.close();
-    await waitFor(async () => (await bridgeStatus(ports.ev)).sessions.total === 0, 'the session to close', 30_000);
+    await waitFor(async () => (await bridgeStatus(ports.ev))?.sessions.total === 0, 'the session to close', 30_000);
     expect((await status(EV)).sessions).toBe(0);
   }, SLOW);
 
@@ -264,7 +250,7 @@ describe('mcpshare on a real systemd user manager', () => {
       return row.state === 'up' ? row : undefined;
     }, 'the moved server to be up', 90_000)) as StatusRow;
     expect(s).toMatchObject({ port: ports.evMoved, url: `http://localhost:${ports.evMoved}/mcp` });
-    expect((await bridgeStatus(ports.evMoved)).child.state).toBe('ready');
+    expect((await bridgeStatus(ports.evMoved))?.child.state).toBe('ready');
     expect(await portAccepts(ports.ev)).toBe(false);
     const { client: c } = await client(s.url);
     expect(textOf(await c.callTool({ name: 'echo', arguments: { message: 'moved' } }))).toBe('Echo: moved');

@@ -1,14 +1,16 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { McpshareError } from '../errors.js';
 import { readEnvFile } from '../util/envfile.js';
 import { createLogger, redact, type Logger } from '../util/log.js';
 import { groupRss, rssOf } from '../util/procinfo.js';
 import { VERSION } from '../version.js';
 import { createBridgeHttp } from './http.js';
 import { ErrorCode } from './jsonrpc.js';
-import { Router, type RouterStats } from './router.js';
+import { Router } from './router.js';
 import { isLoopbackHost } from './security.js';
-import { Upstream, type ChildState } from './upstream.js';
+import type { BridgeStatus } from './status.js';
+import { Upstream } from './upstream.js';
 
 export interface BridgeOptions {
   /** Shown in /status and logs; usually the registry name. */
@@ -40,28 +42,6 @@ export interface BridgeOptions {
   logger?: Logger;
 }
 
-export interface BridgeStatus {
-  name: string;
-  version: string;
-  pid: number;
-  url: string;
-  uptimeSec: number;
-  bridgeRssBytes: number | null;
-  child: {
-    pid: number | null;
-    state: ChildState;
-    restarts: number;
-    rssBytes: number | null;
-    lastExit: { code: number | null; signal: string | null; reason: string } | null;
-  };
-  server: { name: string; version: string; protocolVersion: string } | null;
-  sessions: RouterStats['sessions'];
-  requests: { served: number; inFlight: number; queued: number };
-  serverRequests: { routed: number; fallback: number };
-  misroutedDropped: number;
-  warnings: string[];
-}
-
 export interface BridgeExit {
   code: number;
   reason: string;
@@ -79,10 +59,6 @@ export interface RunningBridge {
   killChildNow(): void;
   /** The bridge's logger: it redacts the env-file values and the token. */
   log: Logger;
-}
-
-export class BridgeError extends Error {
-  override name = 'BridgeError';
 }
 
 const DEFAULTS = {
@@ -103,12 +79,13 @@ function listen(server: Server, port: number, host: string): Promise<void> {
       server.off('listening', onListening);
       const where = `${host}:${port}`;
       if (err.code === 'EADDRINUSE') {
-        reject(new BridgeError(`port ${port} on ${host} is already in use; stop what holds it (ss -ltnp 'sport = :${port}') or choose another with --port`));
-      } else if (err.code === 'EACCES') {
-        reject(new BridgeError(`permission denied listening on ${where}; use a port above 1024`));
-      } else if (err.code === 'EADDRNOTAVAIL') {
-        reject(new BridgeError(`cannot listen on ${where}: no such local address`));
-      } else reject(new BridgeError(`cannot listen on ${where}: ${err.message}`));
+        reject(new McpshareError('port-in-use', `port ${port} on ${host} is already in use; stop what holds it (ss -ltnp 'sport = :${port}') or choose another with --port`, { cause: err, context: { port } }));
+        return;
+      }
+      const context = { cause: err, context: { host, port } };
+      if (err.code === 'EACCES') reject(new McpshareError('listen-failed', `permission denied listening on ${where}; use a port above 1024`, context));
+      else if (err.code === 'EADDRNOTAVAIL') reject(new McpshareError('listen-failed', `cannot listen on ${where}: no such local address`, context));
+      else reject(new McpshareError('listen-failed', `cannot listen on ${where}: ${err.message}`, context));
     };
     const onListening = () => {
       server.off('error', onError);
@@ -137,12 +114,12 @@ function urlHost(host: string): string {
 /** Starts one bridge: HTTP first (so a port clash fails before anything is spawned), then the child. */
 export async function startBridge(options: BridgeOptions): Promise<RunningBridge> {
   const o = { ...DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as typeof DEFAULTS & BridgeOptions;
-  if (!o.command) throw new BridgeError('no command given: mcpshare bridge [options] -- COMMAND [ARGS...]');
+  if (!o.command) throw new McpshareError('usage', 'no command given: mcpshare bridge [options] -- COMMAND [ARGS...]');
   if (!isLoopbackHost(o.host.replace(/^\[|\]$/g, ''))) {
     if (!o.allowRemote) {
-      throw new BridgeError(`refusing to listen on ${o.host}: only loopback is allowed by default. Pass --allow-remote together with --token (or MCPSHARE_TOKEN) to expose it.`);
+      throw new McpshareError('usage', `refusing to listen on ${o.host}: only loopback is allowed by default. Pass --allow-remote together with --token (or MCPSHARE_TOKEN) to expose it.`);
     }
-    if (!o.token) throw new BridgeError(`listening on ${o.host} requires a bearer token: pass --token or set MCPSHARE_TOKEN`);
+    if (!o.token) throw new McpshareError('usage', `listening on ${o.host} requires a bearer token: pass --token or set MCPSHARE_TOKEN`);
   }
   const fileEnv = o.envFile ? readEnvFile(o.envFile) : {};
   const secrets = [...Object.values(fileEnv), ...Object.values(o.env ?? {}), ...(o.token ? [o.token] : [])];
@@ -206,7 +183,7 @@ export async function startBridge(options: BridgeOptions): Promise<RunningBridge
     },
     log.child('http'),
   );
-  const server = createServer(http.handle);
+  const server = createServer((req, res) => http.handle(req, res));
   // Streams may stay open for days; Node's defaults would cut them.
   server.requestTimeout = 0;
   server.keepAliveTimeout = 65_000;

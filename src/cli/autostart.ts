@@ -1,5 +1,6 @@
 import { autostartStatus, disableAutostart, enableAutostart, type AutostartOptions, type AutostartStatus } from '../tray/autostart.js';
-import { parseCommandLine, UsageError } from '../util/args.js';
+import { parseCommandLine } from '../util/args.js';
+import { McpshareError } from '../errors.js';
 
 export const autostartUsage = `Usage: mcpshare autostart [on|off|status] [--json] [--no-start]
 
@@ -40,12 +41,12 @@ function describe(s: AutostartStatus): string {
 
 export async function autostartCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommandLine(argv, { json: { type: 'boolean' }, 'no-start': { type: 'boolean' } });
-  if (positionals.length > 1) throw new UsageError(`one action: on, off or status (got "${positionals.join(' ')}")`);
+  if (positionals.length > 1) throw new McpshareError('usage', `one action: on, off or status (got "${positionals.join(' ')}")`);
   const action = positionals[0] ?? 'status';
-  if (!['on', 'off', 'status'].includes(action)) throw new UsageError(`unknown action "${action}": use on, off or status`);
-  if (values['no-start'] && action !== 'on') throw new UsageError('--no-start goes with "on"');
+  if (!['on', 'off', 'status'].includes(action)) throw new McpshareError('usage', `unknown action "${action}": use on, off or status`);
+  if (values['no-start'] && action !== 'on') throw new McpshareError('usage', '--no-start goes with "on"');
   const platform = process.env[PLATFORM_OVERRIDE];
-  if (platform !== undefined && platform !== 'linux' && platform !== 'darwin') throw new UsageError(`${PLATFORM_OVERRIDE} must be "linux" or "darwin", got "${platform}"`);
+  if (platform !== undefined && platform !== 'linux' && platform !== 'darwin') throw new McpshareError('usage', `${PLATFORM_OVERRIDE} must be "linux" or "darwin", got "${platform}"`);
   const opts: AutostartOptions = { platform: (platform as NodeJS.Platform | undefined) ?? process.platform, env: process.env, start: !values['no-start'] };
 
   if (action === 'status') {

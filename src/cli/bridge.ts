@@ -1,6 +1,6 @@
-import { BridgeError } from '../bridge/bridge.js';
 import { parseEnvAssignments } from '../registry/secrets.js';
-import { intOption, parseCommandLine, secondsOption, UsageError } from '../util/args.js';
+import { intOption, parseCommandLine, secondsOption } from '../util/args.js';
+import { McpshareError } from '../errors.js';
 import { runBridgeForeground } from './run-bridge.js';
 
 export const bridgeUsage = `Usage: mcpshare bridge [options] -- COMMAND [ARGS...]
@@ -47,35 +47,32 @@ export async function bridgeCommand(argv: string[]): Promise<number> {
     },
     false,
   );
-  if (rest.length === 0) throw new UsageError('no server command given; put it after "--", e.g. mcpshare bridge -- npx -y @modelcontextprotocol/server-memory');
+  if (rest.length === 0) throw new McpshareError('usage', 'no server command given; put it after "--", e.g. mcpshare bridge -- npx -y @modelcontextprotocol/server-memory');
   let env: Record<string, string>;
   try {
     env = parseEnvAssignments(values.env); // its error never repeats the value: it may be a secret
   } catch (err) {
-    throw new UsageError((err as Error).message);
+    throw new McpshareError('usage', (err as Error).message);
   }
   const [command, ...args] = rest;
-  try {
-    return await runBridgeForeground({
-      name: values.name ?? command.split('/').pop()!,
-      command,
-      args,
-      cwd: values.cwd,
-      envFile: values['env-file'],
-      env,
-      host: values.host,
-      port: intOption(values.port, 'port', 0, 65535),
-      token: values.token ?? process.env.MCPSHARE_TOKEN,
-      allowRemote: values['allow-remote'],
-      allowedOrigins: values['allowed-origin'],
-      initTimeoutMs: secondsOption(values['init-timeout'], 'init-timeout'),
-      restartLimit: intOption(values['restart-limit'], 'restart-limit', 1, 1000),
-      restartWindowMs: secondsOption(values['restart-window'], 'restart-window'),
-      failFast: values['fail-fast'],
-      sessionIdleTimeoutMs: secondsOption(values['session-idle-timeout'], 'session-idle-timeout'),
-    });
-  } catch (err) {
-    if (err instanceof BridgeError) throw new UsageError(err.message);
-    throw err;
-  }
+  // startBridge's refusals are McpshareErrors already: a bad flag combination is 'usage' (exit 2),
+  // a busy port is 'port-in-use' (exit 1), decided by the code in src/errors.ts.
+  return runBridgeForeground({
+    name: values.name ?? command.split('/').pop()!,
+    command,
+    args,
+    cwd: values.cwd,
+    envFile: values['env-file'],
+    env,
+    host: values.host,
+    port: intOption(values.port, 'port', 0, 65535),
+    token: values.token ?? process.env.MCPSHARE_TOKEN,
+    allowRemote: values['allow-remote'],
+    allowedOrigins: values['allowed-origin'],
+    initTimeoutMs: secondsOption(values['init-timeout'], 'init-timeout'),
+    restartLimit: intOption(values['restart-limit'], 'restart-limit', 1, 1000),
+    restartWindowMs: secondsOption(values['restart-window'], 'restart-window'),
+    failFast: values['fail-fast'],
+    sessionIdleTimeoutMs: secondsOption(values['session-idle-timeout'], 'session-idle-timeout'),
+  });
 }

@@ -1,9 +1,12 @@
 import { checkEntry, type ServerCheck } from '../health/check.js';
+import { Daemons } from '../health/daemons.js';
 import { HealthMonitor } from '../health/monitor.js';
 import { probe } from '../health/probe.js';
 import type { ProbeResult, Transport } from '../health/types.js';
+import type { ServerEntry } from '../registry/registry.js';
 import { ServerManager } from '../units/manager.js';
-import { parseCommandLine, secondsOption, UsageError } from '../util/args.js';
+import { parseCommandLine, secondsOption } from '../util/args.js';
+import { McpshareError } from '../errors.js';
 
 /** `mcpshare check`: handshake health of registered daemons (or any loopback URL). Logic lives in src/health. */
 
@@ -39,20 +42,20 @@ export async function checkCommand(argv: string[]): Promise<number> {
     watch: { type: 'boolean' },
     interval: { type: 'string' },
   });
-  if (values.type !== undefined && values.transport !== undefined) throw new UsageError('give --transport or --type, not both');
+  if (values.type !== undefined && values.transport !== undefined) throw new McpshareError('usage', 'give --transport or --type, not both');
   values.transport ??= values.type; // "type" is what .mcp.json calls it
   const timeoutMs = secondsOption(values.timeout, 'timeout') ?? 3000;
   const opts = { timeoutMs, concurrency: values.concurrency };
   const urls = positionals.filter((p) => /^[a-z]+:\/\//i.test(p));
-  if (urls.length && urls.length !== positionals.length) throw new UsageError('give server names or one URL, not both');
-  if (urls.length > 1) throw new UsageError('give one URL at a time');
-  if (values.transport !== undefined && values.transport !== 'http' && values.transport !== 'sse') throw new UsageError(`--transport must be "http" or "sse", got "${values.transport}"`);
-  if (values.transport && !urls.length) throw new UsageError('--transport is for a URL; a registered server knows its transport');
+  if (urls.length && urls.length !== positionals.length) throw new McpshareError('usage', 'give server names or one URL, not both');
+  if (urls.length > 1) throw new McpshareError('usage', 'give one URL at a time');
+  if (values.transport !== undefined && values.transport !== 'http' && values.transport !== 'sse') throw new McpshareError('usage', `--transport must be "http" or "sse", got "${values.transport}"`);
+  if (values.transport && !urls.length) throw new McpshareError('usage', '--transport is for a URL; a registered server knows its transport');
   if (values.watch) {
-    if (urls.length) throw new UsageError('--watch follows registered servers; give names or nothing');
+    if (urls.length) throw new McpshareError('usage', '--watch follows registered servers; give names or nothing');
     return watch(positionals, secondsOption(values.interval, 'interval') ?? 30_000, timeoutMs, !!values.json);
   }
-  if (values.interval !== undefined) throw new UsageError('--interval goes with --watch');
+  if (values.interval !== undefined) throw new McpshareError('usage', '--interval goes with --watch');
 
   let results: (ServerCheck | ProbeResult)[];
   if (urls.length) {
@@ -60,7 +63,7 @@ export async function checkCommand(argv: string[]): Promise<number> {
     try {
       path = new URL(urls[0]).pathname;
     } catch {
-      throw new UsageError(`"${urls[0]}" is not a valid URL; give it as http://localhost:PORT/mcp (or /sse)`);
+      throw new McpshareError('usage', `"${urls[0]}" is not a valid URL; give it as http://localhost:PORT/mcp (or /sse)`);
     }
     const transport = (values.transport as Transport | undefined) ?? (/\/sse\/?$/.test(path) ? 'sse' : 'http');
     results = [await probe({ url: urls[0], transport }, opts)];
@@ -71,7 +74,8 @@ export async function checkCommand(argv: string[]): Promise<number> {
       process.stdout.write('No servers registered yet. Add one with: mcpshare add NAME -- COMMAND [ARGS...]\n');
       return 0;
     }
-    results = await Promise.all(entries.map(async (e) => checkEntry(e, await manager.statusOf(e), opts)));
+    const daemons = new Daemons(manager);
+    results = await Promise.all(entries.map(async (e) => checkEntry(e, await daemons.statusOf(e), opts)));
   }
   if (values.json) process.stdout.write(JSON.stringify({ checks: results }, null, 2) + '\n');
   else process.stdout.write(results.map(describe).join(''));
@@ -88,11 +92,11 @@ function describe(r: ServerCheck | ProbeResult): string {
 }
 
 async function watch(names: string[], intervalMs: number, timeoutMs: number, json: boolean): Promise<number> {
-  const manager = new ServerManager();
-  for (const n of names) manager.registry.require(n);
+  const daemons = new Daemons(new ServerManager());
+  for (const n of names) daemons.manager.registry.require(n);
   const source = {
-    list: () => manager.list().filter((e) => !names.length || names.includes(e.name)),
-    statusOf: (e: Parameters<ServerManager['statusOf']>[0]) => manager.statusOf(e),
+    list: () => daemons.list().filter((e) => !names.length || names.includes(e.name)),
+    statusOf: (e: ServerEntry) => daemons.statusOf(e),
   };
   const monitor = new HealthMonitor(source, { intervalMs, timeoutMs });
   monitor.on('change', (h, prev) => {

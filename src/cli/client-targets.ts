@@ -3,9 +3,10 @@ import type { RevertEntryStatus } from '../clients/revert.js';
 import { CLIENTS, clientByName, clientContext, CLIENT_NAMES, isClientName, type ClientApplyOutcome, type ClientApplyReport, type ClientRevertReport, type McpClient } from '../clients/targets/index.js';
 import { applyClients, importClients, listClients, revertClients, revertEverything, type ClientListing, type ConfigProblem, type ListedStatus } from '../clients/targets/run.js';
 import { ServerManager } from '../units/manager.js';
-import { userPaths } from '../units/paths.js';
-import { parseCommandLine, UsageError } from '../util/args.js';
-import { table } from './format.js';
+import { userPaths } from '../registry/paths.js';
+import { McpshareError } from '../errors.js';
+import { parseCommandLine } from '../util/args.js';
+import { table } from '../util/table.js';
 
 /**
  * `mcpshare clients`, and `import`/`apply`/`revert` with `--client NAME` or `--all-clients`: the
@@ -22,14 +23,14 @@ export const clientOptions = {
 
 /** The clients a command names: one with --client, every one with --all-clients. */
 export function chosenClients(v: { client?: string; 'all-clients'?: boolean }): McpClient[] {
-  if (v.client !== undefined && v['all-clients']) throw new UsageError('give --client NAME or --all-clients, not both');
+  if (v.client !== undefined && v['all-clients']) throw new McpshareError('usage', 'give --client NAME or --all-clients, not both');
   if (v['all-clients']) return [...CLIENTS];
-  if (!isClientName(v.client ?? '')) throw new UsageError(`unknown client "${v.client}"; the clients are: ${NAMES}`);
+  if (!isClientName(v.client ?? '')) throw new McpshareError('usage', `unknown client "${v.client}"; the clients are: ${NAMES}`);
   return [clientByName(v.client!)];
 }
 
 function noClaudeScopes(v: { local?: string; user?: boolean }, what: string): void {
-  if (v.local !== undefined) throw new UsageError(`--local is Claude Code's: use it with --client claude-code, not ${what}`);
+  if (v.local !== undefined) throw new McpshareError('usage', `--local is Claude Code's: use it with --client claude-code, not ${what}`);
 }
 
 const printProblems = (problems: ConfigProblem[]) => {
@@ -193,8 +194,8 @@ export async function revertForClients(values: { client?: string; 'all-clients'?
   const stateDir = userPaths(env).stateDir;
   let reports: ClientRevertReport[];
   if (values['all-clients']) {
-    if (values.client !== undefined) throw new UsageError('give --client NAME or --all-clients, not both');
-    if (values.project !== undefined) throw new UsageError('--all-clients reverts every apply on record, of every project: give no --project with it');
+    if (values.client !== undefined) throw new McpshareError('usage', 'give --client NAME or --all-clients, not both');
+    if (values.project !== undefined) throw new McpshareError('usage', '--all-clients reverts every apply on record, of every project: give no --project with it');
     reports = await revertEverything({ stateDir, dryRun: values['dry-run'] });
   } else {
     reports = await revertClients(chosenClients(values), clientContext(env), { stateDir, dryRun: values['dry-run'], all: values.all, project: values.project });

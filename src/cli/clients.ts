@@ -4,9 +4,10 @@ import { describeTarget, localTarget, projectTarget, targetFlag, userTarget, typ
 import { importConfig, nextSteps, type ImportOutcome } from '../clients/import.js';
 import { revertAll, revertConfig, type RevertEntryStatus, type RevertReport } from '../clients/revert.js';
 import { ServerManager } from '../units/manager.js';
-import { userPaths } from '../units/paths.js';
-import { parseCommandLine, UsageError } from '../util/args.js';
-import { table } from './format.js';
+import { userPaths } from '../registry/paths.js';
+import { parseCommandLine } from '../util/args.js';
+import { McpshareError } from '../errors.js';
+import { table } from '../util/table.js';
 
 /** `apply`, `revert`, `import`: the client-config side of the CLI. Logic lives in src/clients/. */
 
@@ -25,7 +26,7 @@ const otherClients = (v: { client?: string; 'all-clients'?: boolean }) => !!v['a
 
 function targetOf(v: { project?: string; local?: string; user?: boolean }): ConfigTarget {
   const given = [v.project !== undefined && '--project', v.local !== undefined && '--local', v.user && '--user'].filter(Boolean);
-  if (given.length > 1) throw new UsageError(`give only one of --project DIR, --local [DIR] and --user (got ${given.join(' and ')})`);
+  if (given.length > 1) throw new McpshareError('usage', `give only one of --project DIR, --local [DIR] and --user (got ${given.join(' and ')})`);
   if (v.user) return userTarget();
   if (v.local !== undefined) return localTarget(v.local || process.cwd());
   return projectTarget(v.project ?? process.cwd());
@@ -209,7 +210,7 @@ export async function revertCommand(argv: string[]): Promise<number> {
   const dryRun = values['dry-run'];
   if (values.all) {
     const given = [values.project !== undefined && '--project', values.local !== undefined && '--local', values.user && '--user'].filter(Boolean);
-    if (given.length) throw new UsageError(`--all reverts every config: give no ${given.join(' or ')} with it`);
+    if (given.length) throw new McpshareError('usage', `--all reverts every config: give no ${given.join(' or ')} with it`);
     const reports = await revertAll({ backups: backups(), dryRun });
     if (values.json) out(JSON.stringify(reports, null, 2) + '\n');
     else if (!reports.length) out('nothing to revert: no apply is on record that is not reverted already\n');

@@ -2,7 +2,8 @@ import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { LineDecoder } from '../bridge/framing.js';
 import { Relay } from '../connect/relay.js';
 import { targetFor } from '../connect/target.js';
-import { parseCommandLine, UsageError } from '../util/args.js';
+import { McpshareError } from '../errors.js';
+import { parseCommandLine } from '../util/args.js';
 
 export const connectUsage = `Usage: mcpshare connect NAME|URL [options]
 
@@ -31,11 +32,11 @@ Environment:
 
 export async function connectCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommandLine(argv, { retry: { type: 'string' } });
-  if (positionals.length !== 1) throw new UsageError('give one server name or URL (see "mcpshare list")');
+  if (positionals.length !== 1) throw new McpshareError('usage', 'give one server name or URL (see "mcpshare list")');
   let retryMs = 10_000;
   if (values.retry !== undefined) {
     const n = Number(values.retry);
-    if (!Number.isFinite(n) || n < 0) throw new UsageError(`--retry must be a number of seconds (0 or more), got "${values.retry}"`);
+    if (!Number.isFinite(n) || n < 0) throw new McpshareError('usage', `--retry must be a number of seconds (0 or more), got "${values.retry}"`);
     retryMs = Math.round(n * 1000);
   }
   const target = targetFor(positionals[0]);

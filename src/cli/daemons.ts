@@ -1,16 +1,18 @@
+import { Daemons } from '../health/daemons.js';
 import { ServerManager } from '../units/manager.js';
 import { followFile, tailLines } from '../units/logs.js';
-import { logFilePath } from '../units/paths.js';
+import { logFilePath } from '../registry/paths.js';
 import type { ServerStatus } from '../units/status.js';
-import { intOption, parseCommandLine, secondsOption, UsageError } from '../util/args.js';
+import { intOption, parseCommandLine, secondsOption } from '../util/args.js';
+import { McpshareError } from '../errors.js';
 import { statusLine, statusTable } from './format.js';
 
 /** `start`, `stop`, `restart`, `status`, `logs`: the daemon side of the CLI. */
 
 function targets(manager: ServerManager, positionals: string[], all: boolean | undefined, verb: string): string[] {
-  if (all && positionals.length) throw new UsageError('give server names or --all, not both');
+  if (all && positionals.length) throw new McpshareError('usage', 'give server names or --all, not both');
   if (all) return manager.list().map((e) => e.name);
-  if (positionals.length === 0) throw new UsageError(`which server? mcpshare ${verb} NAME (or --all)`);
+  if (positionals.length === 0) throw new McpshareError('usage', `which server? mcpshare ${verb} NAME (or --all)`);
   for (const name of positionals) manager.registry.require(name);
   return positionals;
 }
@@ -20,14 +22,14 @@ const ok = (s: ServerStatus, wanted: 'up' | 'stopped') => s.state === wanted;
 function lifecycle(verb: 'start' | 'stop' | 'restart') {
   return async (argv: string[]): Promise<number> => {
     const { values, positionals } = parseCommandLine(argv, { all: { type: 'boolean' }, wait: { type: 'string' } });
-    const manager = new ServerManager();
-    const names = targets(manager, positionals, values.all, verb);
+    const daemons = new Daemons(new ServerManager());
+    const names = targets(daemons.manager, positionals, values.all, verb);
     const waitMs = secondsOption(values.wait, 'wait') ?? 30_000;
     let failures = 0;
     // One at a time: systemctl and the supervisor serialise anyway, and the output stays in order.
     for (const name of names) {
       try {
-        const s = verb === 'stop' ? await manager.stop(name) : verb === 'start' ? await manager.start(name, { waitMs }) : await manager.restart(name, { waitMs });
+        const s = verb === 'stop' ? await daemons.stop(name) : verb === 'start' ? await daemons.start(name, { waitMs }) : await daemons.restart(name, { waitMs });
         process.stdout.write(statusLine(s));
         if (!ok(s, verb === 'stop' ? 'stopped' : 'up')) failures++;
       } catch (err) {
@@ -59,8 +61,7 @@ memory and open sessions. --json prints {"servers": [...]} in the stable shape t
 
 export async function statusCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommandLine(argv, { json: { type: 'boolean' } });
-  const manager = new ServerManager();
-  const rows = await manager.status(positionals);
+  const rows = await new Daemons(new ServerManager()).status(positionals);
   if (values.json) process.stdout.write(JSON.stringify({ servers: rows }, null, 2) + '\n');
   else process.stdout.write(statusTable(rows));
   return 0;
@@ -73,7 +74,7 @@ Prints the end of a daemon's log (default 50 lines); -f keeps printing what is a
 
 export async function logsCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommandLine(argv, { lines: { type: 'string', short: 'n' }, follow: { type: 'boolean', short: 'f' } });
-  if (positionals.length !== 1) throw new UsageError('give exactly one server NAME');
+  if (positionals.length !== 1) throw new McpshareError('usage', 'give exactly one server NAME');
   const manager = new ServerManager();
   manager.registry.require(positionals[0]);
   const file = logFilePath(manager.paths, positionals[0]);

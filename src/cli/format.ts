@@ -1,14 +1,7 @@
 import type { ServerStatus } from '../units/status.js';
+import { mb, table } from '../util/table.js';
 
-/** Human-readable sizes and the status table shared by `status`, `start`, `stop`. */
-export function mb(bytes: number | null | undefined): string {
-  return bytes ? `${(bytes / 1024 / 1024).toFixed(0)} MB` : '-';
-}
-
-export function table(rows: string[][]): string {
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ')).join('\n') + '\n';
-}
+/** The status table and lines shared by `status`, `start`, `stop`. */
 
 export function statusTable(rows: ServerStatus[]): string {
   if (rows.length === 0) return 'No servers registered yet. Add one with: mcpshare add NAME -- COMMAND [ARGS...]\n';

@@ -1,9 +1,11 @@
 import { parseEnvAssignments } from '../registry/secrets.js';
 import type { RestartPolicy } from '../registry/registry.js';
+import { Daemons } from '../health/daemons.js';
 import { ServerManager } from '../units/manager.js';
-import { intOption, parseCommandLine, UsageError } from '../util/args.js';
+import { intOption, parseCommandLine } from '../util/args.js';
+import { McpshareError } from '../errors.js';
 import { showCommand } from '../util/redact.js';
-import { table } from './format.js';
+import { table } from '../util/table.js';
 
 /** `add`, `remove`, `list`, `edit`: the registry side of the CLI. Logic lives in ServerManager. */
 
@@ -17,7 +19,7 @@ function restartPolicy(v: { 'restart-sec'?: string; 'restart-burst'?: string; 'r
   const num = (s: string | undefined, name: string, min: number) => {
     if (s === undefined) return undefined;
     const n = Number(s);
-    if (!Number.isFinite(n) || n < min) throw new UsageError(`--${name} must be a number ≥ ${min}, got "${s}"`);
+    if (!Number.isFinite(n) || n < min) throw new McpshareError('usage', `--${name} must be a number ≥ ${min}, got "${s}"`);
     return n;
   };
   const p = {
@@ -32,7 +34,7 @@ function envOption(list: string[] | undefined): Record<string, string> {
   try {
     return parseEnvAssignments(list);
   } catch (err) {
-    throw new UsageError((err as Error).message);
+    throw new McpshareError('usage', (err as Error).message);
   }
 }
 
@@ -72,13 +74,13 @@ export async function addCommand(argv: string[]): Promise<number> {
     ...restartOptions,
   });
   const [name, ...extra] = positionals;
-  if (!name) throw new UsageError('give the server a NAME, e.g. mcpshare add memory -- npx -y @modelcontextprotocol/server-memory');
-  if (extra.length) throw new UsageError(`unexpected "${extra[0]}": put the server's command after "--"`);
-  if (rest.length === 0) throw new UsageError(`no command given; put it after "--", e.g. mcpshare add ${name} -- npx -y @modelcontextprotocol/server-memory`);
+  if (!name) throw new McpshareError('usage', 'give the server a NAME, e.g. mcpshare add memory -- npx -y @modelcontextprotocol/server-memory');
+  if (extra.length) throw new McpshareError('usage', `unexpected "${extra[0]}": put the server's command after "--"`);
+  if (rest.length === 0) throw new McpshareError('usage', `no command given; put it after "--", e.g. mcpshare add ${name} -- npx -y @modelcontextprotocol/server-memory`);
   const native = values.native;
-  if (native !== undefined && native !== 'http' && native !== 'sse') throw new UsageError(`--native must be "http" or "sse", got "${native}"`);
-  if (native && values.port === undefined) throw new UsageError('--native needs --port N: the same port the command line tells the server to listen on');
-  if (values.path !== undefined && !native) throw new UsageError('--path is only for --native servers (a bridge serves /mcp and /sse)');
+  if (native !== undefined && native !== 'http' && native !== 'sse') throw new McpshareError('usage', `--native must be "http" or "sse", got "${native}"`);
+  if (native && values.port === undefined) throw new McpshareError('usage', '--native needs --port N: the same port the command line tells the server to listen on');
+  if (values.path !== undefined && !native) throw new McpshareError('usage', '--path is only for --native servers (a bridge serves /mcp and /sse)');
   const manager = new ServerManager();
   const { entry, warnings } = await manager.add({
     name,
@@ -100,7 +102,7 @@ export async function addCommand(argv: string[]): Promise<number> {
       (entry.envFile ? `  env file: ${entry.envFile}\n` : ''),
   );
   if (values.start) {
-    const s = await manager.start(entry.name);
+    const s = await new Daemons(manager).start(entry.name);
     process.stdout.write(`${s.name}: ${s.state}${s.state === 'up' ? '' : ` (${s.detail})`}\n`);
     return s.state === 'up' ? 0 : 1;
   }
@@ -115,7 +117,7 @@ Stops the server's daemon and deletes its unit, its registry entry and the env f
 
 export async function removeCommand(argv: string[]): Promise<number> {
   const { positionals } = parseCommandLine(argv, {});
-  if (positionals.length !== 1) throw new UsageError('give exactly one server NAME');
+  if (positionals.length !== 1) throw new McpshareError('usage', 'give exactly one server NAME');
   const removed = await new ServerManager().remove(positionals[0]);
   process.stdout.write(`removed "${positionals[0]}"${removed.length ? `\n${removed.map((f) => `  deleted ${f}`).join('\n')}` : ''}\n`);
   return 0;
@@ -169,8 +171,8 @@ export async function editCommand(argv: string[]): Promise<number> {
     cwd: { type: 'string' },
     ...restartOptions,
   });
-  if (positionals.length !== 1) throw new UsageError('give exactly one server NAME (and its new command after "--")');
-  if (hadDashDash && rest.length === 0) throw new UsageError('nothing after "--": give the new command');
+  if (positionals.length !== 1) throw new McpshareError('usage', 'give exactly one server NAME (and its new command after "--")');
+  if (hadDashDash && rest.length === 0) throw new McpshareError('usage', 'nothing after "--": give the new command');
   const { entry, restarted, warnings } = await new ServerManager().edit(positionals[0], {
     port: intOption(values.port, 'port', 1, 65535),
     command: rest[0],

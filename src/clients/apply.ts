@@ -5,13 +5,13 @@ import { shareabilityOf } from '../registry/shareability.js';
 import type { ClientTransport, ServerEntry } from '../registry/registry.js';
 import { probe as realProbe } from '../health/probe.js';
 import type { ProbeOptions, ProbeResult, ProbeTarget } from '../health/types.js';
-import { clientUrl } from '../units/daemon.js';
-import { BackupStore, type EntryChange } from './backups.js';
+import { clientUrl } from '../registry/url.js';
+import type { BackupStore, EntryChange } from './backups.js';
 import {
   asRemote,
   asStdio,
   checkSectionPath,
-  ConfigError,
+  configError,
   fileMeta,
   localHint,
   localStdioServers,
@@ -370,7 +370,7 @@ export async function applyConfig(o: ApplyOptions): Promise<ApplyReport> {
   }
   if (o.add) {
     if (cfg.exists) checkSectionPath(target, cfg.text); // e.g. "projects" that is not an object: reported, never touched
-    else if (!existsSync(dirname(target.file))) throw new ConfigError(`${dirname(target.file)} does not exist, so ${target.file} cannot be created`, target.file, 'unreadable');
+    else if (!existsSync(dirname(target.file))) throw configError(`${dirname(target.file)} does not exist, so ${target.file} cannot be created`, target.file, 'unreadable');
   }
 
   const servers = cfg.servers ?? {};
@@ -456,7 +456,7 @@ export async function applyConfig(o: ApplyOptions): Promise<ApplyReport> {
       writeConfigText(created ? { realPath: target.file, mode: target.scope === 'project' ? 0o644 : 0o600 } : fileMeta(target.file), plan.text);
     } catch (err) {
       o.backups.removeRecord(record); // nothing was applied, so there is nothing to revert
-      throw new Error(`could not write ${target.file}: ${(err as Error).message}; it was left as it was`);
+      throw new Error(`could not write ${target.file}: ${(err as Error).message}; it was left as it was`, { cause: err });
     }
     o.backups.prune(target.file);
     return { ...base, outcomes: all, wrote: true, ...(created ? { created: true, backup: undefined } : { backup }), record, ok: ok(all) };

@@ -1,8 +1,9 @@
 import { chmodSync, existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
+import { McpshareError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
-import { JsonSyntaxError, parseJson } from './json-text.js';
+import { parseJson } from './json-text.js';
 import { withFileLock } from './lock.js';
 
 /**
@@ -136,15 +137,9 @@ export function shellWord(s: string): string {
 
 export type ConfigErrorKind = 'unreadable' | 'corrupt' | 'shape';
 
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-  constructor(
-    message: string,
-    readonly file: string,
-    readonly kind: ConfigErrorKind,
-  ) {
-    super(message);
-  }
+/** A client config mcpshare cannot use: McpshareError 'config-unreadable' | 'config-corrupt' | 'config-shape'. */
+export function configError(message: string, file: string, kind: ConfigErrorKind, cause?: unknown): McpshareError<`config-${ConfigErrorKind}`> {
+  return new McpshareError(`config-${kind}`, message, { cause, context: { file } });
 }
 
 export interface ConfigFile {
@@ -169,7 +164,7 @@ export function readConfigText(file: string): string | undefined {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return undefined;
-    throw new ConfigError(`${file} cannot be read (${code === 'EACCES' ? 'permission denied' : (err as Error).message}); it was left untouched`, file, 'unreadable');
+    throw configError(`${file} cannot be read (${code === 'EACCES' ? 'permission denied' : (err as Error).message}); it was left untouched`, file, 'unreadable', err);
   }
 }
 
@@ -179,16 +174,15 @@ export function serversOf(target: ConfigTarget, text: string): Record<string, un
   try {
     data = parseJson(text);
   } catch (err) {
-    const e = err as JsonSyntaxError;
-    throw new ConfigError(`${target.file} is not valid JSON: ${e.message}; it was left untouched — fix it (or restore a backup) and try again`, target.file, 'corrupt');
+    throw configError(`${target.file} is not valid JSON: ${(err as Error).message}; it was left untouched — fix it (or restore a backup) and try again`, target.file, 'corrupt', err);
   }
-  if (!isObject(data)) throw new ConfigError(`${target.file} is not a JSON object; it was left untouched`, target.file, 'shape');
+  if (!isObject(data)) throw configError(`${target.file} is not a JSON object; it was left untouched`, target.file, 'shape');
   let node: unknown = data;
   for (const key of target.section) {
     if (!isObject(node) || !(key in node)) return undefined;
     node = node[key];
   }
-  if (!isObject(node)) throw new ConfigError(`${target.file}: ${sectionPath(target)} is not an object; it was left untouched`, target.file, 'shape');
+  if (!isObject(node)) throw configError(`${target.file}: ${sectionPath(target)} is not an object; it was left untouched`, target.file, 'shape');
   return node;
 }
 
@@ -201,7 +195,7 @@ export function checkSectionPath(target: ConfigTarget, text: string): void {
   for (const [i, key] of target.section.entries()) {
     if (!isObject(node)) {
       const where = i === 0 ? 'the file' : sectionPath({ ...target, section: target.section.slice(0, i) });
-      throw new ConfigError(`${target.file}: ${where} is not an object, so ${sectionPath(target)} cannot be added; it was left untouched`, target.file, 'shape');
+      throw configError(`${target.file}: ${where} is not an object, so ${sectionPath(target)} cannot be added; it was left untouched`, target.file, 'shape');
     }
     if (!(key in node)) return;
     node = node[key];

@@ -4,7 +4,7 @@ import { validateName } from '../registry/names.js';
 import { allocatePort } from '../registry/ports.js';
 import type { ServerEntry } from '../registry/registry.js';
 import { helpFindings, nativeFlagWords, shareabilityOf, type HelpFindings, type HelpOptions } from '../registry/shareability.js';
-import { clientUrl } from '../units/daemon.js';
+import { clientUrl } from '../registry/url.js';
 import type { ServerManager } from '../units/manager.js';
 import { asRemote, asStdio, localHint, localStdioServers, localTarget, missingSection, readConfig, shellWord, targetFlag, type ConfigTarget } from './claude-config.js';
 import { expandDeep } from './expand.js';
@@ -112,7 +112,7 @@ export interface ImportReport {
 }
 
 export async function importConfig(o: ImportOptions): Promise<ImportReport> {
-  const { target, manager } = o;
+  const { target } = o;
   const env = o.env ?? process.env;
   const cfg = readConfig(target);
   const base = { file: target.file, scope: target.scope, projectKey: target.projectKey, exists: cfg.exists, dryRun: !!o.dryRun };

@@ -6,6 +6,7 @@
  *
  * The scanner below trusts its input: call it only on text JSON.parse accepted.
  */
+import { McpshareError } from '../errors.js';
 
 /** One `"key": value` of an object, as offsets into the text (`valueEnd` is exclusive). */
 export interface MemberSpan {
@@ -15,16 +16,8 @@ export interface MemberSpan {
   valueEnd: number;
 }
 
-export class JsonSyntaxError extends Error {
-  override name = 'JsonSyntaxError';
-  constructor(
-    message: string,
-    readonly line?: number,
-    readonly column?: number,
-  ) {
-    super(message);
-  }
-}
+/** A JSON syntax error with where it is: code 'json-syntax', context { line, column }. */
+const syntaxError = (message: string, line?: number, column?: number) => new McpshareError('json-syntax', message, { context: { line, column } });
 
 const BOM = '\uFEFF';
 
@@ -45,14 +38,14 @@ export function parseJson(text: string): unknown {
     const m = /position (\d+)/.exec(msg);
     if (m && !/line \d+/.test(msg)) {
       const { line, column } = lineColumn(text, Number(m[1]) + bodyStart(text));
-      throw new JsonSyntaxError(`${msg} (line ${line}, column ${column})`, line, column);
+      throw syntaxError(`${msg} (line ${line}, column ${column})`, line, column);
     }
     if (/end of JSON input/.test(msg)) {
       const { line, column } = lineColumn(text, text.length);
-      throw new JsonSyntaxError(`${msg || 'empty file'} (line ${line}, column ${column})`, line, column);
+      throw syntaxError(`${msg || 'empty file'} (line ${line}, column ${column})`, line, column);
     }
     const lc = /line (\d+),? column (\d+)/.exec(msg); // newer Node says where itself
-    throw lc ? new JsonSyntaxError(msg, Number(lc[1]), Number(lc[2])) : new JsonSyntaxError(msg);
+    throw lc ? syntaxError(msg, Number(lc[1]), Number(lc[2])) : syntaxError(msg);
   }
 }
 

@@ -1,4 +1,5 @@
 import { mkdirSync, rmdirSync, statSync } from 'node:fs';
+import { McpshareError } from '../errors.js';
 
 /**
  * The lock Claude Code takes around every save of `~/.claude.json`: a directory `FILE.lock`
@@ -6,10 +7,8 @@ import { mkdirSync, rmdirSync, statSync } from 'node:fs';
  * 10 s is stale). Claude Code rewrites that file all the time (counters, project history), so an
  * edit that skipped the lock could be overwritten a moment later, or overwrite one of its saves.
  * We hold it only for read-modify-write of a few milliseconds, so we never need to refresh it.
+ * A lock held too long is McpshareError 'config-locked'.
  */
-export class LockBusyError extends Error {
-  override name = 'LockBusyError';
-}
 
 const STALE_MS = 10_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -24,7 +23,7 @@ export async function withFileLock<T>(file: string, fn: () => T | Promise<T>, op
       break;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      let age = 0;
+      let age: number;
       try {
         age = Date.now() - statSync(lockDir).mtimeMs;
       } catch {
@@ -40,8 +39,10 @@ export async function withFileLock<T>(file: string, fn: () => T | Promise<T>, op
         continue;
       }
       if (Date.now() > deadline) {
-        throw new LockBusyError(
+        throw new McpshareError(
+          'config-locked',
           `${file} is locked by another program (${lockDir} exists, most likely Claude Code saving it); nothing was changed — try again in a moment (if no Claude Code runs, delete ${lockDir})`,
+          { context: { file } },
         );
       }
       await sleep(Math.min(50 * 2 ** Math.min(attempt, 4), 500));

@@ -1,9 +1,10 @@
 import { readFileSync, rmSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { BackupStore, type ApplyRecord, type EntryChange, type StoredRecord } from './backups.js';
-import { ConfigError, describeTarget, fileMeta, readConfigText, serversOf, shellWord, withTargetLock, writeConfigText, type ConfigScope, type ConfigTarget } from './claude-config.js';
+import { isMcpshareError } from '../errors.js';
+import type { BackupStore, ApplyRecord, EntryChange, StoredRecord } from './backups.js';
+import { configError, describeTarget, fileMeta, readConfigText, serversOf, shellWord, withTargetLock, writeConfigText, type ConfigScope, type ConfigTarget } from './claude-config.js';
 import { sectionDiff } from './display.js';
-import { applySplices, JsonSyntaxError, jsonEqual, locate, parseJson, removeMembers, renderValueAt, type Splice } from './json-text.js';
+import { applySplices, jsonEqual, locate, parseJson, removeMembers, renderValueAt, type Splice } from './json-text.js';
 
 /**
  * `mcpshare revert`: undo the newest apply of a config that is not undone yet.
@@ -195,7 +196,7 @@ async function revertRecords(o: RevertOptions, records: StoredRecord[]): Promise
     try {
       serversOf(target, text);
     } catch (err) {
-      if (err instanceof ConfigError && err.kind === 'corrupt') return target.scope === 'project' ? restoreWhole(o, records, text, err) : refuseCorrupt(o, records, text, err);
+      if (isMcpshareError(err, 'config-corrupt')) return target.scope === 'project' ? restoreWhole(o, records, text, err) : refuseCorrupt(o, records, text, err);
       throw err; // valid JSON of the wrong shape: reported, never overwritten
     }
     let now = text;
@@ -232,7 +233,7 @@ async function revertRecords(o: RevertOptions, records: StoredRecord[]): Promise
  * ~/.claude.json does not parse: change nothing. Its backup is from before the apply; putting it back
  * would silently undo everything Claude Code saved since, so that is the user's call, with the command.
  */
-function refuseCorrupt(o: RevertOptions, records: StoredRecord[], corrupt: string, err: ConfigError): RevertReport {
+function refuseCorrupt(o: RevertOptions, records: StoredRecord[], corrupt: string, err: Error): RevertReport {
   const { target } = o;
   const stored = records[records.length - 1];
   const backup = stored.record.backup;
@@ -242,9 +243,10 @@ function refuseCorrupt(o: RevertOptions, records: StoredRecord[], corrupt: strin
   try {
     parseJson(corrupt);
   } catch (e) {
-    if (e instanceof JsonSyntaxError) {
+    if (isMcpshareError(e, 'json-syntax')) {
       detail = e.message;
-      if (e.line !== undefined && e.column !== undefined) position = { line: e.line, column: e.column };
+      const { line, column } = e.context;
+      if (line !== undefined && column !== undefined) position = { line, column };
     }
   }
   // An apply that created the file has no backup to put back: the file did not exist.
@@ -275,7 +277,7 @@ function refuseCorrupt(o: RevertOptions, records: StoredRecord[], corrupt: strin
  * A project's .mcp.json does not parse: save it aside, put the backup from before the (oldest)
  * apply back whole; or, when that apply created the file, delete it.
  */
-function restoreWhole(o: RevertOptions, records: StoredRecord[], corrupt: string, err: ConfigError): RevertReport {
+function restoreWhole(o: RevertOptions, records: StoredRecord[], corrupt: string, err: Error): RevertReport {
   const { target, backups } = o;
   const stored = records[records.length - 1];
   const backup = stored.record.backup;
@@ -285,7 +287,7 @@ function restoreWhole(o: RevertOptions, records: StoredRecord[], corrupt: string
     try {
       original = readFileSync(backup, 'utf8');
     } catch {
-      throw new ConfigError(`${err.message}. Its backup ${backup} cannot be read either, so nothing was restored`, target.file, 'corrupt');
+      throw configError(`${err.message}. Its backup ${backup} cannot be read either, so nothing was restored`, target.file, 'corrupt', err);
     }
   }
   const outcomes = records.flatMap((r) => r.record.changes.map((c): RevertEntryOutcome => ({ name: c.name, status: c.added ? 'deleted' : 'restored' })));

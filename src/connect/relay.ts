@@ -27,7 +27,7 @@ type Capabilities = Record<string, { listChanged?: boolean } | undefined>;
 class Unreachable extends Error {}
 
 /** The name could not be resolved (not registered, a registry that cannot be read): its message says what to do. */
-const isTargetError = (err: unknown) => ['TargetError', 'RegistryLookupError', 'InvalidNameError'].includes((err as Error)?.name);
+const isTargetError = (err: unknown) => ['TargetError', 'RegistryLookupError', 'McpshareError'].includes((err as Error)?.name);
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const short = (sid: string | undefined) => (sid ? sid.slice(0, 8) : 'none');

@@ -1,6 +1,6 @@
 import { lookupEntry } from '../registry/lookup.js';
 import { validateName } from '../registry/names.js';
-import { clientUrl } from '../units/daemon.js';
+import { clientUrl } from '../registry/url.js';
 
 /** Where `mcpshare connect` relays to: a registered daemon (by name) or a URL. */
 export interface Target {

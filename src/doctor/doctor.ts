@@ -32,7 +32,7 @@ export function registryFile(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 /**
- * Registered daemons and their pids, from ServerManager.status() (loaded lazily: the registry and
+ * Registered daemons and their pids, from what their service manager says (loaded lazily: the registry and
  * service-manager code is not needed when the caller passes its own list). Never throws: a
  * registry that cannot be read becomes a note, and bridges are still found by their command line.
  */
@@ -46,8 +46,10 @@ export async function registeredDaemons(notes: string[], timeoutMs = 5000): Prom
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
     });
-    const rows = await Promise.race([manager.status(), timeout]);
-    return rows.map((r) => ({ name: r.name, kind: r.kind, pid: r.pid }));
+    // The pid is the service manager's word; the daemons themselves need not be asked.
+    const entries = manager.list();
+    const units = await Promise.race([Promise.all(entries.map((e) => manager.unitOf(e))), timeout]);
+    return entries.map((e, i) => ({ name: e.name, kind: e.kind, pid: units[i].unit.pid ?? null }));
   } catch (err) {
     notes.push(`mcpshare's registered daemons could not be read (${(err as Error).message}); running bridges are still recognised by their command line`);
     return [];

@@ -6,6 +6,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { execFile } from 'node:child_process';
+import { McpshareError } from '../errors.js';
 
 export interface ProcessInfo {
   pid: number;
@@ -31,10 +32,6 @@ export interface ProcessSnapshot {
   selfPid: number;
   /** Set when the command lines are space-joined text (ps), so an argument with a space in it is split. */
   lossyArgv: boolean;
-}
-
-export class ProcessScanError extends Error {
-  override name = 'ProcessScanError';
 }
 
 /** Fields of /proc/PID/stat after comm (which may contain spaces and parentheses). */
@@ -81,7 +78,7 @@ export function scanProc(root = '/proc'): ProcessSnapshot {
   try {
     entries = readdirSync(root);
   } catch (err) {
-    throw new ProcessScanError(`cannot list ${root}: ${(err as Error).message}`);
+    throw new McpshareError('process-scan', `cannot list ${root}: ${(err as Error).message}`, { cause: err });
   }
   const processes: ProcessInfo[] = [];
   let unreadable = 0;
@@ -132,7 +129,7 @@ export function scanPs(): Promise<ProcessSnapshot> {
   return new Promise((resolve, reject) => {
     execFile('ps', [...PS_ARGS], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: 10_000 }, (err, stdout) => {
       // ps exits 1 on some systems when a listed process vanished; its output is still good.
-      if (err && !stdout) return reject(new ProcessScanError(`ps ${PS_ARGS.join(' ')} failed: ${err.message}`));
+      if (err && !stdout) return reject(new McpshareError('process-scan', `ps ${PS_ARGS.join(' ')} failed: ${err.message}`, { cause: err }));
       const { processes, unparsed } = parsePsOutput(stdout);
       resolve({ source: 'ps', processes, unreadable: unparsed, durationMs: performance.now() - t0, takenAt: new Date().toISOString(), selfPid: process.pid, lossyArgv: true });
     });

@@ -1,7 +1,7 @@
 import { lookupKnown } from '../registry/known-servers.js';
 import { nativeFlagWords } from '../registry/shareability.js';
 import type { ServerEntry } from '../registry/registry.js';
-import { clientUrl } from '../units/daemon.js';
+import { clientUrl } from '../registry/url.js';
 import type { ServerStatus } from '../units/status.js';
 import { probe } from './probe.js';
 import type { ProbeOptions, ProbeResult } from './types.js';

@@ -78,7 +78,7 @@ export function readInitializeAnswer(
 ): { ok: true; server: { name: string; version: string }; protocolVersion: string; capabilities: Record<string, unknown> } | Failed {
   const error = msg.error as { code?: unknown; message?: unknown } | undefined;
   if (error && typeof error === 'object') {
-    const text = String(error.message ?? '');
+    const text = typeof error.message === 'string' ? error.message : (JSON.stringify(error.message) ?? '');
     // The SDK's single-transport servers answer a second initialize with "Server already initialized".
     if (/already initiali[sz]ed/i.test(text)) return singleClient(text);
     return { ok: false, diagnosis: 'http-error', message: `answered initialize with error ${String(error.code)}: ${text}`, tryOthers: false };

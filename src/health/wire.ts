@@ -157,7 +157,8 @@ export class SseReader {
           const hit = want(this.queue.shift()!);
           if (hit !== undefined) return settle(() => resolve(hit));
         }
-        if (this.ended) settle(() => reject(this.ended));
+        const ended = this.ended;
+        if (ended) settle(() => reject(ended));
       };
       this.waiter = check;
       check();

@@ -1,3 +1,5 @@
+import { McpshareError } from '../errors.js';
+
 /**
  * Server names become file names (`~/.config/mcp/NAME.env`), unit names (`mcp-NAME.service`),
  * launchd labels and keys in `.mcp.json`, so they are restricted to what is safe in all of them:
@@ -5,18 +7,15 @@
  */
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,47}$/;
 
-export class InvalidNameError extends Error {
-  override name = 'InvalidNameError';
-}
-
 export function validateName(name: string): string {
   if (!NAME_RE.test(name)) {
-    throw new InvalidNameError(
+    throw new McpshareError(
+      'invalid-name',
       `invalid server name "${name}": use 1–48 letters, digits, "-" or "_", starting with a letter or digit (it becomes a file and unit name)`,
     );
   }
   // launchd labels are dev.mcpshare.NAME, and dev.mcpshare.tray is the tray's own LaunchAgent.
-  if (RESERVED.has(name.toLowerCase())) throw new InvalidNameError(`the server name "${name}" is reserved for mcpshare's own ${RESERVED.get(name.toLowerCase())}; pick another`);
+  if (RESERVED.has(name.toLowerCase())) throw new McpshareError('invalid-name', `the server name "${name}" is reserved for mcpshare's own ${RESERVED.get(name.toLowerCase())}; pick another`);
   return name;
 }
 

@@ -1,4 +1,5 @@
 import { createServer } from 'node:net';
+import { McpshareError } from '../errors.js';
 
 /** The loopback ports mcpshare hands out to shared servers (DESIGN.md). */
 export const PORT_RANGE = { first: 8001, last: 8099 } as const;
@@ -22,10 +23,6 @@ export async function isPortFree(port: number): Promise<boolean> {
   return (await canBind(port, '127.0.0.1')) && (await canBind(port, '::1'));
 }
 
-export class PortError extends Error {
-  override name = 'PortError';
-}
-
 /**
  * The first port of the range that no registered server uses and nothing on this machine listens
  * on. A port in use by some other program is skipped, not reported: the user asked for any port.
@@ -35,15 +32,19 @@ export async function allocatePort(taken: ReadonlySet<number>, range: { first: n
     if (taken.has(port)) continue;
     if (await isPortFree(port)) return port;
   }
-  throw new PortError(`no free port left in ${range.first}–${range.last}; pass --port N with a free port`);
+  throw new McpshareError('no-free-port', `no free port left in ${range.first}–${range.last}; pass --port N with a free port`, { context: { ...range } });
 }
 
 /** Checks a port the user chose: not another server's, and not in use by another program. */
 export async function checkChosenPort(port: number, owners: ReadonlyMap<number, string>, self?: string): Promise<void> {
   const owner = owners.get(port);
-  if (owner !== undefined && owner !== self) throw new PortError(`port ${port} is already used by the registered server "${owner}"`);
+  if (owner !== undefined && owner !== self) throw new McpshareError('port-taken', `port ${port} is already used by the registered server "${owner}"`, { context: { port, owner } });
   if (owner === self && self !== undefined) return; // its own port; it may be listening right now
   if (!(await isPortFree(port))) {
-    throw new PortError(`port ${port} is in use by another program on this machine (see "ss -ltnp 'sport = :${port}'"); choose another with --port, or leave --port out to get a free one`);
+    throw new McpshareError(
+      'port-in-use',
+      `port ${port} is in use by another program on this machine (see "ss -ltnp 'sport = :${port}'"); choose another with --port, or leave --port out to get a free one`,
+      { context: { port } },
+    );
   }
 }

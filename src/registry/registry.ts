@@ -1,9 +1,10 @@
 import { copyFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Conf from 'conf';
-import type { BackendName } from '../units/backend.js';
+import { McpshareError } from '../errors.js';
 import { defaultRegistryDir } from './location.js';
 import { validateName } from './names.js';
+import { validServers, type BACKEND_NAMES } from './schema.js';
 
 /**
  * The registry: the servers a user shares, stored with `conf` (atomic writes) in
@@ -11,6 +12,8 @@ import { validateName } from './names.js';
  * It never holds a secret: those live in the entry's env file.
  */
 export type ServerKind = 'bridged' | 'native';
+/** The service manager a daemon is installed with (units/select.ts picks one). */
+export type BackendName = (typeof BACKEND_NAMES)[number];
 export type ClientTransport = 'http' | 'sse';
 
 export interface RestartPolicy {
@@ -49,10 +52,6 @@ export interface ServerEntry {
 interface Store {
   version: 1;
   servers: Record<string, ServerEntry>;
-}
-
-export class RegistryError extends Error {
-  override name = 'RegistryError';
 }
 
 export interface RegistryOptions {
@@ -95,15 +94,19 @@ export class Registry {
     const entry = this.get(name);
     if (entry) return entry;
     const names = this.list().map((e) => e.name);
-    throw new RegistryError(
+    throw new McpshareError(
+      'unknown-server',
       `no server named "${name}" is registered` + (names.length ? ` (registered: ${names.join(', ')})` : ' (none yet: add one with "mcpshare add NAME -- COMMAND")'),
+      { context: { name } },
     );
   }
 
   add(entry: ServerEntry): void {
     validateName(entry.name);
     const store = this.read();
-    if (store.servers[entry.name]) throw new RegistryError(`a server named "${entry.name}" is already registered; use "mcpshare edit ${entry.name}" or remove it first`);
+    if (store.servers[entry.name]) {
+      throw new McpshareError('duplicate-server', `a server named "${entry.name}" is already registered; use "mcpshare edit ${entry.name}" or remove it first`, { context: { name: entry.name } });
+    }
     store.servers[entry.name] = entry;
     this.write(store);
   }
@@ -137,9 +140,12 @@ export class Registry {
     }
     const store = raw as Partial<Store>;
     if (store.servers !== undefined && (typeof store.servers !== 'object' || store.servers === null || Array.isArray(store.servers))) {
-      throw new RegistryError(`${this.conf.path}: "servers" is not an object; the file was left as is — fix it or restore ${this.conf.path}.bak`);
+      throw new McpshareError('registry-invalid', `${this.conf.path}: "servers" is not an object; the file was left as is — fix it or restore ${this.conf.path}.bak`, {
+        context: { file: this.conf.path },
+      });
     }
-    return { version: 1, servers: { ...(store.servers ?? {}) } };
+    // Every entry checked on every read: a hand edit is reported naming the field, before anything acts on it.
+    return { version: 1, servers: validServers(store.servers ?? {}, this.conf.path) };
   }
 
   /** conf writes atomically; the previous good file is kept as config.json.bak before every change. */
@@ -149,8 +155,8 @@ export class Registry {
   }
 }
 
-function corrupt(err: unknown, path: string): RegistryError {
+function corrupt(err: unknown, path: string): McpshareError<'registry-unreadable'> {
   const e = err as Error;
   const what = e.name === 'SyntaxError' ? `is not valid JSON (${e.message})` : `cannot be read (${e.message})`;
-  return new RegistryError(`${path} ${what}; it was left untouched — fix it, or restore ${path}.bak if it exists`);
+  return new McpshareError('registry-unreadable', `${path} ${what}; it was left untouched — fix it, or restore ${path}.bak if it exists`, { cause: err, context: { file: path } });
 }

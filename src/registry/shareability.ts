@@ -46,6 +46,7 @@ export interface HelpFindings {
 
 const TRANSPORT_FLAG = /^--(transport|http|sse|streamable-?http|server-?type)$/i;
 const PORT_FLAG = /^--(http[-_]?port|sse[-_]?port|port|listen|address|bind)$/i;
+// eslint-disable-next-line no-control-regex -- ESC is exactly what this strips (colours in --help output)
 const ANSI = /\x1b\[[0-9;]*[A-Za-z]/g;
 
 /** Reads help text (pure; tested directly). */

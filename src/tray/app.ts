@@ -2,18 +2,19 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
+import { isMcpshareError } from '../errors.js';
 import { HealthMonitor, type ServerHealth } from '../health/monitor.js';
 import type { ServerEntry } from '../registry/registry.js';
-import type { ServerManager } from '../units/manager.js';
+import type { Daemons } from '../health/daemons.js';
 import { statusRow } from '../units/status.js';
 import { ACTIONS, buildMenu, iconFile, type TrayClient } from './menu.js';
 import { CrashLoopAlerts, type Notify } from './notify.js';
 import { clickAction, steadyBytes, summarize, tooltip } from './summary.js';
-import { TrayHost, TrayStartError } from './tray-host.js';
+import { TrayHost } from './tray-host.js';
 
 /**
  * The tray: a thin loop that shows the health monitor's rows in the tray binary's menu and turns
- * clicks into the same calls the CLI makes (ServerManager, applyConfig, revert, doctor). It owns no
+ * clicks into the same calls the CLI makes (Daemons, applyConfig, revert, doctor). It owns no
  * daemon: quitting it leaves them running unless asked.
  */
 export const ASSETS_DIR = fileURLToPath(new URL('../../assets/', import.meta.url));
@@ -49,7 +50,7 @@ export interface TrayAutostart {
 }
 
 export interface TrayAppOptions {
-  manager: ServerManager;
+  daemons: Daemons;
   desktop: TrayDesktop;
   config: TrayConfigActions;
   autostart?: TrayAutostart;
@@ -87,7 +88,7 @@ export class TrayApp {
     this.o = o;
     this.platform = o.platform ?? process.platform;
     this.host = new TrayHost({ workDir: o.workDir, env: o.env, platform: this.platform, log: o.log });
-    this.monitor = new HealthMonitor(o.manager, { intervalMs: o.intervalMs ?? 10_000, timeoutMs: o.probeTimeoutMs ?? 3000 });
+    this.monitor = new HealthMonitor(o.daemons, { intervalMs: o.intervalMs ?? 10_000, timeoutMs: o.probeTimeoutMs ?? 3000 });
   }
 
   /** Shows the tray (throws TrayStartError when it cannot), then starts monitoring. */
@@ -128,7 +129,7 @@ export class TrayApp {
    * there from the first frame and the binary is not restarted when the first round lands.
    */
   rows(): ServerHealth[] {
-    return shownRows(this.o.manager.list(), this.monitor.snapshot(), this.fresh);
+    return shownRows(this.o.daemons.list(), this.monitor.snapshot(), this.fresh);
   }
 
   private menu() {
@@ -223,7 +224,7 @@ export class TrayApp {
   private async perform(name: string, action: 'start' | 'stop' | 'restart'): Promise<void> {
     if (this.pending.has(name)) return;
     const busy = BUSY[action];
-    const m = this.o.manager;
+    const m = this.o.daemons;
     this.pending.set(name, busy);
     this.render();
     try {
@@ -242,11 +243,11 @@ export class TrayApp {
 
   /** Starts the registered daemons that are stopped (what the tray does at login). */
   async startStopped(waitMs = 0): Promise<void> {
-    const rows = await this.o.manager.status();
+    const rows = await this.o.daemons.status();
     const stopped = rows.filter((r) => r.state === 'stopped');
     if (stopped.length) this.o.log(`starting ${stopped.map((r) => r.name).join(', ')}`);
     // Not awaited one by one: a slow server must not delay the others or the first health round.
-    await Promise.all(stopped.map((r) => this.o.manager.start(r.name, { waitMs }).catch((err: Error) => this.o.log(`${r.name}: start failed: ${err.message}`))));
+    await Promise.all(stopped.map((r) => this.o.daemons.start(r.name, { waitMs }).catch((err: Error) => this.o.log(`${r.name}: start failed: ${err.message}`))));
   }
 
   private async startAll(): Promise<void> {
@@ -256,12 +257,12 @@ export class TrayApp {
   }
 
   private async stopAll(): Promise<void> {
-    const names = this.o.manager.list().map((e) => e.name);
+    const names = this.o.daemons.list().map((e) => e.name);
     await Promise.all(names.map((n) => this.perform(n, 'stop')));
   }
 
   private async showLog(name: string): Promise<void> {
-    const status = await this.o.manager.statusOf(this.o.manager.list().find((e) => e.name === name)!);
+    const status = await this.o.daemons.statusOf(this.o.daemons.list().find((e) => e.name === name)!);
     if (!status.logFile || !existsSync(status.logFile)) {
       await this.o.desktop.notify({ title: `mcpshare: ${name}`, message: `${name} has not written a log yet (${status.logFile || 'no log file'})` });
       return;
@@ -332,7 +333,7 @@ export class TrayApp {
         } catch (err) {
           const e = err as Error;
           this.o.log(`tray binary could not be restarted: ${e.message}`);
-          if (e instanceof TrayStartError && e.reason === 'no-display') {
+          if (isMcpshareError(e, 'tray-start') && e.context.reason === 'no-display') {
             // The session is gone (logout): nothing to show on.
             await this.close();
             return this.o.onQuit(1);

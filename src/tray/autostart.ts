@@ -336,7 +336,7 @@ export async function enableAutostart(o: AutostartOptions = {}): Promise<EnableR
         // Loaded but not running (quit from its menu, or stopped for an upgrade): start it again.
         else if (!before.pid) await launchctl(launchctlKickstart(r.uid));
       } catch (err) {
-        throw new Error(`${file} is in place (the tray starts at your next login), but starting it now failed: ${(err as Error).message}`);
+        throw new Error(`${file} is in place (the tray starts at your next login), but starting it now failed: ${(err as Error).message}`, { cause: err });
       }
     }
   } else {

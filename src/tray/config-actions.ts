@@ -1,7 +1,7 @@
 import type { ApplyReport } from '../clients/apply.js';
 import type { ServerManager } from '../units/manager.js';
 import { BackupStore } from '../clients/backups.js';
-import { userPaths } from '../units/paths.js';
+import { userPaths } from '../registry/paths.js';
 import { join } from 'node:path';
 import type { TrayConfigActions } from './app.js';
 import type { TrayClient } from './menu.js';
@@ -111,7 +111,7 @@ export function trayConfigActions(manager: ServerManager, env: NodeJS.ProcessEnv
       return parts.join('\n') || `Nothing to change for ${client.label}`;
     },
     async memoryReport() {
-      const [{ doctor }, { renderDoctor }] = await Promise.all([import('../doctor/doctor.js'), import('../cli/doctor.js')]);
+      const [{ doctor }, { renderDoctor }] = await Promise.all([import('../doctor/doctor.js'), import('../doctor/render.js')]);
       return renderDoctor(await doctor());
     },
   };

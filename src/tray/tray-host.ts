@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { chmodSync, closeSync, copyFileSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { isMcpshareError, McpshareError, type TrayStartReason } from '../errors.js';
 
 /**
  * Owns the native tray binary that systray2 drives (a Go program speaking JSON lines on stdin and
@@ -37,15 +38,11 @@ export interface TrayMenu {
 
 export const SEPARATOR = '<SEPARATOR>';
 
-export class TrayStartError extends Error {
-  constructor(
-    message: string,
-    readonly reason: 'no-display' | 'missing-library' | 'no-binary' | 'exited' | 'timeout',
-    readonly stderr = '',
-  ) {
-    super(message);
-    this.name = 'TrayStartError';
-  }
+/** Why the tray binary could not be shown: McpshareError 'tray-start' with the reason and the binary's stderr. */
+export type TrayStartFailure = McpshareError<'tray-start'>;
+
+export function trayStartError(message: string, reason: TrayStartReason, stderr = ''): TrayStartFailure {
+  return new McpshareError('tray-start', message, { context: { reason, stderr } });
 }
 
 export interface TrayHostOptions {
@@ -90,7 +87,7 @@ const STDERR_KEEP = 4096;
 /** Copies systray2's binary for this platform to `<workDir>/bin/<version>/` with the exec bit; returns the copy dir. */
 export function prepareBinary(workDir: string, platform: NodeJS.Platform = process.platform): string {
   const name = BINARIES[platform];
-  if (!name) throw new TrayStartError(`there is no tray binary for ${platform}`, 'no-binary');
+  if (!name) throw trayStartError(`there is no tray binary for ${platform}`, 'no-binary');
   const pkgFile = require.resolve('systray2/package.json');
   const version = (JSON.parse(readFileSync(pkgFile, 'utf8')) as { version: string }).version;
   const source = join(dirname(pkgFile), 'traybin', name);
@@ -100,7 +97,7 @@ export function prepareBinary(workDir: string, platform: NodeJS.Platform = proce
   try {
     sourceSize = statSync(source).size;
   } catch {
-    throw new TrayStartError(`the tray binary ${source} is missing; reinstall mcpshare (npm ci)`, 'no-binary');
+    throw trayStartError(`the tray binary ${source} is missing; reinstall mcpshare (npm ci)`, 'no-binary');
   }
   let current: number | undefined;
   try {
@@ -117,7 +114,7 @@ export function prepareBinary(workDir: string, platform: NodeJS.Platform = proce
   // systray2 ships x86-64 binaries only: elsewhere say so instead of a cryptic exec failure.
   // (An arm64 Mac runs it through Rosetta 2; explainSpawnError covers a Mac without it.)
   if (arch && arch !== process.arch && platform !== 'darwin') {
-    throw new TrayStartError(`the tray binary bundled with systray2 is built for ${arch}, and this machine is ${process.arch}: the tray cannot run here. Your daemons work without it ("mcpshare status").`, 'no-binary');
+    throw trayStartError(`the tray binary bundled with systray2 is built for ${arch}, and this machine is ${process.arch}: the tray cannot run here. Your daemons work without it ("mcpshare status").`, 'no-binary');
   }
   return copyDir;
 }
@@ -145,39 +142,39 @@ export function binaryArch(file: string): 'x64' | 'arm64' | undefined {
 }
 
 /** A spawn that failed outright; on an Apple Silicon Mac without Rosetta 2 that is error -86. */
-export function explainSpawnError(err: TrayStartError, platform: NodeJS.Platform): TrayStartError {
+export function explainSpawnError(err: TrayStartFailure, platform: NodeJS.Platform): TrayStartFailure {
   if (platform === 'darwin' && /-86|bad CPU type/i.test(err.message)) {
-    return new TrayStartError('the tray binary is an Intel (x86-64) program and this Mac cannot run it without Rosetta 2: install it with "softwareupdate --install-rosetta --agree-to-license", then start the tray again. Your daemons keep running.', 'no-binary');
+    return trayStartError('the tray binary is an Intel (x86-64) program and this Mac cannot run it without Rosetta 2: install it with "softwareupdate --install-rosetta --agree-to-license", then start the tray again. Your daemons keep running.', 'no-binary');
   }
   return err;
 }
 
 /** Turns how the binary died at start into what to do about it. */
-export function explainStartFailure(code: number | null, signal: string | null, stderr: string, env: NodeJS.ProcessEnv): TrayStartError {
+export function explainStartFailure(code: number | null, signal: string | null, stderr: string, env: NodeJS.ProcessEnv): TrayStartFailure {
   const lib = /error while loading shared libraries: ([^:\s]+)/.exec(stderr)?.[1];
   if (lib || code === 127) {
     const which = lib ?? 'a shared library';
-    return new TrayStartError(
+    return trayStartError(
       `the tray cannot start: ${which} is missing. It needs GTK 3 and an AppIndicator library: on Debian/Ubuntu "sudo apt install libgtk-3-0 libayatana-appindicator3-1", on Fedora "sudo dnf install gtk3 libayatana-appindicator-gtk3". Your daemons keep running; "mcpshare status" shows them.`,
       'missing-library',
       stderr,
     );
   }
   if (/cannot open display/i.test(stderr)) {
-    return new TrayStartError(
+    return trayStartError(
       `the tray cannot open the display ${env.DISPLAY ? `"${env.DISPLAY}"` : '(DISPLAY is not set)'}: it needs a graphical session. Your daemons keep running; "mcpshare status" shows them.`,
       'no-display',
       stderr,
     );
   }
   const tail = stderr.trim().split('\n').slice(-3).join(' / ');
-  return new TrayStartError(`the tray binary exited at start (${signal ?? `exit code ${code}`})${tail ? `: ${tail}` : ''}`, 'exited', stderr);
+  return trayStartError(`the tray binary exited at start (${signal ?? `exit code ${code}`})${tail ? `: ${tail}` : ''}`, 'exited', stderr);
 }
 
 /** Before spawning anything: a Linux tray without any display cannot work. */
-export function displayProblem(env: NodeJS.ProcessEnv, platform: NodeJS.Platform): TrayStartError | undefined {
+export function displayProblem(env: NodeJS.ProcessEnv, platform: NodeJS.Platform): TrayStartFailure | undefined {
   if (platform !== 'linux' || env.DISPLAY || env.WAYLAND_DISPLAY) return undefined;
-  return new TrayStartError('the tray needs a graphical session, and neither DISPLAY nor WAYLAND_DISPLAY is set. Your daemons keep running; "mcpshare status" shows them.', 'no-display');
+  return trayStartError('the tray needs a graphical session, and neither DISPLAY nor WAYLAND_DISPLAY is set. Your daemons keep running; "mcpshare status" shows them.', 'no-display');
 }
 
 export class TrayHost extends EventEmitter<HostEvents> {
@@ -285,7 +282,7 @@ export class TrayHost extends EventEmitter<HostEvents> {
       proc = await waitForProcess(tray);
     } catch (err) {
       this.tray = undefined;
-      throw err instanceof TrayStartError ? explainSpawnError(err, platform) : err;
+      throw isMcpshareError(err, 'tray-start') ? explainSpawnError(err, platform) : err;
     } finally {
       restoreEnv();
     }
@@ -302,14 +299,14 @@ export class TrayHost extends EventEmitter<HostEvents> {
     exit.catch(() => {});
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new TrayStartError(`the tray binary did not report ready within ${readyTimeoutMs / 1000} s`, 'timeout', this.stderrTail)), readyTimeoutMs);
+      timer = setTimeout(() => reject(trayStartError(`the tray binary did not report ready within ${readyTimeoutMs / 1000} s`, 'timeout', this.stderrTail)), readyTimeoutMs);
     });
     try {
       await Promise.race([tray.ready(), exit, timeout]);
     } catch (err) {
       this.tray = undefined;
       proc.kill('SIGKILL');
-      throw err instanceof TrayStartError ? err : explainSpawnError(new TrayStartError(`the tray binary could not be started: ${(err as Error).message}`, 'exited'), platform);
+      throw isMcpshareError(err, 'tray-start') ? err : explainSpawnError(trayStartError(`the tray binary could not be started: ${(err as Error).message}`, 'exited'), platform);
     } finally {
       clearTimeout(timer);
     }
@@ -397,7 +394,7 @@ async function waitForProcess(tray: SysTrayInstance): Promise<import('node:child
   for (let i = 0; i < 500; i++) {
     if (tray.process) return tray.process;
     const err = await Promise.race([spawnFailed, new Promise<undefined>((r) => setTimeout(() => r(undefined), 10))]);
-    if (err) throw new TrayStartError(`the tray binary could not be started: ${err.message}`, 'exited');
+    if (err) throw trayStartError(`the tray binary could not be started: ${err.message}`, 'exited');
   }
-  throw new TrayStartError('the tray binary was not started within 5 s', 'timeout');
+  throw trayStartError('the tray binary was not started within 5 s', 'timeout');
 }

@@ -1,4 +1,4 @@
-import type { RestartPolicy } from '../registry/registry.js';
+import type { BackendName, RestartPolicy } from '../registry/registry.js';
 import type { DaemonSpec } from './daemon.js';
 
 /** What a service manager reports about one daemon, normalised across systemd, launchd and the supervisor. */
@@ -18,8 +18,6 @@ export interface UnitState {
   /** Something a person should know whatever the state (e.g. the daemon runs unsupervised). */
   warning?: string;
 }
-
-export type BackendName = 'systemd' | 'launchd' | 'supervisor';
 
 /** One service manager. install() also registers the daemon to start at login. */
 export interface ServiceBackend {

@@ -2,8 +2,10 @@ import { accessSync, constants, statSync } from 'node:fs';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RestartPolicy, ServerEntry } from '../registry/registry.js';
+import { clientUrl } from '../registry/url.js';
+import { McpshareError } from '../errors.js';
 import { NODE_MEMORY_FLAGS } from '../runtime.js';
-import { logFilePath, userPaths, type UserPaths } from './paths.js';
+import { logFilePath, userPaths, type UserPaths } from '../registry/paths.js';
 
 /** This installation's CLI, which units run as `node dist/cli.js bridge …`. */
 export const CLI_PATH = fileURLToPath(new URL('../cli.js', import.meta.url));
@@ -28,10 +30,6 @@ export interface DaemonSpec {
   url: string;
 }
 
-export class CommandNotFoundError extends Error {
-  override name = 'CommandNotFoundError';
-}
-
 /**
  * Resolves a command the way a shell would (PATH lookup unless it contains a slash) and returns its
  * absolute path; service managers do not search the user's interactive PATH, so units carry it.
@@ -49,18 +47,14 @@ export function resolveCommand(command: string, pathEnv = process.env.PATH ?? ''
   if (command.includes('/')) {
     const abs = isAbsolute(command) ? command : resolve(cwd, command);
     if (executable(abs)) return abs;
-    throw new CommandNotFoundError(`command not found or not executable: ${abs}`);
+    throw new McpshareError('command-not-found', `command not found or not executable: ${abs}`, { context: { command } });
   }
   for (const dir of pathEnv.split(delimiter)) {
     if (!dir) continue;
     const candidate = join(dir, command);
     if (executable(candidate)) return candidate;
   }
-  throw new CommandNotFoundError(`command not found: "${command}" is not on PATH (${pathEnv || 'empty'}); install it or give its full path`);
-}
-
-export function clientUrl(entry: Pick<ServerEntry, 'port' | 'path'>, host = 'localhost'): string {
-  return `http://${host}:${entry.port}${entry.path}`;
+  throw new McpshareError('command-not-found', `command not found: "${command}" is not on PATH (${pathEnv || 'empty'}); install it or give its full path`, { context: { command } });
 }
 
 export function daemonSpec(entry: ServerEntry, paths: UserPaths = userPaths()): DaemonSpec {

@@ -5,7 +5,7 @@ import { renderPlistXml } from '../util/plist.js';
 import type { RestartPolicy } from '../registry/registry.js';
 import type { ServiceBackend, UnitState } from './backend.js';
 import type { DaemonSpec } from './daemon.js';
-import { launchdLabel, type UserPaths } from './paths.js';
+import { launchdLabel, type UserPaths } from '../registry/paths.js';
 import { runChecked, runCommand, type CommandRunner } from './runner.js';
 
 /**

@@ -1,5 +1,6 @@
 import { userInfo } from 'node:os';
-import { runCommand, ToolMissingError, type CommandRunner } from './runner.js';
+import { isMcpshareError, McpshareError } from '../errors.js';
+import { runCommand, type CommandRunner } from './runner.js';
 
 export const LINGER_EXPLANATION =
   'systemd starts user daemons when you log in and stops them when your last session ends. With\n' +
@@ -18,7 +19,12 @@ export async function enableLinger(run: CommandRunner = runCommand, user = userI
   try {
     r = await run(cmd, args);
   } catch (err) {
-    if (err instanceof ToolMissingError) throw new Error('loginctl is not installed: lingering needs systemd-logind (on a machine without systemd, start "mcpshare supervise" from your login scripts instead)');
+    if (isMcpshareError(err, 'tool-missing')) {
+      throw new McpshareError('tool-missing', 'loginctl is not installed: lingering needs systemd-logind (on a machine without systemd, start "mcpshare supervise" from your login scripts instead)', {
+        cause: err,
+        context: { tool: cmd },
+      });
+    }
     throw err;
   }
   if (r.exitCode !== 0) {

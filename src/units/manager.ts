@@ -1,18 +1,19 @@
 import { existsSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
+import { McpshareError } from '../errors.js';
 import { lookupKnown } from '../registry/known-servers.js';
 import { nativeFlagWords } from '../registry/shareability.js';
 import { validateName } from '../registry/names.js';
 import { allocatePort, checkChosenPort, isPortFree } from '../registry/ports.js';
-import { DEFAULT_RESTART_POLICY, Registry, RegistryError, type ClientTransport, type RestartPolicy, type ServerEntry } from '../registry/registry.js';
+import { DEFAULT_RESTART_POLICY, Registry, type BackendName, type ClientTransport, type RestartPolicy, type ServerEntry } from '../registry/registry.js';
 import { readEnvIfExists, removeEnvFile, writeEnvFile } from '../registry/secrets.js';
-import type { BackendName, ServiceBackend, UnitState } from './backend.js';
+import type { ServiceBackend, UnitState } from './backend.js';
 import { daemonSpec, resolveCommand } from './daemon.js';
 import { rotateLog } from './logs.js';
-import { envFilePath, logFilePath, userPaths, type UserPaths } from './paths.js';
+import { envFilePath, logFilePath, userPaths, type UserPaths } from '../registry/paths.js';
 import { runCommand, type CommandRunner } from './runner.js';
 import { detectBackend, openBackend } from './select.js';
-import { describeDaemon, type ServerStatus } from './status.js';
+import type { UnitReport } from './status.js';
 
 export interface AddOptions {
   name: string;
@@ -55,10 +56,6 @@ export interface ManagerOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-export class ManagerError extends Error {
-  override name = 'ManagerError';
-}
-
 /** A daemon's log is moved to NAME.log.1 when over 10 MB, before a start. */
 const LOG_ROTATE_BYTES = 10 * 1024 * 1024;
 
@@ -97,7 +94,7 @@ export class ServerManager {
   /** Registers a server, writes its secrets and unit, and enables it at login. Returns warnings for people. */
   async add(o: AddOptions): Promise<{ entry: ServerEntry; warnings: string[] }> {
     validateName(o.name);
-    if (this.registry.get(o.name)) throw new RegistryError(`a server named "${o.name}" is already registered; change it with "mcpshare edit ${o.name}" or remove it first`);
+    if (this.registry.get(o.name)) throw new McpshareError('duplicate-server', `a server named "${o.name}" is already registered; change it with "mcpshare edit ${o.name}" or remove it first`, { context: { name: o.name } });
     const warnings: string[] = [];
     const cwd = o.cwd ? checkDir(o.cwd) : undefined;
     const pathEnv = this.env.PATH ?? '';
@@ -209,8 +206,11 @@ export class ServerManager {
     return { entry, restarted: wasRunning, warnings };
   }
 
-  /** Starts a daemon (clearing a crash loop) and, unless told not to, waits until it is up or clearly not. */
-  async start(name: string, opts: { waitMs?: number } = {}): Promise<ServerStatus> {
+  /**
+   * Starts a daemon (clearing a crash loop); returns its entry at once. Waiting until it serves
+   * takes asking the daemon: health/daemons.ts (Daemons.start) does that.
+   */
+  async start(name: string): Promise<ServerEntry> {
     const entry = this.registry.require(name);
     const b = await this.backendFor(entry.backend);
     // Before the port check: a supervisor starting up first stops orphans of a killed one that still hold the port.
@@ -218,34 +218,31 @@ export class ServerManager {
     const unit = await b.inspect(name, entry.restart);
     if (unit.active !== 'running' && unit.active !== 'starting' && !(await isPortFree(entry.port))) {
       // Otherwise the daemon would fail to bind and burn through its restarts into a crash loop.
-      throw new ManagerError(`port ${entry.port} is in use by another program, so "${name}" cannot listen there; free it or move the server with "mcpshare edit ${name} --port N"`);
+      throw new McpshareError('port-in-use', `port ${entry.port} is in use by another program, so "${name}" cannot listen there; free it or move the server with "mcpshare edit ${name} --port N"`, {
+        context: { port: entry.port },
+      });
     }
     rotateLog(logFilePath(this.paths, name), LOG_ROTATE_BYTES);
     await b.start(name);
-    return this.waitSettled(entry, opts.waitMs ?? 30_000);
+    return entry;
   }
 
-  async stop(name: string): Promise<ServerStatus> {
+  async stop(name: string): Promise<ServerEntry> {
     const entry = this.registry.require(name);
     await (await this.backendFor(entry.backend)).stop(name);
-    return this.statusOf(entry);
+    return entry;
   }
 
-  async restart(name: string, opts: { waitMs?: number } = {}): Promise<ServerStatus> {
+  async restart(name: string): Promise<ServerEntry> {
     const entry = this.registry.require(name);
     const b = await this.backendFor(entry.backend);
     rotateLog(logFilePath(this.paths, name), LOG_ROTATE_BYTES);
     await b.restart(name);
-    return this.waitSettled(entry, opts.waitMs ?? 30_000);
+    return entry;
   }
 
-  /** One row per registered server (or the named ones), in name order. */
-  async status(names?: string[]): Promise<ServerStatus[]> {
-    const entries = names?.length ? names.map((n) => this.registry.require(n)) : this.registry.list();
-    return Promise.all(entries.map((e) => this.statusOf(e)));
-  }
-
-  async statusOf(entry: ServerEntry): Promise<ServerStatus> {
+  /** What the service manager says about an entry's daemon (never asks the daemon itself). */
+  async unitOf(entry: ServerEntry): Promise<UnitReport> {
     const logFile = logFilePath(this.paths, entry.name);
     let b: ServiceBackend | undefined;
     let unit: UnitState;
@@ -258,16 +255,7 @@ export class ServerManager {
       const message = (err as Error).message;
       unit = { installed: true, active: 'failed', crashLoop: false, restarts: 0, detail: b ? `its state could not be read: ${message}` : message };
     }
-    return describeDaemon(entry, unit, { backend: entry.backend, logFile, unitFile: b?.definitionPath(entry.name) });
-  }
-
-  private async waitSettled(entry: ServerEntry, waitMs: number): Promise<ServerStatus> {
-    const deadline = Date.now() + waitMs;
-    for (;;) {
-      const s = await this.statusOf(entry);
-      if (s.state !== 'starting' || Date.now() >= deadline) return s;
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    return { unit, backend: entry.backend, logFile, unitFile: b?.definitionPath(entry.name) };
   }
 
   private async choosePort(port: number | undefined, self: string | undefined): Promise<number> {
@@ -280,7 +268,7 @@ export class ServerManager {
 
 function checkDir(dir: string): string {
   const abs = resolve(dir);
-  if (!existsSync(abs) || !statSync(abs).isDirectory()) throw new ManagerError(`--cwd ${abs} is not a directory`);
+  if (!existsSync(abs) || !statSync(abs).isDirectory()) throw new McpshareError('not-found', `--cwd ${abs} is not a directory`, { context: { path: abs } });
   return abs;
 }
 
@@ -290,7 +278,7 @@ function checkDir(dir: string): string {
  */
 function importEnvFile(file: string, warnings: string[]): Record<string, string> {
   const abs = isAbsolute(file) ? file : resolve(file);
-  if (!existsSync(abs)) throw new ManagerError(`env file ${abs} does not exist`);
+  if (!existsSync(abs)) throw new McpshareError('not-found', `env file ${abs} does not exist`, { context: { path: abs } });
   const vars = readEnvIfExists(abs); // a syntax error names the file and line
   if (statSync(abs).mode & 0o077) warnings.push(`${abs} is readable by other users; its variables were copied to a 0600 file, consider deleting it or "chmod 600 ${abs}"`);
   return vars;

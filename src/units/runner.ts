@@ -1,4 +1,5 @@
 import { execa } from 'execa';
+import { McpshareError } from '../errors.js';
 
 export interface RunResult {
   exitCode: number;
@@ -9,14 +10,10 @@ export interface RunResult {
 /** Runs a service-manager command. Injected so launchd's command lines can be tested off macOS. */
 export type CommandRunner = (command: string, args: readonly string[]) => Promise<RunResult>;
 
-export class ToolMissingError extends Error {
-  override name = 'ToolMissingError';
-}
-
 export const runCommand: CommandRunner = async (command, args) => {
   const r = await execa(command, args, { reject: false, timeout: 60_000, stdin: 'ignore' });
   if ((r as { code?: string }).code === 'ENOENT' || (r.failed && /ENOENT/.test(String(r.message)) && r.exitCode === undefined)) {
-    throw new ToolMissingError(`${command} not found on PATH: it is needed to manage the daemons here`);
+    throw new McpshareError('tool-missing', `${command} not found on PATH: it is needed to manage the daemons here`, { context: { tool: command } });
   }
   return { exitCode: r.exitCode ?? 1, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '') };
 };

@@ -1,13 +1,12 @@
-import type { BackendName, ServiceBackend } from './backend.js';
+import { isMcpshareError, McpshareError } from '../errors.js';
+import type { BackendName } from '../registry/registry.js';
+import { BACKEND_NAMES } from '../registry/schema.js';
+import type { ServiceBackend } from './backend.js';
 import { LaunchdBackend } from './launchd.js';
-import type { UserPaths } from './paths.js';
-import { runCommand, ToolMissingError, type CommandRunner } from './runner.js';
+import type { UserPaths } from '../registry/paths.js';
+import { runCommand, type CommandRunner } from './runner.js';
 import { SupervisorBackend } from './supervisor-backend.js';
 import { SystemdBackend, systemdUserAvailable, userManagerAnswers } from './systemd.js';
-
-export class BackendUnavailableError extends Error {
-  override name = 'BackendUnavailableError';
-}
 
 /**
  * The service manager for new daemons: launchd on macOS, the systemd user manager on Linux when one
@@ -16,10 +15,10 @@ export class BackendUnavailableError extends Error {
 export async function detectBackend(env: NodeJS.ProcessEnv = process.env, run: CommandRunner = runCommand): Promise<BackendName> {
   const forced = env.MCPSHARE_BACKEND;
   if (forced) {
-    if (forced !== 'systemd' && forced !== 'launchd' && forced !== 'supervisor') {
-      throw new BackendUnavailableError(`MCPSHARE_BACKEND must be systemd, launchd or supervisor, got "${forced}"`);
+    if (!(BACKEND_NAMES as readonly string[]).includes(forced)) {
+      throw new McpshareError('backend-unavailable', `MCPSHARE_BACKEND must be ${BACKEND_NAMES.join(', ').replace(/, (?=[^,]*$)/, ' or ')}, got "${forced}"`);
     }
-    return forced;
+    return forced as BackendName;
   }
   if (process.platform === 'darwin') return 'launchd';
   if (process.platform === 'linux' && (await systemdUserAvailable(run))) return 'systemd';
@@ -34,13 +33,18 @@ export async function openBackend(name: BackendName, paths: UserPaths, run: Comm
       try {
         ok = await userManagerAnswers(run);
       } catch (err) {
-        if (err instanceof ToolMissingError) {
-          throw new BackendUnavailableError('systemctl is not installed here, but the systemd backend was asked for (MCPSHARE_BACKEND=systemd, or the server was added under systemd); install systemd, or use MCPSHARE_BACKEND=supervisor');
+        if (isMcpshareError(err, 'tool-missing')) {
+          throw new McpshareError(
+            'backend-unavailable',
+            'systemctl is not installed here, but the systemd backend was asked for (MCPSHARE_BACKEND=systemd, or the server was added under systemd); install systemd, or use MCPSHARE_BACKEND=supervisor',
+            { cause: err },
+          );
         }
         throw err;
       }
       if (!ok) {
-        throw new BackendUnavailableError(
+        throw new McpshareError(
+          'backend-unavailable',
           'no systemd user manager answers "systemctl --user" here (is XDG_RUNTIME_DIR set? inside ssh/sudo run "loginctl enable-linger" or log in graphically); set MCPSHARE_BACKEND=supervisor to use the built-in supervisor instead',
         );
       }

@@ -1,9 +1,7 @@
-import { connect } from 'node:net';
-import { exchange, readText } from '../health/wire.js';
 import type { ServerEntry } from '../registry/registry.js';
-import { groupRss } from '../util/procinfo.js';
-import type { BackendName, UnitState } from './backend.js';
-import { clientUrl } from './daemon.js';
+import type { BackendName } from '../registry/registry.js';
+import type { UnitState } from './backend.js';
+import { clientUrl } from '../registry/url.js';
 
 /**
  * One row of `mcpshare status --json` (and of the tray's menu). This shape is documented in the
@@ -34,47 +32,6 @@ export interface ServerStatus {
   unitFile: string | null;
 }
 
-interface BridgeStatusBody {
-  child?: { pid: number | null; state: string; restarts: number; rssBytes: number | null; lastExit?: { reason: string } | null };
-  server?: { name: string; version: string } | null;
-  sessions?: { total: number };
-  bridgeRssBytes?: number | null;
-}
-
-/**
- * GET /status of a bridge on loopback; undefined when nothing (or not a bridge) answers in time.
- * On node:http, not fetch: fetch loads undici and its WebAssembly parser, about 30 MB of RSS in the
- * tray and in every CLI call that reads a status.
- */
-export async function fetchBridgeStatus(port: number, timeoutMs = 2000): Promise<BridgeStatusBody | undefined> {
-  const ex = await exchange(new URL(`http://127.0.0.1:${port}/status`), { method: 'GET', timeoutMs, headers: { accept: 'application/json' } });
-  if (ex.kind !== 'response') return undefined;
-  try {
-    const text = await readText(ex.res, timeoutMs);
-    if (ex.status !== 200) return undefined;
-    const body = JSON.parse(text) as BridgeStatusBody;
-    return body && typeof body === 'object' && 'child' in body ? body : undefined;
-  } catch {
-    return undefined;
-  } finally {
-    ex.req.destroy();
-  }
-}
-
-/** True when something accepts TCP connections on 127.0.0.1:port. */
-export function portAccepts(port: number, timeoutMs = 1000): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect({ port, host: '127.0.0.1' });
-    const done = (v: boolean) => {
-      s.destroy();
-      resolve(v);
-    };
-    s.setTimeout(timeoutMs, () => done(false));
-    s.once('connect', () => done(true));
-    s.once('error', () => done(false));
-  });
-}
-
 /**
  * A row for `entry` with nothing measured yet (no pid, memory, sessions or server info) and the
  * given fields; the status readers, the health monitor and the tray fill in what they know.
@@ -101,70 +58,35 @@ export function statusRow(entry: ServerEntry, fields: Pick<ServerStatus, 'state'
   return Object.assign(row, fields);
 }
 
-/** Combines what the service manager says with what the daemon itself answers. */
-export async function describeDaemon(
-  entry: ServerEntry,
-  unit: UnitState,
-  ctx: { backend: BackendName; logFile: string; unitFile: string | undefined },
-): Promise<ServerStatus> {
-  const row = await describeState(entry, unit, ctx);
-  if (unit.warning) row.detail = row.detail ? `${row.detail}; ${unit.warning}` : unit.warning;
-  return row;
+/** What the service manager says about one daemon, and where its files are (ServerManager.unitOf). */
+export interface UnitReport {
+  unit: UnitState;
+  backend: BackendName;
+  logFile: string;
+  unitFile: string | undefined;
 }
 
-async function describeState(
-  entry: ServerEntry,
-  unit: UnitState,
-  ctx: { backend: BackendName; logFile: string; unitFile: string | undefined },
-): Promise<ServerStatus> {
-  const row = statusRow(entry, { backend: ctx.backend, state: 'stopped', restarts: unit.restarts, pid: unit.pid ?? null, detail: unit.detail ?? '', logFile: ctx.logFile, unitFile: ctx.unitFile ?? null });
+/**
+ * The row the service manager's word alone gives. `running` is true when the process runs: then
+ * only the daemon itself can say whether it serves, and health/daemons.ts asks it (units never
+ * talk to daemons).
+ */
+export function describeUnit(entry: ServerEntry, report: UnitReport): { row: ServerStatus; running: boolean } {
+  const { unit, backend, logFile, unitFile } = report;
+  const row = statusRow(entry, { backend, state: 'stopped', restarts: unit.restarts, pid: unit.pid ?? null, detail: unit.detail ?? '', logFile, unitFile: unitFile ?? null });
   if (!unit.installed) {
     row.state = 'down';
-    row.detail = `its ${ctx.backend === 'systemd' ? 'unit file' : 'definition'} is missing; run "mcpshare edit ${entry.name}" to write it again`;
-    return row;
-  }
-  if (unit.crashLoop) {
+    row.detail = `its ${backend === 'systemd' ? 'unit file' : 'definition'} is missing; run "mcpshare edit ${entry.name}" to write it again`;
+  } else if (unit.crashLoop) {
     row.state = 'crash-loop';
-    row.detail = `gave up after ${unit.restarts} restarts (${unit.detail ?? 'start limit hit'}); see ${ctx.logFile}`;
-    return row;
-  }
-  if (unit.active === 'failed') {
+    row.detail = `gave up after ${unit.restarts} restarts (${unit.detail ?? 'start limit hit'}); see ${logFile}`;
+  } else if (unit.active === 'failed') {
     row.state = 'down';
-    row.detail = `${unit.detail ?? 'failed'}; see ${ctx.logFile}`;
-    return row;
-  }
-  if (unit.active === 'stopped') return row;
-  if (unit.active === 'starting') {
+    row.detail = `${unit.detail ?? 'failed'}; see ${logFile}`;
+  } else if (unit.active === 'starting') {
     row.state = 'starting';
-    return row;
+  } else if (unit.active === 'running') {
+    return { row, running: true };
   }
-  // The process runs: ask the daemon itself.
-  if (entry.kind === 'bridged') {
-    const s = await fetchBridgeStatus(entry.port);
-    if (!s) {
-      row.state = 'starting';
-      row.detail = `running (pid ${unit.pid ?? '?'}) but http://127.0.0.1:${entry.port}/status does not answer yet`;
-      row.rssBytes = unit.pid ? (groupRss(unit.pid) ?? null) : null;
-      return row;
-    }
-    row.sessions = s.sessions?.total ?? null;
-    row.server = s.server ?? null;
-    row.restarts += s.child?.restarts ?? 0;
-    row.rssBytes = (s.bridgeRssBytes ?? 0) + (s.child?.rssBytes ?? 0) || null;
-    const child = s.child?.state;
-    // A child in its own crash loop makes the bridge exit; the service manager then restarts the
-    // bridge or declares the crash loop, so until then the daemon is still "starting".
-    row.state = child === 'ready' ? 'up' : 'starting';
-    row.detail = child === 'ready' ? `serving ${row.sessions ?? 0} session(s)` : `server ${child}${s.child?.lastExit ? `: ${s.child.lastExit.reason}` : ''}`;
-    return row;
-  }
-  row.rssBytes = unit.pid ? (groupRss(unit.pid) ?? null) : null;
-  if (await portAccepts(entry.port)) {
-    row.state = 'up';
-    row.detail = `listening on port ${entry.port}`;
-  } else {
-    row.state = 'starting';
-    row.detail = `running (pid ${unit.pid ?? '?'}) but port ${entry.port} is not open yet; if this lasts, the server may be in stdio mode (check its transport flag)`;
-  }
-  return row;
+  return { row, running: false };
 }

@@ -5,7 +5,7 @@ import type { RestartPolicy } from '../registry/registry.js';
 import { NODE_MEMORY_FLAGS } from '../runtime.js';
 import type { ServiceBackend, UnitState } from './backend.js';
 import { CLI_PATH, type DaemonSpec } from './daemon.js';
-import type { UserPaths } from './paths.js';
+import type { UserPaths } from '../registry/paths.js';
 import { sendControl, stateFilePath, supervisorLockPath, supervisorLogPath, type ControlReply, type ControlRequest } from './supervisor-control.js';
 
 /**
@@ -99,7 +99,8 @@ export class SupervisorBackend implements ServiceBackend {
     });
     closeSync(fd);
     proc.unref();
-    let exited: number | null = null;
+    // Set by the 'exit' callback; the cast keeps TypeScript from narrowing it to null for good.
+    let exited = null as number | null;
     proc.once('exit', (code) => (exited = code ?? 1));
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {

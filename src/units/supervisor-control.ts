@@ -5,7 +5,7 @@ import { writeFileAtomic } from '../util/atomic.js';
 import { pidsInGroup } from '../util/procinfo.js';
 import type { UnitState } from './backend.js';
 import type { DaemonSpec } from './daemon.js';
-import type { UserPaths } from './paths.js';
+import type { UserPaths } from '../registry/paths.js';
 import type { Supervisor } from './supervisor.js';
 
 /**
@@ -148,7 +148,7 @@ export async function reapOrphans(paths: UserPaths, expectedArgv: (name: string)
   const groups: number[] = [];
   for (const [name, pid] of Object.entries(state.daemons ?? {})) {
     const argv = expectedArgv(name);
-    let cmdline: string[] = [];
+    let cmdline: string[];
     try {
       cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
     } catch {

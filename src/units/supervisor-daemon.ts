@@ -1,7 +1,7 @@
 import { Registry } from '../registry/registry.js';
 import { createLogger } from '../util/log.js';
 import { daemonSpec } from './daemon.js';
-import { userPaths } from './paths.js';
+import { userPaths } from '../registry/paths.js';
 import { Supervisor } from './supervisor.js';
 import { acquirePidLock, releasePidLock } from '../util/pid-lock.js';
 import { reapOrphans, sendControl, serveControl, socketPath, supervisorLockPath } from './supervisor-control.js';

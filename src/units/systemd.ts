@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic.js';
 import type { ServiceBackend, UnitState } from './backend.js';
 import type { DaemonSpec } from './daemon.js';
-import { unitName, type UserPaths } from './paths.js';
+import { unitName, type UserPaths } from '../registry/paths.js';
 import { runChecked, runCommand, type CommandRunner } from './runner.js';
 
 /**

@@ -1,8 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
+import { McpshareError } from '../errors.js';
 
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
 
@@ -18,14 +15,14 @@ export function parseCommandLine<T extends OptionSpec>(argv: string[], options: 
     const parsed = parseArgs({ args: own, options, allowPositionals, strict: true });
     return { values: parsed.values, positionals: parsed.positionals, rest, hadDashDash: dash >= 0 };
   } catch (err) {
-    throw new UsageError((err as Error).message.replace(/\. To specify a positional argument.*$/s, ''));
+    throw new McpshareError('usage', (err as Error).message.replace(/\. To specify a positional argument.*$/s, ''));
   }
 }
 
 export function intOption(value: string | undefined, name: string, min: number, max: number): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be an integer from ${min} to ${max}, got "${value}"`);
+  if (!Number.isInteger(n) || n < min || n > max) throw new McpshareError('usage', `--${name} must be an integer from ${min} to ${max}, got "${value}"`);
   return n;
 }
 
@@ -33,6 +30,6 @@ export function intOption(value: string | undefined, name: string, min: number, 
 export function secondsOption(value: string | undefined, name: string): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`--${name} must be a positive number of seconds, got "${value}"`);
+  if (!Number.isFinite(n) || n <= 0) throw new McpshareError('usage', `--${name} must be a positive number of seconds, got "${value}"`);
   return Math.round(n * 1000);
 }

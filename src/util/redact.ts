@@ -47,7 +47,7 @@ const HEADER_FLAGS = new Set(['--header', '-H', '--headers', '--http-header']);
 const ENV_FLAGS = new Set(['-e', '--env']);
 const ENV_ASSIGNMENT = /^([A-Za-z_][A-Za-z0-9_]*)=([\s\S]*)$/;
 const HEADER = /^(\s*)([A-Za-z0-9_-]+)(\s*:\s*)([\s\S]*)$/;
-const TOKEN_SHAPE = /^(?:sk-|sk_(?:live|test)_|rk_(?:live|test)_|ghp_|gho_|ghu_|ghs_|ghr_|github_pat_|xox[abposr]-|glpat-|hf_|npm_|pypi-|AKIA|ASIA|AIza)[A-Za-z0-9_\-]{12,}$/;
+const TOKEN_SHAPE = /^(?:sk-|sk_(?:live|test)_|rk_(?:live|test)_|ghp_|gho_|ghu_|ghs_|ghr_|github_pat_|xox[abposr]-|glpat-|hf_|npm_|pypi-|AKIA|ASIA|AIza)[A-Za-z0-9_-]{12,}$/;
 const URL_IN_TEXT = /[A-Za-z][A-Za-z0-9+.-]*:\/\/[^\s"'<>]+/g;
 /** Path segments after which the next one is a credential: `/s/SECRET/`, `/token/SECRET/`. */
 const TOKEN_MARKERS = new Set(['s', 't', 'k', 'token', 'tokens', 'key', 'keys', 'secret', 'secrets', 'apikey', 'api-key', 'api_key', 'auth']);

@@ -1,6 +1,7 @@
 /**
  * Test helpers: run the real `mcpshare bridge` CLI as a child process (exactly as a user or a
- * systemd unit would) and connect real SDK clients to it.
+ * systemd unit would), connect real SDK clients to it, read its /status (the product's own
+ * BridgeStatus type), and clean up after a test (BridgesAndClients).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -8,13 +9,18 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
+import type { BridgeStatus } from '../../src/bridge/status.js';
 import { DEFAULT_RESTART_POLICY, type ServerEntry } from '../../src/registry/registry.js';
 import { NODE_MEMORY_FLAGS } from '../../src/runtime.js';
+import { killLeftovers } from './procs.js';
+import { waitFor } from './wait.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const CLI = `${ROOT}/dist/cli.js`;
 export const FIXTURE = `${ROOT}/test/fixtures/fixture-server.mjs`;
 export const EVERYTHING = `${ROOT}/node_modules/@modelcontextprotocol/server-everything/dist/index.js`;
+/** The fixture server as a bridge's command. */
+export const FIXTURE_CMD = [process.execPath, FIXTURE];
 
 export interface RunningCli {
   proc: ChildProcess;
@@ -24,20 +30,7 @@ export interface RunningCli {
   stderr: () => string;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   stop(): Promise<void>;
-  status(): Promise<BridgeStatusJson>;
-}
-
-export interface BridgeStatusJson {
-  name: string;
-  pid: number;
-  child: { pid: number | null; state: string; restarts: number; rssBytes: number | null; lastExit: { reason: string } | null };
-  sessions: { 'streamable-http': number; sse: number; total: number };
-  requests: { served: number; inFlight: number; queued: number };
-  serverRequests: { routed: number; fallback: number };
-  misroutedDropped: number;
-  warnings: string[];
-  bridgeRssBytes: number | null;
-  [k: string]: unknown;
+  status(): Promise<BridgeStatus>;
 }
 
 /** Runs `node dist/cli.js ARGS`, resolving once the bridge prints its URL (or rejecting if it exits). */
@@ -63,7 +56,7 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, waitForUrl =
     },
     async status() {
       const res = await fetch(`${url}/status`);
-      return (await res.json()) as BridgeStatusJson;
+      return (await res.json()) as BridgeStatus;
     },
   });
   if (!waitForUrl) return Promise.resolve(make(''));
@@ -85,27 +78,84 @@ export function bridgeArgs(command: string[], extra: string[] = []): string[] {
 }
 
 /** Waits until the bridge's /status says the child is ready. */
-export async function waitReady(b: RunningCli, timeoutMs = 20000): Promise<BridgeStatusJson> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const s = await b.status();
-    if (s.child.state === 'ready') return s;
-    if (Date.now() > deadline) throw new Error(`child not ready: ${JSON.stringify(s.child)}`);
-    await sleep(50);
+export async function waitReady(b: RunningCli, timeoutMs = 20000): Promise<BridgeStatus> {
+  let last: BridgeStatus | undefined;
+  return waitFor(
+    async () => {
+      last = await b.status();
+      return last.child.state === 'ready' && last;
+    },
+    'the child to be ready',
+    timeoutMs,
+    { seen: () => `child: ${JSON.stringify(last?.child)}` },
+  );
+}
+
+/** Waits until the child is ready again with a pid other than `oldPid`. */
+export async function waitRestarted(b: RunningCli, oldPid: number, timeoutMs = 15_000): Promise<BridgeStatus> {
+  let last: BridgeStatus | undefined;
+  return waitFor(
+    async () => {
+      last = await b.status();
+      return last.child.state === 'ready' && last.child.pid !== null && last.child.pid !== oldPid && last;
+    },
+    'the child to be restarted and ready',
+    timeoutMs,
+    { seen: () => `child: ${JSON.stringify(last?.child)}` },
+  );
+}
+
+/** GET /status of a bridge on 127.0.0.1:port; undefined when nothing answers (yet). */
+export async function bridgeStatus(port: number): Promise<BridgeStatus | undefined> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/status`, { signal: AbortSignal.timeout(3000) });
+    return (await res.json()) as BridgeStatus;
+  } catch {
+    return undefined;
   }
 }
 
-export async function waitFor<T>(probe: () => T | Promise<T>, what: string, timeoutMs = 10000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
+/** Every child pid a bridge logged ("started MCP server: pid N"). */
+export function startedPids(stderr: string): number[] {
+  return [...stderr.matchAll(/started MCP server: pid (\d+)/g)].map((m) => Number(m[1]));
 }
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/**
+ * The bridges and clients a test file starts, so one afterEach stops them all:
+ *   const started = new BridgesAndClients(['fixture-server.mjs']);
+ *   const { bridge, client } = started;                 // bound: they may be passed around
+ *   afterEach(() => started.cleanup());
+ *   const b = await bridge(['--restart-limit', '3']);  const c = await client(b, 'http', 'a');
+ */
+export class BridgesAndClients {
+  readonly bridges: RunningCli[] = [];
+  readonly clients: Client[] = [];
+
+  /** `markers`: command-line marks of this file's processes; cleanup() SIGKILLs leftovers carrying one. */
+  constructor(private readonly markers: string[] = []) {}
+
+  /** `mcpshare bridge --port 0 --name test EXTRA -- COMMAND`, stopped by cleanup(). */
+  readonly bridge = async (extra: string[], env: NodeJS.ProcessEnv = {}, command: string[] = FIXTURE_CMD, waitForUrl = true): Promise<RunningCli> => {
+    const b = await runCli(bridgeArgs(command, extra), env, waitForUrl);
+    this.bridges.push(b);
+    return b;
+  };
+
+  /** A real SDK client of `b` (or of a base URL), closed by cleanup(). */
+  readonly client = async (b: RunningCli | string, kind: Kind, name: string, capabilities: ClientCapabilities = {}): Promise<Client> => {
+    const c = await connect(typeof b === 'string' ? b : b.url, kind, name, capabilities);
+    this.clients.push(c);
+    return c;
+  };
+
+  /** Closes the clients, stops the bridges, and kills what a failed test left of their children's groups. */
+  async cleanup(): Promise<void> {
+    await Promise.allSettled(this.clients.splice(0).map((c) => c.close()));
+    const stopping = this.bridges.splice(0);
+    await Promise.allSettled(stopping.map((b) => b.stop()));
+    if (this.markers.length) for (const b of stopping) for (const pid of startedPids(b.stderr())) killLeftovers(pid, this.markers);
+  }
+}
 
 export type Kind = 'http' | 'sse';
 

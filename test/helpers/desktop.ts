@@ -18,14 +18,18 @@
  * including D-Bus-activated helpers like at-spi-bus-launcher — carries a per-desktop marker
  * variable, and stop() kills exactly those pids (never by name).
  *
- * Missing tools make startDesktop() throw (the test FAILS with the apt-get line); only
- * MCPSHARE_SKIP_DESKTOP=1 turns the suites into skips (see desktopSkipped()).
+ * Suites declare the need with `describeWith(DESKTOP, …)` (helpers/requirements.ts): on a machine
+ * without these tools they are skipped with one line naming what is missing and the apt-get line
+ * (a failure under MCPSHARE_REQUIRE_ALL=1, as in CI). startDesktop() itself throws that line.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { killAndWait, pidsWithEnv, signal } from './procs.js';
+import { onPath, type Requirement } from './requirements.js';
+import { sleep, waitFor } from './wait.js';
 
 // ---------------------------------------------------------------------------------------------
 // What the desktop needs
@@ -43,27 +47,6 @@ export const DESKTOP_PACKAGES = [
   'zenity', 'at-spi2-core', 'gir1.2-atspi-2.0', 'python3-gi', 'fonts-dejavu-core', 'x11-utils',
 ] as const;
 export const DESKTOP_APT_COMMAND = `apt-get install -y --no-install-recommends ${DESKTOP_PACKAGES.join(' ')}`;
-/** Set to 1 to skip (not fail) the desktop suites on a machine that cannot have them. */
-export const SKIP_ENV = 'MCPSHARE_SKIP_DESKTOP';
-
-/** True when MCPSHARE_SKIP_DESKTOP=1: suites use `(desktopSkipped() ? describe.skip : describe)`. */
-export function desktopSkipped(): boolean {
-  return process.env[SKIP_ENV] === '1';
-}
-
-function onPath(cmd: string): boolean {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    if (!dir) continue;
-    try {
-      accessSync(join(dir, cmd), constants.X_OK);
-      return true;
-    } catch {
-      // not in this directory
-    }
-  }
-  return false;
-}
-
 /** The multiarch library directories (/usr/lib/x86_64-linux-gnu …) plus the plain ones. */
 function libDirs(): string[] {
   const dirs = ['/usr/lib', '/lib', '/usr/lib64'];
@@ -101,14 +84,36 @@ export function missingDesktopTools(): string[] {
   return REQUIREMENTS.filter((r) => !r.ok()).map((r) => `${r.what} (${r.pkg})`);
 }
 
-/** The error a test fails with when tools are missing: what, and the apt-get line that fixes it. */
-export function missingToolsError(missing: string[]): Error {
+/** The apt-get line that installs the packages behind `missing` (missingDesktopTools() strings). */
+function installCommand(missing: string[]): string {
   const pkgs = [...new Set(REQUIREMENTS.filter((r) => missing.includes(`${r.what} (${r.pkg})`)).map((r) => r.pkg))];
+  return `apt-get install -y --no-install-recommends ${pkgs.join(' ')}`;
+}
+
+/** What the desktop suites need: `describeWith(DESKTOP, title, fn)` skips (or, in CI, fails) without it. */
+export const DESKTOP: Requirement = {
+  what: 'a headless desktop (Xvfb, trayer, dunst, xdotool, zenity, AT-SPI)',
+  check: () => {
+    const missing = missingDesktopTools();
+    return { missing, install: installCommand(missing) };
+  },
+};
+
+/** What the tray binary itself needs to start (GTK 3 and an AppIndicator library), display aside. */
+export const TRAY_LIBRARIES: Requirement = {
+  what: "the tray binary's libraries (GTK 3, AppIndicator)",
+  check: () => {
+    const missing = missingDesktopTools().filter((m) => /^lib(gtk-3|appindicator3)\.so/.test(m));
+    return { missing, install: installCommand(missing) };
+  },
+};
+
+/** The error startDesktop() throws when tools are missing: what, and the apt-get line that fixes it. */
+export function missingToolsError(missing: string[]): Error {
   return new Error(
     `the headless desktop tests need tools that are missing here: ${missing.join(', ')}.\n` +
-      `Install them (as root; .ci/run does this): apt-get install -y --no-install-recommends ${pkgs.join(' ')}\n` +
-      `(the whole set: ${DESKTOP_APT_COMMAND})\n` +
-      `or set ${SKIP_ENV}=1 to skip these suites.`,
+      `Install them (as root; .ci/run does this): ${installCommand(missing)}\n` +
+      `(the whole set: ${DESKTOP_APT_COMMAND})`,
   );
 }
 
@@ -132,68 +137,6 @@ export function exec(file: string, args: readonly string[], env: NodeJS.ProcessE
       resolve({ code: e ? ((e.code as number | undefined) ?? 1) : 0, stdout: String(stdout), stderr: String(stderr) });
     });
   });
-}
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/**
- * Polls `probe` every `everyMs` until it returns something truthy. On timeout the error says what
- * was awaited AND what was seen (`seen()`), because "timed out" alone is useless on a desktop.
- */
-export async function poll<T>(probe: () => Promise<T | undefined | null | false> | T | undefined | null | false, what: string, timeoutMs: number, seen?: () => Promise<string> | string, everyMs = 50): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() >= deadline) {
-      const s = seen ? await Promise.resolve(seen()).catch((e: unknown) => `(could not inspect: ${String(e)})`) : '';
-      throw new Error(`${what} did not happen within ${timeoutMs} ms${s ? `; ${s}` : ''}`);
-    }
-    await sleep(everyMs);
-  }
-}
-
-/** A pid is gone when /proc has no entry or it is a zombie (PID 1 or we reap it later). */
-function isGone(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
-  } catch {
-    return true;
-  }
-}
-
-function signal(pid: number, sig: NodeJS.Signals): void {
-  try {
-    process.kill(pid, sig);
-  } catch {
-    // gone
-  }
-}
-
-/** Live pids (not ours) whose environment contains `entry` exactly (e.g. "MCPSHARE_TEST_DESKTOP=ab12"). */
-function pidsWithEnv(entry: string): number[] {
-  const found: number[] = [];
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    const pid = Number(e);
-    if (pid === process.pid) continue;
-    try {
-      if (readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').includes(entry) && !isGone(pid)) found.push(pid);
-    } catch {
-      // gone meanwhile, or not ours to read
-    }
-  }
-  return found;
-}
-
-async function killAndWait(pids: number[], graceMs: number): Promise<void> {
-  for (const p of pids) signal(p, 'SIGTERM');
-  const deadline = Date.now() + graceMs;
-  while (pids.some((p) => !isGone(p)) && Date.now() < deadline) await sleep(25);
-  for (const p of pids) if (!isGone(p)) signal(p, 'SIGKILL');
-  const hard = Date.now() + 2000;
-  while (pids.some((p) => !isGone(p)) && Date.now() < hard) await sleep(25);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -566,27 +509,23 @@ export async function startDesktop(opts: DesktopOptions = {}): Promise<Desktop> 
 
   const gone = (c: ChildProcess) => c.exitCode !== null || c.signalCode !== null;
   try {
-    await poll(
+    await waitFor(
       async () => {
         if (gone(trayer)) throw new Error(`trayer exited (${trayer.exitCode ?? trayer.signalCode})`);
         return (await windows()).some((w) => w.instance === 'panel' && w.class === 'trayer');
       },
       'the trayer panel appearing',
-      stepTimeout,
-      async () => `visible windows: ${await listWindows()}`,
-      30,
+      stepTimeout, { seen: async () => `visible windows: ${await listWindows()}`, everyMs: 30 },
     );
     mark('trayer');
-    await poll(
+    await waitFor(
       async () => {
         if (gone(dunst)) throw new Error(`dunst exited (${dunst.exitCode ?? dunst.signalCode})`);
         const r = await run('dbus-send', ['--session', '--print-reply', '--dest=org.freedesktop.DBus', '/', 'org.freedesktop.DBus.NameHasOwner', 'string:org.freedesktop.Notifications']);
         return r.stdout.includes('boolean true');
       },
       'dunst owning org.freedesktop.Notifications',
-      stepTimeout,
-      undefined,
-      30,
+      stepTimeout, { everyMs: 30 },
     );
     mark('dunst');
     if (opts.warmUp ?? true) {
@@ -597,15 +536,14 @@ export async function startDesktop(opts: DesktopOptions = {}): Promise<Desktop> 
       children.push(z);
       z.on('error', () => {});
       try {
-        await poll(
+        await waitFor(
           async () => {
             if (gone(z)) throw new Error(`zenity exited (${z.exitCode ?? z.signalCode}) before GDK_VISUALS appeared`);
             return /GDK_VISUALS\(/.test((await run('xprop', ['-root', 'GDK_VISUALS'])).stdout);
           },
           'the warm-up GTK client setting GDK_VISUALS',
           stepTimeout,
-          undefined,
-          30,
+          { everyMs: 30 },
         );
       } finally {
         z.kill('SIGTERM');
@@ -644,10 +582,10 @@ export async function startDesktop(opts: DesktopOptions = {}): Promise<Desktop> 
   };
 
   const waitWindow = (name: string | RegExp, timeoutMs = 10_000) =>
-    poll(async () => (await windows()).find((w) => nameMatches(name, w.name)), `a window named ${String(name)}`, timeoutMs, async () => `visible windows: ${await listWindows()}`);
+    waitFor(async () => (await windows()).find((w) => nameMatches(name, w.name)), `a window named ${String(name)}`, timeoutMs, { seen: async () => `visible windows: ${await listWindows()}` });
 
   const waitWindowGone = async (id: number, timeoutMs = 5000) => {
-    await poll(async () => !(await windows()).some((w) => w.id === id), `window ${id} closing`, timeoutMs, async () => `visible windows: ${await listWindows()}`);
+    await waitFor(async () => !(await windows()).some((w) => w.id === id), `window ${id} closing`, timeoutMs, { seen: async () => `visible windows: ${await listWindows()}` });
   };
 
   const closeWindow = async (id: number, timeoutMs = 3000) => {
@@ -674,16 +612,14 @@ export async function startDesktop(opts: DesktopOptions = {}): Promise<Desktop> 
 
   const windowText = async (name: string | RegExp, timeoutMs = 5000) => {
     let last: WindowText[] = [];
-    return poll(
+    return waitFor(
       async () => {
         last = (await atspi(['text'])).windows as WindowText[];
         const hits = last.filter((w) => nameMatches(name, w.name));
         return hits.length && hits.some((w) => w.texts.length) ? hits.flatMap((w) => w.texts) : undefined;
       },
       `AT-SPI text of a window named ${String(name)}`,
-      timeoutMs,
-      () => `AT-SPI windows: ${last.map((w) => `"${w.name}" (${w.app}, ${w.texts.length} texts)`).join('; ') || '(none)'}`,
-      100,
+      timeoutMs, { seen: () => `AT-SPI windows: ${last.map((w) => `"${w.name}" (${w.app}, ${w.texts.length} texts)`).join('; ') || '(none)'}`, everyMs: 100 },
     );
   };
 
@@ -692,7 +628,7 @@ export async function startDesktop(opts: DesktopOptions = {}): Promise<Desktop> 
   const waitTrayIcon = async (timeoutMs = 10_000) => {
     // The embedded window may be resized once its icon arrives: wait for two equal readings.
     let prev: WindowInfo | undefined;
-    return poll(
+    return waitFor(
       async () => {
         const cur = await trayIcon();
         const stable = cur && prev && cur.id === prev.id && cur.x === prev.x && cur.y === prev.y && cur.w === prev.w && cur.h === prev.h;
@@ -700,8 +636,7 @@ export async function startDesktop(opts: DesktopOptions = {}): Promise<Desktop> 
         return stable ? cur : undefined;
       },
       'the tray icon (a viewable window of class systray)',
-      timeoutMs,
-      async () => `visible windows: ${await listWindows()}${await failureShot('no-tray-icon')}`,
+      timeoutMs, { seen: async () => `visible windows: ${await listWindows()}${await failureShot('no-tray-icon')}` },
     );
   };
 
@@ -717,7 +652,7 @@ export async function startDesktop(opts: DesktopOptions = {}): Promise<Desktop> 
 
   const waitIconColor = async (expected: Rgb, timeoutMs = 5000, tolerance = 40) => {
     let last: Rgb | undefined;
-    return poll(
+    return waitFor(
       async () => {
         // No icon for a moment (the app restarting its tray binary) is not a wrong colour: keep polling.
         const seen = await iconColor().catch(() => undefined);
@@ -727,9 +662,7 @@ export async function startDesktop(opts: DesktopOptions = {}): Promise<Desktop> 
         return ok ? last : undefined;
       },
       `the tray icon turning rgb(${expected.r},${expected.g},${expected.b}) ±${tolerance}`,
-      timeoutMs,
-      async () => `last colour seen: ${last ? `rgb(${last.r},${last.g},${last.b})` : 'none'}${await failureShot('icon-colour')}`,
-      100,
+      timeoutMs, { seen: async () => `last colour seen: ${last ? `rgb(${last.r},${last.g},${last.b})` : 'none'}${await failureShot('icon-colour')}`, everyMs: 100 },
     );
   };
 
@@ -750,7 +683,7 @@ export async function startDesktop(opts: DesktopOptions = {}): Promise<Desktop> 
       if (already.length) return already[0];
       await xdotool('mousemove', String(c.x), String(c.y), 'click', '1');
       try {
-        return (await poll(async () => (await menuWindows())[0], 'menu', attempt === 1 ? Math.round(timeoutMs / 2) : timeoutMs, undefined, 25)) as WindowInfo;
+        return (await waitFor(async () => (await menuWindows())[0], 'menu', attempt === 1 ? Math.round(timeoutMs / 2) : timeoutMs, { everyMs: 25 })) as WindowInfo;
       } catch {
         // retry once
       }
@@ -767,14 +700,12 @@ export async function startDesktop(opts: DesktopOptions = {}): Promise<Desktop> 
       const before = (await menuWindows()).length;
       if (before === 0) return;
       await xdotool('key', 'Escape');
-      await poll(async () => (await menuWindows()).length < before, 'a menu level closing', 500, undefined, 25).catch(() => {});
+      await waitFor(async () => (await menuWindows()).length < before, 'a menu level closing', 500, { everyMs: 25 }).catch(() => {});
     }
-    await poll(
+    await waitFor(
       async () => (await menuWindows()).length === 0,
       'the tray menu closing',
-      timeoutMs,
-      async () => `windows of class ${TRAY_CLASS}: ${await trayClassWindows()}${await failureShot('menu-not-closed')}`,
-      25,
+      timeoutMs, { seen: async () => `windows of class ${TRAY_CLASS}: ${await trayClassWindows()}${await failureShot('menu-not-closed')}`, everyMs: 25 },
     );
   };
 
@@ -786,7 +717,7 @@ export async function startDesktop(opts: DesktopOptions = {}): Promise<Desktop> 
     // The AT-SPI tree can lag the X map by a frame: wait for at least one entry on screen.
     let last: { apps: string[]; items: MenuItem[] } = { apps: [], items: [] };
     return (
-      await poll(
+      await waitFor(
         async () => {
           // It may have closed meanwhile (a click elsewhere, the app replacing its menu): re-open.
           if ((await menuWindows()).length === 0) await openMenu();
@@ -794,9 +725,7 @@ export async function startDesktop(opts: DesktopOptions = {}): Promise<Desktop> 
           return last.items.some(onScreen) ? last : undefined;
         },
         `AT-SPI showing the menu of "${app}"`,
-        o.timeoutMs ?? 5000,
-        () => `AT-SPI applications: ${JSON.stringify(last.apps)}; items: ${last.items.map(fmtItem).join(', ') || '(none)'}`,
-        100,
+        o.timeoutMs ?? 5000, { seen: () => `AT-SPI applications: ${JSON.stringify(last.apps)}; items: ${last.items.map(fmtItem).join(', ') || '(none)'}`, everyMs: 100 },
       )
     ).items;
   };
@@ -840,11 +769,11 @@ export async function startDesktop(opts: DesktopOptions = {}): Promise<Desktop> 
         await xdotool('mousemove', String(c.x + attempt * 3), String(c.y));
         try {
           // Cheap first (one more popup window mapped), then AT-SPI for the entries' positions.
-          await poll(async () => (await menuWindows()).length > windowsBefore, 'submenu window', Math.round(timeoutMs / 2), undefined, 25);
-          items = await poll(async () => {
+          await waitFor(async () => (await menuWindows()).length > windowsBefore, 'submenu window', Math.round(timeoutMs / 2), { everyMs: 25 });
+          items = await waitFor(async () => {
             const l = (await dumpMenu(app)).items;
             return childShowing(l) ? l : undefined;
-          }, 'submenu entries in AT-SPI', Math.round(timeoutMs / 2), undefined, 50);
+          }, 'submenu entries in AT-SPI', Math.round(timeoutMs / 2), { everyMs: 50 });
           opened = true;
         } catch {
           // nudge and retry once
@@ -859,18 +788,18 @@ export async function startDesktop(opts: DesktopOptions = {}): Promise<Desktop> 
     await xdotool('mousemove', String(c.x), String(c.y), 'click', '1');
     // Activating an entry closes the whole menu; a submenu parent just opens its submenu.
     if (target.role !== 'menu') {
-      await poll(
+      await waitFor(
         async () => (await menuWindows()).length === 0,
         `the menu closing after clicking "${target.name}" at ${c.x},${c.y}`,
-        timeoutMs,
-        async () => `windows of class ${TRAY_CLASS}: ${await trayClassWindows()}${await failureShot('menu-stayed-open')}`,
-        25,
+        timeoutMs, { seen: async () => `windows of class ${TRAY_CLASS}: ${await trayClassWindows()}${await failureShot('menu-stayed-open')}`, everyMs: 25 },
       );
     }
     return target;
   };
 
   // -- notifications (dunst 1.9: close-all moves displayed ones into history; no history-clear) --
+  /** dunstctl's JSON gives each field as { data }; strings as they are, anything else as JSON. */
+  const text = (v: unknown): string => (typeof v === 'string' ? v : (JSON.stringify(v) ?? ''));
   const history = async (): Promise<Notification[]> => {
     const close = await run('dunstctl', ['close-all']);
     if (close.code !== 0) throw new Error(`dunstctl close-all failed (exit ${close.code}): ${close.stderr.trim()}`);
@@ -878,22 +807,20 @@ export async function startDesktop(opts: DesktopOptions = {}): Promise<Desktop> 
     if (r.code !== 0) throw new Error(`dunstctl history failed (exit ${r.code}): ${r.stderr.trim()}`);
     const data = (JSON.parse(r.stdout) as { data: Record<string, { data: unknown }>[][] }).data[0] ?? [];
     return data
-      .map((n) => ({ id: Number(n.id?.data), appname: String(n.appname?.data ?? ''), summary: String(n.summary?.data ?? ''), body: String(n.body?.data ?? '') }))
+      .map((n) => ({ id: Number(n.id?.data), appname: text(n.appname?.data), summary: text(n.summary?.data), body: text(n.body?.data) }))
       .sort((a, b) => a.id - b.id);
   };
   const lastNotificationId = async () => Math.max(0, ...(await history()).map((n) => n.id));
   const notificationsSince = async (baselineId: number) => (await history()).filter((n) => n.id > baselineId);
   const waitNotifications = async (baselineId: number, count: number, timeoutMs = 5000, settleMs = 0) => {
     let last: Notification[] = [];
-    await poll(
+    await waitFor(
       async () => {
         last = await notificationsSince(baselineId);
         return last.length >= count;
       },
       `${count} notification(s) after id ${baselineId}`,
-      timeoutMs,
-      () => `got ${last.length}: ${JSON.stringify(last)}`,
-      100,
+      timeoutMs, { seen: () => `got ${last.length}: ${JSON.stringify(last)}`, everyMs: 100 },
     );
     if (settleMs > 0) {
       await sleep(settleMs);

@@ -111,6 +111,7 @@ interface RunResult {
   text: string;
 }
 
+// eslint-disable-next-line no-control-regex -- terminal colour codes are what this strips
 const ANSI = /\x1b\[[0-9;?]*[A-Za-z]/g;
 
 /**

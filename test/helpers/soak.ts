@@ -5,9 +5,10 @@
  * UTF-8, truncated bodies, duplicated or malformed headers, no Host).
  */
 import net from 'node:net';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { sleep } from './wait.js';
 
 /** SOAK=1 selects the long versions (npm run test:soak). */
 export const SOAK = process.env.SOAK === '1';
@@ -41,7 +42,6 @@ export function measured(label: string, value: number | string, unit = ''): void
 
 export function printMeasured(title: string): void {
   if (measuredLines.length === 0) return;
-  // eslint-disable-next-line no-console
   console.log(`${title}${SOAK ? ' (SOAK=1)' : ''}\n${measuredLines.splice(0).join('\n')}`);
 }
 
@@ -149,63 +149,9 @@ export async function steadyRss(pid: number, count = 7, everyMs = 150): Promise<
   return median(values);
 }
 
-export function procStat(pid: number): { state: string; pgrp: number } | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { state: fields[0], pgrp: Number(fields[2]) };
-  } catch {
-    return undefined;
-  }
-}
-
-/** Alive and not a zombie (a zombie holds no memory and runs nothing). */
-export function isAlive(pid: number): boolean {
-  const s = procStat(pid);
-  return !!s && s.state !== 'Z';
-}
-
-export function groupMembers(pgid: number): number[] {
-  const out: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    const s = procStat(Number(name));
-    if (s && s.pgrp === pgid && s.state !== 'Z') out.push(Number(name));
-  }
-  return out;
-}
-
-/** Every child pid a bridge logged ("started MCP server: pid N"). */
-export function startedPids(stderr: string): number[] {
-  return [...stderr.matchAll(/started MCP server: pid (\d+)/g)].map((m) => Number(m[1]));
-}
-
-/**
- * SIGKILLs what is left of a child's process group, but only processes whose command line carries
- * one of `markers` (never a reused pid that belongs to someone else).
- */
-export function killLeftovers(pgid: number, markers: string[]): void {
-  for (const pid of groupMembers(pgid)) {
-    let cmdline = '';
-    try {
-      cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    } catch {
-      continue;
-    }
-    if (!markers.some((m) => cmdline.includes(m))) continue;
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // gone
-    }
-  }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Misc
 // ---------------------------------------------------------------------------------------------
-
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export interface Settled<T = unknown> {
   ok: boolean;
@@ -219,18 +165,6 @@ export function settle<T>(p: Promise<T>): Promise<Settled<T>> {
     (value) => ({ ok: true, value, at: Date.now() }),
     (error: Error) => ({ ok: false, error, at: Date.now() }),
   );
-}
-
-/** A free loopback port (bound and released: good enough for a test that binds it right after). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 /** A private temporary directory for scripts a test writes; remove() deletes it. */

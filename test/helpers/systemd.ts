@@ -3,20 +3,65 @@
  * without booting systemd") in a temporary HOME and XDG_RUNTIME_DIR, and a way to run the real
  * `mcpshare` CLI against it as a user would.
  *
- * Nothing is skipped: when /lib/systemd/systemd or systemctl is missing, startUserManager() throws,
- * so the test FAILS with a message saying what to install (CI installs systemd in .ci/run).
+ * Suites declare the need with `describeWith(SYSTEMD, …)` (helpers/requirements.ts): on a machine
+ * without systemd (a Mac, a container without it) they are skipped with one line saying what to
+ * install; under MCPSHARE_REQUIRE_ALL=1 (CI, which installs systemd in .ci/run) that is a failure.
  */
 import { execFile, spawn } from 'node:child_process';
 import { accessSync, chmodSync, closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { CLI } from './bridge.js';
 import { NODE_MEMORY_FLAGS } from '../../src/runtime.js';
-import { userPaths } from '../../src/units/paths.js';
+import { userPaths } from '../../src/registry/paths.js';
 import { sendControl } from '../../src/units/supervisor-control.js';
+import { alive, processesOf } from './procs.js';
+import { onPath, type Requirement } from './requirements.js';
+import { sleep, within } from './wait.js';
 
 export const SYSTEMD_BINARY = '/lib/systemd/systemd';
+/** Reads XDG autostart entries the way GNOME and KDE sessions on systemd do (autostart.test.ts). */
+export const XDG_AUTOSTART_GENERATOR = ['/usr/lib/systemd/user-generators/systemd-xdg-autostart-generator', '/lib/systemd/user-generators/systemd-xdg-autostart-generator'].find((p) => existsSync(p));
+const SYSTEMD_INSTALL = 'apt-get install -y --no-install-recommends systemd';
+
+function executable(file: string): boolean {
+  try {
+    accessSync(file, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A place where /run/systemd/system exists or may be created: a user manager runs only then (TESTING.md). */
+function systemLooksBooted(): boolean {
+  if (existsSync('/run/systemd/system')) return true;
+  try {
+    accessSync('/run', constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** What the suites that drive a real systemd user manager need. */
+export const SYSTEMD: Requirement = {
+  what: 'a systemd user manager',
+  check: () => {
+    const missing = [
+      ...(executable(SYSTEMD_BINARY) ? [] : [SYSTEMD_BINARY]),
+      ...(['systemctl', 'systemd-analyze'] as const).filter((c) => !onPath(c, `${process.env.PATH ?? ''}:/usr/bin:/bin:/usr/sbin:/sbin`)),
+      ...(systemLooksBooted() ? [] : ['/run/systemd/system (not creatable: run as root)']),
+    ];
+    return { missing, install: `${SYSTEMD_INSTALL} (as root; .ci/run does this)` };
+  },
+};
+
+/** What the XDG autostart checks need: systemd's generator, which reads the entry like a desktop session. */
+export const XDG_AUTOSTART: Requirement = {
+  what: "systemd's XDG autostart generator",
+  check: () => ({ missing: XDG_AUTOSTART_GENERATOR ? [] : ['systemd-xdg-autostart-generator'], install: `${SYSTEMD_INSTALL} (as root; .ci/run does this)` }),
+};
 
 export interface RunResult {
   code: number | null;
@@ -69,42 +114,6 @@ export function mcpshare(args: readonly string[], env: NodeJS.ProcessEnv, timeou
   return run(process.execPath, [...NODE_MEMORY_FLAGS, CLI, ...args], env, timeoutMs, cwd);
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Resolves when `p` settles or after `ms`, whichever is first, leaving no timer behind. */
-async function within(p: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([p, new Promise((r) => (timer = setTimeout(r, ms)))]);
-  clearTimeout(timer);
-}
-
-/** Pids of live processes (not this one) whose environment has HOME=home or whose command line mentions home. */
-export function processesOf(home: string): number[] {
-  const found: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const pid = Number(entry);
-    if (pid === process.pid) continue;
-    try {
-      const environ = readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0');
-      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'latin1');
-      if (environ.includes(`HOME=${home}`) || cmdline.includes(`${home}/`)) found.push(pid);
-    } catch {
-      // gone meanwhile, or a kernel thread
-    }
-  }
-  return found;
-}
-
 /**
  * Teardown of a temporary HOME that ran mcpshare under the built-in supervisor: ask its supervisor
  * to stop every daemon, then SIGKILL whatever of that HOME is still alive (a tray, a stray bridge).
@@ -118,56 +127,6 @@ export async function stopEverythingOf(home: string): Promise<void> {
       // gone meanwhile
     }
   }
-}
-
-/** Every live process's command line (for "no secret in a process listing"). */
-export function allCommandLines(): string[] {
-  const lines: string[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      lines.push(readFileSync(`/proc/${entry}/cmdline`, 'latin1').split('\0').join(' '));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return lines;
-}
-
-/** True when we could listen on 127.0.0.1:port right now. */
-function canListen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = createServer();
-    srv.once('error', () => resolve(false));
-    srv.listen({ port, host: '127.0.0.1', exclusive: true }, () => srv.close(() => resolve(true)));
-  });
-}
-
-/**
- * A TCP port on 127.0.0.1 that nothing listens on right now, picked at random in 20000–31999: below
- * the kernel's ephemeral range (32768+, where other tests' outgoing connections and port-0 servers
- * land between our check and the daemon's bind) and away from mcpshare's own 8001–8099, which
- * concurrently running test files allocate from.
- */
-export async function freePort(exclude: ReadonlySet<number> = new Set()): Promise<number> {
-  for (let i = 0; i < 200; i++) {
-    const port = 20000 + Math.floor(Math.random() * 12000);
-    if (!exclude.has(port) && (await canListen(port))) return port;
-  }
-  throw new Error('no free port found in 20000-31999');
-}
-
-/** True when something accepts a TCP connection on 127.0.0.1:port (the product's own check). */
-export { portAccepts } from '../../src/units/status.js';
-
-/** Listens on 127.0.0.1:port (a "port taken by another program"); close it with server.close(). */
-export async function occupyPort(port = 0): Promise<{ server: Server; port: number }> {
-  const server = createServer((s) => s.destroy());
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ port, host: '127.0.0.1', exclusive: true }, resolve);
-  });
-  return { server, port: (server.address() as { port: number }).port };
 }
 
 /** The cgroup hierarchies a manager tracks its units in: v1 name=systemd and v2 (hybrid or unified). */
@@ -185,7 +144,7 @@ function subdirs(dir: string): string[] {
 
 /** Every pid in a cgroup and its descendants. */
 function pidsInCgroupTree(dir: string): number[] {
-  let pids: number[] = [];
+  let pids: number[];
   try {
     pids = readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
   } catch {
@@ -213,10 +172,7 @@ export async function startUserManager(timeoutMs = 30_000): Promise<UserManager>
   try {
     accessSync(SYSTEMD_BINARY, constants.X_OK);
   } catch {
-    throw new Error(
-      `${SYSTEMD_BINARY} is missing: these tests need a real systemd user manager. Install systemd ` +
-        '("apt-get install -y --no-install-recommends systemd"; .ci/run does this) and run again.',
-    );
+    throw new Error(`${SYSTEMD_BINARY} is missing: these tests need a real systemd user manager. Install systemd ("${SYSTEMD_INSTALL}"; .ci/run does this) and run again.`);
   }
   // A user manager only runs when the system looks booted with systemd (TESTING.md).
   mkdirSync('/run/systemd/system', { recursive: true });
@@ -279,10 +235,10 @@ export async function startUserManager(timeoutMs = 30_000): Promise<UserManager>
     if (stopped) return;
     stopped = true;
     // SIGTERM makes a user manager stop its units and exit; SIGKILL if it does not within 15 s.
-    if (!exited && isAlive(pid)) {
+    if (!exited && alive(pid)) {
       process.kill(pid, 'SIGTERM');
       await within(exitedPromise, 15_000);
-      if (!exited && isAlive(pid)) {
+      if (!exited && alive(pid)) {
         process.kill(pid, 'SIGKILL');
         await within(exitedPromise, 5_000);
       }

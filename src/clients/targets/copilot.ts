@@ -24,7 +24,7 @@ export const copilot = defineClient({
   toCommon(v, where): CommonEntry {
     if (!isObject(v)) return { kind: 'other', reason: 'not an object' };
     if ((v.type === 'http' || v.type === 'sse') && typeof v.url === 'string') return { kind: 'remote', url: v.url, transport: v.type };
-    if (v.type !== undefined && v.type !== 'local' && v.type !== 'stdio') return { kind: 'other', reason: `a server of type "${String(v.type)}"` };
+    if (v.type !== undefined && v.type !== 'local' && v.type !== 'stdio') return { kind: 'other', reason: `a server of type ${JSON.stringify(v.type)}` };
     return stdioEntry(v.command, v.args, v.env, 'none', where, v.cwd);
   },
   shared: (_reg, ep, old) => ({ type: ep.transport, url: ep.url, tools: ['*'], ...keep(old, ['tools', 'timeout']) }),

@@ -7,7 +7,8 @@ import { writeFileAtomic } from '../../util/atomic.js';
 import { shellWord } from '../claude-config.js';
 import { envWarnings, judge, judgeAddition } from '../apply.js';
 import type { ApplyRecord, StoredRecord } from '../backups.js';
-import { ConfigError, fileMeta, readConfigText } from '../claude-config.js';
+import { isMcpshareError, McpshareError } from '../../errors.js';
+import { configError, fileMeta, readConfigText } from '../claude-config.js';
 import { jsonEqual } from '../json-text.js';
 import type { RevertEntryOutcome } from '../revert.js';
 import { checkJson, FormatError, insertMember, parseJsonDoc, removeMember, replaceValue, valueText } from './jsonc-edit.js';
@@ -47,13 +48,13 @@ const FORMAT_NAME: Record<ConfigFormat, string> = { json: 'JSON', jsonc: 'JSON (
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** A config that does not parse: where, for people and for `--json`. */
-export class ClientConfigError extends ConfigError {
+export class ClientConfigError extends McpshareError<'config-corrupt'> {
   constructor(
     message: string,
     file: string,
     readonly position?: { line: number; column: number },
   ) {
-    super(message, file, 'corrupt');
+    super('config-corrupt', message, { context: { file } });
   }
 }
 
@@ -68,7 +69,7 @@ export interface Loaded {
 export function parseConfig(config: Pick<ClientConfig, 'file' | 'format'>, text: string): Record<string, unknown> {
   try {
     const data = config.format === 'toml' ? parseToml(text) : parseJsonDoc(text, config.format === 'json').data;
-    if (!isObject(data)) throw new ConfigError(`${config.file} is not a ${FORMAT_NAME[config.format]} object; it was left untouched`, config.file, 'shape');
+    if (!isObject(data)) throw configError(`${config.file} is not a ${FORMAT_NAME[config.format]} object; it was left untouched`, config.file, 'shape');
     return data;
   } catch (err) {
     if (!(err instanceof FormatError)) throw err;
@@ -91,7 +92,7 @@ export function loadConfig(config: ClientConfig): Loaded {
   if (text === undefined) return { exists: false, text: '', data: {}, servers: undefined };
   const data = parseConfig(config, text);
   const servers = at(data, config.section);
-  if (servers !== undefined && !isObject(servers)) throw new ConfigError(`${config.file}: ${config.section.join('.')} is not an object; it was left untouched`, config.file, 'shape');
+  if (servers !== undefined && !isObject(servers)) throw configError(`${config.file}: ${config.section.join('.')} is not an object; it was left untouched`, config.file, 'shape');
   return { exists: true, text, data, servers };
 }
 
@@ -135,7 +136,7 @@ function writeText(config: ClientConfig, text: string, created: boolean): void {
   if (created) {
     // A project's folder for it (.vscode/, .cursor/) is made; a user's config folder must be the client's own.
     if (config.scope === 'project') mkdirSync(dirname(config.file), { recursive: true });
-    else if (!existsSync(dirname(config.file))) throw new ConfigError(`${dirname(config.file)} does not exist, so ${config.file} cannot be created (is the client installed?)`, config.file, 'unreadable');
+    else if (!existsSync(dirname(config.file))) throw configError(`${dirname(config.file)} does not exist, so ${config.file} cannot be created (is the client installed?)`, config.file, 'unreadable');
     const mode = config.scope === 'project' ? 0o644 : 0o600;
     writeFileAtomic(config.file, text, mode);
     chmodSync(config.file, mode);
@@ -334,7 +335,7 @@ export function defineClient(spec: ClientSpec): McpClient {
         writeText(c, text, created);
       } catch (err) {
         store.removeRecord(recordPath);
-        throw err instanceof ConfigError ? err : new Error(`could not write ${c.file}: ${(err as Error).message}; it was left as it was`);
+        throw isMcpshareError(err, 'config-unreadable', 'config-corrupt', 'config-shape') ? err : new Error(`could not write ${c.file}: ${(err as Error).message}; it was left as it was`);
       }
       store.prune(c.file);
       return { ...base, outcomes, wrote: true, ...(created ? { created: true } : { backup }), record: recordPath, ok: ok() };

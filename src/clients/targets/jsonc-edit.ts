@@ -173,7 +173,7 @@ export function checkJson(text: string, strict: boolean, expected: unknown): voi
   try {
     got = parseJsonDoc(text, strict).data;
   } catch (err) {
-    throw new Error(`internal: the edited config does not parse (${(err as Error).message}); nothing was written`);
+    throw new Error(`internal: the edited config does not parse (${(err as Error).message}); nothing was written`, { cause: err });
   }
   if (!jsonEqual(got, expected)) throw new Error('internal: the edited config does not parse to the intended content; nothing was written');
 }

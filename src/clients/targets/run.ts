@@ -1,10 +1,10 @@
 import { existsSync } from 'node:fs';
 import type { ServerEntry } from '../../registry/registry.js';
 import type { HelpOptions } from '../../registry/shareability.js';
-import { clientUrl } from '../../units/daemon.js';
+import { clientUrl } from '../../registry/url.js';
 import type { ServerManager } from '../../units/manager.js';
 import { showCommand, showUrl } from '../../util/redact.js';
-import { ConfigError, type ConfigTarget } from '../claude-config.js';
+import type { ConfigTarget } from '../claude-config.js';
 import { expandDeep } from '../expand.js';
 import { importOne, type ImportOutcome } from '../import.js';
 import { revertAll } from '../revert.js';
@@ -143,7 +143,7 @@ export async function applyClients(clients: readonly McpClient[], ctx: ClientCon
       try {
         out.reports.push(await client.apply(c, { ...o, add: o.add && i === 0 }));
       } catch (err) {
-        if (!(err instanceof ConfigError) && !(err instanceof Error)) throw err;
+        if (!(err instanceof Error)) throw err;
         out.problems.push(problemOf(c, err));
       }
     }

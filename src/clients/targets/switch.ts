@@ -3,7 +3,7 @@ import { delimiter, join } from 'node:path';
 import type { ClientTransport, ServerEntry } from '../../registry/registry.js';
 import { readEnvIfExists } from '../../registry/secrets.js';
 import { shareabilityOf } from '../../registry/shareability.js';
-import { clientUrl } from '../../units/daemon.js';
+import { clientUrl } from '../../registry/url.js';
 import { showCommand, showUrl } from '../../util/redact.js';
 import { expandDeep } from '../expand.js';
 import { sameServer } from '../match.js';

@@ -46,7 +46,7 @@ export function setToml(text: string, path: readonly string[], value: unknown): 
   try {
     check = parse(out);
   } catch (err) {
-    throw new Error(`internal: the edited config.toml does not parse (${(err as Error).message}); nothing was written`);
+    throw new Error(`internal: the edited config.toml does not parse (${(err as Error).message}); nothing was written`, { cause: err });
   }
   if (!jsonEqual(plain(check), plain(next))) throw new Error('internal: the edited config.toml does not parse to the intended content; nothing was written');
   return out;

@@ -24,7 +24,7 @@ export const vscode = defineClient({
   toCommon(v, where): CommonEntry {
     if (!isObject(v)) return { kind: 'other', reason: 'not an object' };
     if ((v.type === 'http' || v.type === 'sse') && typeof v.url === 'string') return { kind: 'remote', url: v.url, transport: v.type };
-    if (v.type !== undefined && v.type !== 'stdio') return { kind: 'other', reason: `a server of type "${String(v.type)}"` };
+    if (v.type !== undefined && v.type !== 'stdio') return { kind: 'other', reason: `a server of type ${JSON.stringify(v.type)}` };
     if (typeof v.envFile === 'string') return { kind: 'other', reason: `its variables come from "envFile" (${v.envFile}), which mcpshare does not read` };
     return stdioEntry(v.command, v.args, v.env, 'vscode', where);
   },
