@@ -42,6 +42,10 @@ interface Contexts {
   'tray-start': { reason: TrayStartReason; stderr: string };
   /** The process list could not be read. */
   'process-scan': object;
+  /** The MCP server behind a bridge did not answer a request of the bridge's own in time. */
+  'upstream-timeout': { method: string; timeoutMs: number };
+  /** The MCP server behind a bridge is not running, or not ready: retry once it is back. */
+  'upstream-unavailable': object;
 }
 
 export type TrayStartReason = 'no-display' | 'missing-library' | 'no-binary' | 'exited' | 'timeout';

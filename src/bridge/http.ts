@@ -42,10 +42,10 @@ type PostCheck = { messages: JSONRPCMessage[] } | { status: number; code: number
 function checkPost(req: IncomingMessage, body: unknown): PostCheck {
   const accept = req.headers.accept ?? '';
   if (!accept.includes('application/json') || !accept.includes('text/event-stream')) {
-    return { status: 406, code: ErrorCode.ServerUnavailable, message: 'Not Acceptable: Client must accept both application/json and text/event-stream' };
+    return { status: 406, code: ErrorCode.InvalidRequest, message: 'Not Acceptable: Client must accept both application/json and text/event-stream' };
   }
   if (body === undefined) {
-    return { status: 415, code: ErrorCode.ServerUnavailable, message: 'Unsupported Media Type: Content-Type must be application/json' };
+    return { status: 415, code: ErrorCode.InvalidRequest, message: 'Unsupported Media Type: Content-Type must be application/json' };
   }
   if (Array.isArray(body) && body.length === 0) return { status: 400, code: ErrorCode.InvalidRequest, message: 'Invalid Request: empty batch' };
   if (Array.isArray(body) && body.length > MAX_BATCH_SIZE) {
@@ -132,7 +132,7 @@ export function createBridgeHttp(router: Router, opts: HttpOptions, log: Logger)
     if (entry) {
       if (first.method === 'initialize') return rpcError(res, 400, ErrorCode.InvalidRequest, 'Invalid Request: Server already initialized');
       const badVersion = unsupportedVersion(req);
-      if (badVersion) return rpcError(res, 400, ErrorCode.ServerUnavailable, badVersion);
+      if (badVersion) return rpcError(res, 400, ErrorCode.InvalidRequest, badVersion);
       trackStream(entry.session, res);
       cancelOnAbandon(entry.session, messages, res);
       entry.transport.handlePost(res, messages);
@@ -181,10 +181,10 @@ export function createBridgeHttp(router: Router, opts: HttpOptions, log: Logger)
     const entry = httpSessions.get(sid);
     if (!entry) return rpcError(res, 404, ErrorCode.SessionNotFound, SESSION_NOT_FOUND);
     if (!(req.headers.accept ?? '').includes('text/event-stream')) {
-      return rpcError(res, 406, ErrorCode.ServerUnavailable, 'Not Acceptable: Client must accept text/event-stream');
+      return rpcError(res, 406, ErrorCode.InvalidRequest, 'Not Acceptable: Client must accept text/event-stream');
     }
     const badVersion = unsupportedVersion(req);
-    if (badVersion) return rpcError(res, 400, ErrorCode.ServerUnavailable, badVersion);
+    if (badVersion) return rpcError(res, 400, ErrorCode.InvalidRequest, badVersion);
     // Claude Code may open a second standalone stream while the first is still tracked: the new one
     // replaces the old instead of failing with 409 (a refused GET above never cuts the working one).
     trackStream(entry.session, res);
@@ -197,7 +197,7 @@ export function createBridgeHttp(router: Router, opts: HttpOptions, log: Logger)
     const entry = httpSessions.get(sid);
     if (!entry) return rpcError(res, 404, ErrorCode.SessionNotFound, SESSION_NOT_FOUND);
     const badVersion = unsupportedVersion(req);
-    if (badVersion) return rpcError(res, 400, ErrorCode.ServerUnavailable, badVersion);
+    if (badVersion) return rpcError(res, 400, ErrorCode.InvalidRequest, badVersion);
     entry.transport.handleDelete(res);
   };
 

@@ -50,7 +50,11 @@ export const ErrorCode = {
   MethodNotFound: -32601,
   InvalidParams: -32602,
   InternalError: -32603,
-  /** Server error range: the MCP server behind the bridge is down or restarting. */
+  /**
+   * The MCP server behind the bridge is down, restarting or stopped: the request was fine, retry it.
+   * Everything the client must change instead (a refused Host or token, a wrong Accept, version or
+   * session) is InvalidRequest, InvalidParams or SessionNotFound, never this.
+   */
   ServerUnavailable: -32000,
   SessionNotFound: -32001,
 } as const;

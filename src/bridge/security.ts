@@ -31,7 +31,7 @@ export interface SecurityOptions {
 }
 
 function jsonError(res: ServerResponse, status: number, message: string, headers: Record<string, string> = {}): void {
-  httpRpcError(res, status, ErrorCode.ServerUnavailable, message, { headers });
+  httpRpcError(res, status, ErrorCode.InvalidRequest, message, { headers });
 }
 
 function tokenMatches(given: string, expected: string): boolean {

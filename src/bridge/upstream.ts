@@ -4,6 +4,7 @@ import { LATEST_PROTOCOL_VERSION } from './protocol.js';
 import { ChildProcessHost, type ChildExit, type ChildSpec } from './child.js';
 import type { Logger } from '../util/log.js';
 import { isResponse, isRequest } from './jsonrpc.js';
+import { isMcpshareError, McpshareError } from '../errors.js';
 
 /** Unread bytes on the child's stdin beyond which new requests are refused (a stuck child). */
 export const MAX_PENDING_INPUT_BYTES = 16 * 1024 * 1024;
@@ -136,7 +137,7 @@ export class Upstream extends EventEmitter<UpstreamEvents> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.internal.delete(id);
-        reject(new Error(`${method} got no answer from the MCP server within ${Math.round(timeoutMs / 1000)} s`));
+        reject(new McpshareError('upstream-timeout', `${method} got no answer from the MCP server within ${Math.round(timeoutMs / 1000)} s`, { context: { method, timeoutMs } }));
       }, timeoutMs);
       this.internal.set(id, { resolve, reject, timer });
       const sent = this.child?.send({ jsonrpc: '2.0', id, method, ...(params ? { params } : {}) } as JSONRPCMessage);
@@ -188,7 +189,7 @@ export class Upstream extends EventEmitter<UpstreamEvents> {
     } catch (err) {
       if (this.child !== child || !child.alive) return; // the exit handler reports it
       const msg = (err as Error).message;
-      this.pendingReason = /within/.test(msg)
+      this.pendingReason = isMcpshareError(err, 'upstream-timeout')
         ? `the MCP server did not answer initialize within ${Math.round(this.opts.initTimeoutMs / 1000)} s; is it a stdio MCP server, and does it start with these arguments?`
         : `initialize failed: ${msg}`;
       this.log.error(this.pendingReason);
