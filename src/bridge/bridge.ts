@@ -165,6 +165,7 @@ export async function startBridge(options: BridgeOptions): Promise<RunningBridge
       },
       server: init ? { name: init.serverInfo.name, version: init.serverInfo.version, protocolVersion: init.protocolVersion } : null,
       sessions: stats.sessions,
+      stateless: stats.stateless,
       requests: { served: stats.requestsServed, inFlight: stats.inFlight, queued: stats.queued },
       serverRequests: { routed: stats.serverRequestsRouted, fallback: stats.serverRequestsFallback },
       misroutedDropped: stats.misroutedDropped,

@@ -30,7 +30,10 @@ interface QueuedRequest {
 }
 
 export interface RouterStats {
-  sessions: Record<PeerKind, number> & { total: number };
+  /** Open 2025 sessions, per transport. */
+  sessions: Record<Exclude<PeerKind, 'stateless'>, number> & { total: number };
+  /** 2026-07-28 requests whose response is open now, and the `subscriptions/listen` streams among them. */
+  stateless: { open: number; listening: number; parked: number };
   requestsServed: number;
   inFlight: number;
   queued: number;
@@ -305,7 +308,7 @@ export class Router {
 
   private onClientResponse(peer: Peer, response: JSONRPCResponseMessage): void {
     if (!this.serverRequests.onClientResponse(peer, response)) {
-      this.log.debug(`${peer.label} answered unknown server request ${JSON.stringify(response.id)}; dropped`);
+      this.log.debug(`${peer.label} answered unknown server request id ${JSON.stringify(response.id)}; dropped`);
     }
   }
 
@@ -505,14 +508,19 @@ export class Router {
   }
 
   stats(): RouterStats {
-    const sessions = { 'streamable-http': 0, sse: 0, stateless: 0, total: 0 };
+    const sessions = { 'streamable-http': 0, sse: 0, total: 0 };
+    let open = 0;
     for (const p of this.peers.values()) {
-      sessions[p.kind]++;
-      if (p.era === 'session') sessions.total++;
+      if (p.kind === 'stateless') open++;
+      else {
+        sessions[p.kind]++;
+        sessions.total++;
+      }
     }
     const sr = this.serverRequests.stats();
     return {
       sessions,
+      stateless: { open, listening: this.stateless.listenCount(), parked: this.stateless.inputs.parkedCount() },
       requestsServed: this.requestsServed,
       inFlight: this.table.size,
       queued: this.queue.length,

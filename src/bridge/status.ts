@@ -22,6 +22,8 @@ export interface BridgeStatus {
   };
   server: { name: string; version: string; protocolVersion: string } | null;
   sessions: RouterStats['sessions'];
+  /** MCP 2026-07-28: stateless requests open now, listen streams, calls parked for input. */
+  stateless: RouterStats['stateless'];
   requests: { served: number; inFlight: number; queued: number };
   serverRequests: { routed: number; fallback: number };
   misroutedDropped: number;
