@@ -18,7 +18,7 @@ import { ROOT } from './bridge.js';
 
 export type RealClient = 'gemini' | 'qwen' | 'opencode' | 'codex' | 'copilot';
 
-/** The versions issue 14 verified; package.json pins the same. */
+/** The versions issue 14 verified; scripts/install-real-clients.sh installs the same into .tools/. */
 export const REAL_CLIENTS: Record<RealClient, { pkg: string; version: string; bin: string }> = {
   gemini: { pkg: '@google/gemini-cli', version: '0.61.0', bin: 'gemini' },
   qwen: { pkg: '@qwen-code/qwen-code', version: '0.24.4', bin: 'qwen' },
@@ -28,14 +28,14 @@ export const REAL_CLIENTS: Record<RealClient, { pkg: string; version: string; bi
 };
 export const CLIENT_NAMES = Object.keys(REAL_CLIENTS) as RealClient[];
 
-export const binOf = (client: RealClient) => join(ROOT, 'node_modules', '.bin', REAL_CLIENTS[client].bin);
+export const binOf = (client: RealClient) => join(ROOT, '.tools', 'node_modules', '.bin', REAL_CLIENTS[client].bin);
 
 /** One line naming every client whose binary is missing and how to install it; undefined when none is. */
 export function missingClients(clients: RealClient[] = CLIENT_NAMES): string | undefined {
   const missing = clients.filter((c) => !existsSync(binOf(c)));
   if (!missing.length) return undefined;
   const pkgs = missing.map((c) => `${REAL_CLIENTS[c].pkg}@${REAL_CLIENTS[c].version}`);
-  return `missing client CLI${missing.length > 1 ? 's' : ''} ${missing.join(', ')}: run "npm install" (or npm install --save-dev --save-exact ${pkgs.join(' ')})`;
+  return `missing client CLI${missing.length > 1 ? 's' : ''} ${missing.join(', ')} (${pkgs.join(' ')}): run scripts/install-real-clients.sh`;
 }
 
 export interface ServerStatus {
