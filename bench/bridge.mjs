@@ -137,8 +137,7 @@ export async function runBridgeBench({ log, clientListenerWarnings }) {
 
   // ---- 1. latency and throughput: every case on every path, in alternating rounds
   // Other processes on the machine skew every number: measure how much CPU they took meanwhile.
-  const oursCpuMs = () =>
-    driverCpuMs() + cpuMsOf(bridge.pid) + cpuMsOf(childPid) + cpuMsOf(floor.pid) + direct.reduce((a, d) => a + cpuMsOf(d.pid), 0);
+  const oursCpuMs = () => driverCpuMs() + cpuMsOf(bridge.pid) + cpuMsOf(childPid) + cpuMsOf(floor.pid) + direct.reduce((a, d) => a + cpuMsOf(d.pid), 0);
   const load0 = { t: performance.now(), machine: machineBusyMs(), ours: oursCpuMs() };
   const bridgeCpu = () => ({ driver: driverCpuMs(), bridge: cpuMsOf(bridge.pid), child: cpuMsOf(childPid) });
   const floorCpu = () => ({ driver: driverCpuMs(), bridge: cpuMsOf(floor.pid) });
@@ -173,7 +172,9 @@ export async function runBridgeBench({ log, clientListenerWarnings }) {
       }
     }
     for (const path of paths) latency[path][s.id] = summarize(samples[path]);
-    const opened = Object.entries(sides).filter(([p]) => p !== 'direct').flatMap(([, side]) => side.clients);
+    const opened = Object.entries(sides)
+      .filter(([p]) => p !== 'direct')
+      .flatMap(([, side]) => side.clients);
     await Promise.all(opened.map((c) => c.close()));
   }
   const afterLoad = { bridge: memOf(bridge.pid), child: memOf(childPid) };

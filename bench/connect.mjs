@@ -23,7 +23,12 @@ const env = (name, dflt) => Number(process.env[name] ?? dflt);
 
 async function openShim(url, nodeFlags) {
   // What connectLaunch (src/connect/launch.ts) writes into a client's config.
-  const transport = new StdioClientTransport({ command: process.execPath, args: [...nodeFlags, CLI, 'connect', url], env: { PATH: process.env.PATH ?? '' }, stderr: 'ignore' });
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [...nodeFlags, CLI, 'connect', url],
+    env: { PATH: process.env.PATH ?? '' },
+    stderr: 'ignore',
+  });
   const client = new Client({ name: 'mcpshare-bench', version: '1.0.0' }, { capabilities: {} });
   try {
     await client.connect(transport);
@@ -62,9 +67,10 @@ export async function runConnectBench({ log, nodeFlags = [] }) {
   const shims = env('BENCH_CONNECT_SHIMS', 5);
   const calls = env('BENCH_CONNECT_CALLS', 200);
   const settleMs = env('BENCH_CONNECT_SETTLE_MS', 1500);
-  const shimFlags = process.env.BENCH_CONNECT_NODE_FLAGS !== undefined
-    ? process.env.BENCH_CONNECT_NODE_FLAGS.split(/\s+/).filter(Boolean)
-    : [...(await import(`${ROOT}dist/runtime.js`)).CONNECT_NODE_FLAGS];
+  const shimFlags =
+    process.env.BENCH_CONNECT_NODE_FLAGS !== undefined
+      ? process.env.BENCH_CONNECT_NODE_FLAGS.split(/\s+/).filter(Boolean)
+      : [...(await import(`${ROOT}dist/runtime.js`)).CONNECT_NODE_FLAGS];
 
   // The floor: node doing nothing, with the same flags. What a shim adds to it is the shim's own cost.
   const idle = spawn(process.execPath, [...shimFlags, '-e', 'setInterval(() => {}, 1e9)'], { stdio: 'ignore' });

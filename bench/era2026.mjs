@@ -73,7 +73,10 @@ function connectStatelessRaw(base) {
         res.on('end', () => {
           if (res.statusCode !== 200) return reject(new Error(`HTTP ${res.statusCode}: ${body.slice(0, 200)}`));
           const payloads = res.headers['content-type']?.includes('text/event-stream')
-            ? body.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trim())
+            ? body
+                .split('\n')
+                .filter((l) => l.startsWith('data:'))
+                .map((l) => l.slice(5).trim())
             : [body];
           for (const p of payloads) {
             const m = JSON.parse(p);
@@ -98,7 +101,12 @@ const MB = (b) => (b === undefined ? undefined : b / (1024 * 1024));
 export async function runEra2026Bench({ log, nodeFlags = [] }) {
   const results = {
     startedAt: new Date().toISOString(),
-    env: { node: process.version, sdk: pkgVersion('@modelcontextprotocol/sdk'), sdkV2Client: pkgVersion('@modelcontextprotocol/client'), serverEverything: pkgVersion('@modelcontextprotocol/server-everything') },
+    env: {
+      node: process.version,
+      sdk: pkgVersion('@modelcontextprotocol/sdk'),
+      sdkV2Client: pkgVersion('@modelcontextprotocol/client'),
+      serverEverything: pkgVersion('@modelcontextprotocol/server-everything'),
+    },
     config: { warmupMs: WARMUP_MS, measureMs: MEASURE_MS, rounds: ROUNDS, listens: LISTENS },
   };
   log(`era2026: starting bridge (node ${nodeFlags.join(' ')} dist/cli.js bridge ...)`);
@@ -203,7 +211,11 @@ export function renderEra2026(r) {
       out.push(row([id, path, fmt(s.p50), fmt(s.p99), fmt(s.callsPerSec, 0), fmt(s.cpuUsPerCall?.bridge, 0)]));
     }
   }
-  out.push('', row(['added p50 (stateless − session)', ...Object.keys(r.addedP50Ms.stateless)]), row(['---', ...Object.keys(r.addedP50Ms.stateless).map(() => '---:')]));
+  out.push(
+    '',
+    row(['added p50 (stateless − session)', ...Object.keys(r.addedP50Ms.stateless)]),
+    row(['---', ...Object.keys(r.addedP50Ms.stateless).map(() => '---:')]),
+  );
   for (const [path, byCase] of Object.entries(r.addedP50Ms)) out.push(row([path, ...Object.values(byCase).map((v) => `${fmt(v)} ms`)]));
   const m = r.memory;
   out.push(

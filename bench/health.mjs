@@ -51,7 +51,9 @@ export async function runHealthBench({ log, nodeFlags = [] }) {
     proberCpuShareAt30s: med(selfCpu) / 30_000,
     proberRssBytes: { before: rssBefore, after: memOf(process.pid).rss },
   };
-  log(`health: round of ${servers} probes: ${result.roundWallMs.p50.toFixed(1)} ms wall, ${result.proberCpuMsPerRound.p50.toFixed(1)} ms CPU; ${failed} failed; ${sessionsLeft} sessions left`);
+  log(
+    `health: round of ${servers} probes: ${result.roundWallMs.p50.toFixed(1)} ms wall, ${result.proberCpuMsPerRound.p50.toFixed(1)} ms CPU; ${failed} failed; ${sessionsLeft} sessions left`,
+  );
   return result;
 }
 

@@ -135,7 +135,10 @@ export async function connectRaw(base) {
           if (res.statusCode !== 200) return reject(new Error(`HTTP ${res.statusCode}: ${body.slice(0, 200)}`));
           // A JSON body, or SSE events whose data lines carry the messages: find our response.
           const payloads = res.headers['content-type']?.includes('text/event-stream')
-            ? body.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trim())
+            ? body
+                .split('\n')
+                .filter((l) => l.startsWith('data:'))
+                .map((l) => l.slice(5).trim())
             : [body];
           for (const p of payloads) {
             const m = JSON.parse(p);

@@ -98,7 +98,11 @@ async function sharedSide(servers, nodeFlags, cfg, log) {
     }
     return { idle, steps, bridges: bridges.map((b) => ({ server: b.server.id, pid: b.bridge.pid, childPid: b.status.child.pid })) };
   } finally {
-    await Promise.all(Object.values(sessions).flat().map((c) => withTimeout(c.close(), 5000, 'close').catch(() => {})));
+    await Promise.all(
+      Object.values(sessions)
+        .flat()
+        .map((c) => withTimeout(c.close(), 5000, 'close').catch(() => {})),
+    );
     for (const b of bridges) await stopTree(b.bridge.pid);
   }
 }

@@ -87,7 +87,11 @@ async function openSessions(state, n) {
     return c;
   });
   const failed = results.filter((x) => !x.ok);
-  if (failed.length) r.errors.push({ phase: 'sessions', message: `${failed.length} of ${n} sessions failed to open: ${String(failed[0].error?.message ?? failed[0].error).slice(0, 200)}` });
+  if (failed.length)
+    r.errors.push({
+      phase: 'sessions',
+      message: `${failed.length} of ${n} sessions failed to open: ${String(failed[0].error?.message ?? failed[0].error).slice(0, 200)}`,
+    });
 }
 
 /** Phase 1 for one gateway: start it, read memory idle and with each session count. */
@@ -101,7 +105,9 @@ async function memoryPhase(state, cfg, log) {
     await openSessions(state, n - state.clients.length);
     await sleep(cfg.settleMs);
     r.memory[`sessions${n}`] = { ...memSnap(state.gw.pid), open: state.clients.length };
-    log(`  ${t.id}: ${state.clients.length} sessions, own ${mb(r.memory[`sessions${n}`].own.rss)} MB, tree ${mb(r.memory[`sessions${n}`].tree.rss)} MB (${r.memory[`sessions${n}`].tree.processes} processes)`);
+    log(
+      `  ${t.id}: ${state.clients.length} sessions, own ${mb(r.memory[`sessions${n}`].own.rss)} MB, tree ${mb(r.memory[`sessions${n}`].tree.rss)} MB (${r.memory[`sessions${n}`].tree.processes} processes)`,
+    );
   }
   // Keep as many sessions as the load phase needs; end the rest (DELETE / stream closed).
   const extra = state.clients.splice(cfg.clients);
@@ -128,7 +134,15 @@ async function loadPhase(states, cfg, log) {
   const t0 = { t: performance.now(), machine: machineBusyMs(), ours: oursCpuMs() };
   const load = (s, tag, warmupMs, measureMs, cpuProbe) =>
     withTimeout(
-      runLoad({ tag: `${s.t.id}-${tag}`, clients: s.clients.map((c) => bounded(c.client, cfg.callTimeoutMs)), inFlight: cfg.inFlight, warmupMs, measureMs, cpuProbe, counter: s.r.correctness }),
+      runLoad({
+        tag: `${s.t.id}-${tag}`,
+        clients: s.clients.map((c) => bounded(c.client, cfg.callTimeoutMs)),
+        inFlight: cfg.inFlight,
+        warmupMs,
+        measureMs,
+        cpuProbe,
+        counter: s.r.correctness,
+      }),
       warmupMs + measureMs + cfg.callTimeoutMs + 5000,
       `${tag} load`,
     );
@@ -158,7 +172,10 @@ async function loadPhase(states, cfg, log) {
     if (samples.get(s).length) s.r.load = summarize(samples.get(s));
     if (s.gw && alive(s.gw.pid)) s.r.memory.afterLoad = { ...memSnap(s.gw.pid), open: s.clients.length };
     const c = s.r.correctness;
-    if (s.r.load) log(`  ${s.t.id}: ${Math.round(s.r.load.callsPerSec)} calls/s, p50 ${s.r.load.p50.toFixed(2)} ms, p99 ${s.r.load.p99.toFixed(2)} ms; ${c.misrouted} misrouted, ${c.failed} failed of ${c.checked}`);
+    if (s.r.load)
+      log(
+        `  ${s.t.id}: ${Math.round(s.r.load.callsPerSec)} calls/s, p50 ${s.r.load.p50.toFixed(2)} ms, p99 ${s.r.load.p99.toFixed(2)} ms; ${c.misrouted} misrouted, ${c.failed} failed of ${c.checked}`,
+      );
   }
   const t1 = { t: performance.now(), machine: machineBusyMs(), ours: oursCpuMs() };
   const wallMs = t1.t - t0.t;
@@ -169,14 +186,18 @@ async function loadPhase(states, cfg, log) {
 /** Phase 3 for one gateway: progress with unique tokens, then with one shared token. */
 async function progressPhase(state, cfg) {
   const { t, gw, r } = state;
-  const opened = await mapLimit(Array.from({ length: cfg.progressClients }), CONNECT_CONCURRENCY, () => withTimeout(t.connect(gw.url), CONNECT_TIMEOUT_MS, 'connect'));
+  const opened = await mapLimit(Array.from({ length: cfg.progressClients }), CONNECT_CONCURRENCY, () =>
+    withTimeout(t.connect(gw.url), CONNECT_TIMEOUT_MS, 'connect'),
+  );
   const clients = opened.filter((x) => x.ok).map((x) => x.value);
   try {
     if (clients.length < cfg.progressClients) throw new Error(`only ${clients.length} of ${cfg.progressClients} progress sessions opened`);
     const tool = await withTimeout(findLongRunningTool(clients[0].client), 10000, 'tools/list');
     r.progress = { tool, rounds: [] };
     for (const variant of ['unique', 'shared']) {
-      r.progress.rounds.push(await progressRound({ clients, tool, variant, durationSec: cfg.progressSeconds, callTimeoutMs: cfg.progressSeconds * 1000 + 10000 }));
+      r.progress.rounds.push(
+        await progressRound({ clients, tool, variant, durationSec: cfg.progressSeconds, callTimeoutMs: cfg.progressSeconds * 1000 + 10000 }),
+      );
     }
   } finally {
     await Promise.all(clients.map((c) => withTimeout(c.close(), 5000, 'close').catch(() => {})));
@@ -228,7 +249,9 @@ export async function runPeersBench({ log, nodeFlags, config = peersConfig() }) 
     log(`peers: progress, ${cfg.progressClients} sessions at once`);
     for (const s of states.filter((x) => !x.failed)) {
       await withTimeout(progressPhase(s, cfg), 2 * (cfg.progressSeconds * 1000 + 15000) + 20000, 'progress phase').catch((e) => fail(s, 'progress', e));
-      const lost = s.r.progress?.rounds.map((x) => `${x.variant}: ${x.received}/${x.expected} (late ${x.late}, foreign ${x.foreign}, wrong results ${x.wrongResults})`).join('; ');
+      const lost = s.r.progress?.rounds
+        .map((x) => `${x.variant}: ${x.received}/${x.expected} (late ${x.late}, foreign ${x.foreign}, wrong results ${x.wrongResults})`)
+        .join('; ');
       if (lost) log(`  ${s.t.id}: progress ${lost}`);
     }
   } finally {
@@ -249,7 +272,15 @@ export async function runPeersBench({ log, nodeFlags, config = peersConfig() }) 
 function progressTotals(r) {
   if (!r.progress) return undefined;
   const sum = (k) => r.progress.rounds.reduce((a, x) => a + x[k], 0);
-  return { expected: sum('expected'), received: sum('received'), lost: sum('lost'), late: sum('late'), foreign: sum('foreign'), failedCalls: sum('failedCalls'), wrongResults: sum('wrongResults') };
+  return {
+    expected: sum('expected'),
+    received: sum('received'),
+    lost: sum('lost'),
+    late: sum('late'),
+    foreign: sum('foreign'),
+    failedCalls: sum('failedCalls'),
+    wrongResults: sum('wrongResults'),
+  };
 }
 
 /**
@@ -262,7 +293,8 @@ export function summarizePeers(results, cfg) {
   const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? a / b : undefined);
   const moments = ['idle', ...cfg.sessions.map((n) => `sessions${n}`), 'afterLoad'];
   for (const r of Object.values(T)) r.progressTotals = progressTotals(r);
-  const routesCorrectly = (r) => !!r.load && r.correctness.misrouted === 0 && (r.progressTotals?.foreign ?? 0) === 0 && (r.progressTotals?.wrongResults ?? 0) === 0;
+  const routesCorrectly = (r) =>
+    !!r.load && r.correctness.misrouted === 0 && (r.progressTotals?.foreign ?? 0) === 0 && (r.progressTotals?.wrongResults ?? 0) === 0;
 
   const ratios = {};
   for (const [id, r] of Object.entries(T)) {
@@ -281,7 +313,9 @@ export function summarizePeers(results, cfg) {
 
   const mcpshare = Object.entries(T).filter(([, r]) => r.product === 'mcpshare');
   const verdicts = {
-    mcpshareNoMisrouted: mcpshare.length > 0 && mcpshare.every(
+    mcpshareNoMisrouted:
+      mcpshare.length > 0 &&
+      mcpshare.every(
         ([, r]) =>
           r.load &&
           r.correctness.misrouted === 0 &&

@@ -272,7 +272,8 @@ export function startProcess(label, command, args, { env } = {}) {
 export async function waitHttp(started, url, timeoutMs = 20000) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (started.exitStatus()) throw new Error(`${started.label} exited (${JSON.stringify(started.exitStatus())}) before serving:\n${started.output().slice(-2000)}`);
+    if (started.exitStatus())
+      throw new Error(`${started.label} exited (${JSON.stringify(started.exitStatus())}) before serving:\n${started.output().slice(-2000)}`);
     try {
       const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
       await res.body?.cancel();

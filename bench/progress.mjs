@@ -34,7 +34,14 @@ export async function findLongRunningTool(client) {
  * Never hangs: each call has a timeout; a failed call is counted with its error.
  */
 export async function progressRound({ clients, tool, variant, durationSec, callTimeoutMs }) {
-  const per = clients.map((c, i) => ({ steps: BASE_STEPS + i, token: variant === 'shared' ? 1 : `bench-progress-${i}`, updates: [], done: false, error: undefined, result: undefined }));
+  const per = clients.map((c, i) => ({
+    steps: BASE_STEPS + i,
+    token: variant === 'shared' ? 1 : `bench-progress-${i}`,
+    updates: [],
+    done: false,
+    error: undefined,
+    result: undefined,
+  }));
   clients.forEach((c, i) => {
     // Replaces the SDK's own progress dispatch (which is keyed by its request ids): record everything.
     c.client.setNotificationHandler(ProgressNotificationSchema, (n) => {

@@ -52,7 +52,16 @@ export function renderMemory(r) {
   const fN = r.forks.steps[last];
   const sN = r.shared.steps[last];
   out.push(`### Per server at ${r.rows[last].sessions} sessions (RSS)`, '');
-  out.push(row(['server', `one fork (at ${f1.sessions} session${f1.sessions > 1 ? 's' : ''})`, `${fN.sessions} forks`, 'bridge + its child, idle', `bridge + its child, ${sN.sessions} sessions`, 'saved']));
+  out.push(
+    row([
+      'server',
+      `one fork (at ${f1.sessions} session${f1.sessions > 1 ? 's' : ''})`,
+      `${fN.sessions} forks`,
+      'bridge + its child, idle',
+      `bridge + its child, ${sN.sessions} sessions`,
+      'saved',
+    ]),
+  );
   out.push(row(['---', '---:', '---:', '---:', '---:', '---:']));
   for (const s of r.servers) {
     const one = f1.perServer[s.id].rss / f1.sessions;

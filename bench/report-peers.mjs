@@ -22,15 +22,33 @@ function targetsTable(p) {
       `progress: ${r.progressTotals?.wrongResults ?? 'n/a'} wrong results, ${r.progressTotals?.foreign ?? 'n/a'} foreign updates, ${r.strayProgress} to bystanders`,
   );
   out.push(row(['mcpshare replies and progress misrouted (or failed)', misrouted.join('<br>'), '0', verdict(v.mcpshareNoMisrouted)]));
-  const lost = mcp.map(([id, r]) => (r.progressTotals ? `${id}: ${r.progressTotals.lost} lost, ${r.progressTotals.late} late of ${r.progressTotals.expected}` : `${id}: not measured`));
+  const lost = mcp.map(([id, r]) =>
+    r.progressTotals ? `${id}: ${r.progressTotals.lost} lost, ${r.progressTotals.late} late of ${r.progressTotals.expected}` : `${id}: not measured`,
+  );
   out.push(row(['mcpshare progress updates lost', lost.join('<br>'), '0', verdict(v.mcpshareNoLostProgress)]));
   for (const [id, t] of Object.entries(v.throughput)) {
-    out.push(row([`calls/s at ${p.config.clients} clients × ${p.config.inFlight} ≥ ${T[id].label} (routes correctly)`, `${int(t.mcpshare)} vs ${int(t.peer)}`, '≥ 1×', verdict(t.pass)]));
+    out.push(
+      row([
+        `calls/s at ${p.config.clients} clients × ${p.config.inFlight} ≥ ${T[id].label} (routes correctly)`,
+        `${int(t.mcpshare)} vs ${int(t.peer)}`,
+        '≥ 1×',
+        verdict(t.pass),
+      ]),
+    );
   }
   for (const [m, t] of Object.entries(v.rssVsMcpProxy)) {
-    out.push(row([`mcpshare process RSS ≤ ${p.config.rssTargetRatio} × mcp-proxy's, ${momentLabel(m)}`, `${mb(t.mcpshare)} vs ${mb(t.mcpProxy)} MB (${t.ratio.toFixed(2)}×)`, `≤ ${p.config.rssTargetRatio}×`, verdict(t.pass)]));
+    out.push(
+      row([
+        `mcpshare process RSS ≤ ${p.config.rssTargetRatio} × mcp-proxy's, ${momentLabel(m)}`,
+        `${mb(t.mcpshare)} vs ${mb(t.mcpProxy)} MB (${t.ratio.toFixed(2)}×)`,
+        `≤ ${p.config.rssTargetRatio}×`,
+        verdict(t.pass),
+      ]),
+    );
   }
-  const wrong = Object.entries(p.summary.routesCorrectly).filter(([, ok]) => !ok).map(([id]) => T[id].label);
+  const wrong = Object.entries(p.summary.routesCorrectly)
+    .filter(([, ok]) => !ok)
+    .map(([id]) => T[id].label);
   if (wrong.length) out.push('', `Not held to the throughput target because they do not route correctly (or did not finish the load): ${wrong.join('; ')}.`);
   return out;
 }
@@ -39,7 +57,13 @@ function memoryTable(p) {
   const moments = p.summary.moments;
   const top = `sessions${Math.max(...p.config.sessions)}`;
   const out = [
-    row(['gateway', ...moments.map((m) => `own RSS, ${momentLabel(m)}`), ...moments.map((m) => `tree RSS, ${momentLabel(m)}`), `tree PSS, ${momentLabel(top)}`, `processes in tree, idle → ${momentLabel(top)}`]),
+    row([
+      'gateway',
+      ...moments.map((m) => `own RSS, ${momentLabel(m)}`),
+      ...moments.map((m) => `tree RSS, ${momentLabel(m)}`),
+      `tree PSS, ${momentLabel(top)}`,
+      `processes in tree, idle → ${momentLabel(top)}`,
+    ]),
     row(['---', ...moments.map(() => '---:'), ...moments.map(() => '---:'), '---:', '---:']),
   ];
   for (const r of Object.values(p.targets)) {
@@ -59,7 +83,22 @@ function memoryTable(p) {
 
 function trafficTable(p) {
   const out = [
-    row(['gateway', 'p50 ms', 'p99 ms', 'calls/s', 'replies checked', 'misrouted', 'failed', 'replies for other sessions', 'progress to bystander sessions', 'progress received / expected (unique tokens)', 'same (shared token)', 'progress late', 'progress foreign', 'CPU µs per call (gateway tree)']),
+    row([
+      'gateway',
+      'p50 ms',
+      'p99 ms',
+      'calls/s',
+      'replies checked',
+      'misrouted',
+      'failed',
+      'replies for other sessions',
+      'progress to bystander sessions',
+      'progress received / expected (unique tokens)',
+      'same (shared token)',
+      'progress late',
+      'progress foreign',
+      'CPU µs per call (gateway tree)',
+    ]),
     row(['---', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:']),
   ];
   for (const r of Object.values(p.targets)) {
@@ -68,7 +107,9 @@ function trafficTable(p) {
     const pr = (variant) => {
       const x = r.progress?.rounds.find((y) => y.variant === variant);
       if (!x) return 'n/a';
-      const notes = [x.wrongResults && `${x.wrongResults} of ${x.clients} got another's result`, x.failedCalls && `${x.failedCalls} calls failed`].filter(Boolean);
+      const notes = [x.wrongResults && `${x.wrongResults} of ${x.clients} got another's result`, x.failedCalls && `${x.failedCalls} calls failed`].filter(
+        Boolean,
+      );
       return `${x.received} / ${x.expected}${notes.length ? ` (${notes.join(', ')})` : ''}`;
     };
     out.push(
@@ -96,7 +137,17 @@ function trafficTable(p) {
 function ratiosTable(p) {
   const top = `sessions${Math.max(...p.config.sessions)}`;
   const out = [
-    row(['peer', 'compared with', 'own RSS idle', `own RSS ${momentLabel(top)}`, `tree RSS ${momentLabel(top)}`, 'own RSS after load', 'calls/s', 'p50', 'p99']),
+    row([
+      'peer',
+      'compared with',
+      'own RSS idle',
+      `own RSS ${momentLabel(top)}`,
+      `tree RSS ${momentLabel(top)}`,
+      'own RSS after load',
+      'calls/s',
+      'p50',
+      'p99',
+    ]),
     row(['---', '---', '---:', '---:', '---:', '---:', '---:', '---:', '---:']),
   ];
   for (const [id, q] of Object.entries(p.summary.ratios)) {
@@ -140,9 +191,9 @@ export function renderPeers(p) {
   out.push('### Memory (MB)', '', ...memoryTable(p), '');
   out.push('### Latency, throughput and routing', '', ...trafficTable(p), '');
   out.push(
-    '- *misrouted*: a reply carrying another call\'s text; *replies for other sessions*: responses the SDK client received for a request id it never sent ' +
+    "- *misrouted*: a reply carrying another call's text; *replies for other sessions*: responses the SDK client received for a request id it never sent " +
       '("unknown message ID"); *progress to bystander sessions*: updates that reached the load-test sessions, which started no operation; *progress late*: the caller\'s own update after its result (the SDK client drops it); *foreign*: an update of another ' +
-      'session\'s operation. *received* counts distinct own updates before the result; a call answered with another session\'s result is noted.',
+      "session's operation. *received* counts distinct own updates before the result; a call answered with another session's result is noted.",
     '',
   );
   out.push('### Ratios mcpshare / peer (below 1× = mcpshare uses less, or is faster for latency)', '', ...ratiosTable(p), '');
@@ -152,7 +203,15 @@ export function renderPeers(p) {
     for (const e of r.errors) out.push(`  - failed in ${e.phase}: ${e.message.replace(/\n/g, ' ')}`);
     if (r.otherClientErrors) out.push(`  - other client-side errors: ${r.otherClientErrors} (e.g. ${r.clientErrorExamples.join(' / ')})`);
     const missed = (r.progress?.rounds ?? [])
-      .map((x) => [x.variant, x.perClient.filter((c) => c.missing.length).map((c) => `${c.expected} steps → missing ${c.missing.length === c.expected ? 'all' : `[${c.missing.join(', ')}]`}${c.wrongResult ? ' (result was not its own)' : ''}`)])
+      .map((x) => [
+        x.variant,
+        x.perClient
+          .filter((c) => c.missing.length)
+          .map(
+            (c) =>
+              `${c.expected} steps → missing ${c.missing.length === c.expected ? 'all' : `[${c.missing.join(', ')}]`}${c.wrongResult ? ' (result was not its own)' : ''}`,
+          ),
+      ])
       .filter(([, calls]) => calls.length);
     if (missed.length) out.push(`  - progress not received before the result: ${missed.map(([v, calls]) => `${v} tokens: ${calls.join('; ')}`).join(' — ')}`);
     if (r.correctness.examples.length) out.push(`  - first problems: \`${JSON.stringify(r.correctness.examples.slice(0, 2))}\``);

@@ -38,7 +38,17 @@ export function renderTray(r) {
 
   out.push(`### Target: tray node process < ${t} MB`, '');
   out.push(
-    row(['daemons', 'node RSS settled', 'node RSS in the window (first → last, max)', 'node trend', 'node peak (VmHWM)', 'tray binary RSS settled', 'tray binary peak (VmHWM)', `settled < ${t} MB`, `peak < ${t} MB`]),
+    row([
+      'daemons',
+      'node RSS settled',
+      'node RSS in the window (first → last, max)',
+      'node trend',
+      'node peak (VmHWM)',
+      'tray binary RSS settled',
+      'tray binary peak (VmHWM)',
+      `settled < ${t} MB`,
+      `peak < ${t} MB`,
+    ]),
     row(['---:', '---:', '---:', '---:', '---:', '---:', '---:', '---', '---']),
   );
   for (const x of r.rows) {
@@ -60,7 +70,9 @@ export function renderTray(r) {
 
   const notes = [];
   notes.push(`- Time from starting the tray to all daemons up: ${r.rows.map((x) => `${x.servers}: ${x.upSec.toFixed(1)} s`).join('; ')}.`);
-  notes.push(`- Daemons up at the end of the window: ${r.rows.map((x) => `${x.daemonsUpAtEnd}/${x.servers}`).join('; ')}; daemon restarts: ${r.rows.map((x) => x.daemonRestarts).join('; ')}.`);
+  notes.push(
+    `- Daemons up at the end of the window: ${r.rows.map((x) => `${x.daemonsUpAtEnd}/${x.servers}`).join('; ')}; daemon restarts: ${r.rows.map((x) => x.daemonRestarts).join('; ')}.`,
+  );
   const restarted = r.rows.filter((x) => x.binary.pids.length > 1 || x.binary.missingSamples);
   notes.push(
     restarted.length
@@ -74,10 +86,17 @@ export function renderTray(r) {
       `exit codes ${td.map((x) => x.quitCode).join('/')}, supervisor ${[...new Set(td.map((x) => x.supervisorShutdown))].join(', ')}; ` +
       `processes of the temp HOME still running afterwards (killed): ${killed.length ? killed.join(', ') : 'none'}.`,
   );
-  notes.push(`- Registering the servers (\`mcpshare add\`, one at a time): ${r.addSec.map((a) => `${a.sec.toFixed(1)} s before the ${a.servers}-daemon step`).join('; ')}.`);
+  notes.push(
+    `- Registering the servers (\`mcpshare add\`, one at a time): ${r.addSec.map((a) => `${a.sec.toFixed(1)} s before the ${a.servers}-daemon step`).join('; ')}.`,
+  );
   const la = r.loadAverage;
-  if (la) notes.push(`- Machine load (1-minute load average) ${la.before.toFixed(1)} before, ${la.after.toFixed(1)} after, on ${la.cpus} CPUs: start-up and teardown times stretch with it; RSS much less.`);
-  notes.push(`- Desktop start ${(r.desktop.startMs / 1000).toFixed(1)} s, including the X server warm-up (${r.desktop.warmUpMs} ms). Whole part: ${r.durationSec.toFixed(0)} s.`);
+  if (la)
+    notes.push(
+      `- Machine load (1-minute load average) ${la.before.toFixed(1)} before, ${la.after.toFixed(1)} after, on ${la.cpus} CPUs: start-up and teardown times stretch with it; RSS much less.`,
+    );
+  notes.push(
+    `- Desktop start ${(r.desktop.startMs / 1000).toFixed(1)} s, including the X server warm-up (${r.desktop.warmUpMs} ms). Whole part: ${r.durationSec.toFixed(0)} s.`,
+  );
   out.push(...notes, '');
   return out.join('\n');
 }

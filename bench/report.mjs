@@ -57,10 +57,31 @@ export function renderBridge(r) {
 
   out.push('### Targets', '');
   out.push(row(['target', 'measured', 'limit', 'result']), row(['---', '---:', '---:', '---']));
-  out.push(row(['added p50 latency, 1 client × 1 in flight', `${ms(r.addedP50Ms.bridge['1x1'])} ms`, `≤ ${r.targets.addedP50Ms} ms`, verdict(r.verdicts.addedP50_1x1)]));
-  out.push(row(['added p50 latency, 1 client × 4 in flight', `${ms(r.addedP50Ms.bridge['1x4'])} ms`, `≤ ${r.targets.addedP50Ms} ms`, verdict(r.verdicts.addedP50_1x4)]));
+  out.push(
+    row([
+      'added p50 latency, 1 client × 1 in flight',
+      `${ms(r.addedP50Ms.bridge['1x1'])} ms`,
+      `≤ ${r.targets.addedP50Ms} ms`,
+      verdict(r.verdicts.addedP50_1x1),
+    ]),
+  );
+  out.push(
+    row([
+      'added p50 latency, 1 client × 4 in flight',
+      `${ms(r.addedP50Ms.bridge['1x4'])} ms`,
+      `≤ ${r.targets.addedP50Ms} ms`,
+      verdict(r.verdicts.addedP50_1x4),
+    ]),
+  );
   out.push(row(['bridge RSS idle', `${mb(r.memory.idle.bridge.rss)} MB`, `≤ ${r.targets.idleRssMB} MB`, verdict(r.verdicts.idleRss)]));
-  out.push(row([`bridge RSS with ${r.config.sessions} sessions`, `${mb(r.memory.withSessions.bridge.rss)} MB`, `≤ ${r.targets.sessionsRssMB} MB`, verdict(r.verdicts.sessionsRss)]));
+  out.push(
+    row([
+      `bridge RSS with ${r.config.sessions} sessions`,
+      `${mb(r.memory.withSessions.bridge.rss)} MB`,
+      `≤ ${r.targets.sessionsRssMB} MB`,
+      verdict(r.verdicts.sessionsRss),
+    ]),
+  );
   const c = r.correctness;
   out.push(row(['misrouted replies', `${c.misrouted} of ${int(c.checked)} checked`, '0', verdict(r.verdicts.noMisrouted)]));
   out.push(row(['failed calls', String(c.failed), '0', verdict(r.verdicts.noFailed)]), '');
@@ -94,7 +115,7 @@ export function renderBridge(r) {
     '',
     '- *direct*: SDK `Client` + `StdioClientTransport`, one server child per client. *bridge (SDK)*: SDK `Client` + ' +
       '`StreamableHTTPClientTransport` (what the targets are judged on). *bridge (raw http)*: a minimal node:http ' +
-      'keep-alive client doing the same JSON-RPC, to separate the bridge\'s own cost from the SDK HTTP client\'s. ' +
+      "keep-alive client doing the same JSON-RPC, to separate the bridge's own cost from the SDK HTTP client's. " +
       '*floor server*: a bare node:http server that answers `echo` itself with a JSON body (bench/floor-server.mjs): ' +
       'what one HTTP round trip costs on this machine with that client, before any bridge work.',
     '- `ping` is answered by the bridge itself (it never reaches the child): its bridge rows are the cost of the HTTP hop alone.',
@@ -102,10 +123,7 @@ export function renderBridge(r) {
   );
 
   out.push('### Where the CPU goes (µs of CPU per call, measured phase)', '');
-  out.push(
-    row(['load', 'path', 'bench driver (clients)', 'bridge (or floor server)', 'server child(ren)']),
-    row(['---', '---', '---:', '---:', '---:']),
-  );
+  out.push(row(['load', 'path', 'bench driver (clients)', 'bridge (or floor server)', 'server child(ren)']), row(['---', '---', '---:', '---:', '---:']));
   for (const id of Object.keys(L.direct)) {
     for (const path of PATHS) {
       const x = L[path][id]?.cpuUsPerCall;
@@ -155,13 +173,32 @@ export function renderBridge(r) {
       `- The SDK HTTP client triggered ${int(w.count)} MaxListenersExceededWarning (up to ${int(w.maxListeners)} abort listeners on one ` +
         'AbortSignal): it passes one signal to every fetch and undici removes its listener only on GC. Client-side cost, suppressed in the output.',
     );
-  if (ml) out.push(`- CPU during the latency cases: the bench's own processes ${ml.oursCores.toFixed(2)} cores, other processes ${ml.otherCores.toFixed(2)} cores (of ${r.env.cpus}).`);
+  if (ml)
+    out.push(
+      `- CPU during the latency cases: the bench's own processes ${ml.oursCores.toFixed(2)} cores, other processes ${ml.otherCores.toFixed(2)} cores (of ${r.env.cpus}).`,
+    );
   out.push(`- Whole run: ${r.durationSec.toFixed(0)} s.`, '');
   return out.join('\n');
 }
 
-const PART_RENDERERS = { bridge: renderBridge, memory: renderMemory, peers: renderPeers, health: renderHealth, connect: renderConnect, tray: renderTray, era2026: renderEra2026 };
-const PART_TITLES = { bridge: 'Bridge', memory: 'Memory vs sessions', peers: 'Peers', health: 'Health probes', connect: '`mcpshare connect`', tray: 'Tray memory over time', era2026: 'MCP 2026-07-28 stateless vs 2025 session' };
+const PART_RENDERERS = {
+  bridge: renderBridge,
+  memory: renderMemory,
+  peers: renderPeers,
+  health: renderHealth,
+  connect: renderConnect,
+  tray: renderTray,
+  era2026: renderEra2026,
+};
+const PART_TITLES = {
+  bridge: 'Bridge',
+  memory: 'Memory vs sessions',
+  peers: 'Peers',
+  health: 'Health probes',
+  connect: '`mcpshare connect`',
+  tray: 'Tray memory over time',
+  era2026: 'MCP 2026-07-28 stateless vs 2025 session',
+};
 
 /** The whole run: header, then each part's section (or the error that stopped it). */
 export function renderMarkdown(all) {
@@ -170,7 +207,9 @@ export function renderMarkdown(all) {
   out.push(
     `Node ${e.node} on ${e.platform}, ${e.cpus} CPU (${e.cpuModel}), ${(e.memTotalBytes / 2 ** 30).toFixed(0)} GB RAM. ` +
       `mcpshare ${e.mcpshare}, SDK ${e.sdk}, supergateway ${e.supergateway}, mcp-proxy ${e.mcpProxy}; servers: ` +
-      `${Object.entries(e.servers).map(([k, v]) => `${k} ${v}`).join(', ')}. Parts run: ${all.parts.join(', ')} ` +
+      `${Object.entries(e.servers)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')}. Parts run: ${all.parts.join(', ')} ` +
       `(${all.durationSec.toFixed(0)} s). MB = 2^20 bytes.`,
     '',
   );

@@ -51,8 +51,21 @@ const TOOLS = [
 
 /** Variables that would point GTK, D-Bus or node somewhere outside the bench's own desktop. */
 const SCRUBBED = [
-  'DISPLAY', 'WAYLAND_DISPLAY', 'XAUTHORITY', 'DBUS_SESSION_BUS_ADDRESS', 'AT_SPI_BUS_ADDRESS', 'NO_AT_BRIDGE', 'SESSION_MANAGER',
-  'DESKTOP_SESSION', 'GDK_BACKEND', 'GDK_SCALE', 'GDK_DPI_SCALE', 'GTK_THEME', 'NODE_OPTIONS', 'MCPSHARE_BACKEND', 'CLAUDE_CONFIG_DIR',
+  'DISPLAY',
+  'WAYLAND_DISPLAY',
+  'XAUTHORITY',
+  'DBUS_SESSION_BUS_ADDRESS',
+  'AT_SPI_BUS_ADDRESS',
+  'NO_AT_BRIDGE',
+  'SESSION_MANAGER',
+  'DESKTOP_SESSION',
+  'GDK_BACKEND',
+  'GDK_SCALE',
+  'GDK_DPI_SCALE',
+  'GTK_THEME',
+  'NODE_OPTIONS',
+  'MCPSHARE_BACKEND',
+  'CLAUDE_CONFIG_DIR',
 ];
 
 const onPath = (cmd) =>
@@ -225,7 +238,10 @@ async function startDesktop(log) {
   const stop = async () => {
     // X clients first (they end on SIGTERM rather than a lost display), then Xvfb.
     for (const s of [...started].reverse()) if (s.pid !== xvfbPid) await stopTree(s.pid, 2000);
-    await killPids(pidsWhere((environ) => environ.includes(marker)), 2000);
+    await killPids(
+      pidsWhere((environ) => environ.includes(marker)),
+      2000,
+    );
     if (xvfbPid) await stopTree(xvfbPid, 2000);
     rmSync(root, { recursive: true, force: true });
   };
@@ -275,7 +291,8 @@ async function startDesktop(log) {
     const trayer = startChild('trayer', 'trayer', ['--edge', 'top', '--align', 'right', '--widthtype', 'request', '--height', '32', '--SetDockType', 'true']);
     await poll(
       async () => {
-        if (trayer.exitCode !== null || trayer.signalCode !== null) throw new Error(`trayer exited (${trayer.exitCode ?? trayer.signalCode}):\n${logTail('trayer')}`);
+        if (trayer.exitCode !== null || trayer.signalCode !== null)
+          throw new Error(`trayer exited (${trayer.exitCode ?? trayer.signalCode}):\n${logTail('trayer')}`);
         return (await run('xdotool', ['search', '--classname', '^panel$'], env, 5000)).stdout.trim();
       },
       'the trayer panel appearing',
@@ -336,7 +353,12 @@ async function measureStep({ log, nodeFlags, desk, home, servers, ports, seconds
 
   const t0 = performance.now();
   let trayOut = '';
-  const tray = spawn(process.execPath, [...nodeFlags, CLI, 'tray', '--interval', String(INTERVAL_S)], { env, cwd: home, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const tray = spawn(process.execPath, [...nodeFlags, CLI, 'tray', '--interval', String(INTERVAL_S)], {
+    env,
+    cwd: home,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
   track(tray.pid, `tray (${servers} servers)`, true, true);
   const keep = (d) => (trayOut = (trayOut + d).slice(-65536));
   tray.stdout.on('data', keep);
@@ -391,7 +413,11 @@ async function measureStep({ log, nodeFlags, desk, home, servers, ports, seconds
             `${sup.length} supervisors run for one HOME (pids ${sup.join(', ')}) and the daemons they started are not the socket owner's: ` +
               `${last.filter((s) => s.state !== 'up').length} of ${servers} not up (${[...new Set(last.map((s) => s.detail).filter(Boolean))].join('; ')})`,
           );
-          err.supervisorRace = { supervisors: sup.length, states: last.map((s) => ({ name: s.name, state: s.state, detail: s.detail })), supervisorLog: supervisorLog() };
+          err.supervisorRace = {
+            supervisors: sup.length,
+            states: last.map((s) => ({ name: s.name, state: s.state, detail: s.detail })),
+            supervisorLog: supervisorLog(),
+          };
           throw err;
         }
         return false;
@@ -421,7 +447,14 @@ async function measureStep({ log, nodeFlags, desk, home, servers, ports, seconds
     for (let i = 0; i <= seconds; i++) {
       checkTray();
       const s = sampleTray(tray.pid, samples[samples.length - 1]?.binaryPid);
-      samples.push({ t: Math.round(performance.now() - s0) / 1000, nodeRss: s.node.rss, nodeHwm: s.node.hwm, binaryPid: s.binary?.pid, binaryRss: s.binary?.rss, binaryHwm: s.binary?.hwm });
+      samples.push({
+        t: Math.round(performance.now() - s0) / 1000,
+        nodeRss: s.node.rss,
+        nodeHwm: s.node.hwm,
+        binaryPid: s.binary?.pid,
+        binaryRss: s.binary?.rss,
+        binaryHwm: s.binary?.hwm,
+      });
       const next = s0 + (i + 1) * 1000;
       if (i < seconds) await sleep(Math.max(0, next - performance.now()));
     }
@@ -508,7 +541,14 @@ export async function runTrayBench({ log, nodeFlags = [] }) {
     err.stack = err.message; // a plain line in the report, not a stack trace
     throw err;
   }
-  const steps = [...new Set((process.env.BENCH_TRAY_SERVERS ?? '2,10,20').split(',').map((s) => Number(s.trim())).filter((n) => Number.isInteger(n) && n > 0))].sort((a, b) => a - b);
+  const steps = [
+    ...new Set(
+      (process.env.BENCH_TRAY_SERVERS ?? '2,10,20')
+        .split(',')
+        .map((s) => Number(s.trim()))
+        .filter((n) => Number.isInteger(n) && n > 0),
+    ),
+  ].sort((a, b) => a - b);
   const seconds = Number(process.env.BENCH_TRAY_SECONDS ?? 40);
   if (!steps.length) throw new Error('BENCH_TRAY_SERVERS: give server counts, e.g. 2,10,20');
   if (!(seconds >= 2)) throw new Error(`BENCH_TRAY_SECONDS: want 2 or more, got ${process.env.BENCH_TRAY_SECONDS}`);
@@ -530,7 +570,13 @@ export async function runTrayBench({ log, nodeFlags = [] }) {
         ports.add(port);
         const name = `everything-${String(registered + 1).padStart(2, '0')}`;
         const env = { ...desk.env, HOME: home, MCPSHARE_BACKEND: 'supervisor' };
-        const r = await run(process.execPath, [...nodeFlags, CLI, 'add', name, '--port', String(port), '--', process.execPath, EVERYTHING, 'stdio'], env, 60_000, home);
+        const r = await run(
+          process.execPath,
+          [...nodeFlags, CLI, 'add', name, '--port', String(port), '--', process.execPath, EVERYTHING, 'stdio'],
+          env,
+          60_000,
+          home,
+        );
         if (r.code !== 0) throw new Error(`mcpshare add ${name} failed (exit ${r.code}): ${r.stderr.trim().slice(-1500)}`);
       }
       addSec.push({ servers, sec: (performance.now() - ta) / 1000 });

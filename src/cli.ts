@@ -19,28 +19,160 @@ interface Command {
 }
 
 const commands: Record<string, Command> = {
-  bridge: { summary: 'share one stdio MCP server with many clients over HTTP/SSE', load: async () => { const m = await import('./cli/bridge.js'); return { usage: m.bridgeUsage, run: m.bridgeCommand }; } },
-  demo: { summary: 'run the bridge in front of the bundled demo server', load: async () => { const m = await import('./cli/demo.js'); return { usage: m.demoUsage, run: m.demoCommand }; } },
-  add: { summary: 'register a server to run once as a shared login daemon', load: async () => { const m = await import('./cli/servers.js'); return { usage: m.addUsage, run: m.addCommand }; } },
-  remove: { summary: 'stop a server and delete its unit, entry and env file', load: async () => { const m = await import('./cli/servers.js'); return { usage: m.removeUsage, run: m.removeCommand }; } },
-  list: { summary: 'list the registered servers', load: async () => { const m = await import('./cli/servers.js'); return { usage: m.listUsage, run: m.listCommand }; } },
-  edit: { summary: 'change a registered server (rewrites its unit, restarts it)', load: async () => { const m = await import('./cli/servers.js'); return { usage: m.editUsage, run: m.editCommand }; } },
-  start: { summary: 'start daemons and wait until they are up', load: async () => { const m = await import('./cli/daemons.js'); return { usage: m.startUsage, run: m.startCommand }; } },
-  stop: { summary: 'stop daemons', load: async () => { const m = await import('./cli/daemons.js'); return { usage: m.stopUsage, run: m.stopCommand }; } },
-  restart: { summary: 'restart daemons', load: async () => { const m = await import('./cli/daemons.js'); return { usage: m.restartUsage, run: m.restartCommand }; } },
-  status: { summary: 'state, restarts, pid, memory and sessions of every daemon', load: async () => { const m = await import('./cli/daemons.js'); return { usage: m.statusUsage, run: m.statusCommand }; } },
-  logs: { summary: "print or follow a daemon's log", load: async () => { const m = await import('./cli/daemons.js'); return { usage: m.logsUsage, run: m.logsCommand }; } },
-  check: { summary: 'prove each daemon speaks MCP (a real handshake) and say what is wrong', load: async () => { const m = await import('./cli/check.js'); return { usage: m.checkUsage, run: m.checkCommand }; } },
-  import: { summary: "register the shareable stdio servers of a client's config", load: async () => { const m = await import('./cli/clients.js'); return { usage: m.importUsage, run: m.importCommand }; } },
-  apply: { summary: "point a client's config (Claude Code's by default) at the shared daemons", load: async () => { const m = await import('./cli/clients.js'); return { usage: m.applyUsage, run: m.applyCommand }; } },
-  revert: { summary: 'undo the last apply of a config', load: async () => { const m = await import('./cli/clients.js'); return { usage: m.revertUsage, run: m.revertCommand }; } },
-  clients: { summary: 'the MCP clients on this machine, their servers, which are shared', load: async () => { const m = await import('./cli/client-targets.js'); return { usage: m.clientsUsage, run: m.clientsCommand }; } },
-  connect: { summary: 'a stdio MCP server that relays to a shared daemon (for Claude Desktop)', load: async () => { const m = await import('./cli/connect.js'); return { usage: m.connectUsage, run: m.connectCommand }; } },
-  doctor: { summary: 'find MCP servers duplicated per session and what sharing would save', load: async () => { const m = await import('./cli/doctor.js'); return { usage: m.doctorUsage, run: m.doctorCommand }; } },
-  tray: { summary: 'the tray icon: server states, start/stop on click, notifications, .mcp.json', load: async () => { const m = await import('./cli/tray.js'); return { usage: m.trayUsage, run: m.trayCommand }; } },
-  autostart: { summary: 'start the tray at login (on, off, status)', load: async () => { const m = await import('./cli/autostart.js'); return { usage: m.autostartUsage, run: m.autostartCommand }; } },
-  supervise: { summary: 'run the built-in supervisor (no systemd/launchd)', load: async () => { const m = await import('./cli/supervise.js'); return { usage: m.superviseUsage, run: m.superviseCommand }; } },
-  'enable-linger': { summary: 'start your daemons at boot, not only at login (systemd)', load: async () => { const m = await import('./cli/supervise.js'); return { usage: m.lingerUsage, run: m.lingerCommandCli }; } },
+  bridge: {
+    summary: 'share one stdio MCP server with many clients over HTTP/SSE',
+    load: async () => {
+      const m = await import('./cli/bridge.js');
+      return { usage: m.bridgeUsage, run: m.bridgeCommand };
+    },
+  },
+  demo: {
+    summary: 'run the bridge in front of the bundled demo server',
+    load: async () => {
+      const m = await import('./cli/demo.js');
+      return { usage: m.demoUsage, run: m.demoCommand };
+    },
+  },
+  add: {
+    summary: 'register a server to run once as a shared login daemon',
+    load: async () => {
+      const m = await import('./cli/servers.js');
+      return { usage: m.addUsage, run: m.addCommand };
+    },
+  },
+  remove: {
+    summary: 'stop a server and delete its unit, entry and env file',
+    load: async () => {
+      const m = await import('./cli/servers.js');
+      return { usage: m.removeUsage, run: m.removeCommand };
+    },
+  },
+  list: {
+    summary: 'list the registered servers',
+    load: async () => {
+      const m = await import('./cli/servers.js');
+      return { usage: m.listUsage, run: m.listCommand };
+    },
+  },
+  edit: {
+    summary: 'change a registered server (rewrites its unit, restarts it)',
+    load: async () => {
+      const m = await import('./cli/servers.js');
+      return { usage: m.editUsage, run: m.editCommand };
+    },
+  },
+  start: {
+    summary: 'start daemons and wait until they are up',
+    load: async () => {
+      const m = await import('./cli/daemons.js');
+      return { usage: m.startUsage, run: m.startCommand };
+    },
+  },
+  stop: {
+    summary: 'stop daemons',
+    load: async () => {
+      const m = await import('./cli/daemons.js');
+      return { usage: m.stopUsage, run: m.stopCommand };
+    },
+  },
+  restart: {
+    summary: 'restart daemons',
+    load: async () => {
+      const m = await import('./cli/daemons.js');
+      return { usage: m.restartUsage, run: m.restartCommand };
+    },
+  },
+  status: {
+    summary: 'state, restarts, pid, memory and sessions of every daemon',
+    load: async () => {
+      const m = await import('./cli/daemons.js');
+      return { usage: m.statusUsage, run: m.statusCommand };
+    },
+  },
+  logs: {
+    summary: "print or follow a daemon's log",
+    load: async () => {
+      const m = await import('./cli/daemons.js');
+      return { usage: m.logsUsage, run: m.logsCommand };
+    },
+  },
+  check: {
+    summary: 'prove each daemon speaks MCP (a real handshake) and say what is wrong',
+    load: async () => {
+      const m = await import('./cli/check.js');
+      return { usage: m.checkUsage, run: m.checkCommand };
+    },
+  },
+  import: {
+    summary: "register the shareable stdio servers of a client's config",
+    load: async () => {
+      const m = await import('./cli/clients.js');
+      return { usage: m.importUsage, run: m.importCommand };
+    },
+  },
+  apply: {
+    summary: "point a client's config (Claude Code's by default) at the shared daemons",
+    load: async () => {
+      const m = await import('./cli/clients.js');
+      return { usage: m.applyUsage, run: m.applyCommand };
+    },
+  },
+  revert: {
+    summary: 'undo the last apply of a config',
+    load: async () => {
+      const m = await import('./cli/clients.js');
+      return { usage: m.revertUsage, run: m.revertCommand };
+    },
+  },
+  clients: {
+    summary: 'the MCP clients on this machine, their servers, which are shared',
+    load: async () => {
+      const m = await import('./cli/client-targets.js');
+      return { usage: m.clientsUsage, run: m.clientsCommand };
+    },
+  },
+  connect: {
+    summary: 'a stdio MCP server that relays to a shared daemon (for Claude Desktop)',
+    load: async () => {
+      const m = await import('./cli/connect.js');
+      return { usage: m.connectUsage, run: m.connectCommand };
+    },
+  },
+  doctor: {
+    summary: 'find MCP servers duplicated per session and what sharing would save',
+    load: async () => {
+      const m = await import('./cli/doctor.js');
+      return { usage: m.doctorUsage, run: m.doctorCommand };
+    },
+  },
+  tray: {
+    summary: 'the tray icon: server states, start/stop on click, notifications, .mcp.json',
+    load: async () => {
+      const m = await import('./cli/tray.js');
+      return { usage: m.trayUsage, run: m.trayCommand };
+    },
+  },
+  autostart: {
+    summary: 'start the tray at login (on, off, status)',
+    load: async () => {
+      const m = await import('./cli/autostart.js');
+      return { usage: m.autostartUsage, run: m.autostartCommand };
+    },
+  },
+  supervise: {
+    summary: 'run the built-in supervisor (no systemd/launchd)',
+    load: async () => {
+      const m = await import('./cli/supervise.js');
+      return { usage: m.superviseUsage, run: m.superviseCommand };
+    },
+  },
+  'enable-linger': {
+    summary: 'start your daemons at boot, not only at login (systemd)',
+    load: async () => {
+      const m = await import('./cli/supervise.js');
+      return { usage: m.lingerUsage, run: m.lingerCommandCli };
+    },
+  },
 };
 
 function help(): string {

@@ -75,7 +75,11 @@ function sessionWouldRun(home: string): { argv: string[] | undefined; stderr: st
   const out = mkdtempSync(join(tmp, 'gen-'));
   let stderr = '';
   try {
-    execFileSync(generator, [out, out, out], { env: { HOME: home, XDG_CONFIG_DIRS: join(tmp, 'no-system-autostart') }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    execFileSync(generator, [out, out, out], {
+      env: { HOME: home, XDG_CONFIG_DIRS: join(tmp, 'no-system-autostart') },
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
   } catch (err) {
     stderr = String((err as { stderr?: string }).stderr ?? err);
   }
@@ -87,7 +91,13 @@ function sessionWouldRun(home: string): { argv: string[] | undefined; stderr: st
   // systemd writes ExecStart words in double quotes with \" \$ \` escapes, which is what a POSIX
   // shell's double quotes mean too: let /bin/sh split them. (%% is systemd's escaped %.)
   const split = execFileSync('/bin/sh', ['-c', 'eval "set -- $1"; printf "%s\\0" "$@"', 'sh', exec], { encoding: 'utf8' });
-  return { argv: split.split('\0').slice(0, -1).map((a) => a.replace(/%%/g, '%')), stderr };
+  return {
+    argv: split
+      .split('\0')
+      .slice(0, -1)
+      .map((a) => a.replace(/%%/g, '%')),
+    stderr,
+  };
 }
 
 interface ParsedPlist {
@@ -96,7 +106,8 @@ interface ParsedPlist {
 }
 
 function parsePlist(file: string): ParsedPlist {
-  const py = 'import plistlib, json, sys\nd = plistlib.load(open(sys.argv[1], "rb"))\nprint(json.dumps({"plist": d, "types": {k: type(v).__name__ for k, v in d.items()}}))';
+  const py =
+    'import plistlib, json, sys\nd = plistlib.load(open(sys.argv[1], "rb"))\nprint(json.dumps({"plist": d, "types": {k: type(v).__name__ for k, v in d.items()}}))';
   try {
     return JSON.parse(execFileSync(PYTHON, ['-c', py, file], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })) as ParsedPlist;
   } catch (err) {
@@ -144,7 +155,11 @@ switch (verb) {
   chmodSync(join(dir, 'launchctl'), 0o755);
   const calls = () => {
     try {
-      return readFileSync(join(dir, 'calls.jsonl'), 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as string[]);
+      return readFileSync(join(dir, 'calls.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as string[]);
     } catch {
       return [];
     }
@@ -429,7 +444,13 @@ describe('macOS: the LaunchAgent (plistlib, a fake launchctl on PATH)', () => {
     const home = newHome();
     const script = join(fake.dir, 'launchctl');
     const orig = readFileSync(script, 'utf8');
-    writeFileSync(script, orig.replace("case 'bootstrap':", "case 'bootstrap': process.stderr.write('Bootstrap failed: 125: Domain does not support specified action\\n'); process.exit(125);"));
+    writeFileSync(
+      script,
+      orig.replace(
+        "case 'bootstrap':",
+        "case 'bootstrap': process.stderr.write('Bootstrap failed: 125: Domain does not support specified action\\n'); process.exit(125);",
+      ),
+    );
     try {
       await expect(enableAutostart({ platform: 'darwin', env: { HOME: home } })).rejects.toThrow(
         /dev\.mcpshare\.tray\.plist is in place \(the tray starts at your next login\), but starting it now failed: launchctl bootstrap gui\/\d+ .* failed \(exit 125\): Bootstrap failed: 125/,
@@ -473,7 +494,14 @@ describe('mcpshare autostart (the CLI, in a temporary HOME)', () => {
 
       const js = await mcpshare(['autostart', 'status', '--json'], env);
       expect(js.code).toBe(0);
-      expect(JSON.parse(js.stdout)).toMatchObject({ platform: 'linux', mechanism: 'xdg-autostart', file, enabled: true, upToDate: true, command: [stableNodePath(env.PATH ?? ''), ...NODE_MEMORY_FLAGS, CLI, 'tray'] });
+      expect(JSON.parse(js.stdout)).toMatchObject({
+        platform: 'linux',
+        mechanism: 'xdg-autostart',
+        file,
+        enabled: true,
+        upToDate: true,
+        command: [stableNodePath(env.PATH ?? ''), ...NODE_MEMORY_FLAGS, CLI, 'tray'],
+      });
 
       const off = await mcpshare(['autostart', 'off'], env);
       expect(off.code).toBe(0);
@@ -494,7 +522,10 @@ describe('mcpshare autostart (the CLI, in a temporary HOME)', () => {
     expect(on.code).toBe(0);
     expect(on.stdout).toContain(`autostart on: wrote ${file}`);
     expect(on.stdout).toContain(`ran: launchctl bootstrap gui/${UID} ${file}`);
-    expect(parsePlist(file).plist).toMatchObject({ Label: 'dev.mcpshare.tray', ProgramArguments: [stableNodePath(env.PATH ?? ''), ...NODE_MEMORY_FLAGS, CLI, 'tray'] });
+    expect(parsePlist(file).plist).toMatchObject({
+      Label: 'dev.mcpshare.tray',
+      ProgramArguments: [stableNodePath(env.PATH ?? ''), ...NODE_MEMORY_FLAGS, CLI, 'tray'],
+    });
     const st = await mcpshare(['autostart', 'status'], env);
     expect(st.stdout).toContain('autostart: on');
     expect(st.stdout).toContain('launchd: loaded, tray not running');

@@ -11,7 +11,20 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { Client as ClientV2, StreamableHTTPClientTransport as HttpTransportV2 } from '@modelcontextprotocol/client';
 import type { Client as ClientV1 } from '@modelcontextprotocol/sdk/client/index.js';
 import { ElicitRequestSchema, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
-import { bridgeArgs, connect, disconnect, initializeBody, JSON_HEADERS, raw, ROOT, runCli, textOf, waitReady, type Kind, type RunningCli } from './helpers/bridge.js';
+import {
+  bridgeArgs,
+  connect,
+  disconnect,
+  initializeBody,
+  JSON_HEADERS,
+  raw,
+  ROOT,
+  runCli,
+  textOf,
+  waitReady,
+  type Kind,
+  type RunningCli,
+} from './helpers/bridge.js';
 import { waitFor } from './helpers/wait.js';
 
 const V = '2026-07-28';
@@ -76,10 +89,7 @@ async function connectV2(base: string, mode: Mode, name: string): Promise<V2> {
 /** Runs `progress` and returns the progress messages the caller got, without the SDK's own local ones. */
 async function progressOf(client: ClientV2, tag: string, steps = 3): Promise<{ text: string; messages: string[] }> {
   const messages: string[] = [];
-  const result = await client.callTool(
-    { name: 'progress', arguments: { steps, tag } },
-    { onprogress: (p) => messages.push(String(p.message)) },
-  );
+  const result = await client.callTool({ name: 'progress', arguments: { steps, tag } }, { onprogress: (p) => messages.push(String(p.message)) });
   return { text: textOf(result), messages };
 }
 
@@ -400,18 +410,8 @@ describe('raw HTTP: stateless requests on /mcp', () => {
     });
 
     test('header differs from _meta: 400, -32020', async () => {
-      expectError(
-        await post('d-1', 'tools/list', { _meta: envelope({ 'io.modelcontextprotocol/protocolVersion': '2025-11-25' }) }),
-        400,
-        -32020,
-        'd-1',
-      );
-      expectError(
-        await post('d-2', 'tools/list', { _meta: envelope() }, headersFor('tools/list', '2025-11-25')),
-        400,
-        -32020,
-        'd-2',
-      );
+      expectError(await post('d-1', 'tools/list', { _meta: envelope({ 'io.modelcontextprotocol/protocolVersion': '2025-11-25' }) }), 400, -32020, 'd-1');
+      expectError(await post('d-2', 'tools/list', { _meta: envelope() }, headersFor('tools/list', '2025-11-25')), 400, -32020, 'd-2');
     });
 
     test('unsupported version: 400, -32022 with data {supported, requested}', async () => {
@@ -435,12 +435,7 @@ describe('raw HTTP: stateless requests on /mcp', () => {
       // a bad envelope beats a header mismatch
       expectError(await post('o-2', 'tools/list', { _meta: noCaps }, headersFor('tools/list', '2025-11-25')), 400, -32602, 'o-2');
       // a header mismatch beats an unsupported version
-      expectError(
-        await post('o-3', 'tools/list', { _meta: envelope({ 'io.modelcontextprotocol/protocolVersion': '2099-01-01' }) }),
-        400,
-        -32020,
-        'o-3',
-      );
+      expectError(await post('o-3', 'tools/list', { _meta: envelope({ 'io.modelcontextprotocol/protocolVersion': '2099-01-01' }) }), 400, -32020, 'o-3');
     });
 
     test.each(['initialize', 'ping', 'logging/setLevel', 'resources/subscribe', 'resources/unsubscribe', 'no/such/method'])(

@@ -30,10 +30,14 @@ test('with --fail-fast, a server that was up and then dies is restarted in place
     const first = await waitReady(b);
     const client = await connect(b.url, 'http');
     process.kill(first.child.pid!, 'SIGKILL');
-    const after = await waitFor(async () => {
-      const s = await b.status();
-      return s.child.state === 'ready' && s.child.pid !== first.child.pid ? s : undefined;
-    }, 'the restarted child', 15_000);
+    const after = await waitFor(
+      async () => {
+        const s = await b.status();
+        return s.child.state === 'ready' && s.child.pid !== first.child.pid ? s : undefined;
+      },
+      'the restarted child',
+      15_000,
+    );
     expect(after!.child.restarts).toBe(1);
     expect(b.proc.exitCode).toBeNull();
     // The same session goes on working against the new child.

@@ -12,7 +12,21 @@ import {
   ResourceUpdatedNotificationSchema,
   ToolListChangedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
-import { bridgeArgs, BridgesAndClients, disconnect, FIXTURE, fixtureStats, initializeBody, JSON_HEADERS, raw, runCli, textOf, waitReady, type Kind, type RunningCli } from './helpers/bridge.js';
+import {
+  bridgeArgs,
+  BridgesAndClients,
+  disconnect,
+  FIXTURE,
+  fixtureStats,
+  initializeBody,
+  JSON_HEADERS,
+  raw,
+  runCli,
+  textOf,
+  waitReady,
+  type Kind,
+  type RunningCli,
+} from './helpers/bridge.js';
 import { sleep, waitFor } from './helpers/wait.js';
 
 let b: RunningCli;
@@ -232,7 +246,7 @@ describe('cancellation', () => {
     expect((await b.status()).misroutedDropped).toBe(0);
   });
 
-  test("a session that leaves has its in-flight work cancelled upstream", async () => {
+  test('a session that leaves has its in-flight work cancelled upstream', async () => {
     const watcher = await client('http', 'watcher');
     const leaver = await client('sse', 'leaver');
     const before = (await fixtureStats(watcher)).cancelled.length;

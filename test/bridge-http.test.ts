@@ -14,7 +14,18 @@ import { gzipSync } from 'node:zlib';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
-import { bridgeArgs, connect, FIXTURE, initializeBody, JSON_HEADERS, runCli, textOf, waitReady, type RunningCli, parseJsonOrUndefined } from './helpers/bridge.js';
+import {
+  bridgeArgs,
+  connect,
+  FIXTURE,
+  initializeBody,
+  JSON_HEADERS,
+  runCli,
+  textOf,
+  waitReady,
+  type RunningCli,
+  parseJsonOrUndefined,
+} from './helpers/bridge.js';
 import { sleep, waitFor } from './helpers/wait.js';
 import type { BridgeStatus } from '../src/bridge/status.js';
 
@@ -228,16 +239,13 @@ async function rawSseSession(base: string) {
   expect(sessionId).toBeTruthy();
   const send = (body: string) => post(url, { 'content-type': 'application/json' }, body);
   const answer = (id: number) =>
-    stream.next(
-      (e) => {
-        try {
-          return JSON.parse(e.data).id === id;
-        } catch {
-          return false;
-        }
-      },
-      `SSE answer ${id}`,
-    );
+    stream.next((e) => {
+      try {
+        return JSON.parse(e.data).id === id;
+      } catch {
+        return false;
+      }
+    }, `SSE answer ${id}`);
   expect((await send(initializeBody(1, PROTOCOL))).status).toBe(202);
   await answer(1);
   expect((await send(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }))).status).toBe(202);
@@ -471,10 +479,7 @@ describe('bridge HTTP: bad input never kills the bridge', () => {
     expect(stream.status).toBe(200);
     expectRpcError(await post(`${b.url}/mcp`, { ...s.headers, accept: 'application/json' }, undefined, 'GET'), 406);
     // Nor one with a protocol version nobody speaks.
-    expectRpcError(
-      await post(`${b.url}/mcp`, { ...s.headers, accept: 'text/event-stream', 'mcp-protocol-version': '1999-01-01' }, undefined, 'GET'),
-      400,
-    );
+    expectRpcError(await post(`${b.url}/mcp`, { ...s.headers, accept: 'text/event-stream', 'mcp-protocol-version': '1999-01-01' }, undefined, 'GET'), 400);
     // ... and those refused GETs did not cut the session's real stream.
     await sleep(100);
     expect(stream.ended()).toBe(false);
@@ -525,7 +530,15 @@ describe('bridge HTTP: bad input never kills the bridge', () => {
 
   test('a foreign Origin gets 403; loopback origins pass', async () => {
     const before = await sessionsNow();
-    const bad = ['http://evil.example', 'https://evil.example:443', 'null', 'http://127.0.0.1.evil.example', 'http://localhost@evil.example', 'file://', 'chrome-extension://abcdef'];
+    const bad = [
+      'http://evil.example',
+      'https://evil.example:443',
+      'null',
+      'http://127.0.0.1.evil.example',
+      'http://localhost@evil.example',
+      'file://',
+      'chrome-extension://abcdef',
+    ];
     for (const origin of bad) {
       const init = await post(`${b.url}/mcp`, { ...JSON_HEADERS, origin }, initializeBody());
       expect({ origin, status: init.status }).toEqual({ origin, status: 403 });
@@ -552,7 +565,11 @@ describe('bridge HTTP: bad input never kills the bridge', () => {
       expect(bare.json).toMatchObject({ jsonrpc: '2.0', id, error: { code: -32602 } });
       const r = await post(`${b.url}/mcp`, headers, JSON.stringify({ jsonrpc: '2.0', id, method: 'server/discover', params: { _meta: meta } }));
       expect(r.status).toBe(200);
-      expect(r.json).toMatchObject({ jsonrpc: '2.0', id, result: { supportedVersions: expect.arrayContaining(['2026-07-28', '2025-11-25']), resultType: 'complete' } });
+      expect(r.json).toMatchObject({
+        jsonrpc: '2.0',
+        id,
+        result: { supportedVersions: expect.arrayContaining(['2026-07-28', '2025-11-25']), resultType: 'complete' },
+      });
       expect(r.headers.get('mcp-session-id')).toBeNull();
     }
     expect(await sessionsNow()).toEqual(before);
@@ -665,7 +682,12 @@ describe('bridge HTTP: bearer token and secrets', () => {
     const routes: Array<{ method: string; path: string; headers: Record<string, string>; body?: string }> = [
       { method: 'GET', path: '/status', headers: {} },
       { method: 'POST', path: '/mcp', headers: { ...JSON_HEADERS }, body: initializeBody() },
-      { method: 'POST', path: '/mcp', headers: { ...JSON_HEADERS, 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'server/discover' }, body: rpc(1, 'server/discover') },
+      {
+        method: 'POST',
+        path: '/mcp',
+        headers: { ...JSON_HEADERS, 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'server/discover' },
+        body: rpc(1, 'server/discover'),
+      },
       // A live session id is no substitute for the token.
       { method: 'POST', path: '/mcp', headers: { ...s.headers }, body: callBody(5, 'echo', { text: 'x' }) },
       { method: 'GET', path: '/mcp', headers: { ...s.headers, accept: 'text/event-stream' } },
@@ -723,10 +745,14 @@ describe('bridge HTTP: bearer token and secrets', () => {
     // ... some failed logins and a crash/restart to make the bridge log more ...
     await post(`${b.url}/mcp`, { ...JSON_HEADERS, authorization: `Bearer ${SECRET}` }, initializeBody());
     await c.callTool({ name: 'crash', arguments: {} }).catch(() => {});
-    await waitFor(async () => {
-      const s = await authedStatus();
-      return s.child.state === 'ready' && s.child.restarts === 1;
-    }, 'the child to restart', 15000);
+    await waitFor(
+      async () => {
+        const s = await authedStatus();
+        return s.child.state === 'ready' && s.child.restarts === 1;
+      },
+      'the child to restart',
+      15000,
+    );
     expect(await echo(c, 'after-restart')).toBe('after-restart');
     await c.close();
 
@@ -795,9 +821,17 @@ describe('bridge start-up: remote binding, busy port, missing binary', () => {
         const evil = await nodeRequest(b.port, { host, path: '/status', headers: { authorization: `Bearer ${TOKEN}`, origin: 'http://evil.example' } });
         expect({ host, status: evil.status }).toEqual({ host, status: 403 });
       }
-      await waitFor(async () => (await nodeRequest(b.port, { path: '/status', headers: { authorization: `Bearer ${TOKEN}` } })).json?.child?.state === 'ready', 'ready', 20000);
+      await waitFor(
+        async () => (await nodeRequest(b.port, { path: '/status', headers: { authorization: `Bearer ${TOKEN}` } })).json?.child?.state === 'ready',
+        'ready',
+        20000,
+      );
       const client = new Client({ name: 'remote', version: '1' }, { capabilities: {} });
-      await client.connect(new StreamableHTTPClientTransport(new URL(`http://${nonLoopbackAddress ?? '127.0.0.1'}:${b.port}/mcp`), { requestInit: { headers: { authorization: `Bearer ${TOKEN}` } } }));
+      await client.connect(
+        new StreamableHTTPClientTransport(new URL(`http://${nonLoopbackAddress ?? '127.0.0.1'}:${b.port}/mcp`), {
+          requestInit: { headers: { authorization: `Bearer ${TOKEN}` } },
+        }),
+      );
       expect(await echo(client, 'over-the-lan')).toBe('over-the-lan');
       await client.close();
     } finally {
@@ -847,7 +881,23 @@ describe('bridge start-up: remote binding, busy port, missing binary', () => {
   test('a crash-looping child that prints a secret on stderr does not leak it in the final message', async () => {
     const SECRET = 'hunter2-very-secret';
     const r = await runCli(
-      ['bridge', '--port', '0', '--name', 'leaky', '--restart-limit', '2', '--restart-window', '60', '--env', `SECRET_TOKEN=${SECRET}`, '--', '/bin/sh', '-c', 'echo "boom, my key is $SECRET_TOKEN" >&2; exit 3'],
+      [
+        'bridge',
+        '--port',
+        '0',
+        '--name',
+        'leaky',
+        '--restart-limit',
+        '2',
+        '--restart-window',
+        '60',
+        '--env',
+        `SECRET_TOKEN=${SECRET}`,
+        '--',
+        '/bin/sh',
+        '-c',
+        'echo "boom, my key is $SECRET_TOKEN" >&2; exit 3',
+      ],
       {},
     );
     const { code } = await r.exited;

@@ -14,12 +14,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { LoggingMessageNotificationSchema, ResourceUpdatedNotificationSchema, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import {
-  LoggingMessageNotificationSchema,
-  ResourceUpdatedNotificationSchema,
-  ToolListChangedNotificationSchema,
-} from '@modelcontextprotocol/sdk/types.js';
-import { BridgesAndClients, disconnect, FIXTURE, fixtureStats, startedPids, textOf, waitReady, waitRestarted as waitRestartedWithin, type RunningCli } from './helpers/bridge.js';
+  BridgesAndClients,
+  disconnect,
+  FIXTURE,
+  fixtureStats,
+  startedPids,
+  textOf,
+  waitReady,
+  waitRestarted as waitRestartedWithin,
+  type RunningCli,
+} from './helpers/bridge.js';
 import { settle } from './helpers/soak.js';
 import { sleep, waitFor } from './helpers/wait.js';
 import { alive, groupMembers, procStat } from './helpers/procs.js';

@@ -54,9 +54,7 @@ describe('routing with 10 Streamable HTTP and 10 SSE sessions at once', () => {
   });
 
   test('progress: every update, in order, before its own result, for many clients with the same token values', async () => {
-    const clients = await Promise.all(
-      ['http', 'sse', 'http', 'sse', 'http', 'sse'].map((k, i) => connect(b.url, k as Kind, `progress-${i}`)),
-    );
+    const clients = await Promise.all(['http', 'sse', 'http', 'sse', 'http', 'sse'].map((k, i) => connect(b.url, k as Kind, `progress-${i}`)));
     const errors: Error[] = [];
     clients.forEach((c) => (c.onerror = (e) => errors.push(e)));
     const runs = await Promise.all(

@@ -13,7 +13,16 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parse as parseToml } from '@decimalturn/toml-patch';
 import { parse as parseJsonc, type ParseError } from 'jsonc-parser';
-import { CLIENTS, clientByName, clientContext, type ClientApplyReport, type ClientConfig, type ClientContext, type ClientName, type SwitchOptions } from '../src/clients/targets/index.js';
+import {
+  CLIENTS,
+  clientByName,
+  clientContext,
+  type ClientApplyReport,
+  type ClientConfig,
+  type ClientContext,
+  type ClientName,
+  type SwitchOptions,
+} from '../src/clients/targets/index.js';
 import { ClientConfigError } from '../src/clients/targets/generic.js';
 import { CLI_SCRIPT, connectTarget } from '../src/clients/targets/claude-desktop.js';
 import { insertMember, parseJsonDoc, removeMember } from '../src/clients/targets/jsonc-edit.js';
@@ -108,7 +117,13 @@ const CASES: Case[] = [
     // Tabs, a line comment, a block comment, trailing commas.
     text: `{\n\t// Cursor's MCP servers\n\t"mcpServers": {\n\t\t"everything": {\n\t\t\t"command": "npx",\n\t\t\t"args": ["-y", "@modelcontextprotocol/server-everything"],\n\t\t\t"env": {"EVERYTHING_TOKEN": "tok-cursor-secret"},\n\t\t},\n\t\t/* a remote one */\n\t\t"context7": {"url": "https://mcp.context7.com/mcp", "headers": {"CONTEXT7_API_KEY": "\${env:CONTEXT7_API_KEY}"}},\n\t\t"memory": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-memory"]},\n\t\t"browser": {"command": "npx", "args": ["@playwright/mcp@latest"]},\n\t},\n}\n`,
     shared: (u) => ({ url: u }),
-    keeps: ["\t// Cursor's MCP servers\n", '\t\t/* a remote one */\n', '"context7": {"url": "https://mcp.context7.com/mcp"', '\t\t"memory": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-memory"]},\n', '\t},\n}\n'],
+    keeps: [
+      "\t// Cursor's MCP servers\n",
+      '\t\t/* a remote one */\n',
+      '"context7": {"url": "https://mcp.context7.com/mcp"',
+      '\t\t"memory": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-memory"]},\n',
+      '\t},\n}\n',
+    ],
   },
   {
     client: 'vscode',
@@ -132,7 +147,11 @@ const CASES: Case[] = [
       '',
     ].join('\r\n'),
     shared: (u) => ({ type: 'http', url: u }),
-    keeps: ['    // VS Code user MCP configuration\r\n', '"perplexity": {"type": "stdio"', '"github": {"type": "http", "url": "https://api.githubcopilot.com/mcp/"},\r\n    },\r\n}\r\n'],
+    keeps: [
+      '    // VS Code user MCP configuration\r\n',
+      '"perplexity": {"type": "stdio"',
+      '"github": {"type": "http", "url": "https://api.githubcopilot.com/mcp/"},\r\n    },\r\n}\r\n',
+    ],
   },
   {
     client: 'windsurf',
@@ -145,7 +164,12 @@ const CASES: Case[] = [
     // A whole settings.json: other settings, comments, a server from an extension, one that speaks only SSE.
     text: `// Zed settings\n//\n// For information on how to configure Zed, see the Zed documentation.\n{\n  "theme": "One Dark",\n  "buffer_font_size": 15, // bigger\n  "context_servers": {\n    "everything": {\n      "source": "custom",\n      "enabled": true,\n      "command": "npx",\n      "args": ["-y", "@modelcontextprotocol/server-everything"],\n      "env": {}\n    },\n    "sse-only": {"command": "sse-only-server", "args": []},\n    "postgres": {"settings": {"database_url": "postgres://localhost"}},\n  },\n  "vim_mode": false,\n}\n`,
     shared: (u) => ({ url: u, enabled: true }),
-    keeps: ['// Zed settings\n//\n', '  "buffer_font_size": 15, // bigger\n', '    "sse-only": {"command": "sse-only-server", "args": []},\n', '  "vim_mode": false,\n}\n'],
+    keeps: [
+      '// Zed settings\n//\n',
+      '  "buffer_font_size": 15, // bigger\n',
+      '    "sse-only": {"command": "sse-only-server", "args": []},\n',
+      '  "vim_mode": false,\n}\n',
+    ],
   },
   {
     client: 'codex',
@@ -170,7 +194,11 @@ const CASES: Case[] = [
       '',
     ].join('\r\n'),
     shared: (u) => ({ startup_timeout_sec: 20, url: u }),
-    keeps: ['# Codex configuration\r\nmodel = "gpt-5"   # the default model\r\n', '[mcp_servers.docs]\r\nurl = "https://developers.openai.com/mcp"\r\n', '[profiles.fast]\r\nmodel = "gpt-5-mini" # cheaper\r\n'],
+    keeps: [
+      '# Codex configuration\r\nmodel = "gpt-5"   # the default model\r\n',
+      '[mcp_servers.docs]\r\nurl = "https://developers.openai.com/mcp"\r\n',
+      '[profiles.fast]\r\nmodel = "gpt-5-mini" # cheaper\r\n',
+    ],
   },
   {
     client: 'gemini',
@@ -200,7 +228,9 @@ const CASES: Case[] = [
     client: 'claude-desktop',
     text: `{\n  "mcpServers": {\n    "everything": {\n      "command": "npx",\n      "args": ["-y", "@modelcontextprotocol/server-everything"],\n      "env": {"EVERYTHING_TOKEN": "tok-desktop-secret"}\n    },\n    "filesystem": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-filesystem", "/Users/me/Documents"]}\n  },\n  "globalShortcut": "Ctrl+Space"\n}\n`,
     shared: () => ({ command: process.execPath, args: [...CONNECT_NODE_FLAGS, CLI_SCRIPT, 'connect', 'everything'] }),
-    keeps: ['    "filesystem": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-filesystem", "/Users/me/Documents"]}\n  },\n  "globalShortcut": "Ctrl+Space"\n}\n'],
+    keeps: [
+      '    "filesystem": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-filesystem", "/Users/me/Documents"]}\n  },\n  "globalShortcut": "Ctrl+Space"\n}\n',
+    ],
   },
 ];
 
@@ -253,13 +283,17 @@ describe.each(CASES)('$client: apply and revert on its user config, in the shape
     const client = clientByName(k.client);
     const r = await client.apply(c, switchOpts());
     expect(r.wrote).toBe(true);
-    const edited = c.format === 'toml' ? read(c.file).replace('# Codex configuration', '# Codex configuration, edited by hand') : read(c.file).replace(/\{/, '{\n  "x-added-later": 1,');
+    const edited =
+      c.format === 'toml'
+        ? read(c.file).replace('# Codex configuration', '# Codex configuration, edited by hand')
+        : read(c.file).replace(/\{/, '{\n  "x-added-later": 1,');
     writeFileSync(c.file, edited);
     const rev = await client.revert(c, { stateDir });
     expect(rev).toMatchObject({ result: 'reverted', ok: true });
     expect(rev.outcomes).toEqual([{ name: k.client === 'qwen' ? 'everything-sse' : 'everything', status: 'restored' }]);
     const expected = c.format === 'toml' ? undefined : k.text.replace(/\{/, '{\n  "x-added-later": 1,');
-    if (expected !== undefined) expect(read(c.file)).toBe(expected); // JSON: the entry's exact original bytes
+    if (expected !== undefined)
+      expect(read(c.file)).toBe(expected); // JSON: the entry's exact original bytes
     else {
       // TOML: the same data as before, and the hand edit.
       expect(clientView(c, read(c.file))).toEqual(clientView(c, k.text.replace('# Codex configuration', '# Codex configuration, edited by hand')));
@@ -314,7 +348,11 @@ describe('what each client cannot take, and entries that are not servers to swit
 
 describe('broken files: a clear error with line and column, and never a write', () => {
   const broken: [ClientName, string, RegExp][] = [
-    ['cursor', '{\n  "mcpServers": {\n    "a": {"command": "x"}\n    "b": {"command": "y"}\n  }\n}\n', /not valid JSON \(with comments\): comma expected at line 4, column 5/],
+    [
+      'cursor',
+      '{\n  "mcpServers": {\n    "a": {"command": "x"}\n    "b": {"command": "y"}\n  }\n}\n',
+      /not valid JSON \(with comments\): comma expected at line 4, column 5/,
+    ],
     ['claude-desktop', '{\n  // comments are not JSON\n  "mcpServers": {}\n}\n', /not valid JSON: invalid comment token at line 2, column 3/],
     ['codex', 'model = "o3"\n[mcp_servers.a]\ncommand = "x"\nargs = ["unterminated]\n', /not valid TOML: .* at line 4, column \d+/],
     ['opencode', '{"mcp": {"a": {"type": "local", "command": ["x"]}}', /not valid JSON \(with comments\): close brace expected at line 1, column \d+/],
@@ -391,7 +429,9 @@ describe('JSONC and TOML edits in place (pure)', () => {
     expect(removeMember(parseJsonDoc(plain, true), ['mcpServers'], 'b')).toBe('{\n  "mcpServers": {\n    "a": 1\n  }\n}\n');
     expect(removeMember(parseJsonDoc(plain, true), ['mcpServers'], 'a')).toBe('{\n  "mcpServers": {\n    "b": 2\n  }\n}\n');
     // A missing section is created where it belongs, in the file's style.
-    expect(insertMember(parseJsonDoc('{\n    "theme": "x"\n}', true), ['mcp'], 'e', { type: 'remote' })).toBe('{\n    "theme": "x",\n    "mcp": {\n        "e": {\n            "type": "remote"\n        }\n    }\n}');
+    expect(insertMember(parseJsonDoc('{\n    "theme": "x"\n}', true), ['mcp'], 'e', { type: 'remote' })).toBe(
+      '{\n    "theme": "x",\n    "mcp": {\n        "e": {\n            "type": "remote"\n        }\n    }\n}',
+    );
   });
 
   test('a byte-order mark is no error and stays', () => {
@@ -423,20 +463,33 @@ function cliEnv(h: string): NodeJS.ProcessEnv {
 describe('CLI: clients, import --all-clients (one server once), apply/revert --client', () => {
   let h: string;
   let run: (args: string[]) => Promise<RunResult>;
-  const MEMORY = (extra = '') => `{"command": "npx", "args": ["-y", "@modelcontextprotocol/server-memory"], "env": {"MEMORY_FILE_PATH": "/tmp/mem.json"}${extra}}`;
+  const MEMORY = (extra = '') =>
+    `{"command": "npx", "args": ["-y", "@modelcontextprotocol/server-memory"], "env": {"MEMORY_FILE_PATH": "/tmp/mem.json"}${extra}}`;
   beforeAll(() => {
     h = join(tmp, 'home-cli');
     run = (args) => mcpshare(args, cliEnv(h));
     const hctx = clientContext({ HOME: h, PATH: PATH_ENV }, 'linux');
     const file = (name: ClientName) => clientByName(name).configs(hctx)[0].file;
     // The same memory server in five clients (one under another name); everything in two.
-    write(file('cursor'), `{"mcpServers": {"memory": ${MEMORY()}, "everything": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-everything"]}}}`);
+    write(
+      file('cursor'),
+      `{"mcpServers": {"memory": ${MEMORY()}, "everything": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-everything"]}}}`,
+    );
     write(file('gemini'), `{"mcpServers": {"mem": ${MEMORY()}}}`);
-    write(file('opencode'), `{"mcp": {"memory": {"type": "local", "command": ["npx", "-y", "@modelcontextprotocol/server-memory"], "environment": {"MEMORY_FILE_PATH": "/tmp/mem.json"}}}}`);
+    write(
+      file('opencode'),
+      `{"mcp": {"memory": {"type": "local", "command": ["npx", "-y", "@modelcontextprotocol/server-memory"], "environment": {"MEMORY_FILE_PATH": "/tmp/mem.json"}}}}`,
+    );
     write(file('copilot'), `{"mcpServers": {"memory": ${MEMORY(', "tools": ["*"]')}}}`);
-    write(file('codex'), '[mcp_servers.memory]\ncommand = "npx"\nargs = ["-y", "@modelcontextprotocol/server-memory"]\nenv = { MEMORY_FILE_PATH = "/tmp/mem.json" }\n');
+    write(
+      file('codex'),
+      '[mcp_servers.memory]\ncommand = "npx"\nargs = ["-y", "@modelcontextprotocol/server-memory"]\nenv = { MEMORY_FILE_PATH = "/tmp/mem.json" }\n',
+    );
     // Another memory server (its env differs): not the same server.
-    write(file('qwen'), `{"mcpServers": {"memory": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-memory"], "env": {"MEMORY_FILE_PATH": "/tmp/other.json"}}}}`);
+    write(
+      file('qwen'),
+      `{"mcpServers": {"memory": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-memory"], "env": {"MEMORY_FILE_PATH": "/tmp/other.json"}}}}`,
+    );
   });
 
   test('clients --json: found clients, their servers and what could be shared', async () => {
@@ -444,10 +497,17 @@ describe('CLI: clients, import --all-clients (one server once), apply/revert --c
     expect(r.code).toBe(0);
     const list = JSON.parse(r.stdout) as { client: string; installed: boolean; configs: { servers: { name: string; status: string }[] }[] }[];
     expect(list.map((c) => c.client)).toEqual(CLIENTS.map((c) => c.name));
-    expect(list.filter((c) => c.installed).map((c) => c.client).sort()).toEqual(['codex', 'copilot', 'cursor', 'gemini', 'opencode', 'qwen']);
+    expect(
+      list
+        .filter((c) => c.installed)
+        .map((c) => c.client)
+        .sort(),
+    ).toEqual(['codex', 'copilot', 'cursor', 'gemini', 'opencode', 'qwen']);
     expect(list.find((c) => c.client === 'gemini')!.configs[0].servers).toEqual([expect.objectContaining({ name: 'mem', status: 'importable' })]);
     const text = await run(['clients']);
-    expect(text.stdout).toMatch(/Gemini CLI \(gemini\)\n  .*settings.json\n +NAME +STATUS +SERVER\n +mem +importable +npx -y @modelcontextprotocol\/server-memory/);
+    expect(text.stdout).toMatch(
+      /Gemini CLI \(gemini\)\n  .*settings.json\n +NAME +STATUS +SERVER\n +mem +importable +npx -y @modelcontextprotocol\/server-memory/,
+    );
     expect(text.stdout).toMatch(/Not found: claude-code, claude-desktop, vscode, windsurf, zed/);
   });
 
@@ -457,7 +517,12 @@ describe('CLI: clients, import --all-clients (one server once), apply/revert --c
     const outcome = (client: string, name: string) => report.reports.find((x) => x.client === client)!.outcomes.find((o) => o.name === name)!;
     expect(outcome('cursor', 'memory').status).toBe('registered');
     expect(outcome('cursor', 'everything').status).toBe('registered');
-    for (const [client, name] of [['gemini', 'mem'], ['opencode', 'memory'], ['copilot', 'memory'], ['codex', 'memory']]) {
+    for (const [client, name] of [
+      ['gemini', 'mem'],
+      ['opencode', 'memory'],
+      ['copilot', 'memory'],
+      ['codex', 'memory'],
+    ]) {
       expect(outcome(client, name)).toMatchObject({ status: 'already-registered', sameAs: { name: 'memory' } });
     }
     expect(outcome('qwen', 'memory').status).toBe('name-clash');
@@ -472,7 +537,12 @@ describe('CLI: clients, import --all-clients (one server once), apply/revert --c
   test('apply --client: the daemon is not up, so nothing is written and the exit status says so; revert --client has nothing to undo', async () => {
     const r = await run(['apply', '--client', 'gemini', '--json']);
     const report = JSON.parse(r.stdout) as { reports: ClientApplyReport[] };
-    expect(report.reports[0].outcomes[0]).toMatchObject({ name: 'mem', status: 'left', daemon: 'memory', reason: expect.stringMatching(/failed the handshake/) });
+    expect(report.reports[0].outcomes[0]).toMatchObject({
+      name: 'mem',
+      status: 'left',
+      daemon: 'memory',
+      reason: expect.stringMatching(/failed the handshake/),
+    });
     expect(r.code).toBe(1);
     const rev = await run(['revert', '--client', 'gemini']);
     expect(rev.stdout).toContain('nothing to revert');

@@ -72,7 +72,9 @@ afterAll(async () => {
 /** The real Claude Code CLI, in the project, with the temporary HOME (no API key needed for `mcp list`). */
 function claude(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(CLAUDE, args, { cwd: project, env: { ...env, CI: 'true' }, encoding: 'utf8', timeout: 60_000 }, (err, stdout, stderr) => resolve({ code: err ? 1 : 0, stdout, stderr }));
+    execFile(CLAUDE, args, { cwd: project, env: { ...env, CI: 'true' }, encoding: 'utf8', timeout: 60_000 }, (err, stdout, stderr) =>
+      resolve({ code: err ? 1 : 0, stdout, stderr }),
+    );
   });
 }
 

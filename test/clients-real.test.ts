@@ -57,15 +57,29 @@ function writeRemoteConfig(client: RealClient, home: string, project: string, se
   const sse = (url: string) => url.endsWith('/sse');
   switch (client) {
     case 'gemini':
-      return write(join(project, '.gemini', 'settings.json'), JSON.stringify({ mcpServers: map((url) => (sse(url) ? { url, type: 'sse' } : { httpUrl: url })) }, null, 2));
+      return write(
+        join(project, '.gemini', 'settings.json'),
+        JSON.stringify({ mcpServers: map((url) => (sse(url) ? { url, type: 'sse' } : { httpUrl: url })) }, null, 2),
+      );
     case 'qwen':
       return write(join(project, '.qwen', 'settings.json'), JSON.stringify({ mcpServers: map((url) => (sse(url) ? { url } : { httpUrl: url })) }, null, 2));
     case 'opencode':
-      return write(join(project, 'opencode.json'), JSON.stringify({ $schema: 'https://opencode.ai/config.json', mcp: map((url) => ({ type: 'remote', url })) }, null, 2));
+      return write(
+        join(project, 'opencode.json'),
+        JSON.stringify({ $schema: 'https://opencode.ai/config.json', mcp: map((url) => ({ type: 'remote', url })) }, null, 2),
+      );
     case 'codex':
-      return write(join(home, '.codex', 'config.toml'), Object.entries(servers).map(([name, url]) => `[mcp_servers.${name}]\nurl = "${url}"\n`).join('\n'));
+      return write(
+        join(home, '.codex', 'config.toml'),
+        Object.entries(servers)
+          .map(([name, url]) => `[mcp_servers.${name}]\nurl = "${url}"\n`)
+          .join('\n'),
+      );
     case 'copilot':
-      return write(join(home, '.copilot', 'mcp-config.json'), JSON.stringify({ mcpServers: map((url) => ({ type: sse(url) ? 'sse' : 'http', url, tools: ['*'] })) }, null, 2));
+      return write(
+        join(home, '.copilot', 'mcp-config.json'),
+        JSON.stringify({ mcpServers: map((url) => ({ type: sse(url) ? 'sse' : 'http', url, tools: ['*'] })) }, null, 2),
+      );
   }
 }
 
@@ -116,24 +130,39 @@ function writeStdioConfigs(home: string, starts: string): Record<RealClient | 'c
   const node = process.execPath;
   const args = JSON.stringify([COUNTED, starts]);
   const files: Record<RealClient, [string, string]> = {
-    gemini: [join(home, '.gemini', 'settings.json'), `{\n  "theme": "Default",\n  "mcpServers": {\n    "everything": { "command": ${JSON.stringify(node)}, "args": ${args} }\n  }\n}\n`],
+    gemini: [
+      join(home, '.gemini', 'settings.json'),
+      `{\n  "theme": "Default",\n  "mcpServers": {\n    "everything": { "command": ${JSON.stringify(node)}, "args": ${args} }\n  }\n}\n`,
+    ],
     qwen: [join(home, '.qwen', 'settings.json'), `{"mcpServers": {"everything": {"command": ${JSON.stringify(node)}, "args": ${args}}}}`],
     opencode: [
       join(home, '.config', 'opencode', 'opencode.json'),
       `{\n\t"$schema": "https://opencode.ai/config.json",\n\t"mcp": {\n\t\t"everything": {"type": "local", "command": ${JSON.stringify([node, COUNTED, starts])}}\n\t}\n}\n`,
     ],
-    codex: [join(home, '.codex', 'config.toml'), `# my codex settings\r\nmodel = "o3"\r\n\r\n[mcp_servers.everything]\r\ncommand = ${JSON.stringify(node)}\r\nargs = ${args}\r\n`],
-    copilot: [join(home, '.copilot', 'mcp-config.json'), `{\n    "mcpServers": {\n        "everything": {"type": "local", "command": ${JSON.stringify(node)}, "args": ${args}, "tools": ["*"]}\n    }\n}\n`],
+    codex: [
+      join(home, '.codex', 'config.toml'),
+      `# my codex settings\r\nmodel = "o3"\r\n\r\n[mcp_servers.everything]\r\ncommand = ${JSON.stringify(node)}\r\nargs = ${args}\r\n`,
+    ],
+    copilot: [
+      join(home, '.copilot', 'mcp-config.json'),
+      `{\n    "mcpServers": {\n        "everything": {"type": "local", "command": ${JSON.stringify(node)}, "args": ${args}, "tools": ["*"]}\n    }\n}\n`,
+    ],
   };
   // Claude Desktop has no CLI to ask; its entry is run below the way it runs one.
   const desktop = join(home, '.config', 'Claude', 'claude_desktop_config.json');
   mkdirSync(join(desktop, '..'), { recursive: true });
-  writeFileSync(desktop, `{\n  "mcpServers": {\n    "everything": {\n      "command": ${JSON.stringify(node)},\n      "args": ${args}\n    }\n  },\n  "globalShortcut": ""\n}\n`);
+  writeFileSync(
+    desktop,
+    `{\n  "mcpServers": {\n    "everything": {\n      "command": ${JSON.stringify(node)},\n      "args": ${args}\n    }\n  },\n  "globalShortcut": ""\n}\n`,
+  );
   for (const [file, text] of Object.values(files)) {
     mkdirSync(join(file, '..'), { recursive: true });
     writeFileSync(file, text);
   }
-  return { ...Object.fromEntries(Object.entries(files).map(([c, [file]]) => [c, file])), 'claude-desktop': desktop } as Record<RealClient | 'claude-desktop', string>;
+  return { ...Object.fromEntries(Object.entries(files).map(([c, [file]]) => [c, file])), 'claude-desktop': desktop } as Record<
+    RealClient | 'claude-desktop',
+    string
+  >;
 }
 
 /** Runs a Claude Desktop config entry as Claude Desktop does (its command and args over stdio) and calls echo through it. */

@@ -9,7 +9,21 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmdirSync, rmSync, statSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmdirSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+  chmodSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { applyConfig, type ApplyOutcome } from '../src/clients/apply.js';
@@ -253,7 +267,9 @@ describe('broken and unusual configs', () => {
     expect((err as Error).message).toContain(`${p.file} is not valid JSON`);
     expect((err as Error).message).toMatch(/line 3, column \d+/);
     expect((err as Error).message).toContain('left untouched');
-    await expect(importConfig({ target: p.target, manager: new ServerManager({ registryDir: join(tmp, 'unused-reg'), paths: userPaths({ HOME: home }), env: {} }) })).rejects.toThrow(`${p.file} is not valid JSON`);
+    await expect(
+      importConfig({ target: p.target, manager: new ServerManager({ registryDir: join(tmp, 'unused-reg'), paths: userPaths({ HOME: home }), env: {} }) }),
+    ).rejects.toThrow(`${p.file} is not valid JSON`);
     expect(read(p.file)).toBe(broken);
     expect(existsSync(backups.dirFor(p.file))).toBe(false);
   });
@@ -306,7 +322,15 @@ describe('broken and unusual configs', () => {
   test('secrets in args are hidden from the dry-run diff too', async () => {
     const p = makeProject(
       'args-secrets',
-      JSON.stringify({ mcpServers: { everything: { command: 'npx', args: ['-y', '@modelcontextprotocol/server-everything', '--api-key', 'sk-live-1', '--db=postgres://u:pw123@h/db'] } } }, null, 2),
+      JSON.stringify(
+        {
+          mcpServers: {
+            everything: { command: 'npx', args: ['-y', '@modelcontextprotocol/server-everything', '--api-key', 'sk-live-1', '--db=postgres://u:pw123@h/db'] },
+          },
+        },
+        null,
+        2,
+      ),
     );
     const r = await apply(p.target, { dryRun: true });
     expect(r.diff).toContain('-        "--api-key",\n-        "<redacted>",\n-        "--db=postgres://u:<redacted>@h/db"\n');
@@ -386,7 +410,7 @@ describe('user scope: ~/.claude.json', () => {
     chmodSync(file, 0o600);
   });
 
-  test('apply waits for Claude Code\'s lock, then switches the user-scope entry and nothing else', async () => {
+  test("apply waits for Claude Code's lock, then switches the user-scope entry and nothing else", async () => {
     expect(file).toBe(join(home, '.claude.json'));
     mkdirSync(`${file}.lock`); // Claude Code is saving the file right now
     const pending = apply(target);
@@ -470,7 +494,11 @@ describe('import', () => {
   beforeAll(() => {
     homeI = join(tmp, 'home-import');
     mkdirSync(homeI);
-    manager = new ServerManager({ registryDir: join(homeI, '.config', 'mcpshare'), paths: userPaths({ HOME: homeI }), env: { HOME: homeI, PATH: PATH_ENV, MCPSHARE_BACKEND: 'supervisor' } });
+    manager = new ServerManager({
+      registryDir: join(homeI, '.config', 'mcpshare'),
+      paths: userPaths({ HOME: homeI }),
+      env: { HOME: homeI, PATH: PATH_ENV, MCPSHARE_BACKEND: 'supervisor' },
+    });
     p = makeProject(
       'import-project',
       JSON.stringify(
@@ -558,7 +586,8 @@ describe('import', () => {
 
 describe('the --help refinement', () => {
   test('reads transport flags from help text', () => {
-    const grafana = 'Usage of mcp-grafana:\n  -t, --transport string   Transport type (stdio, sse or streamable-http) (default "stdio")\n      --address string  The host and port (default "localhost:8000")\n';
+    const grafana =
+      'Usage of mcp-grafana:\n  -t, --transport string   Transport type (stdio, sse or streamable-http) (default "stdio")\n      --address string  The host and port (default "localhost:8000")\n';
     expect(readHelp(grafana)).toEqual({ flags: ['--transport', '--address'], transports: ['http', 'sse'], native: true });
     // A database server's --port is its database's, not a transport.
     expect(readHelp('Options:\n  --host HOST   database host\n  --port PORT   database port\n').native).toBe(false);
@@ -568,7 +597,10 @@ describe('the --help refinement', () => {
   test('a server that ignores --help is killed with its whole process group after the timeout', async () => {
     const pidFile = join(tmp, 'grandchild.pid');
     const started = Date.now();
-    const f = await helpFindings(process.execPath, [join(FIXTURES, 'clients-stubborn-server.mjs')], { timeoutMs: 1000, env: { ...process.env, CLIENTS_PID_FILE: pidFile } });
+    const f = await helpFindings(process.execPath, [join(FIXTURES, 'clients-stubborn-server.mjs')], {
+      timeoutMs: 1000,
+      env: { ...process.env, CLIENTS_PID_FILE: pidFile },
+    });
     expect(Date.now() - started).toBeLessThan(5000);
     expect(f).toMatchObject({ ran: false, native: false });
     expect(f.message).toContain('printed nothing within 1 s');
@@ -591,7 +623,7 @@ describe('pure parts', () => {
     expect(() => parseJson('')).toThrow(/line 1, column 1/);
   });
 
-  test('a replaced value follows the file\'s indentation, or stays on one line', () => {
+  test("a replaced value follows the file's indentation, or stays on one line", () => {
     const text = '{\n\t"mcpServers": {\n\t\t"a": {\n\t\t\t"command": "x"\n\t\t},\n\t\t"b": {"command": "y"}\n\t}\n}\n';
     const a = locate(text, ['mcpServers', 'a'])!;
     const b = locate(text, ['mcpServers', 'b'])!;
@@ -754,9 +786,12 @@ describe('local scope: entries the real `claude mcp add -s local` wrote', () => 
   /** The real Claude Code CLI in `cwd` (no API key needed for `mcp add` and `mcp list`). */
   const claude = (cwd: string, args: string[]) =>
     new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-      execFile(CLAUDE, args, { cwd, env: claudeEnv(), encoding: 'utf8', timeout: 60_000 }, (err, stdout, stderr) => resolve({ code: err ? 1 : 0, stdout, stderr }));
+      execFile(CLAUDE, args, { cwd, env: claudeEnv(), encoding: 'utf8', timeout: 60_000 }, (err, stdout, stderr) =>
+        resolve({ code: err ? 1 : 0, stdout, stderr }),
+      );
     });
-  const git = (cwd: string, ...args: string[]) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', '-c', 'commit.gpgsign=false', ...args], { cwd, stdio: 'ignore' });
+  const git = (cwd: string, ...args: string[]) =>
+    execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', '-c', 'commit.gpgsign=false', ...args], { cwd, stdio: 'ignore' });
   const local = (dir: string) => localTarget(dir, { HOME: homeL });
   const applyL = (target: ConfigTarget, extra: { names?: string[]; dryRun?: boolean } = {}) =>
     applyConfig({ target, registry: registry.list(), backups: backupsL, env: { PATH: PATH_ENV }, ...extra });
@@ -792,7 +827,19 @@ describe('local scope: entries the real `claude mcp add -s local` wrote', () => 
       await claude(linkDeep, ['mcp', 'add', '-s', 'local', 'everything', '--', 'npx', '-y', '@modelcontextprotocol/server-everything']),
       // offline: "claude mcp list" starts it, and it must fail at once instead of downloading a browser
       await claude(worktree, ['mcp', 'add', '-s', 'local', 'browser', '-e', 'npm_config_offline=true', '--', 'npx', '@playwright/mcp@latest']),
-      await claude(plainLink, ['mcp', 'add', '-s', 'local', 'everything', '-e', 'EVERYTHING_TOKEN=tok-local-secret', '--', 'npx', '-y', '@modelcontextprotocol/server-everything']),
+      await claude(plainLink, [
+        'mcp',
+        'add',
+        '-s',
+        'local',
+        'everything',
+        '-e',
+        'EVERYTHING_TOKEN=tok-local-secret',
+        '--',
+        'npx',
+        '-y',
+        '@modelcontextprotocol/server-everything',
+      ]),
     ];
     for (const a of adds) expect(a).toMatchObject({ code: 0, stderr: '' }); // "-e" takes several values: it goes after the name
   });
@@ -857,7 +904,7 @@ describe('local scope: entries the real `claude mcp add -s local` wrote', () => 
     expect((await cli(['revert', '--local', worktree], homeL)).stdout).toContain(`nothing to revert: no apply of ${file} (local scope of ${keyRepo})`);
   });
 
-  test('the user scope and each project\'s local scope share the file but are applied and reverted separately', async () => {
+  test("the user scope and each project's local scope share the file but are applied and reverted separately", async () => {
     expect((await claude(plain, ['mcp', 'add', '-s', 'user', 'everything', '--', 'npx', '-y', '@modelcontextprotocol/server-everything'])).code).toBe(0);
     const original = read(file);
     const user = userTarget({ HOME: homeL });
@@ -877,7 +924,12 @@ describe('local scope: entries the real `claude mcp add -s local` wrote', () => 
     // The newest apply was the user scope's, but this reverts the local one.
     const r = await revertConfig({ target: local(plainLink), backups: backupsL });
     expect(r.outcomes).toEqual([{ name: 'everything', status: 'restored' }]);
-    expect(data().projects[keyPlain].mcpServers.everything).toEqual({ type: 'stdio', command: 'npx', args: ['-y', '@modelcontextprotocol/server-everything'], env: { EVERYTHING_TOKEN: 'tok-local-secret' } });
+    expect(data().projects[keyPlain].mcpServers.everything).toEqual({
+      type: 'stdio',
+      command: 'npx',
+      args: ['-y', '@modelcontextprotocol/server-everything'],
+      env: { EVERYTHING_TOKEN: 'tok-local-secret' },
+    });
     expect(data().mcpServers.everything).toEqual(shared);
     expect((await revertConfig({ target: local(plain), backups: backupsL })).result).toBe('nothing');
     expect((await revertConfig({ target: user, backups: backupsL })).outcomes).toEqual([{ name: 'everything', status: 'restored' }]);
@@ -990,8 +1042,12 @@ describe('dry-run diffs never print secrets, nor anything of ~/.claude.json outs
     expect(r.diff).toContain(
       ' "neighbour": {"command": "node", "args": ["./srv.js", "--api-key", "<redacted>", "--header", "Authorization: <redacted>", "-e", "DB_PASSWORD=<redacted>", "https://h.example.com/api?token=<redacted>"], "env": {"NEIGHBOUR_TOKEN": "<redacted>", "REF": "${NB_REF}"}},\n',
     );
-    expect(r.diff).toContain(' "zapier": {"type": "http", "url": "https://mcp.zapier.com/api/mcp/s/<redacted>/mcp", "headers": {"X-API-Key": "<redacted>"}},\n');
-    expect(r.diff).toContain(' "oauthy": {"type": "http", "url": "https://mcp.example.com/mcp?key=<redacted>", "oauth": {"clientId": "cid-1", "clientSecret": "<redacted>"}}\n');
+    expect(r.diff).toContain(
+      ' "zapier": {"type": "http", "url": "https://mcp.zapier.com/api/mcp/s/<redacted>/mcp", "headers": {"X-API-Key": "<redacted>"}},\n',
+    );
+    expect(r.diff).toContain(
+      ' "oauthy": {"type": "http", "url": "https://mcp.example.com/mcp?key=<redacted>", "oauth": {"clientId": "cid-1", "clientSecret": "<redacted>"}}\n',
+    );
     expect(r.diff).not.toMatch(SECRETS);
     expect(read(p.file)).toBe(NEIGHBOURS);
   });
@@ -1023,7 +1079,14 @@ describe('dry-run diffs never print secrets, nor anything of ~/.claude.json outs
     for (const [target, text] of [
       [userTarget({ HOME: h }), pretty],
       [localTarget(proj, { HOME: h }), pretty],
-      [userTarget({ HOME: h }), JSON.stringify({ primaryApiKey: 'sk-ant-api03-OUTSIDE', mcpServers: { everything: { ...stdio, env: { OWN: 'one-line-env' } } }, oauthAccount: { emailAddress: 'me@outside.example' } })],
+      [
+        userTarget({ HOME: h }),
+        JSON.stringify({
+          primaryApiKey: 'sk-ant-api03-OUTSIDE',
+          mcpServers: { everything: { ...stdio, env: { OWN: 'one-line-env' } } },
+          oauthAccount: { emailAddress: 'me@outside.example' },
+        }),
+      ],
     ] as const) {
       writeFileSync(file, text);
       const r = await apply(target, { dryRun: true });
@@ -1073,7 +1136,11 @@ describe('remote URLs are shown without their tokens', () => {
       }),
     );
     const a = await apply(p.target);
-    const i = await importConfig({ target: p.target, manager: new ServerManager({ registryDir: join(tmp, 'remote-urls-reg'), paths: userPaths({ HOME: home }), env: {} }), env: { PATH: PATH_ENV } });
+    const i = await importConfig({
+      target: p.target,
+      manager: new ServerManager({ registryDir: join(tmp, 'remote-urls-reg'), paths: userPaths({ HOME: home }), env: {} }),
+      env: { PATH: PATH_ENV },
+    });
     for (const outcomes of [a.outcomes, i.outcomes] as { name: string; reason?: string }[][]) {
       expect(byName(outcomes, 'zapier').reason).toContain('https://mcp.zapier.com/api/mcp/s/<redacted>/mcp');
       expect(byName(outcomes, 'keyed').reason).toContain('https://mcp.example.com/sse?api_key=<redacted>');
@@ -1101,7 +1168,11 @@ describe('import runs nothing from the config unless asked, and never a shell, i
     h = join(tmp, 'home-untrusted');
     mkdirSync(h);
     mkdirSync(join(tmp, 'untrusted-markers'));
-    manager = new ServerManager({ registryDir: join(h, '.config', 'mcpshare'), paths: userPaths({ HOME: h }), env: { HOME: h, PATH: PATH_ENV, MCPSHARE_BACKEND: 'supervisor' } });
+    manager = new ServerManager({
+      registryDir: join(h, '.config', 'mcpshare'),
+      paths: userPaths({ HOME: h }),
+      env: { HOME: h, PATH: PATH_ENV, MCPSHARE_BACKEND: 'supervisor' },
+    });
     p = makeProject('untrusted', JSON.stringify({ mcpServers: entries() }, null, 2));
     user = userTarget({ HOME: h });
     writeFileSync(user.file, JSON.stringify({ mcpServers: entries() }, null, 2));
@@ -1172,8 +1243,15 @@ describe('import leaves entries whose command line carries a secret (unit files 
       'flag-key': { command: 'npx', args: [...MEMORY, '--api-key', 'sk-flag-secret-1'] },
       'ref-key': { command: 'npx', args: [...MEMORY, '--token=${CLIENTS_ARG_SECRET}'] },
       'url-pass': { command: 'npx', args: [...MEMORY, '--db', 'postgres://app:url-pass-secret@db.example.com/app'] },
-      'docker-env': { command: 'docker', args: ['run', '-i', '--rm', '-e', 'GITHUB_PERSONAL_ACCESS_TOKEN=docker-env-secret', 'ghcr.io/github/github-mcp-server'] },
-      'docker-pass': { command: 'docker', args: ['run', '-i', '--rm', '-e', 'GITHUB_PERSONAL_ACCESS_TOKEN', 'ghcr.io/github/github-mcp-server'], env: { GITHUB_PERSONAL_ACCESS_TOKEN: 'in-env-is-fine' } },
+      'docker-env': {
+        command: 'docker',
+        args: ['run', '-i', '--rm', '-e', 'GITHUB_PERSONAL_ACCESS_TOKEN=docker-env-secret', 'ghcr.io/github/github-mcp-server'],
+      },
+      'docker-pass': {
+        command: 'docker',
+        args: ['run', '-i', '--rm', '-e', 'GITHUB_PERSONAL_ACCESS_TOKEN', 'ghcr.io/github/github-mcp-server'],
+        env: { GITHUB_PERSONAL_ACCESS_TOKEN: 'in-env-is-fine' },
+      },
       'remote-proxy': { command: 'npx', args: ['-y', 'mcp-remote', 'https://mcp.example.com/mcp', '--header', 'Authorization: Bearer header-secret'] },
       'in-env': { command: 'npx', args: MEMORY, env: { API_KEY: 'sk-in-env-file' } },
     },
@@ -1184,7 +1262,11 @@ describe('import leaves entries whose command line carries a secret (unit files 
   beforeAll(() => {
     h = join(tmp, 'home-arg-secrets');
     mkdirSync(h);
-    manager = new ServerManager({ registryDir: join(h, '.config', 'mcpshare'), paths: userPaths({ HOME: h }), env: { HOME: h, PATH: PATH_ENV, MCPSHARE_BACKEND: 'supervisor' } });
+    manager = new ServerManager({
+      registryDir: join(h, '.config', 'mcpshare'),
+      paths: userPaths({ HOME: h }),
+      env: { HOME: h, PATH: PATH_ENV, MCPSHARE_BACKEND: 'supervisor' },
+    });
     p = makeProject('arg-secrets', JSON.stringify(config, null, 2));
   });
 
@@ -1223,13 +1305,18 @@ describe('import leaves entries whose command line carries a secret (unit files 
   });
 
   test('CLI: "left" with the reason and exit status 1, no secret printed', async () => {
-    const r = await mcpshare(['import', '--project', p.dir, 'flag-key', 'docker-env', 'remote-proxy'], { ...cliEnv(h), CLIENTS_ARG_SECRET: 'ref-expanded-secret' });
+    const r = await mcpshare(['import', '--project', p.dir, 'flag-key', 'docker-env', 'remote-proxy'], {
+      ...cliEnv(h),
+      CLIENTS_ARG_SECRET: 'ref-expanded-secret',
+    });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/flag-key\s+left\s+its command line carries a secret \(the value of --api-key\).* — fix: /);
     expect(r.stdout).toMatch(/docker-env\s+left\s+.*the value of GITHUB_PERSONAL_ACCESS_TOKEN/);
     for (const s of SECRETS) expect(r.stdout).not.toContain(s);
-    expect(new ServerManager({ registryDir: join(h, '.config', 'mcpshare'), paths: userPaths({ HOME: h }), env: {} }).list().map((e) => e.name)).toEqual(['in-env']);
+    expect(new ServerManager({ registryDir: join(h, '.config', 'mcpshare'), paths: userPaths({ HOME: h }), env: {} }).list().map((e) => e.name)).toEqual([
+      'in-env',
+    ]);
   });
 });
 
@@ -1244,7 +1331,10 @@ describe('revert of a corrupt ~/.claude.json changes nothing and says how to res
     const stdio = { command: 'npx', args: ['-y', '@modelcontextprotocol/server-everything'] };
     const key = realpathSync(proj);
     for (const target of [userTarget({ HOME: h }), localTarget(proj, { HOME: h })]) {
-      writeFileSync(file, JSON.stringify({ numStartups: 1, projects: { [key]: { mcpServers: { everything: stdio } } }, mcpServers: { everything: stdio } }, null, 2));
+      writeFileSync(
+        file,
+        JSON.stringify({ numStartups: 1, projects: { [key]: { mcpServers: { everything: stdio } } }, mcpServers: { everything: stdio } }, null, 2),
+      );
       chmodSync(file, 0o600);
       const applied = await applyConfig({ target, registry: registry.list(), backups: hb, env: { PATH: PATH_ENV } });
       expect(applied.wrote).toBe(true);
@@ -1283,8 +1373,27 @@ describe('revert of a corrupt ~/.claude.json changes nothing and says how to res
 
 describe('redaction patterns (display) and the secrets import refuses', () => {
   test('auth headers after --header/-H, docker -e values, secret query parameters, URL userinfo and tokens', () => {
-    expect(redactArgs(['-y', 'mcp-remote', 'https://mcp.example.com/sse', '--header', 'Authorization: Bearer sk-abc123'])).toEqual(['-y', 'mcp-remote', 'https://mcp.example.com/sse', '--header', 'Authorization: <redacted>']);
-    expect(redactArgs(['-H', 'X-API-Key:k1', '-H', 'Accept: application/json', '--header=Cookie: s=1', '--header', 'X-Auth-Token: t', '-H', 'Authorization', 'Bearer two-words'])).toEqual([
+    expect(redactArgs(['-y', 'mcp-remote', 'https://mcp.example.com/sse', '--header', 'Authorization: Bearer sk-abc123'])).toEqual([
+      '-y',
+      'mcp-remote',
+      'https://mcp.example.com/sse',
+      '--header',
+      'Authorization: <redacted>',
+    ]);
+    expect(
+      redactArgs([
+        '-H',
+        'X-API-Key:k1',
+        '-H',
+        'Accept: application/json',
+        '--header=Cookie: s=1',
+        '--header',
+        'X-Auth-Token: t',
+        '-H',
+        'Authorization',
+        'Bearer two-words',
+      ]),
+    ).toEqual([
       '-H',
       'X-API-Key:<redacted>',
       '-H',
@@ -1296,7 +1405,9 @@ describe('redaction patterns (display) and the secrets import refuses', () => {
       'Authorization',
       '<redacted>',
     ]);
-    expect(redactArgs(['run', '-i', '--rm', '-e', 'GITHUB_TOKEN', '-e', 'API_KEY=sk-1', '--env', 'LOG=debug', '--env=DB_PASS=pw', 'ghcr.io/org/image:1.2'])).toEqual([
+    expect(
+      redactArgs(['run', '-i', '--rm', '-e', 'GITHUB_TOKEN', '-e', 'API_KEY=sk-1', '--env', 'LOG=debug', '--env=DB_PASS=pw', 'ghcr.io/org/image:1.2']),
+    ).toEqual([
       'run',
       '-i',
       '--rm',
@@ -1309,12 +1420,28 @@ describe('redaction patterns (display) and the secrets import refuses', () => {
       '--env=DB_PASS=<redacted>',
       'ghcr.io/org/image:1.2',
     ]);
-    expect(redactArgs(['https://api.example.com/v1?api_key=abc&format=json&access_token=zz', 'postgres://u:pw@h:5432/db?sslmode=require&password=p', 'mongodb://h/db?authSource=admin'])).toEqual([
+    expect(
+      redactArgs([
+        'https://api.example.com/v1?api_key=abc&format=json&access_token=zz',
+        'postgres://u:pw@h:5432/db?sslmode=require&password=p',
+        'mongodb://h/db?authSource=admin',
+      ]),
+    ).toEqual([
       'https://api.example.com/v1?api_key=<redacted>&format=json&access_token=<redacted>',
       'postgres://u:<redacted>@h:5432/db?sslmode=require&password=<redacted>',
       'mongodb://h/db?authSource=admin',
     ]);
-    expect(redactArgs(['https://mcp.zapier.com/api/mcp/s/ZAPSECRET123/mcp', 'https://ghp_abcdefghijklmnopqrstuvwxyz0123@github.com/o/r', 'xoxb-1234567890-abcdefghijkl', '--apiKey', 'x', '--accessToken=y', 'API_KEY=z'])).toEqual([
+    expect(
+      redactArgs([
+        'https://mcp.zapier.com/api/mcp/s/ZAPSECRET123/mcp',
+        'https://ghp_abcdefghijklmnopqrstuvwxyz0123@github.com/o/r',
+        'xoxb-1234567890-abcdefghijkl',
+        '--apiKey',
+        'x',
+        '--accessToken=y',
+        'API_KEY=z',
+      ]),
+    ).toEqual([
       'https://mcp.zapier.com/api/mcp/s/<redacted>/mcp',
       'https://<redacted>@github.com/o/r',
       '<redacted>',
@@ -1370,15 +1497,59 @@ describe('redaction patterns (display) and the secrets import refuses', () => {
     expect(showUrl('https://mcp.zapier.com/api/mcp/s/ZAPSECRET123/mcp')).toBe('https://mcp.zapier.com/api/mcp/s/<redacted>/mcp');
     expect(showUrl('https://mcp.example.com/u/a8F3kLm29xQ7pZr4TbVw/sse')).toBe('https://mcp.example.com/u/<redacted>/sse');
     expect(showUrl('https://user:pw@mcp.example.com/mcp?token=abc&x=1#frag')).toBe('https://mcp.example.com/mcp?token=<redacted>&x=<redacted>');
-    for (const plain of ['https://mcp.example.com/mcp', 'http://localhost:8001/mcp', 'https://api.githubcopilot.com/mcp/', 'https://mcp.example.com/server-everything-2025/sse']) expect(showUrl(plain)).toBe(plain);
+    for (const plain of [
+      'https://mcp.example.com/mcp',
+      'http://localhost:8001/mcp',
+      'https://api.githubcopilot.com/mcp/',
+      'https://mcp.example.com/server-everything-2025/sse',
+    ])
+      expect(showUrl(plain)).toBe(plain);
   });
 
   test('whyNotRun: shells with -c, inline code, downloaders and sudo are refused; plain programs are not', () => {
     const why = (line: string) => whyNotRun(line.split(' ')[0], line.split(' ').slice(1));
-    for (const bad of ['sh -c x', 'bash -lc x', '/bin/zsh -c x', 'node -e x', 'node --eval=x', 'node -p x', 'python3 -c x', 'python3.12 -c x', 'deno eval x', 'ruby -e x', 'perl -E x', 'npx -y pkg', 'npx pkg', 'bunx pkg', 'uvx pkg', 'pnpm dlx pkg', 'yarn dlx pkg', 'npm exec pkg', 'pipx run pkg', 'uv run server.py', 'docker run -i img', 'deno run npm:pkg', 'go run github.com/a/b@latest', 'env A=1 sh -c x', 'nice -n 5 npx pkg', 'timeout 5 node -e x', 'sudo node s.js', 'env -S sh']) {
+    for (const bad of [
+      'sh -c x',
+      'bash -lc x',
+      '/bin/zsh -c x',
+      'node -e x',
+      'node --eval=x',
+      'node -p x',
+      'python3 -c x',
+      'python3.12 -c x',
+      'deno eval x',
+      'ruby -e x',
+      'perl -E x',
+      'npx -y pkg',
+      'npx pkg',
+      'bunx pkg',
+      'uvx pkg',
+      'pnpm dlx pkg',
+      'yarn dlx pkg',
+      'npm exec pkg',
+      'pipx run pkg',
+      'uv run server.py',
+      'docker run -i img',
+      'deno run npm:pkg',
+      'go run github.com/a/b@latest',
+      'env A=1 sh -c x',
+      'nice -n 5 npx pkg',
+      'timeout 5 node -e x',
+      'sudo node s.js',
+      'env -S sh',
+    ]) {
       expect([bad, why(bad)]).toEqual([bad, expect.any(String)]);
     }
-    for (const ok of ['node /opt/srv/index.js', 'python3 server.py --stdio', '/usr/local/bin/mcp-grafana', './bin/server --read-only', 'deno run ./main.ts', 'env A=1 node s.js', 'uv --version']) expect([ok, why(ok)]).toEqual([ok, undefined]);
+    for (const ok of [
+      'node /opt/srv/index.js',
+      'python3 server.py --stdio',
+      '/usr/local/bin/mcp-grafana',
+      './bin/server --read-only',
+      'deno run ./main.ts',
+      'env A=1 node s.js',
+      'uv --version',
+    ])
+      expect([ok, why(ok)]).toEqual([ok, undefined]);
   });
 });
 
@@ -1555,7 +1726,13 @@ describe('apply --add and the revert of what it added', () => {
     const missing = emptyDir('add-dry-missing');
     const r = await apply(missing.target, { add: true, dryRun: true });
     expect(r).toMatchObject({ created: true, wrote: false, dryRun: true });
-    expect(r.diff).toBe(`--- /dev/null\n+++ ${missing.file} (after mcpshare apply)\n@@ -0,0 +2,14 @@\n${JSON.stringify({ mcpServers: shared() }, null, 2).split('\n').slice(1, -1).map((l) => `+${l}\n`).join('')}`);
+    expect(r.diff).toBe(
+      `--- /dev/null\n+++ ${missing.file} (after mcpshare apply)\n@@ -0,0 +2,14 @@\n${JSON.stringify({ mcpServers: shared() }, null, 2)
+        .split('\n')
+        .slice(1, -1)
+        .map((l) => `+${l}\n`)
+        .join('')}`,
+    );
     expect(existsSync(missing.file)).toBe(false);
     expect(existsSync(backups.dirFor(missing.file))).toBe(false);
 
@@ -1585,7 +1762,13 @@ describe('apply --add and the revert of what it added', () => {
     const target = userTarget({ HOME: h });
     // As Claude Code writes it: 2-space JSON, no final newline, 0600, no "mcpServers" yet.
     const original = JSON.stringify(
-      { numStartups: 2, installMethod: 'native', oauthAccount: { accountUuid: 'acc-1', emailAddress: 'me@example.com' }, projects: { '/work/x': { allowedTools: [], history: [] } }, hasCompletedOnboarding: true },
+      {
+        numStartups: 2,
+        installMethod: 'native',
+        oauthAccount: { accountUuid: 'acc-1', emailAddress: 'me@example.com' },
+        projects: { '/work/x': { allowedTools: [], history: [] } },
+        hasCompletedOnboarding: true,
+      },
       null,
       2,
     );
@@ -1631,7 +1814,11 @@ describe('apply --add and the revert of what it added', () => {
     mkdirSync(h);
     mkdirSync(proj);
     const target = localTarget(proj, { HOME: h });
-    const original = JSON.stringify({ numStartups: 5, projects: { '/work/other': { allowedTools: ['Bash'], mcpServers: { other: { command: 'x' } } } }, userID: 'u-1' }, null, 2);
+    const original = JSON.stringify(
+      { numStartups: 5, projects: { '/work/other': { allowedTools: ['Bash'], mcpServers: { other: { command: 'x' } } } }, userID: 'u-1' },
+      null,
+      2,
+    );
     writeFileSync(target.file, original);
     chmodSync(target.file, 0o600);
     const r = await apply(target, { add: true, names: ['everything'] });
@@ -1657,12 +1844,21 @@ describe('apply --add and the revert of what it added', () => {
     const one = makeProject('revert-all-one', ADD_JSON);
     const two = emptyDir('revert-all-two');
     const user = join(h, '.claude.json');
-    const userText = JSON.stringify({ numStartups: 1, mcpServers: { everything: { type: 'stdio', command: 'npx', args: ['-y', '@modelcontextprotocol/server-everything'], env: {} } } }, null, 2);
+    const userText = JSON.stringify(
+      { numStartups: 1, mcpServers: { everything: { type: 'stdio', command: 'npx', args: ['-y', '@modelcontextprotocol/server-everything'], env: {} } } },
+      null,
+      2,
+    );
     writeFileSync(user, userText);
     chmodSync(user, 0o600);
 
     // Two applies of the first config (a switch, then an --add), one that creates the second, one of the user scope.
-    for (const args of [['apply', '--project', one.dir, 'everything'], ['apply', '--project', one.dir, '--add'], ['apply', '--project', two.dir, '--add', '--json'], ['apply', '--user']]) {
+    for (const args of [
+      ['apply', '--project', one.dir, 'everything'],
+      ['apply', '--project', one.dir, '--add'],
+      ['apply', '--project', two.dir, '--add', '--json'],
+      ['apply', '--user'],
+    ]) {
       const r = await cli(args, h);
       expect([args, r.code, r.stderr]).toEqual([args, 0, '']);
     }
@@ -1729,7 +1925,14 @@ describe('apply --add and the revert of what it added', () => {
     const legacy = (file: string, section?: string[]) => targetOfRecord({ version: 1, file, section, at: '', backup: '', changes: [] });
     expect(legacy('/p/.mcp.json')).toEqual({ scope: 'project', file: '/p/.mcp.json', section: ['mcpServers'], dir: '/p', lock: false });
     expect(legacy('/h/.claude.json', ['mcpServers'])).toEqual({ scope: 'user', file: '/h/.claude.json', section: ['mcpServers'], lock: true });
-    expect(legacy('/h/.claude.json', ['projects', '/k', 'mcpServers'])).toEqual({ scope: 'local', file: '/h/.claude.json', section: ['projects', '/k', 'mcpServers'], dir: '/k', projectKey: '/k', lock: true });
+    expect(legacy('/h/.claude.json', ['projects', '/k', 'mcpServers'])).toEqual({
+      scope: 'local',
+      file: '/h/.claude.json',
+      section: ['projects', '/k', 'mcpServers'],
+      dir: '/k',
+      projectKey: '/k',
+      lock: true,
+    });
   });
 
   test('CLI: apply --add prints what it added and created; usage names --add and --all', async () => {

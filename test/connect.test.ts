@@ -40,7 +40,10 @@ function progressThenResult(received: any[], id: number) {
   const at = received.findIndex((m) => m.id === id && 'result' in m);
   const isMine = (m: any) => m.method === 'notifications/progress' && m.params.progressToken === id;
   return {
-    progress: received.slice(0, at).filter(isMine).map((m) => m.params.progress),
+    progress: received
+      .slice(0, at)
+      .filter(isMine)
+      .map((m) => m.params.progress),
     result: received[at]?.result.content[0].text,
     after: received.slice(at + 1).filter(isMine).length,
   };
@@ -68,7 +71,8 @@ describe('messages through the shim', () => {
     raw.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
     const ids = ['abc:1', 'sess|7', 7, 0, '7', -3];
     // All at once: replies arrive in any order and each must find its own id.
-    for (const id of ids) raw.send({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'echo', arguments: { text: `id ${String(id)}`, delayMs: 50 } } });
+    for (const id of ids)
+      raw.send({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'echo', arguments: { text: `id ${String(id)}`, delayMs: 50 } } });
     for (const id of ids) {
       const reply = await raw.next((m) => m.id === id && 'result' in m);
       expect(reply.id).toStrictEqual(id);
@@ -89,7 +93,9 @@ describe('messages through the shim', () => {
     // shim, straight from a stdio server). What the shim writes, and in what order, is checked here.
     const shims = await Promise.all([1, 2, 3].map(() => rawSession(fixtureUrl)));
     // The same token and request id in every session, as every SDK client would use.
-    shims.forEach((r) => r.send({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'progress', arguments: { steps: 5, delayMs: 20 }, _meta: { progressToken: 2 } } }));
+    shims.forEach((r) =>
+      r.send({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'progress', arguments: { steps: 5, delayMs: 20 }, _meta: { progressToken: 2 } } }),
+    );
     await Promise.all(shims.map((r) => r.next((m) => m.id === 2)));
     await sleep(200); // the fixture sends a late update right after the result: it must not come through
     for (const r of shims) expect(progressThenResult(r.received, 2)).toEqual({ progress: [1, 2, 3, 4, 5], result: 'done 5', after: 0 });
@@ -220,7 +226,14 @@ describe('with server-everything', () => {
     expect(misrouted).toBe(0);
     // Progress from the real server, at line level (see the progress test above for why).
     const raws = await Promise.all([1, 2].map(() => rawSession(url)));
-    raws.forEach((r) => r.send({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'trigger-long-running-operation', arguments: { duration: 0.5, steps: 5 }, _meta: { progressToken: 2 } } }));
+    raws.forEach((r) =>
+      r.send({
+        jsonrpc: '2.0',
+        id: 2,
+        method: 'tools/call',
+        params: { name: 'trigger-long-running-operation', arguments: { duration: 0.5, steps: 5 }, _meta: { progressToken: 2 } },
+      }),
+    );
     await Promise.all(raws.map((r) => r.next((m) => m.id === 2, 20000)));
     for (const r of raws) {
       const seen = progressThenResult(r.received, 2);
@@ -230,9 +243,15 @@ describe('with server-everything', () => {
       await r.end();
     }
     clients.forEach((s, i) =>
-      s.client.setRequestHandler(CreateMessageRequestSchema, async () => ({ model: 't', role: 'assistant', content: { type: 'text', text: `answer from e${i + 1}` } })),
+      s.client.setRequestHandler(CreateMessageRequestSchema, async () => ({
+        model: 't',
+        role: 'assistant',
+        content: { type: 'text', text: `answer from e${i + 1}` },
+      })),
     );
-    expect(textOf(await clients[2].client.callTool({ name: 'trigger-sampling-request', arguments: { prompt: 'hi', maxTokens: 5 } }))).toContain('answer from e3');
+    expect(textOf(await clients[2].client.callTool({ name: 'trigger-sampling-request', arguments: { prompt: 'hi', maxTokens: 5 } }))).toContain(
+      'answer from e3',
+    );
     for (const s of clients) expect(s.errors).toEqual([]);
     expect((await everything.status()).misroutedDropped).toBe(0);
   });
@@ -243,7 +262,7 @@ describe('lifecycle', () => {
     const s = await connectShim(fixtureUrl, { name: 'leaver' });
     await waitFor(async () => (await fixture.status()).sessions['streamable-http'] > 0, 'the session');
     const before = (await fixture.status()).sessions['streamable-http'];
-    const exited = new Promise((resolve) => s.transport.onclose = () => resolve(undefined));
+    const exited = new Promise((resolve) => (s.transport.onclose = () => resolve(undefined)));
     await s.close();
     await exited;
     await waitFor(async () => (await fixture.status()).sessions['streamable-http'] === before - 1, 'the session to be deleted');

@@ -59,11 +59,15 @@ function startFixture(env: NodeJS.ProcessEnv): Fixture {
       () => {
         const hit = lines.slice(from).find(pred);
         if (hit) return hit;
-        if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`the fixture exited (${proc.exitCode ?? proc.signalCode}) while waiting for ${what}; stdout: ${JSON.stringify(lines)}; stderr: ${err.slice(-1500)}`);
+        if (proc.exitCode !== null || proc.signalCode !== null)
+          throw new Error(
+            `the fixture exited (${proc.exitCode ?? proc.signalCode}) while waiting for ${what}; stdout: ${JSON.stringify(lines)}; stderr: ${err.slice(-1500)}`,
+          );
         return undefined;
       },
       `the fixture printing ${what}`,
-      timeoutMs, { seen: () => `stdout so far: ${JSON.stringify(lines)}`, everyMs: 20 },
+      timeoutMs,
+      { seen: () => `stdout so far: ${JSON.stringify(lines)}`, everyMs: 20 },
     );
   return { proc, lines, stderr: () => err, waitLine };
 }
@@ -99,7 +103,9 @@ test('a machine without them gets one line for the skipped suites: what is missi
   } finally {
     process.env.PATH = saved;
   }
-  expect(line).toMatch(/^needs a headless desktop \(Xvfb, trayer, dunst, xdotool, zenity, AT-SPI\), missing here: .*Xvfb \(xvfb\).*; install with: apt-get install -y --no-install-recommends .*\bxvfb\b.*\bzenity\b/);
+  expect(line).toMatch(
+    /^needs a headless desktop \(Xvfb, trayer, dunst, xdotool, zenity, AT-SPI\), missing here: .*Xvfb \(xvfb\).*; install with: apt-get install -y --no-install-recommends .*\bxvfb\b.*\bzenity\b/,
+  );
   expect(line).not.toContain('\n');
 });
 
@@ -225,7 +231,12 @@ describeWith(DESKTOP, 'headless desktop harness against a real systray2 tray', (
     await desk.clickMenuItem('Start');
     await fx.waitLine((l) => l.clicked === 'Start', 'the Start click', from + 1);
     expect(await desk.notificationsSince(base2)).toEqual([]);
-    expect(fx.lines.slice(from).filter((l) => 'clicked' in l).map((l) => l.clicked)).toEqual(['Stop', 'Start']);
+    expect(
+      fx.lines
+        .slice(from)
+        .filter((l) => 'clicked' in l)
+        .map((l) => l.clicked),
+    ).toEqual(['Stop', 'Start']);
   });
 
   test('a real zenity folder chooser, answered by the harness, returns the folder', async () => {
@@ -257,7 +268,10 @@ describeWith(DESKTOP, 'headless desktop harness against a real systray2 tray', (
   test('a zenity --text-info window can be read through AT-SPI and closed', async () => {
     const title = 'tray-fixture: memory report';
     const report = 'server      copies  RSS\neverything      12  840 MB\nsaving: 1.2 GB\n';
-    const z = spawn('zenity', ['--text-info', `--title=${title}`, '--width=560', '--height=320'], { env: { ...desk.env, HOME: appHome }, stdio: ['pipe', 'ignore', 'pipe'] });
+    const z = spawn('zenity', ['--text-info', `--title=${title}`, '--width=560', '--height=320'], {
+      env: { ...desk.env, HOME: appHome },
+      stdio: ['pipe', 'ignore', 'pipe'],
+    });
     z.stdin.end(report);
     const exited = new Promise<number | null>((r) => z.on('exit', (code) => r(code)));
     try {

@@ -75,12 +75,24 @@ describe('reading the process table', () => {
       expect(s.unreadable).toBe(2);
       expect(s.processes.map((p) => p.pid).sort((a, b) => a - b)).toEqual([1, 2, 400, 401, 402, 403]);
       const byPid = new Map(s.processes.map((p) => [p.pid, p]));
-      expect(byPid.get(401)).toEqual({ pid: 401, ppid: 400, pgid: 401, name: 'npm exec @model', argv: ['npm', 'exec', '@modelcontextprotocol/server-memory'], rssBytes: 51200 * KiB });
+      expect(byPid.get(401)).toEqual({
+        pid: 401,
+        ppid: 400,
+        pgid: 401,
+        name: 'npm exec @model',
+        argv: ['npm', 'exec', '@modelcontextprotocol/server-memory'],
+        rssBytes: 51200 * KiB,
+      });
       expect(byPid.get(2)!.argv).toEqual([]);
       expect(byPid.get(403)!.argv).toEqual([]);
       const d = detect(s, { daemons: [] });
       expect(d.instances).toHaveLength(1);
-      expect(d.instances[0]).toMatchObject({ pid: 401, pids: [401, 402], rssBytes: (51200 + 61440) * KiB, session: { pid: 400, name: 'claude', client: 'Claude Code' } });
+      expect(d.instances[0]).toMatchObject({
+        pid: 401,
+        pids: [401, 402],
+        rssBytes: (51200 + 61440) * KiB,
+        session: { pid: 400, name: 'claude', client: 'Claude Code' },
+      });
     } finally {
       rmSync(root, { recursive: true, force: true });
     }
@@ -99,19 +111,53 @@ describe('reading the process table', () => {
 
 describe('command lines', () => {
   test('launchers are looked through to the program they run', () => {
-    expect(programOf(['npx', '-y', '@modelcontextprotocol/server-memory'])).toEqual({ launcher: ['npx'], target: '@modelcontextprotocol/server-memory', kind: 'package', args: [] });
-    expect(programOf(['/usr/bin/node', '/usr/lib/node_modules/npm/bin/npx-cli.js', '--yes', 'mongodb-mcp-server', '--transport', 'http'])).toMatchObject({ launcher: ['npx'], target: 'mongodb-mcp-server', args: ['--transport', 'http'] });
-    expect(programOf(['npm', 'exec', '--yes', '--', '@playwright/mcp@latest'])).toMatchObject({ launcher: ['npx'], target: '@playwright/mcp@latest', kind: 'package' });
+    expect(programOf(['npx', '-y', '@modelcontextprotocol/server-memory'])).toEqual({
+      launcher: ['npx'],
+      target: '@modelcontextprotocol/server-memory',
+      kind: 'package',
+      args: [],
+    });
+    expect(programOf(['/usr/bin/node', '/usr/lib/node_modules/npm/bin/npx-cli.js', '--yes', 'mongodb-mcp-server', '--transport', 'http'])).toMatchObject({
+      launcher: ['npx'],
+      target: 'mongodb-mcp-server',
+      args: ['--transport', 'http'],
+    });
+    expect(programOf(['npm', 'exec', '--yes', '--', '@playwright/mcp@latest'])).toMatchObject({
+      launcher: ['npx'],
+      target: '@playwright/mcp@latest',
+      kind: 'package',
+    });
     expect(programOf(['pnpm', 'dlx', 'chrome-devtools-mcp'])).toMatchObject({ launcher: ['npx'], target: 'chrome-devtools-mcp' });
     expect(programOf(['bunx', 'context7-mcp'])).toMatchObject({ launcher: ['npx'], target: 'context7-mcp' });
-    expect(programOf(['uvx', '--from', 'git+https://x/y', 'mcp-server-git', '--repository', '.'])).toMatchObject({ launcher: ['uvx'], target: 'mcp-server-git', args: ['--repository', '.'] });
+    expect(programOf(['uvx', '--from', 'git+https://x/y', 'mcp-server-git', '--repository', '.'])).toMatchObject({
+      launcher: ['uvx'],
+      target: 'mcp-server-git',
+      args: ['--repository', '.'],
+    });
     expect(programOf(['uv', 'tool', 'run', 'mcp-server-fetch'])).toMatchObject({ launcher: ['uvx'], target: 'mcp-server-fetch' });
-    expect(programOf(['uv', 'run', '--directory', '/srv/w', 'server.py'])).toMatchObject({ launcher: ['uv', 'run', '--directory', '/srv/w'], target: 'server.py' });
-    expect(programOf(['python3.12', '-u', '-m', 'mcp_server_time', '--local-timezone', 'UTC'])).toEqual({ launcher: ['python', '-m'], target: 'mcp_server_time', kind: 'module', args: ['--local-timezone', 'UTC'] });
+    expect(programOf(['uv', 'run', '--directory', '/srv/w', 'server.py'])).toMatchObject({
+      launcher: ['uv', 'run', '--directory', '/srv/w'],
+      target: 'server.py',
+    });
+    expect(programOf(['python3.12', '-u', '-m', 'mcp_server_time', '--local-timezone', 'UTC'])).toEqual({
+      launcher: ['python', '-m'],
+      target: 'mcp_server_time',
+      kind: 'module',
+      args: ['--local-timezone', 'UTC'],
+    });
     expect(programOf(['bash', '-lc', 'exec FOO=1 npx -y "@x/mcp server" --a'])).toMatchObject({ launcher: ['npx'], target: '@x/mcp server', args: ['--a'] });
-    expect(programOf(['/usr/bin/env', 'NODE_ENV=production', 'node', '--max-old-space-size=512', '-r', 'dotenv/config', '/srv/dist/index.js'])).toMatchObject({ launcher: ['node'], target: '/srv/dist/index.js', kind: 'script' });
+    expect(programOf(['/usr/bin/env', 'NODE_ENV=production', 'node', '--max-old-space-size=512', '-r', 'dotenv/config', '/srv/dist/index.js'])).toMatchObject({
+      launcher: ['node'],
+      target: '/srv/dist/index.js',
+      kind: 'script',
+    });
     expect(programOf(['node', '-e', 'require("x")', '/x/mcp-server-memory'])).toMatchObject({ kind: 'inline' });
-    expect(programOf(['/home/me/.local/bin/github-mcp-server', 'stdio'])).toEqual({ launcher: [], target: '/home/me/.local/bin/github-mcp-server', kind: 'executable', args: ['stdio'] });
+    expect(programOf(['/home/me/.local/bin/github-mcp-server', 'stdio'])).toEqual({
+      launcher: [],
+      target: '/home/me/.local/bin/github-mcp-server',
+      kind: 'executable',
+      args: ['stdio'],
+    });
     expect(programOf(['node'])).toBeUndefined();
     expect(programOf([])).toBeUndefined();
   });
@@ -134,9 +180,15 @@ describe('command lines', () => {
     expect(normaliseCommand(['npm', 'exec', '@modelcontextprotocol/server-memory'])).toBe(memory);
     expect(normaliseCommand(['/opt/homebrew/bin/node', '/opt/homebrew/bin/npx', '--yes', '@modelcontextprotocol/server-memory'])).toBe(memory);
     expect(normaliseCommand(['sh', '-c', "npx -y '@modelcontextprotocol/server-memory'"])).toBe(memory);
-    expect(normaliseCommand(['/usr/bin/node', '--max-semi-space-size=2', '/a/b/node_modules/@x/server-y/dist/index.js', 'stdio'])).toBe('node node_modules/@x/server-y/dist/index.js stdio');
-    expect(normaliseCommand(['node', '/h/.npm/_npx/aaaa/node_modules/.bin/mcp-server-filesystem', '/p/one'])).toBe(normaliseCommand(['node', '/h/.npm/_npx/bbbb/node_modules/.bin/mcp-server-filesystem', '/p/one']));
-    expect(normaliseCommand(['node', '/h/.npm/_npx/aaaa/node_modules/.bin/mcp-server-filesystem', '/p/one'])).not.toBe(normaliseCommand(['node', '/h/.npm/_npx/aaaa/node_modules/.bin/mcp-server-filesystem', '/p/two']));
+    expect(normaliseCommand(['/usr/bin/node', '--max-semi-space-size=2', '/a/b/node_modules/@x/server-y/dist/index.js', 'stdio'])).toBe(
+      'node node_modules/@x/server-y/dist/index.js stdio',
+    );
+    expect(normaliseCommand(['node', '/h/.npm/_npx/aaaa/node_modules/.bin/mcp-server-filesystem', '/p/one'])).toBe(
+      normaliseCommand(['node', '/h/.npm/_npx/bbbb/node_modules/.bin/mcp-server-filesystem', '/p/one']),
+    );
+    expect(normaliseCommand(['node', '/h/.npm/_npx/aaaa/node_modules/.bin/mcp-server-filesystem', '/p/one'])).not.toBe(
+      normaliseCommand(['node', '/h/.npm/_npx/aaaa/node_modules/.bin/mcp-server-filesystem', '/p/two']),
+    );
     expect(normaliseCommand(['/Users/me/.cache/uv/archive-v0/X1/bin/mcp-server-fetch'])).toBe('mcp-server-fetch');
   });
 
@@ -175,7 +227,11 @@ describe('detecting copies and sessions (macOS ps sample)', () => {
     const pw = d.instances.find((i) => i.pid === 7030)!;
     expect(pw.pids.sort()).toEqual([7030, 7031, 7032]); // the browser it drives is part of its cost
     expect(pw.rssBytes).toBe((50176 + 92160 + 204800) * KiB);
-    expect(d.instances.find((i) => i.pid === 7010)).toMatchObject({ serverPid: 7010, key: 'npx @modelcontextprotocol/server-memory', rssBytes: (51200 + 1024 + 61440) * KiB });
+    expect(d.instances.find((i) => i.pid === 7010)).toMatchObject({
+      serverPid: 7010,
+      key: 'npx @modelcontextprotocol/server-memory',
+      rssBytes: (51200 + 1024 + 61440) * KiB,
+    });
   });
 
   test('the session is the client that started the copy; none for a copy whose parent is launchd', () => {
@@ -186,7 +242,7 @@ describe('detecting copies and sessions (macOS ps sample)', () => {
     expect(session(1200)).toBeNull();
   });
 
-  test("an mcpshare bridge and its server are already shared, not copies; grep, vim and a test runner are not servers", () => {
+  test('an mcpshare bridge and its server are already shared, not copies; grep, vim and a test runner are not servers', () => {
     expect(d.shared).toEqual([
       {
         pid: 900,
@@ -264,16 +320,45 @@ describe('the arithmetic', () => {
     proc(12, 10, 300, 'npx', '@playwright/mcp'),
     proc(22, 20, 300, 'npx', '@playwright/mcp'),
     proc(13, 10, 50, 'foo-mcp'),
-    proc(90, 1, 40, 'node', '/home/me/mcpshare/dist/cli.js', 'bridge', '--port', '8005', '--', 'node', '/x/node_modules/@modelcontextprotocol/server-everything/dist/index.js'),
+    proc(
+      90,
+      1,
+      40,
+      'node',
+      '/home/me/mcpshare/dist/cli.js',
+      'bridge',
+      '--port',
+      '8005',
+      '--',
+      'node',
+      '/x/node_modules/@modelcontextprotocol/server-everything/dist/index.js',
+    ),
     proc(91, 90, 70, 'node', '/x/node_modules/@modelcontextprotocol/server-everything/dist/index.js'),
   ]);
   const report = buildReport(snap, detect(snap, { daemons: [] }));
 
   test('today, shared and saved: shareable servers once plus a bridge, the rest as they are', () => {
     expect(report.bridge).toMatchObject({ source: 'measured', bytes: 40 * MiB });
-    expect(report.totals).toMatchObject({ copies: 6, sessions: 3, todayBytes: 980 * MiB, sharedBytes: 800 * MiB, savedBytes: 180 * MiB, unknownSavingBytes: -40 * MiB, alreadySharedBytes: 110 * MiB });
+    expect(report.totals).toMatchObject({
+      copies: 6,
+      sessions: 3,
+      todayBytes: 980 * MiB,
+      sharedBytes: 800 * MiB,
+      savedBytes: 180 * MiB,
+      unknownSavingBytes: -40 * MiB,
+      alreadySharedBytes: 110 * MiB,
+    });
     const memory = report.groups.find((g) => g.server === 'server-memory')!;
-    expect(memory).toMatchObject({ copies: 3, totalBytes: 330 * MiB, meanBytes: 110 * MiB, minBytes: 100 * MiB, maxBytes: 120 * MiB, sharedCostBytes: 150 * MiB, savedNowBytes: 180 * MiB, alreadySharedBy: null });
+    expect(memory).toMatchObject({
+      copies: 3,
+      totalBytes: 330 * MiB,
+      meanBytes: 110 * MiB,
+      minBytes: 100 * MiB,
+      maxBytes: 120 * MiB,
+      sharedCostBytes: 150 * MiB,
+      savedNowBytes: 180 * MiB,
+      alreadySharedBy: null,
+    });
   });
 
   test('the projection for 1, 2, 4, 8, 15 and 30 sessions, and the break-even', () => {
@@ -419,7 +504,10 @@ const sessions: Session[] = [];
 let bridge: RunningCli | undefined;
 
 function startSession(command: string[], env: NodeJS.ProcessEnv = {}): Promise<Session> {
-  const p = spawn(process.execPath, ['-e', PARENT, JSON.stringify(command)], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, DOCTOR_CWD: ROOT, ...env } });
+  const p = spawn(process.execPath, ['-e', PARENT, JSON.stringify(command)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+    env: { ...process.env, DOCTOR_CWD: ROOT, ...env },
+  });
   return new Promise((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error(`${command.join(' ')} did not start within 20 s`)), 20_000);
@@ -495,11 +583,14 @@ describe('real copies of real servers under separate parents', () => {
       killQuietly(-s.child); // the server's own process group (npm exec's sh and node too)
       killQuietly(s.parent, 'SIGTERM');
     }
-    await Promise.all(sessions.map((s) => (s.proc.exitCode === null && s.proc.signalCode === null ? new Promise((r) => s.proc.once('exit', r)) : Promise.resolve())));
+    await Promise.all(
+      sessions.map((s) => (s.proc.exitCode === null && s.proc.signalCode === null ? new Promise((r) => s.proc.once('exit', r)) : Promise.resolve())),
+    );
     await bridge?.stop();
   });
 
-  const myCopies = (r: DoctorReport) => r.groups.flatMap((g) => g.instances.filter((i) => i.session && mine.has(i.session.pid)).map((i) => ({ ...i, key: g.key, server: g.server, group: g })));
+  const myCopies = (r: DoctorReport) =>
+    r.groups.flatMap((g) => g.instances.filter((i) => i.session && mine.has(i.session.pid)).map((i) => ({ ...i, key: g.key, server: g.server, group: g })));
 
   test('finds exactly the copies it started, each in its own session (the parent pid)', () => {
     const copies = myCopies(report);
@@ -527,7 +618,7 @@ describe('real copies of real servers under separate parents', () => {
     expect(report.sessions.some((s) => s.pid === unrelated.parent)).toBe(false);
   });
 
-  test("its RSS sums equal what ps reads for the same processes (within the drift between two reads)", () => {
+  test('its RSS sums equal what ps reads for the same processes (within the drift between two reads)', () => {
     for (const c of myCopies(report)) {
       const independent = psTreeRss(c.pid).rssBytes;
       expect(Math.abs(c.rssBytes - independent)).toBeLessThanOrEqual(Math.max(6 * MiB, independent * 0.08));
@@ -563,7 +654,10 @@ describe('real copies of real servers under separate parents', () => {
   test('the ps reader (the macOS path) finds the same copies and sessions', async () => {
     const viaPs = await doctor({ source: 'ps', daemons: [] });
     expect(viaPs.scan.source).toBe('ps');
-    const key = (r: DoctorReport) => myCopies(r).map((c) => `${c.key}|${c.pid}|${c.session!.pid}|${[...c.pids].sort().join(',')}`).sort();
+    const key = (r: DoctorReport) =>
+      myCopies(r)
+        .map((c) => `${c.key}|${c.pid}|${c.session!.pid}|${[...c.pids].sort().join(',')}`)
+        .sort();
     expect(key(viaPs)).toEqual(key(report));
   });
 
@@ -597,11 +691,23 @@ describe('the sessions of every MCP client mcpshare configures (their process na
     ['Claude Desktop', ['/usr/lib/claude-desktop/node_modules/electron/dist/electron', '/usr/lib/claude-desktop/app.asar'], 'electron'],
     ['Claude Desktop', ['/usr/bin/claude-desktop'], 'claude-desktop'],
     ['Cursor', ['/tmp/.mount_CursorAbc/cursor', '--type=utility', '--utility-sub-type=node.mojom.NodeService'], 'cursor'],
-    ['Cursor', ['/Applications/Cursor.app/Contents/Frameworks/Cursor Helper (Plugin).app/Contents/MacOS/Cursor Helper (Plugin)', '--type=utility'], 'Cursor Helper (Plugin)'],
+    [
+      'Cursor',
+      ['/Applications/Cursor.app/Contents/Frameworks/Cursor Helper (Plugin).app/Contents/MacOS/Cursor Helper (Plugin)', '--type=utility'],
+      'Cursor Helper (Plugin)',
+    ],
     ['VS Code', ['/usr/share/code/code', '--type=utility', '--utility-sub-type=node.mojom.NodeService'], 'code'],
-    ['VS Code', ['/Applications/Visual Studio Code.app/Contents/Frameworks/Code Helper (Plugin).app/Contents/MacOS/Code Helper (Plugin)', '--type=utility'], 'Code Helper (Plugin)'],
+    [
+      'VS Code',
+      ['/Applications/Visual Studio Code.app/Contents/Frameworks/Code Helper (Plugin).app/Contents/MacOS/Code Helper (Plugin)', '--type=utility'],
+      'Code Helper (Plugin)',
+    ],
     ['Windsurf', ['/usr/share/windsurf/windsurf', '--type=utility'], 'windsurf'],
-    ['Windsurf', ['/Applications/Windsurf.app/Contents/Frameworks/Windsurf Helper (Plugin).app/Contents/MacOS/Windsurf Helper (Plugin)'], 'Windsurf Helper (Plugin)'],
+    [
+      'Windsurf',
+      ['/Applications/Windsurf.app/Contents/Frameworks/Windsurf Helper (Plugin).app/Contents/MacOS/Windsurf Helper (Plugin)'],
+      'Windsurf Helper (Plugin)',
+    ],
     ['Zed', ['/home/me/.local/zed.app/libexec/zed-editor'], 'zed-editor'],
     ['Zed', ['/usr/bin/zeditor'], 'zeditor'],
     ['Zed', ['/Applications/Zed.app/Contents/MacOS/zed'], 'zed'],
@@ -638,7 +744,11 @@ describe('the sessions of every MCP client mcpshare configures (their process na
   });
 
   test('a text tool or a shell is not a client', () => {
-    const snap = snapshotOf([proc(100, 1, 5, 'bash'), proc(101, 100, 60, 'node', '/x/node_modules/.bin/mcp-server-memory'), proc(102, 1, 5, 'node', '/srv/app/server.js')]);
+    const snap = snapshotOf([
+      proc(100, 1, 5, 'bash'),
+      proc(101, 100, 60, 'node', '/x/node_modules/.bin/mcp-server-memory'),
+      proc(102, 1, 5, 'node', '/srv/app/server.js'),
+    ]);
     expect(detect(snap, { daemons: [] }).instances[0].session).toEqual({ pid: 100, name: 'bash', client: null });
   });
 });

@@ -119,7 +119,10 @@ describe('probe: each diagnosis against a real daemon', () => {
   test('silent: a process binds the port but never answers (a server left in stdio mode)', async () => {
     const port = await freePort();
     // Accepts connections and reads them, answering nothing: what a stdio server that also opened a port looks like.
-    const holder = await daemon(['-e', `require('net').createServer((s) => s.resume()).listen(${port}, '127.0.0.1')`, '--', '--api-key', 'sk-HOLDSECRET'], port);
+    const holder = await daemon(
+      ['-e', `require('net').createServer((s) => s.resume()).listen(${port}, '127.0.0.1')`, '--', '--api-key', 'sk-HOLDSECRET'],
+      port,
+    );
     const r = await probe({ url: `http://localhost:${port}/mcp`, transport: 'http' }, { timeoutMs: 500 });
     expect(r).toMatchObject({ ok: false, diagnosis: 'silent', portHolder: { pid: holder.pid } });
     expect(r.message).toContain(`held by pid ${holder.pid}`);
@@ -174,7 +177,10 @@ describe('probe: each diagnosis against a real daemon', () => {
   });
 
   test('concurrency: the bridge serves two sessions at once, over both transports', async () => {
-    for (const [path, transport] of [['/mcp', 'http'], ['/sse', 'sse']] as const) {
+    for (const [path, transport] of [
+      ['/mcp', 'http'],
+      ['/sse', 'sse'],
+    ] as const) {
       const r = await probe({ url: `${shared.url}${path}`, transport }, { concurrency: true });
       expect(r).toMatchObject({ ok: true, diagnosis: 'up', concurrency: { ok: true } });
     }
@@ -192,7 +198,23 @@ describe('probe: each diagnosis against a real daemon', () => {
 
   test('monitor: a server whose state cannot be read does not blank out the others', async () => {
     const entry = (name: string): ServerEntry => everythingEntry(name, shared.port);
-    const up = (e: ServerEntry): ServerStatus => ({ name: e.name, kind: e.kind, transport: e.transport, url: `${shared.url}/mcp`, port: e.port, backend: e.backend, state: 'up', restarts: 0, pid: null, rssBytes: null, sessions: 0, server: null, detail: 'serving', logFile: '/dev/null', unitFile: null });
+    const up = (e: ServerEntry): ServerStatus => ({
+      name: e.name,
+      kind: e.kind,
+      transport: e.transport,
+      url: `${shared.url}/mcp`,
+      port: e.port,
+      backend: e.backend,
+      state: 'up',
+      restarts: 0,
+      pid: null,
+      rssBytes: null,
+      sessions: 0,
+      server: null,
+      detail: 'serving',
+      logFile: '/dev/null',
+      unitFile: null,
+    });
     const monitor = new HealthMonitor({
       list: () => [entry('good'), entry('unreadable')],
       statusOf: async (e) => {
@@ -289,7 +311,24 @@ describe('registered servers: mcpshare check and the HealthMonitor (built-in sup
 
   test('not-mcp advice holds for a native server: "edit --port" also moves the port on its command line', async () => {
     const [port, next] = [await freePort(), await freePort()];
-    const add = await mcpshare(['add', 'grafana', '--native', 'http', '--port', String(port), '--', process.execPath, MEMORY, '--transport', 'streamable-http', '--address', `localhost:${port}`], env);
+    const add = await mcpshare(
+      [
+        'add',
+        'grafana',
+        '--native',
+        'http',
+        '--port',
+        String(port),
+        '--',
+        process.execPath,
+        MEMORY,
+        '--transport',
+        'streamable-http',
+        '--address',
+        `localhost:${port}`,
+      ],
+      env,
+    );
     expect(add.code).toBe(0);
     const edit = await mcpshare(['edit', 'grafana', '--port', String(next)], env);
     expect(edit.code).toBe(0);
@@ -299,7 +338,10 @@ describe('registered servers: mcpshare check and the HealthMonitor (built-in sup
   });
 
   test('the monitor reports up, then stopped, as change events within an interval', async () => {
-    const monitor = new HealthMonitor({ list: () => manager.list().filter((e) => e.name === 'mem'), statusOf: (e) => daemons.statusOf(e) }, { intervalMs: 200 });
+    const monitor = new HealthMonitor(
+      { list: () => manager.list().filter((e) => e.name === 'mem'), statusOf: (e) => daemons.statusOf(e) },
+      { intervalMs: 200 },
+    );
     const changes: ServerHealth[] = [];
     monitor.on('change', (h) => changes.push(h));
     monitor.start();
@@ -335,7 +377,10 @@ describe('registered servers: mcpshare check and the HealthMonitor (built-in sup
     chmodSync(fake, 0o755);
     await manager.add({ name: 'quiet', command: fake, args: [], native: 'http', port });
     await daemons.start('quiet');
-    const monitor = new HealthMonitor({ list: () => manager.list().filter((e) => e.name === 'quiet'), statusOf: (e) => daemons.statusOf(e) }, { timeoutMs: 300 });
+    const monitor = new HealthMonitor(
+      { list: () => manager.list().filter((e) => e.name === 'quiet'), statusOf: (e) => daemons.statusOf(e) },
+      { timeoutMs: 300 },
+    );
     const [h] = await monitor.refresh();
     expect(h).toMatchObject({ name: 'quiet', state: 'down', status: { state: 'up' }, check: { diagnosis: 'silent' } });
     expect(h.detail).toMatch(/stdio mode/);

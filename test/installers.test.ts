@@ -181,7 +181,11 @@ describe('the scripts', () => {
     const env: NodeJS.ProcessEnv = { ...envFor(newHome()), PATH: `${bin}${delimiter}${process.env.PATH ?? ''}` };
     delete env.CI;
     // script(1) gives the command a terminal, as Terminal.app does.
-    const child = spawn('script', ['-qec', `'${join(INSTALLERS, 'install-macos.command')}' --bogus`, '/dev/null'], { env, cwd: tmp, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn('script', ['-qec', `'${join(INSTALLERS, 'install-macos.command')}' --bogus`, '/dev/null'], {
+      env,
+      cwd: tmp,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let out = '';
     let answered = false;
     child.stdout.on('data', (d: Buffer) => {
@@ -217,170 +221,208 @@ describe('the scripts', () => {
 
 // The three flows run at once (test.concurrent runs together only within one describe block).
 describe('install flows', () => {
-  test.concurrent('Linux: install, use, upgrade, uninstall leave nothing behind but the user\'s own files', async () => {
-    const home = newHome();
-    const before = tree(home);
-    const env = envFor(home);
-    const app = join(home, '.local', 'share', 'mcpshare', 'app');
-    const link = join(home, '.local', 'bin', 'mcpshare');
-    const manifest = join(home, '.local', 'share', 'mcpshare', 'install-manifest.txt');
-    const entry = join(home, '.config', 'autostart', 'mcpshare-tray.desktop');
+  test.concurrent(
+    "Linux: install, use, upgrade, uninstall leave nothing behind but the user's own files",
+    async () => {
+      const home = newHome();
+      const before = tree(home);
+      const env = envFor(home);
+      const app = join(home, '.local', 'share', 'mcpshare', 'app');
+      const link = join(home, '.local', 'bin', 'mcpshare');
+      const manifest = join(home, '.local', 'share', 'mcpshare', 'install-manifest.txt');
+      const entry = join(home, '.config', 'autostart', 'mcpshare-tray.desktop');
 
-    let t = Date.now();
-    const install = await runScript(join(INSTALLERS, 'install-linux.sh'), ['--no-tray'], env);
-    const installMs = Date.now() - t;
-    expect([install.code, show(install)]).toEqual([0, expect.anything()]);
-    expect(install.stdout).toContain(`mcpshare ${VERSION} is installed`);
-    expect(install.stdout).toContain(`${link} -> ${app}/dist/cli.js`);
-    expect(install.stdout).toContain(`${join(home, '.local', 'bin')} is not on your PATH`);
+      let t = Date.now();
+      const install = await runScript(join(INSTALLERS, 'install-linux.sh'), ['--no-tray'], env);
+      const installMs = Date.now() - t;
+      expect([install.code, show(install)]).toEqual([0, expect.anything()]);
+      expect(install.stdout).toContain(`mcpshare ${VERSION} is installed`);
+      expect(install.stdout).toContain(`${link} -> ${app}/dist/cli.js`);
+      expect(install.stdout).toContain(`${join(home, '.local', 'bin')} is not on your PATH`);
 
-    // The installed command.
-    expect(readlinkSync(link)).toBe(join(app, 'dist', 'cli.js'));
-    const version = await run(link, ['--version'], env);
-    expect([version.code, version.stdout.trim()]).toEqual([0, VERSION]);
-    for (const f of ['package.json', 'package-lock.json', 'README.md', 'dist/cli.js', 'assets/mcpshare.png', 'installers/uninstall-linux.sh', 'node_modules/@modelcontextprotocol/sdk/package.json']) {
-      expect([f, existsSync(join(app, f))]).toEqual([f, true]);
-    }
-    // Production dependencies only.
-    expect(existsSync(join(app, 'node_modules', 'typescript'))).toBe(false);
+      // The installed command.
+      expect(readlinkSync(link)).toBe(join(app, 'dist', 'cli.js'));
+      const version = await run(link, ['--version'], env);
+      expect([version.code, version.stdout.trim()]).toEqual([0, VERSION]);
+      for (const f of [
+        'package.json',
+        'package-lock.json',
+        'README.md',
+        'dist/cli.js',
+        'assets/mcpshare.png',
+        'installers/uninstall-linux.sh',
+        'node_modules/@modelcontextprotocol/sdk/package.json',
+      ]) {
+        expect([f, existsSync(join(app, f))]).toEqual([f, true]);
+      }
+      // Production dependencies only.
+      expect(existsSync(join(app, 'node_modules', 'typescript'))).toBe(false);
 
-    // The autostart entry runs the installed app (quoted: the HOME has a space).
-    expect(statSync(entry).mode & 0o777).toBe(0o644);
-    const status = await run(link, ['autostart', 'status', '--json'], env);
-    expect(JSON.parse(status.stdout)).toMatchObject({ enabled: true, upToDate: true, file: entry, command: [expect.any(String), ...NODE_MEMORY_FLAGS, join(app, 'dist', 'cli.js'), 'tray'] });
-    expect(readFileSync(entry, 'utf8')).toContain(`"${join(app, 'dist', 'cli.js')}" tray`);
+      // The autostart entry runs the installed app (quoted: the HOME has a space).
+      expect(statSync(entry).mode & 0o777).toBe(0o644);
+      const status = await run(link, ['autostart', 'status', '--json'], env);
+      expect(JSON.parse(status.stdout)).toMatchObject({
+        enabled: true,
+        upToDate: true,
+        file: entry,
+        command: [expect.any(String), ...NODE_MEMORY_FLAGS, join(app, 'dist', 'cli.js'), 'tray'],
+      });
+      expect(readFileSync(entry, 'utf8')).toContain(`"${join(app, 'dist', 'cli.js')}" tray`);
 
-    // The manifest: what the installer made, and only the folders that did not exist before.
-    expect(manifestLines(manifest, 'tree')).toEqual([app]);
-    expect(manifestLines(manifest, 'link')).toEqual([link]);
-    expect(manifestLines(manifest, 'file')).toEqual([entry, manifest]);
-    const dirs = manifestLines(manifest, 'dir');
-    expect(dirs).toEqual(expect.arrayContaining([join(home, '.local', 'share'), join(home, '.local', 'share', 'mcpshare'), join(home, '.config', 'autostart'), join(home, '.local', 'state')]));
-    expect(dirs).not.toContain(join(home, '.local'));
-    expect(dirs).not.toContain(join(home, '.local', 'bin'));
-    expect(dirs).not.toContain(join(home, '.config'));
+      // The manifest: what the installer made, and only the folders that did not exist before.
+      expect(manifestLines(manifest, 'tree')).toEqual([app]);
+      expect(manifestLines(manifest, 'link')).toEqual([link]);
+      expect(manifestLines(manifest, 'file')).toEqual([entry, manifest]);
+      const dirs = manifestLines(manifest, 'dir');
+      expect(dirs).toEqual(
+        expect.arrayContaining([
+          join(home, '.local', 'share'),
+          join(home, '.local', 'share', 'mcpshare'),
+          join(home, '.config', 'autostart'),
+          join(home, '.local', 'state'),
+        ]),
+      );
+      expect(dirs).not.toContain(join(home, '.local'));
+      expect(dirs).not.toContain(join(home, '.local', 'bin'));
+      expect(dirs).not.toContain(join(home, '.config'));
 
-    // A server registered, started and checked with the INSTALLED CLI.
-    const port = await freePort();
-    const add = await run(link, ['add', 'everything', '--port', String(port), '--', 'node', EVERYTHING, 'stdio'], env);
-    expect([add.code, show(add)]).toEqual([0, expect.anything()]);
-    const start = await run(link, ['start', 'everything'], env, 60_000);
-    expect([start.code, show(start)]).toEqual([0, expect.anything()]);
-    expect(start.stdout).toContain(`everything: up at http://localhost:${port}/mcp`);
-    const check = await run(link, ['check', 'everything'], env, 60_000);
-    expect([check.code, show(check)]).toEqual([0, expect.anything()]);
-    const daemons = processesOf(home).map(cmdline);
-    expect(daemons.some((c) => c.includes(`${app}/dist/cli.js bridge --name everything`))).toBe(true);
+      // A server registered, started and checked with the INSTALLED CLI.
+      const port = await freePort();
+      const add = await run(link, ['add', 'everything', '--port', String(port), '--', 'node', EVERYTHING, 'stdio'], env);
+      expect([add.code, show(add)]).toEqual([0, expect.anything()]);
+      const start = await run(link, ['start', 'everything'], env, 60_000);
+      expect([start.code, show(start)]).toEqual([0, expect.anything()]);
+      expect(start.stdout).toContain(`everything: up at http://localhost:${port}/mcp`);
+      const check = await run(link, ['check', 'everything'], env, 60_000);
+      expect([check.code, show(check)]).toEqual([0, expect.anything()]);
+      const daemons = processesOf(home).map(cmdline);
+      expect(daemons.some((c) => c.includes(`${app}/dist/cli.js bridge --name everything`))).toBe(true);
 
-    // Again, with a (dead) display: an upgrade in place; the daemon keeps running; the tray is tried.
-    t = Date.now();
-    const upgrade = await runScript(join(INSTALLERS, 'install-linux.sh'), [], { ...env, DISPLAY: ':987' });
-    const upgradeMs = Date.now() - t;
-    expect([upgrade.code, show(upgrade)]).toEqual([0, expect.anything()]);
-    expect(upgrade.stdout).toContain(`Upgrading mcpshare ${VERSION} to ${VERSION}`);
-    expect(upgrade.stdout).toContain('dependencies unchanged');
-    expect(upgrade.stdout).toMatch(/the tray (is running \(pid \d+\)|did not start \(exit \d+\)|exited at once)/);
-    expect(manifestLines(manifest, 'dir')).toEqual(dirs);
-    const afterUpgrade = await run(link, ['status', '--json'], env);
-    expect((JSON.parse(afterUpgrade.stdout) as { servers: { state: string }[] }).servers.map((s) => s.state)).toEqual(['up']);
+      // Again, with a (dead) display: an upgrade in place; the daemon keeps running; the tray is tried.
+      t = Date.now();
+      const upgrade = await runScript(join(INSTALLERS, 'install-linux.sh'), [], { ...env, DISPLAY: ':987' });
+      const upgradeMs = Date.now() - t;
+      expect([upgrade.code, show(upgrade)]).toEqual([0, expect.anything()]);
+      expect(upgrade.stdout).toContain(`Upgrading mcpshare ${VERSION} to ${VERSION}`);
+      expect(upgrade.stdout).toContain('dependencies unchanged');
+      expect(upgrade.stdout).toMatch(/the tray (is running \(pid \d+\)|did not start \(exit \d+\)|exited at once)/);
+      expect(manifestLines(manifest, 'dir')).toEqual(dirs);
+      const afterUpgrade = await run(link, ['status', '--json'], env);
+      expect((JSON.parse(afterUpgrade.stdout) as { servers: { state: string }[] }).servers.map((s) => s.state)).toEqual(['up']);
 
-    // The uninstaller the installation carries (it deletes the folder it runs from).
-    t = Date.now();
-    const uninstall = await runScript(join(app, 'installers', 'uninstall-linux.sh'), [], env);
-    const uninstallMs = Date.now() - t;
-    expect([uninstall.code, show(uninstall)]).toEqual([0, expect.anything()]);
-    expect(uninstall.stdout).toContain('removed "everything"');
-    expect(uninstall.stdout).toContain(`autostart off: removed ${entry}`);
-    expect(uninstall.stdout).toContain("Nothing of mcpshare's is left.");
+      // The uninstaller the installation carries (it deletes the folder it runs from).
+      t = Date.now();
+      const uninstall = await runScript(join(app, 'installers', 'uninstall-linux.sh'), [], env);
+      const uninstallMs = Date.now() - t;
+      expect([uninstall.code, show(uninstall)]).toEqual([0, expect.anything()]);
+      expect(uninstall.stdout).toContain('removed "everything"');
+      expect(uninstall.stdout).toContain(`autostart off: removed ${entry}`);
+      expect(uninstall.stdout).toContain("Nothing of mcpshare's is left.");
 
-    expect((await waitNoProcesses(home)).map((p) => `${p}: ${cmdline(p)}`)).toEqual([]);
-    expect(tree(home)).toEqual(before);
-    process.stdout.write(`installers.test timings: install ${installMs} ms, upgrade ${upgradeMs} ms, uninstall ${uninstallMs} ms\n`);
-  }, 180_000);
+      expect((await waitNoProcesses(home)).map((p) => `${p}: ${cmdline(p)}`)).toEqual([]);
+      expect(tree(home)).toEqual(before);
+      process.stdout.write(`installers.test timings: install ${installMs} ms, upgrade ${upgradeMs} ms, uninstall ${uninstallMs} ms\n`);
+    },
+    180_000,
+  );
 
-  test.concurrent('Linux: uninstall --keep-servers stops every process, removes the app, and keeps exactly the servers\' files, saying so', async () => {
-    const home = newHome();
-    const before = tree(home);
-    const env = envFor(home);
-    const link = join(home, '.local', 'bin', 'mcpshare');
-    const install = await runScript(join(INSTALLERS, 'install-linux.sh'), ['--no-tray'], env);
-    expect([install.code, show(install)]).toEqual([0, expect.anything()]);
-    const port = await freePort();
-    expect((await run(link, ['add', 'everything', '--port', String(port), '--env', 'TOKEN=s3cret', '--', 'node', EVERYTHING, 'stdio'], env)).code).toBe(0);
-    const start = await run(link, ['start', 'everything'], env, 60_000);
-    expect([start.code, show(start)]).toEqual([0, expect.anything()]);
+  test.concurrent(
+    "Linux: uninstall --keep-servers stops every process, removes the app, and keeps exactly the servers' files, saying so",
+    async () => {
+      const home = newHome();
+      const before = tree(home);
+      const env = envFor(home);
+      const link = join(home, '.local', 'bin', 'mcpshare');
+      const install = await runScript(join(INSTALLERS, 'install-linux.sh'), ['--no-tray'], env);
+      expect([install.code, show(install)]).toEqual([0, expect.anything()]);
+      const port = await freePort();
+      expect((await run(link, ['add', 'everything', '--port', String(port), '--env', 'TOKEN=s3cret', '--', 'node', EVERYTHING, 'stdio'], env)).code).toBe(0);
+      const start = await run(link, ['start', 'everything'], env, 60_000);
+      expect([start.code, show(start)]).toEqual([0, expect.anything()]);
 
-    const uninstall = await runScript(join(INSTALLERS, 'uninstall-linux.sh'), ['--keep-servers'], env);
-    expect([uninstall.code, show(uninstall)]).toEqual([0, expect.anything()]);
-    expect(uninstall.stdout).toContain('Kept:');
-    expect(uninstall.stdout).toContain('--keep-servers. Their units run');
-    expect((await waitNoProcesses(home)).map(cmdline)).toEqual([]);
-    const kept = tree(home).filter((p) => !before.includes(p));
-    expect(kept).toEqual(
-      [
-        'd .config/mcp',
-        'f .config/mcp/everything.env',
-        'd .config/mcpshare',
-        'f .config/mcpshare/config.json',
-        'd .local/share',
-        'd .local/share/mcpshare',
-        'f .local/share/mcpshare/install-manifest.txt',
-        'd .local/state',
-        'd .local/state/mcpshare',
-        'd .local/state/mcpshare/logs',
-        'f .local/state/mcpshare/logs/everything.log',
-        'f .local/state/mcpshare/logs/supervisor.log',
-        'f .local/state/mcpshare/supervisor.json',
-      ].sort(),
-    );
-    // The kept manifest names only folders, for the next install or uninstall.
-    const manifest = readFileSync(join(home, '.local', 'share', 'mcpshare', 'install-manifest.txt'), 'utf8');
-    expect(manifest.split('\n').filter((l) => l && !l.startsWith('#') && !l.startsWith('dir ') && !l.startsWith('platform '))).toEqual([]);
-    expect(tree(home)).toEqual(expect.arrayContaining(before));
-  }, 180_000);
+      const uninstall = await runScript(join(INSTALLERS, 'uninstall-linux.sh'), ['--keep-servers'], env);
+      expect([uninstall.code, show(uninstall)]).toEqual([0, expect.anything()]);
+      expect(uninstall.stdout).toContain('Kept:');
+      expect(uninstall.stdout).toContain('--keep-servers. Their units run');
+      expect((await waitNoProcesses(home)).map(cmdline)).toEqual([]);
+      const kept = tree(home).filter((p) => !before.includes(p));
+      expect(kept).toEqual(
+        [
+          'd .config/mcp',
+          'f .config/mcp/everything.env',
+          'd .config/mcpshare',
+          'f .config/mcpshare/config.json',
+          'd .local/share',
+          'd .local/share/mcpshare',
+          'f .local/share/mcpshare/install-manifest.txt',
+          'd .local/state',
+          'd .local/state/mcpshare',
+          'd .local/state/mcpshare/logs',
+          'f .local/state/mcpshare/logs/everything.log',
+          'f .local/state/mcpshare/logs/supervisor.log',
+          'f .local/state/mcpshare/supervisor.json',
+        ].sort(),
+      );
+      // The kept manifest names only folders, for the next install or uninstall.
+      const manifest = readFileSync(join(home, '.local', 'share', 'mcpshare', 'install-manifest.txt'), 'utf8');
+      expect(manifest.split('\n').filter((l) => l && !l.startsWith('#') && !l.startsWith('dir ') && !l.startsWith('platform '))).toEqual([]);
+      expect(tree(home)).toEqual(expect.arrayContaining(before));
+    },
+    180_000,
+  );
 
   // macOS .command files, run on Linux with a fake uname (Darwin) and a fake launchctl.
-  test.concurrent('macOS .command: install puts the app in ~/Library/Application Support, LaunchAgent bootstrapped; uninstall: bootout and everything gone', async () => {
-    const home = newHome();
-    const before = tree(home);
-    const calls = join(home, '..', `launchctl-calls-${homes.length}.jsonl`);
-    const bin = fakeBin({
-      uname: '#!/bin/sh\necho Darwin\n',
-      launchctl: `#!${process.execPath}\nconst fs = require('fs');\nconst a = process.argv.slice(2);\nfs.appendFileSync(${JSON.stringify(calls)}, JSON.stringify(a) + '\\n');\nconst st = ${JSON.stringify(calls)} + '.loaded';\nif (a[0] === 'print') process.exit(fs.existsSync(st) ? 0 : 113);\nif (a[0] === 'bootstrap') fs.writeFileSync(st, '');\nif (a[0] === 'bootout') fs.rmSync(st, { force: true });\n`,
-    });
-    const env = envFor(home, { PATH: `${bin}${delimiter}${process.env.PATH ?? ''}`, MCPSHARE_AUTOSTART_PLATFORM: 'darwin' });
-    const support = join(home, 'Library', 'Application Support', 'mcpshare');
-    const app = join(support, 'app');
-    const plist = join(home, 'Library', 'LaunchAgents', 'dev.mcpshare.tray.plist');
-    const launchctlCalls = () => readFileSync(calls, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as string[]);
+  test.concurrent(
+    'macOS .command: install puts the app in ~/Library/Application Support, LaunchAgent bootstrapped; uninstall: bootout and everything gone',
+    async () => {
+      const home = newHome();
+      const before = tree(home);
+      const calls = join(home, '..', `launchctl-calls-${homes.length}.jsonl`);
+      const bin = fakeBin({
+        uname: '#!/bin/sh\necho Darwin\n',
+        launchctl: `#!${process.execPath}\nconst fs = require('fs');\nconst a = process.argv.slice(2);\nfs.appendFileSync(${JSON.stringify(calls)}, JSON.stringify(a) + '\\n');\nconst st = ${JSON.stringify(calls)} + '.loaded';\nif (a[0] === 'print') process.exit(fs.existsSync(st) ? 0 : 113);\nif (a[0] === 'bootstrap') fs.writeFileSync(st, '');\nif (a[0] === 'bootout') fs.rmSync(st, { force: true });\n`,
+      });
+      const env = envFor(home, { PATH: `${bin}${delimiter}${process.env.PATH ?? ''}`, MCPSHARE_AUTOSTART_PLATFORM: 'darwin' });
+      const support = join(home, 'Library', 'Application Support', 'mcpshare');
+      const app = join(support, 'app');
+      const plist = join(home, 'Library', 'LaunchAgents', 'dev.mcpshare.tray.plist');
+      const launchctlCalls = () =>
+        readFileSync(calls, 'utf8')
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l) as string[]);
 
-    const install = await runScript(join(INSTALLERS, 'install-macos.command'), [], env);
-    expect([install.code, show(install)]).toEqual([0, expect.anything()]);
-    expect(install.stdout).toContain(`Installing mcpshare ${VERSION} into ${app}`);
-    expect(install.stdout).toContain('the tray did not start within 15 s'); // nothing runs a fake launchctl's jobs
-    expect(install.stdout).not.toContain('Press Return'); // not a terminal
-    expect(existsSync(join(app, 'dist', 'cli.js'))).toBe(true);
-    expect(existsSync(join(support, 'install-manifest.txt'))).toBe(true);
-    expect(readlinkSync(join(home, '.local', 'bin', 'mcpshare'))).toBe(join(app, 'dist', 'cli.js'));
-    const parsed = JSON.parse(execFileSync(PYTHON, ['-c', 'import plistlib, json, sys; print(json.dumps(plistlib.load(open(sys.argv[1], "rb"))))', plist], { encoding: 'utf8' })) as Record<string, unknown>;
-    expect(parsed).toMatchObject({
-      Label: 'dev.mcpshare.tray',
-      ProgramArguments: [expect.any(String), ...NODE_MEMORY_FLAGS, join(app, 'dist', 'cli.js'), 'tray'],
-      RunAtLoad: true,
-      KeepAlive: { SuccessfulExit: false },
-      StandardOutPath: join(home, 'Library', 'Logs', 'mcpshare', 'tray.log'),
-    });
-    expect(launchctlCalls()).toContainEqual(['bootstrap', `gui/${UID}`, plist]);
+      const install = await runScript(join(INSTALLERS, 'install-macos.command'), [], env);
+      expect([install.code, show(install)]).toEqual([0, expect.anything()]);
+      expect(install.stdout).toContain(`Installing mcpshare ${VERSION} into ${app}`);
+      expect(install.stdout).toContain('the tray did not start within 15 s'); // nothing runs a fake launchctl's jobs
+      expect(install.stdout).not.toContain('Press Return'); // not a terminal
+      expect(existsSync(join(app, 'dist', 'cli.js'))).toBe(true);
+      expect(existsSync(join(support, 'install-manifest.txt'))).toBe(true);
+      expect(readlinkSync(join(home, '.local', 'bin', 'mcpshare'))).toBe(join(app, 'dist', 'cli.js'));
+      const parsed = JSON.parse(
+        execFileSync(PYTHON, ['-c', 'import plistlib, json, sys; print(json.dumps(plistlib.load(open(sys.argv[1], "rb"))))', plist], { encoding: 'utf8' }),
+      ) as Record<string, unknown>;
+      expect(parsed).toMatchObject({
+        Label: 'dev.mcpshare.tray',
+        ProgramArguments: [expect.any(String), ...NODE_MEMORY_FLAGS, join(app, 'dist', 'cli.js'), 'tray'],
+        RunAtLoad: true,
+        KeepAlive: { SuccessfulExit: false },
+        StandardOutPath: join(home, 'Library', 'Logs', 'mcpshare', 'tray.log'),
+      });
+      expect(launchctlCalls()).toContainEqual(['bootstrap', `gui/${UID}`, plist]);
 
-    const uninstall = await runScript(join(INSTALLERS, 'uninstall-macos.command'), [], env);
-    expect([uninstall.code, show(uninstall)]).toEqual([0, expect.anything()]);
-    expect(launchctlCalls()).toContainEqual(['bootout', `gui/${UID}/dev.mcpshare.tray`]);
-    expect(existsSync(plist)).toBe(false);
-    expect(existsSync(join(home, 'Library'))).toBe(false); // it did not exist before the install
-    expect((await waitNoProcesses(home)).map(cmdline)).toEqual([]);
-    // Node here is Linux node: the CLI calls of the uninstaller opened the registry in Linux's place
-    // (~/.config/mcpshare), which on a Mac is ~/Library/Preferences/mcpshare-nodejs (removed above).
-    const after = tree(home).filter((p) => !/^[dfls] \.config\/mcpshare(\/|$)/.test(p));
-    expect(after).toEqual(before);
-  }, 180_000);
+      const uninstall = await runScript(join(INSTALLERS, 'uninstall-macos.command'), [], env);
+      expect([uninstall.code, show(uninstall)]).toEqual([0, expect.anything()]);
+      expect(launchctlCalls()).toContainEqual(['bootout', `gui/${UID}/dev.mcpshare.tray`]);
+      expect(existsSync(plist)).toBe(false);
+      expect(existsSync(join(home, 'Library'))).toBe(false); // it did not exist before the install
+      expect((await waitNoProcesses(home)).map(cmdline)).toEqual([]);
+      // Node here is Linux node: the CLI calls of the uninstaller opened the registry in Linux's place
+      // (~/.config/mcpshare), which on a Mac is ~/Library/Preferences/mcpshare-nodejs (removed above).
+      const after = tree(home).filter((p) => !/^[dfls] \.config\/mcpshare(\/|$)/.test(p));
+      expect(after).toEqual(before);
+    },
+    180_000,
+  );
 });

@@ -97,7 +97,10 @@ describe('Registry', () => {
     expect(reg.get('nope')).toBeUndefined();
     expect(reg.list().map((e) => e.name)).toEqual(['alpha', 'zeta']);
     expect(new Registry({ dir }).list()).toEqual(reg.list());
-    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({ version: 1, servers: { zeta: entry('zeta', { port: 8003 }), alpha: entry('alpha', { port: 8002 }) } });
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({
+      version: 1,
+      servers: { zeta: entry('zeta', { port: 8003 }), alpha: entry('alpha', { port: 8002 }) },
+    });
   });
 
   test('config.json is 0600, and config.json.bak holds the file as it was before the last change', () => {
@@ -227,7 +230,11 @@ describe('Registry', () => {
       ['path', { path: 'mcp' }, '"path" must be a URL path starting with "/" (e.g. "/mcp") (found a string)'],
       ['name', { name: 'other' }, '"name" must be the same as its key "svc" (found another name)'],
     ])('a bad %s: registry-invalid naming the file, the server and the field; the file is left byte for byte', (field, over, message) => {
-      const { dir: d, file, text } = handEdited(`case-${++cases}`, {
+      const {
+        dir: d,
+        file,
+        text,
+      } = handEdited(`case-${++cases}`, {
         svc: { ...entry('svc'), ...over },
       });
       const r = new Registry({ dir: d });
@@ -242,7 +249,7 @@ describe('Registry', () => {
       expect(existsSync(`${file}.bak`)).toBe(false);
     });
 
-    test('fields mcpshare does not know (a newer version\'s, a note) survive a read-modify-write', () => {
+    test("fields mcpshare does not know (a newer version's, a note) survive a read-modify-write", () => {
       const { dir: d, file } = handEdited('extra', { svc: { ...entry('svc'), note: 'mine', restart: { ...DEFAULT_RESTART_POLICY, jitterSec: 1 } } });
       const r = new Registry({ dir: d });
       expect(r.get('svc')).toMatchObject({ note: 'mine' });
@@ -261,7 +268,9 @@ describe('Registry', () => {
       for (const args of [['list'], ['status'], ['add', 'other', '--', 'node', 'x.js']]) {
         const r = await run(process.execPath, [...NODE_MEMORY_FLAGS, CLI, ...args], env, 30_000);
         expect({ args, code: r.code }).toEqual({ args, code: 1 });
-        expect(r.stderr).toBe(`mcpshare ${args[0]}: ${f}: server "mem": "port" must be an integer from 1 to 65535 (found a string); the file was left as is — fix it, or restore ${f}.bak\n`);
+        expect(r.stderr).toBe(
+          `mcpshare ${args[0]}: ${f}: server "mem": "port" must be an integer from 1 to 65535 (found a string); the file was left as is — fix it, or restore ${f}.bak\n`,
+        );
       }
       expect(readFileSync(f, 'utf8')).toBe(text);
     });
@@ -332,7 +341,7 @@ describe('ports', () => {
     await expect(allocatePort(all)).rejects.toThrow('no free port left in 8001–8099; pass --port N with a free port');
   });
 
-  test('checkChosenPort: another server\'s port, a port in use, its own port, a free port', async () => {
+  test("checkChosenPort: another server's port, a port in use, its own port, a free port", async () => {
     const b = await freeTriple();
     const owners = new Map([[b, 'mongo']]);
     await expect(checkChosenPort(b, owners)).rejects.toThrow(`port ${b} is already used by the registered server "mongo"`);
@@ -386,13 +395,25 @@ describe('known servers', () => {
 
     test('with --transport http and its port: no warning at all', async () => {
       const port = await freePort();
-      const { warnings } = await manager.add({ name: 'mongo2', command: 'node', args: [MONGO, '--transport', 'http', '--httpPort', String(port)], native: 'http', port });
+      const { warnings } = await manager.add({
+        name: 'mongo2',
+        command: 'node',
+        args: [MONGO, '--transport', 'http', '--httpPort', String(port)],
+        native: 'http',
+        port,
+      });
       expect(warnings).toEqual([]);
     });
 
     test('--transport=http counts too', async () => {
       const port = await freePort();
-      const { warnings } = await manager.add({ name: 'mongo3', command: 'node', args: [MONGO, '--transport=http', `--httpPort=${port}`], native: 'http', port });
+      const { warnings } = await manager.add({
+        name: 'mongo3',
+        command: 'node',
+        args: [MONGO, '--transport=http', `--httpPort=${port}`],
+        native: 'http',
+        port,
+      });
       expect(warnings).toEqual([]);
     });
 
@@ -418,7 +439,9 @@ describe('known servers', () => {
       await expect(manager.add({ name: 'plain', command: 'node', args: [] })).rejects.toThrow('a server named "plain" is already registered');
       await expect(manager.add({ name: 'a.b', command: 'node', args: [] })).rejects.toMatchObject({ code: 'invalid-name' });
       await expect(manager.add({ name: 'nocmd', command: 'no-such-mcp-server-xyz', args: [] })).rejects.toMatchObject({ code: 'command-not-found' });
-      await expect(manager.add({ name: 'clash', command: 'node', args: [], port: taken, env: { K: 'v' } })).rejects.toThrow(`already used by the registered server "plain"`);
+      await expect(manager.add({ name: 'clash', command: 'node', args: [], port: taken, env: { K: 'v' } })).rejects.toThrow(
+        `already used by the registered server "plain"`,
+      );
       expect(manager.registry.get('nocmd')).toBeUndefined();
       expect(manager.registry.get('clash')).toBeUndefined();
       expect(existsSync(join(manager.paths.secretsDir, 'clash.env'))).toBe(false);
@@ -480,7 +503,7 @@ describe('secret env files', () => {
   });
 
   test('parseEnv: export, comments, single quotes, and a clear error with file:line', () => {
-    expect(parseEnv("# c\nexport A=1\n\nB='x \"y\" $z'\n  C = \"q\\\"\" \n")).toEqual({ A: '1', B: 'x "y" $z', C: 'q"' });
+    expect(parseEnv('# c\nexport A=1\n\nB=\'x "y" $z\'\n  C = "q\\"" \n')).toEqual({ A: '1', B: 'x "y" $z', C: 'q"' });
     expect(() => parseEnv('A=1\nnot a line\n', '/p/x.env')).toThrow('/p/x.env:2: expected KEY=VALUE');
   });
 
@@ -649,10 +672,15 @@ describe('systemd units', () => {
   });
 
   describe('parseShow: systemctl show → state', () => {
-    const show = (p: Record<string, string | number>) => Object.entries(p).map(([k, v]) => `${k}=${v}`).join('\n') + '\n';
+    const show = (p: Record<string, string | number>) =>
+      Object.entries(p)
+        .map(([k, v]) => `${k}=${v}`)
+        .join('\n') + '\n';
 
     test('active/running: running, pid, restarts', () => {
-      expect(parseShow(show({ LoadState: 'loaded', ActiveState: 'active', SubState: 'running', Result: 'success', NRestarts: 1, MainPID: 4242, ExecMainStatus: 0 }))).toEqual({
+      expect(
+        parseShow(show({ LoadState: 'loaded', ActiveState: 'active', SubState: 'running', Result: 'success', NRestarts: 1, MainPID: 4242, ExecMainStatus: 0 })),
+      ).toEqual({
         installed: true,
         active: 'running',
         crashLoop: false,
@@ -664,7 +692,11 @@ describe('systemd units', () => {
     });
 
     test('activating/auto-restart (waiting RestartSec after a crash): starting, not yet a crash loop', () => {
-      expect(parseShow(show({ LoadState: 'loaded', ActiveState: 'activating', SubState: 'auto-restart', Result: 'exit-code', NRestarts: 2, MainPID: 0, ExecMainStatus: 3 }))).toMatchObject({
+      expect(
+        parseShow(
+          show({ LoadState: 'loaded', ActiveState: 'activating', SubState: 'auto-restart', Result: 'exit-code', NRestarts: 2, MainPID: 0, ExecMainStatus: 3 }),
+        ),
+      ).toMatchObject({
         installed: true,
         active: 'starting',
         crashLoop: false,
@@ -675,34 +707,46 @@ describe('systemd units', () => {
     });
 
     test('failed after restarts (systemd 252: Result=exit-code) or start-limit-hit: crash-loop', () => {
-      expect(parseShow(show({ LoadState: 'loaded', ActiveState: 'failed', SubState: 'failed', Result: 'exit-code', NRestarts: 5, MainPID: 0, ExecMainStatus: 3 }))).toMatchObject({
+      expect(
+        parseShow(show({ LoadState: 'loaded', ActiveState: 'failed', SubState: 'failed', Result: 'exit-code', NRestarts: 5, MainPID: 0, ExecMainStatus: 3 })),
+      ).toMatchObject({
         active: 'failed',
         crashLoop: true,
         restarts: 5,
         pid: undefined,
         lastExitCode: 3,
       });
-      expect(parseShow(show({ LoadState: 'loaded', ActiveState: 'failed', SubState: 'failed', Result: 'start-limit-hit', NRestarts: 0, MainPID: 0, ExecMainStatus: 1 }))).toMatchObject({
+      expect(
+        parseShow(
+          show({ LoadState: 'loaded', ActiveState: 'failed', SubState: 'failed', Result: 'start-limit-hit', NRestarts: 0, MainPID: 0, ExecMainStatus: 1 }),
+        ),
+      ).toMatchObject({
         active: 'failed',
         crashLoop: true,
       });
     });
 
     test('failed without any restart: failed, but not a crash loop', () => {
-      expect(parseShow(show({ LoadState: 'loaded', ActiveState: 'failed', SubState: 'failed', Result: 'timeout', NRestarts: 0, MainPID: 0, ExecMainStatus: 0 }))).toMatchObject({
+      expect(
+        parseShow(show({ LoadState: 'loaded', ActiveState: 'failed', SubState: 'failed', Result: 'timeout', NRestarts: 0, MainPID: 0, ExecMainStatus: 0 })),
+      ).toMatchObject({
         active: 'failed',
         crashLoop: false,
       });
     });
 
     test('inactive/dead: stopped; not-found: not installed', () => {
-      expect(parseShow(show({ LoadState: 'loaded', ActiveState: 'inactive', SubState: 'dead', Result: 'success', NRestarts: 0, MainPID: 0, ExecMainStatus: 0 }))).toMatchObject({
+      expect(
+        parseShow(show({ LoadState: 'loaded', ActiveState: 'inactive', SubState: 'dead', Result: 'success', NRestarts: 0, MainPID: 0, ExecMainStatus: 0 })),
+      ).toMatchObject({
         installed: true,
         active: 'stopped',
         crashLoop: false,
         pid: undefined,
       });
-      expect(parseShow(show({ LoadState: 'not-found', ActiveState: 'inactive', SubState: 'dead', Result: 'success', NRestarts: 0, MainPID: 0, ExecMainStatus: 0 }))).toMatchObject({
+      expect(
+        parseShow(show({ LoadState: 'not-found', ActiveState: 'inactive', SubState: 'dead', Result: 'success', NRestarts: 0, MainPID: 0, ExecMainStatus: 0 })),
+      ).toMatchObject({
         installed: false,
         active: 'stopped',
         crashLoop: false,

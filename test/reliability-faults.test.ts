@@ -22,7 +22,20 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { BridgesAndClients, connect, FIXTURE, fixtureStats, ROOT, runCli, textOf, waitReady, waitRestarted, bridgeArgs, type Kind, startedPids } from './helpers/bridge.js';
+import {
+  BridgesAndClients,
+  connect,
+  FIXTURE,
+  fixtureStats,
+  ROOT,
+  runCli,
+  textOf,
+  waitReady,
+  waitRestarted,
+  bridgeArgs,
+  type Kind,
+  startedPids,
+} from './helpers/bridge.js';
 import { knob, measured, median, openRawSession, printMeasured, Rng, scratchDir, seedFromEnv, settle, testTimeout } from './helpers/soak.js';
 import { sleep, waitFor } from './helpers/wait.js';
 import { freePort } from './helpers/ports.js';
@@ -187,7 +200,11 @@ describe('kill -9 of the child under load', () => {
       measured('kill -9 under load: kills', KILLS);
       measured('kill -9 under load: calls ok / failed', `${outcomes.length - errors.length} / ${errors.length}`);
       measured('kill -9 under load: calls in flight at each kill (bridge /status)', kills.map((k) => k.inFlight).join(', '));
-      measured('kill -9 under load: kill → child ready again, median / max', `${median(kills.map((k) => k.readyMs))} / ${Math.max(...kills.map((k) => k.readyMs))}`, 'ms');
+      measured(
+        'kill -9 under load: kill → child ready again, median / max',
+        `${median(kills.map((k) => k.readyMs))} / ${Math.max(...kills.map((k) => k.readyMs))}`,
+        'ms',
+      );
       measured('kill -9 under load: kill → first successful new call, median / max', `${median(recovery)} / ${Math.max(...recovery)}`, 'ms');
       measured('kill -9 under load: kill → error of a call in flight, max', errors.length ? Math.max(...errorDelays) : 0, 'ms');
 
@@ -277,7 +294,9 @@ describe('a child that hangs', () => {
 
     process.kill(childPid, 'SIGSTOP');
     const frozenAt = Date.now();
-    const pending = [h, s].flatMap((c) => [0, 1].map((i) => settle(c.callTool({ name: 'echo', arguments: { text: `frozen-${i}` } }, undefined, { timeout: 1500 }))));
+    const pending = [h, s].flatMap((c) =>
+      [0, 1].map((i) => settle(c.callTool({ name: 'echo', arguments: { text: `frozen-${i}` } }, undefined, { timeout: 1500 }))),
+    );
     await waitFor(async () => (await b.status()).requests.inFlight >= 4, 'four calls in flight at the frozen child');
     // The bridge answers by itself meanwhile: /status, ping, and a new client's initialize.
     let t = Date.now();
@@ -347,7 +366,10 @@ describe('a child that hangs', () => {
     expect(ok).toBeDefined();
     started.clients.push(ok!);
     expect(await echo(ok!, 'served')).toBe('served');
-    measured('init hang (once, --init-timeout 2): first client', early.ok ? `connected after ${early.at - t0} ms` : `error after ${early.at - t0} ms: ${early.error!.message.slice(0, 140)}`);
+    measured(
+      'init hang (once, --init-timeout 2): first client',
+      early.ok ? `connected after ${early.at - t0} ms` : `error after ${early.at - t0} ms: ${early.error!.message.slice(0, 140)}`,
+    );
     measured('init hang (once, --init-timeout 2): bridge start → a client connects and is served', recoveryMs, 'ms');
     // No hang: the first client got its answer within the init timeout plus restart, either way.
     expect(early.at - t0).toBeLessThan(2000 + AT_ONCE_MS);
@@ -667,7 +689,10 @@ describe('the bridge restarted while clients are connected', () => {
     const aExitMs = Date.now() - t0;
     expect(aExit.code).toBe(0);
     const [hb, sb] = await Promise.all(busy);
-    for (const [name, r] of [['http-busy', hb], ['sse-busy', sb]] as const) {
+    for (const [name, r] of [
+      ['http-busy', hb],
+      ['sse-busy', sb],
+    ] as const) {
       note(name, `in-flight call: ${r.ok ? 'ok?!' : `${(r.error as McpErr).code} ${r.error!.message}`} at +${r.at - t0} ms`);
       expect(r.ok).toBe(false);
       expect(r.error!.message).toMatch(/shutting down/);
@@ -735,7 +760,12 @@ describe('the bridge restarted while clients are connected', () => {
       if ((await settle(echo(sseIdle, 'sse-back', 2000))).ok) sseBackMs = Date.now() - t0;
       else await sleep(250);
     }
-    note('sse-idle', sseBackMs ? `calls work again at +${sseBackMs} ms (EventSource reconnected to /sse; posts to the new session, never initialized)` : 'no automatic recovery within 12 s');
+    note(
+      'sse-idle',
+      sseBackMs
+        ? `calls work again at +${sseBackMs} ms (EventSource reconnected to /sse; posts to the new session, never initialized)`
+        : 'no automatic recovery within 12 s',
+    );
 
     // Nothing of the old bridge is left, and the new one carries none of its sessions.
     await Promise.all([httpIdle, httpBusy, sseIdle, sseBusy].map((c) => c.close()));

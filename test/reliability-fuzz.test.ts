@@ -29,7 +29,21 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import { bridgeArgs, connect, disconnect, FIXTURE, fixtureStats, runCli, textOf, waitReady, type RunningCli } from './helpers/bridge.js';
-import { knob, measured, MCP_HEADERS, openRawSession, printMeasured, PROTOCOL, rawExchange, Rng, scratchDir, seedFromEnv, testTimeout, type RawReply, type RawSession } from './helpers/soak.js';
+import {
+  knob,
+  measured,
+  MCP_HEADERS,
+  openRawSession,
+  printMeasured,
+  PROTOCOL,
+  rawExchange,
+  Rng,
+  scratchDir,
+  seedFromEnv,
+  testTimeout,
+  type RawReply,
+  type RawSession,
+} from './helpers/soak.js';
 import { sleep, waitFor } from './helpers/wait.js';
 
 const CASES = knob('FUZZ_CASES', 1000, 20_000);
@@ -108,7 +122,16 @@ async function openSsePoolSession(): Promise<SsePoolSession> {
   await waitFor(() => s.path, 'the SSE endpoint event', 5000);
   s.sessionId = new URL(s.path, b.url).searchParams.get('sessionId')!;
   const post = (body: unknown) => fetch(`${b.url}${s.path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  expect((await post({ jsonrpc: '2.0', id: 'pool-init', method: 'initialize', params: { protocolVersion: PROTOCOL, capabilities: {}, clientInfo: { name: 'pool', version: '1' } } })).status).toBe(202);
+  expect(
+    (
+      await post({
+        jsonrpc: '2.0',
+        id: 'pool-init',
+        method: 'initialize',
+        params: { protocolVersion: PROTOCOL, capabilities: {}, clientInfo: { name: 'pool', version: '1' } },
+      })
+    ).status,
+  ).toBe(202);
   s.sentIds.add(idKey('pool-init'));
   expect((await post({ jsonrpc: '2.0', method: 'notifications/initialized' })).status).toBe(202);
   await waitFor(() => s.events.some((e) => e.includes('"pool-init"')), 'the pool SSE session to be initialized', 5000);
@@ -171,7 +194,11 @@ function idKey(v: unknown): string {
 
 function ser(v: unknown): string {
   if (v instanceof RawJson) return v.text;
-  if (v instanceof Obj) return `{${v.entries.filter(([, x]) => x !== undefined).map(([k, x]) => `${JSON.stringify(k)}:${ser(x)}`).join(',')}}`;
+  if (v instanceof Obj)
+    return `{${v.entries
+      .filter(([, x]) => x !== undefined)
+      .map(([k, x]) => `${JSON.stringify(k)}:${ser(x)}`)
+      .join(',')}}`;
   if (Array.isArray(v)) return `[${v.map(ser).join(',')}]`;
   return JSON.stringify(v) ?? 'null';
 }
@@ -179,12 +206,54 @@ function ser(v: unknown): string {
 const SAFE_TOOLS = ['echo', 'stats', 'log', 'touch', 'list_changed', 'progress', 'env'];
 // Never: crash, hang, sample, elicit, roots (they would end or block the child, or ask a client).
 const METHODS = [
-  'tools/call', 'tools/call', 'tools/call', 'tools/list', 'ping', 'initialize', 'resources/list', 'resources/read',
-  'resources/subscribe', 'resources/unsubscribe', 'logging/setLevel', 'prompts/list', 'prompts/get', 'completion/complete',
-  'server/discover', 'notifications/initialized', 'notifications/cancelled', 'notifications/progress',
-  'notifications/roots/list_changed', 'notifications/message', 'tools/', '', 'TOOLS/CALL', 'rpc.discover', 'ÿ/ü', '🦄',
+  'tools/call',
+  'tools/call',
+  'tools/call',
+  'tools/list',
+  'ping',
+  'initialize',
+  'resources/list',
+  'resources/read',
+  'resources/subscribe',
+  'resources/unsubscribe',
+  'logging/setLevel',
+  'prompts/list',
+  'prompts/get',
+  'completion/complete',
+  'server/discover',
+  'notifications/initialized',
+  'notifications/cancelled',
+  'notifications/progress',
+  'notifications/roots/list_changed',
+  'notifications/message',
+  'tools/',
+  '',
+  'TOOLS/CALL',
+  'rpc.discover',
+  'ÿ/ü',
+  '🦄',
 ];
-const KEYS = ['a', 'name', 'text', 'uri', 'level', '_meta', 'progressToken', 'requestId', '__proto__', 'constructor', 'toString', 'valueOf', 'hasOwnProperty', '', 'ü', '🦄', 'id', 'jsonrpc', 'method'];
+const KEYS = [
+  'a',
+  'name',
+  'text',
+  'uri',
+  'level',
+  '_meta',
+  'progressToken',
+  'requestId',
+  '__proto__',
+  'constructor',
+  'toString',
+  'valueOf',
+  'hasOwnProperty',
+  '',
+  'ü',
+  '🦄',
+  'id',
+  'jsonrpc',
+  'method',
+];
 
 /**
  * Heavy values (long strings, deep nesting) allowed in the current case: one, so that a batch of
@@ -195,26 +264,56 @@ const heavy = () => heavyLeft-- > 0;
 
 function genString(r: Rng): string {
   switch (r.int(0, 14)) {
-    case 0: return '';
-    case 1: return 'héllo wörld';
-    case 2: return '日本語テキスト';
-    case 3: return '🦄🚀👩‍👩‍👧';
-    case 4: return 'rtl \u202e txet';
-    case 5: return 'zero\u200bwidth\ufeff';
-    case 6: return 'nul\u0000byte';
-    case 7: return r.pick(['\ud800', '\udfff', 'a\ud83dz']); // lone surrogates
-    case 8: return 'esc \u0007\u001b[31m red';
-    case 9: return 'line\nbreak\r\nand\rmore';
-    case 10: return 'sep\u2028\u2029';
-    case 11: return '{"jsonrpc":"2.0","id":1,"method":"tools/call"}\n{"jsonrpc":"2.0"}';
-    case 12: return heavy() ? 'x'.repeat(r.int(1000, 20_000)) : 'x'.repeat(r.int(1, 100));
-    case 13: return '\\"\\\\/';
-    default: return `s${r.int(0, 1e6)}`;
+    case 0:
+      return '';
+    case 1:
+      return 'héllo wörld';
+    case 2:
+      return '日本語テキスト';
+    case 3:
+      return '🦄🚀👩‍👩‍👧';
+    case 4:
+      return 'rtl \u202e txet';
+    case 5:
+      return 'zero\u200bwidth\ufeff';
+    case 6:
+      return 'nul\u0000byte';
+    case 7:
+      return r.pick(['\ud800', '\udfff', 'a\ud83dz']); // lone surrogates
+    case 8:
+      return 'esc \u0007\u001b[31m red';
+    case 9:
+      return 'line\nbreak\r\nand\rmore';
+    case 10:
+      return 'sep\u2028\u2029';
+    case 11:
+      return '{"jsonrpc":"2.0","id":1,"method":"tools/call"}\n{"jsonrpc":"2.0"}';
+    case 12:
+      return heavy() ? 'x'.repeat(r.int(1000, 20_000)) : 'x'.repeat(r.int(1, 100));
+    case 13:
+      return '\\"\\\\/';
+    default:
+      return `s${r.int(0, 1e6)}`;
   }
 }
 
 function genNumber(r: Rng): unknown {
-  return r.pick<unknown>([0, 1, -1, 42, 1.5, -0.0001, 2 ** 31, 2 ** 53 - 1, new RawJson('9007199254740993'), new RawJson('1e400'), new RawJson('-0'), new RawJson('18446744073709551616'), new RawJson('1E2'), new RawJson('1e-400')]);
+  return r.pick<unknown>([
+    0,
+    1,
+    -1,
+    42,
+    1.5,
+    -0.0001,
+    2 ** 31,
+    2 ** 53 - 1,
+    new RawJson('9007199254740993'),
+    new RawJson('1e400'),
+    new RawJson('-0'),
+    new RawJson('18446744073709551616'),
+    new RawJson('1E2'),
+    new RawJson('1e-400'),
+  ]);
 }
 
 function nested(depth: number, open: string, close: string, inner = '0'): RawJson {
@@ -224,16 +323,24 @@ function nested(depth: number, open: string, close: string, inner = '0'): RawJso
 function genValue(r: Rng, depth = 0): unknown {
   const k = r.int(0, depth > 3 ? 4 : 9);
   switch (k) {
-    case 0: return null;
-    case 1: return r.chance(0.5);
-    case 2: return genNumber(r);
+    case 0:
+      return null;
+    case 1:
+      return r.chance(0.5);
+    case 2:
+      return genNumber(r);
     case 3:
-    case 4: return genString(r);
+    case 4:
+      return genString(r);
     case 5:
-    case 6: return new Obj(Array.from({ length: r.int(0, 4) }, () => [r.pick(KEYS), genValue(r, depth + 1)] as [string, unknown]));
-    case 7: return Array.from({ length: r.int(0, 4) }, () => genValue(r, depth + 1));
-    case 8: return !heavy() ? nested(r.int(2, 20), '[', ']') : r.chance(0.7) ? nested(r.int(10, 2000), '[', ']') : nested(r.int(10, 2000), '{"a":', '}');
-    default: return heavy() ? nested(r.pick([5000, 20_000, 100_000]), '[', ']', '') : nested(r.int(2, 20), '{"a":', '}', '1');
+    case 6:
+      return new Obj(Array.from({ length: r.int(0, 4) }, () => [r.pick(KEYS), genValue(r, depth + 1)] as [string, unknown]));
+    case 7:
+      return Array.from({ length: r.int(0, 4) }, () => genValue(r, depth + 1));
+    case 8:
+      return !heavy() ? nested(r.int(2, 20), '[', ']') : r.chance(0.7) ? nested(r.int(10, 2000), '[', ']') : nested(r.int(10, 2000), '{"a":', '}');
+    default:
+      return heavy() ? nested(r.pick([5000, 20_000, 100_000]), '[', ']', '') : nested(r.int(2, 20), '{"a":', '}', '1');
   }
 }
 
@@ -241,17 +348,27 @@ function genId(r: Rng, caseNo: number): unknown {
   switch (r.int(0, 12)) {
     case 0:
     case 1:
-    case 2: return `fz-${caseNo}-${r.int(0, 9)}`; // unique per case: a misroute is visible
+    case 2:
+      return `fz-${caseNo}-${r.int(0, 9)}`; // unique per case: a misroute is visible
     case 3:
-    case 4: return r.int(1, 1000);
-    case 5: return genNumber(r);
-    case 6: return genString(r);
-    case 7: return null;
-    case 8: return r.chance(0.5);
-    case 9: return new Obj([['x', 1]]);
-    case 10: return [1];
-    case 11: return undefined;
-    default: return 0;
+    case 4:
+      return r.int(1, 1000);
+    case 5:
+      return genNumber(r);
+    case 6:
+      return genString(r);
+    case 7:
+      return null;
+    case 8:
+      return r.chance(0.5);
+    case 9:
+      return new Obj([['x', 1]]);
+    case 10:
+      return [1];
+    case 11:
+      return undefined;
+    default:
+      return 0;
   }
 }
 
@@ -259,7 +376,19 @@ function genParams(r: Rng, method: unknown): unknown {
   if (r.chance(0.15)) return genValue(r);
   if (method === 'tools/call') {
     const entries: Array<[string, unknown]> = [['name', r.chance(0.8) ? r.pick(SAFE_TOOLS) : genValue(r)]];
-    if (r.chance(0.85)) entries.push(['arguments', r.chance(0.6) ? new Obj([['text', genString(r)], ['uri', 'fixture://a'], ['level', r.pick(['debug', 'info', 'bogus'])], ['steps', r.int(0, 3)], ['delayMs', r.int(0, 5)]]) : genValue(r)]);
+    if (r.chance(0.85))
+      entries.push([
+        'arguments',
+        r.chance(0.6)
+          ? new Obj([
+              ['text', genString(r)],
+              ['uri', 'fixture://a'],
+              ['level', r.pick(['debug', 'info', 'bogus'])],
+              ['steps', r.int(0, 3)],
+              ['delayMs', r.int(0, 5)],
+            ])
+          : genValue(r),
+      ]);
     if (r.chance(0.2)) entries.push(['_meta', new Obj([['progressToken', genId(r, 0)]])]);
     return new Obj(entries);
   }
@@ -267,13 +396,33 @@ function genParams(r: Rng, method: unknown): unknown {
     return new Obj([
       ['protocolVersion', r.pick<unknown>([PROTOCOL, '2025-06-18', '2024-11-05', '1999-01-01', '', 7, null])],
       ['capabilities', r.chance(0.7) ? new Obj([]) : genValue(r)],
-      ['clientInfo', r.chance(0.6) ? new Obj([['name', 'fuzz'], ['version', '1']]) : new Obj([['name', genValue(r)], ['version', genValue(r)]])],
+      [
+        'clientInfo',
+        r.chance(0.6)
+          ? new Obj([
+              ['name', 'fuzz'],
+              ['version', '1'],
+            ])
+          : new Obj([
+              ['name', genValue(r)],
+              ['version', genValue(r)],
+            ]),
+      ],
     ]);
   }
   if (method === 'logging/setLevel') return new Obj([['level', r.pick<unknown>(['debug', 'info', 'emergency', 'DEBUG', '', 3, null])]]);
-  if (method === 'resources/subscribe' || method === 'resources/unsubscribe') return new Obj([['uri', r.chance(0.7) ? r.pick(['fixture://a', 'fixture://b', 'x:']) : genValue(r)]]);
-  if (method === 'notifications/cancelled') return new Obj([['requestId', genId(r, 0)], ['reason', genValue(r)]]);
-  if (method === 'notifications/progress') return new Obj([['progressToken', genId(r, 0)], ['progress', genNumber(r)]]);
+  if (method === 'resources/subscribe' || method === 'resources/unsubscribe')
+    return new Obj([['uri', r.chance(0.7) ? r.pick(['fixture://a', 'fixture://b', 'x:']) : genValue(r)]]);
+  if (method === 'notifications/cancelled')
+    return new Obj([
+      ['requestId', genId(r, 0)],
+      ['reason', genValue(r)],
+    ]);
+  if (method === 'notifications/progress')
+    return new Obj([
+      ['progressToken', genId(r, 0)],
+      ['progress', genNumber(r)],
+    ]);
   return r.chance(0.5) ? undefined : genValue(r);
 }
 
@@ -288,7 +437,19 @@ function genMessage(r: Rng, caseNo: number): Obj {
     entries.push(['jsonrpc', jsonrpc], ['id', id], ['method', method], ['params', genParams(r, method)]);
   } else if (kind <= 8) {
     // a response (to nothing the bridge asked)
-    entries.push(['jsonrpc', jsonrpc], ['id', genId(r, caseNo)], r.chance(0.5) ? ['result', genValue(r)] : ['error', new Obj([['code', genNumber(r)], ['message', genString(r)]])]);
+    entries.push(
+      ['jsonrpc', jsonrpc],
+      ['id', genId(r, caseNo)],
+      r.chance(0.5)
+        ? ['result', genValue(r)]
+        : [
+            'error',
+            new Obj([
+              ['code', genNumber(r)],
+              ['message', genString(r)],
+            ]),
+          ],
+    );
   } else {
     // a bit of everything, or nothing
     for (let i = r.int(0, 5); i > 0; i--) entries.push([r.pick(KEYS), genValue(r)]);
@@ -318,7 +479,24 @@ function genBody(r: Rng, caseNo: number): { bytes: Buffer; json: boolean } {
     const junk = Buffer.from(Array.from({ length: r.int(1, 6) }, () => r.pick([0xff, 0xfe, 0xc3, 0x80, 0xed, 0xa0, 0xf8, 0xc0])));
     const at = r.int(0, full.length);
     return { bytes: Buffer.concat([full.subarray(0, at), junk, full.subarray(at)]), json: false }; // invalid UTF-8
-  } else if (k < 94) text = r.pick(['', ' ', 'null', 'true', '"x"', '{', '}', '[', '{}', '[{}]', '\u0000', 'undefined', 'NaN', '{"a":1}{"b":2}', '{"jsonrpc":"2.0"}\n{"jsonrpc":"2.0"}']);
+  } else if (k < 94)
+    text = r.pick([
+      '',
+      ' ',
+      'null',
+      'true',
+      '"x"',
+      '{',
+      '}',
+      '[',
+      '{}',
+      '[{}]',
+      '\u0000',
+      'undefined',
+      'NaN',
+      '{"a":1}{"b":2}',
+      '{"jsonrpc":"2.0"}\n{"jsonrpc":"2.0"}',
+    ]);
   else if (k < 97) text = genString(r);
   else text = ser(genMessage(r, caseNo)).padEnd(r.pick([70_000, 1_000_000]), ' ');
   return { bytes: Buffer.from(text, 'utf8'), json: true };
@@ -353,7 +531,23 @@ function genCase(r: Rng, no: number): FuzzCase {
   heavyLeft = 1;
   const methodRoll = r.int(0, 99);
   let method =
-    methodRoll < 72 ? 'POST' : methodRoll < 80 ? 'GET' : methodRoll < 86 ? 'DELETE' : methodRoll < 89 ? 'PUT' : methodRoll < 92 ? 'PATCH' : methodRoll < 94 ? 'OPTIONS' : methodRoll < 96 ? 'HEAD' : methodRoll < 97 ? 'TRACE' : 'SYNTAX';
+    methodRoll < 72
+      ? 'POST'
+      : methodRoll < 80
+        ? 'GET'
+        : methodRoll < 86
+          ? 'DELETE'
+          : methodRoll < 89
+            ? 'PUT'
+            : methodRoll < 92
+              ? 'PATCH'
+              : methodRoll < 94
+                ? 'OPTIONS'
+                : methodRoll < 96
+                  ? 'HEAD'
+                  : methodRoll < 97
+                    ? 'TRACE'
+                    : 'SYNTAX';
   let level: FuzzCase['level'] = 'app';
   const targetRoll = r.int(0, 99);
   let path: string;
@@ -435,17 +629,41 @@ function genCase(r: Rng, no: number): FuzzCase {
   if (r.chance(0.75)) header(lines, 'Accept', method === 'GET' ? r.pick(['text/event-stream', MCP_HEADERS.accept]) : MCP_HEADERS.accept);
   else {
     clean = false;
-    const a = r.pick(['application/json', 'text/event-stream', '*/*', '', 'text/html', 'application/json;q=0, text/event-stream;q=0', 'a'.repeat(5000), 'NONE']);
+    const a = r.pick([
+      'application/json',
+      'text/event-stream',
+      '*/*',
+      '',
+      'text/html',
+      'application/json;q=0, text/event-stream;q=0',
+      'a'.repeat(5000),
+      'NONE',
+    ]);
     if (a !== 'NONE') header(lines, 'Accept', a);
   }
 
   // Content-Type and Content-Encoding
-  if (body.length === 0 && r.chance(0.5)) clean = false; // no Content-Type at all
+  if (body.length === 0 && r.chance(0.5))
+    clean = false; // no Content-Type at all
   else {
     if (r.chance(0.8)) header(lines, 'Content-Type', 'application/json');
     else {
       clean = false;
-      const ct = r.pick(['application/json; charset=utf-8', 'application/json; charset=utf-16', 'application/json; charset=latin1', 'application/json; charset=klingon', 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/vnd.api+json', 'application/json-seq', '', 'application/json, text/plain', 'APPLICATION/JSON', 'NONE']);
+      const ct = r.pick([
+        'application/json; charset=utf-8',
+        'application/json; charset=utf-16',
+        'application/json; charset=latin1',
+        'application/json; charset=klingon',
+        'text/plain',
+        'application/x-www-form-urlencoded',
+        'multipart/form-data; boundary=x',
+        'application/vnd.api+json',
+        'application/json-seq',
+        '',
+        'application/json, text/plain',
+        'APPLICATION/JSON',
+        'NONE',
+      ]);
       if (ct !== 'NONE') header(lines, 'Content-Type', ct);
     }
   }
@@ -471,7 +689,7 @@ function genCase(r: Rng, no: number): FuzzCase {
   else if (framing < 91) {
     header(lines, 'Transfer-Encoding', 'chunked');
     const parts: Buffer[] = [];
-    for (let at = 0; at < body.length; ) {
+    for (let at = 0; at < body.length;) {
       const n = Math.min(body.length - at, r.int(1, 4096));
       parts.push(Buffer.from(`${n.toString(16)}\r\n`), body.subarray(at, at + n), Buffer.from('\r\n'));
       at += n;
@@ -487,7 +705,11 @@ function genCase(r: Rng, no: number): FuzzCase {
   } else if (framing < 96) {
     // Malformed chunking.
     header(lines, 'Transfer-Encoding', 'chunked');
-    bodyBytes = Buffer.concat([Buffer.from(r.pick(['zz\r\n', '5\r\nab', `${(body.length + 5).toString(16)}\r\n`, '-1\r\n'])), body, Buffer.from('\r\n0\r\n\r\n')]);
+    bodyBytes = Buffer.concat([
+      Buffer.from(r.pick(['zz\r\n', '5\r\nab', `${(body.length + 5).toString(16)}\r\n`, '-1\r\n'])),
+      body,
+      Buffer.from('\r\n0\r\n\r\n'),
+    ]);
     endAfterWrite = true;
     level = 'syntax';
     clean = false;
@@ -508,7 +730,15 @@ function genCase(r: Rng, no: number): FuzzCase {
   if (r.chance(0.05)) {
     const odd = r.int(0, 5);
     clean = false;
-    if (odd === 0) header(lines, 'X-Junk', genString(r).replace(/[\r\n]/g, '').replaceAll('\0', '').slice(0, 2000));
+    if (odd === 0)
+      header(
+        lines,
+        'X-Junk',
+        genString(r)
+          .replace(/[\r\n]/g, '')
+          .replaceAll('\0', '')
+          .slice(0, 2000),
+      );
     else if (odd === 1) {
       header(lines, 'X-Huge', 'h'.repeat(20_000)); // over Node's 16 KB header limit: 431
       level = 'syntax';
@@ -550,17 +780,33 @@ function genCase(r: Rng, no: number): FuzzCase {
     // object or array (and not empty: that reads as {}) is a parse error.
     if (path === '/mcp' && sessionKind === 'unknown') oracle = { status: 404, code: -32001 };
     // (A pool session may have been ended by an earlier DELETE case: only no session or SSE counts.)
-    else if ((sse || sessionKind === 'none') && json && !isJsonObjectOrArray && body === body0 && body.toString('utf8').trim() !== '') oracle = { status: 400, code: -32700 };
+    else if ((sse || sessionKind === 'none') && json && !isJsonObjectOrArray && body === body0 && body.toString('utf8').trim() !== '')
+      oracle = { status: 400, code: -32700 };
   }
-  if (clean && level === 'app' && method === 'POST' && path.startsWith('/message?sessionId=') && !sse && /^\/message\?sessionId=[0-9a-f-]{36}$/.test(path) && isJsonObjectOrArray) {
+  if (
+    clean &&
+    level === 'app' &&
+    method === 'POST' &&
+    path.startsWith('/message?sessionId=') &&
+    !sse &&
+    /^\/message\?sessionId=[0-9a-f-]{36}$/.test(path) &&
+    isJsonObjectOrArray
+  ) {
     oracle = { status: 404, code: -32001 };
   }
   // Which live SSE sessions the request names (a repeated sessionId names both: either may answer).
-  const named = sse ? [sse] : ssePool.filter((s) => path.startsWith('/message?') && new URLSearchParams(path.split('?')[1]).getAll('sessionId').includes(s.sessionId));
-  if (isJsonObjectOrArray) for (const s of named) for (const m of [parsed].flat()) if (m && typeof m === 'object' && 'id' in m && 'method' in m) s.sentIds.add(idKey((m as { id: unknown }).id));
+  const named = sse
+    ? [sse]
+    : ssePool.filter((s) => path.startsWith('/message?') && new URLSearchParams(path.split('?')[1]).getAll('sessionId').includes(s.sessionId));
+  if (isJsonObjectOrArray)
+    for (const s of named)
+      for (const m of [parsed].flat()) if (m && typeof m === 'object' && 'id' in m && 'method' in m) s.sentIds.add(idKey((m as { id: unknown }).id));
   return {
     no,
-    desc: `${method} ${path.slice(0, 80)} ${lines.filter((l) => !/^(Host|Connection|Content-Length):/i.test(l)).map((l) => l.slice(0, 60)).join(' | ')} body[${bodyBytes.length}]=${JSON.stringify(bodyBytes.subarray(0, 160).toString('latin1'))}`,
+    desc: `${method} ${path.slice(0, 80)} ${lines
+      .filter((l) => !/^(Host|Connection|Content-Length):/i.test(l))
+      .map((l) => l.slice(0, 60))
+      .join(' | ')} body[${bodyBytes.length}]=${JSON.stringify(bodyBytes.subarray(0, 160).toString('latin1'))}`,
     method,
     path,
     bytes,
@@ -579,7 +825,9 @@ function genCase(r: Rng, no: number): FuzzCase {
 function isRpcError(v: unknown): boolean {
   if (!v || typeof v !== 'object' || Array.isArray(v)) return false;
   const m = v as Record<string, any>;
-  return m.jsonrpc === '2.0' && !!m.error && typeof m.error.code === 'number' && Number.isInteger(m.error.code) && typeof m.error.message === 'string' && 'id' in m;
+  return (
+    m.jsonrpc === '2.0' && !!m.error && typeof m.error.code === 'number' && Number.isInteger(m.error.code) && typeof m.error.message === 'string' && 'id' in m
+  );
 }
 
 function isRpcResponse(v: unknown): boolean {
@@ -628,7 +876,8 @@ function judge(c: FuzzCase, r: RawReply): string[] {
   if (status >= 500 && !isRpcError(body)) problems.push(`5xx without a JSON-RPC error body: ${status} ${JSON.stringify(text.slice(0, 120))}`);
   if (status >= 400 && status < 500 && c.method !== 'HEAD') {
     const fromNodeParser = c.level === 'syntax' && text === '' && !ct;
-    if (!fromNodeParser && !isRpcError(body)) problems.push(`${status} without a JSON-RPC error body: ${JSON.stringify(text.slice(0, 120))} (content-type ${ct || 'none'})`);
+    if (!fromNodeParser && !isRpcError(body))
+      problems.push(`${status} without a JSON-RPC error body: ${JSON.stringify(text.slice(0, 120))} (content-type ${ct || 'none'})`);
   }
   if (c.oracle && (status !== c.oracle.status || (body as any)?.error?.code !== c.oracle.code)) {
     problems.push(`expected ${c.oracle.status} with ${c.oracle.code}, got ${status} ${JSON.stringify(text.slice(0, 120))}`);
@@ -643,7 +892,8 @@ function judge(c: FuzzCase, r: RawReply): string[] {
         for (const m of text.matchAll(/^data: (.*)$/gm)) {
           const ev = parse(m[1]);
           if (ev === undefined) problems.push(`event that is not JSON: ${m[1].slice(0, 80)}`);
-          else if (isRpcResponse(ev) && !sent.has(idKey((ev as { id: unknown }).id))) problems.push(`event answers id ${idKey((ev as { id: unknown }).id)} that this request did not send`);
+          else if (isRpcResponse(ev) && !sent.has(idKey((ev as { id: unknown }).id)))
+            problems.push(`event answers id ${idKey((ev as { id: unknown }).id)} that this request did not send`);
         }
       }
     } else if (ct.includes('application/json')) {
@@ -659,7 +909,7 @@ function judge(c: FuzzCase, r: RawReply): string[] {
           }
         }
       }
-    } else if (c.method !== 'HEAD' && status !== 202 && text !== '' ) {
+    } else if (c.method !== 'HEAD' && status !== 202 && text !== '') {
       problems.push(`2xx with an unexpected content-type "${ct}": ${JSON.stringify(text.slice(0, 80))}`);
     }
   }
@@ -720,7 +970,8 @@ describe(`fuzz: ${CASES} seeded cases against a live bridge`, () => {
         const c = genCase(r, no);
         // FUZZ_DUMP=N prints case N's request bytes (with FUZZ_SEED, to replay one case by hand).
         if (process.env.FUZZ_DUMP === String(no)) console.log(`case ${no} request:\n${c.bytes.toString('latin1').slice(0, 20_000)}`);
-        if (process.env.FUZZ_TRACE && c.bytes.toString('latin1').includes(process.env.FUZZ_TRACE)) console.log(`case ${no} contains ${process.env.FUZZ_TRACE}:\n${c.bytes.toString('latin1').slice(0, 3000)}`);
+        if (process.env.FUZZ_TRACE && c.bytes.toString('latin1').includes(process.env.FUZZ_TRACE))
+          console.log(`case ${no} contains ${process.env.FUZZ_TRACE}:\n${c.bytes.toString('latin1').slice(0, 3000)}`);
         const streamGet = c.method === 'GET';
         const send = (bytes: Buffer) =>
           rawExchange(port, bytes, {
@@ -773,7 +1024,10 @@ describe(`fuzz: ${CASES} seeded cases against a live bridge`, () => {
       }
 
       // The bridge logged no unhandled error.
-      const unhandled = b.stderr().split('\n').filter((l) => /unhandled rejection|unexpected error|uncaught/i.test(l));
+      const unhandled = b
+        .stderr()
+        .split('\n')
+        .filter((l) => /unhandled rejection|unexpected error|uncaught/i.test(l));
       for (const l of unhandled) add('the bridge logged an unhandled error', l.slice(0, 300));
 
       // Real SDK clients on both transports.
@@ -813,11 +1067,24 @@ describe(`fuzz: ${CASES} seeded cases against a live bridge`, () => {
           buckets.set(k, [v[0] + 1, v[1] + ms]);
         }
         measured('fuzz: timing by request size', [...buckets].map(([k, [n, ms]]) => `${k}: ${n} cases ${ms} ms`).join('; '));
-        measured('fuzz: slowest cases', timing.sort((a, b) => b[1] - a[1]).slice(0, 15).map(([bytes, ms, no]) => `#${no} ${bytes}B ${ms}ms`).join(', '));
+        measured(
+          'fuzz: slowest cases',
+          timing
+            .sort((a, b) => b[1] - a[1])
+            .slice(0, 15)
+            .map(([bytes, ms, no]) => `#${no} ${bytes}B ${ms}ms`)
+            .join(', '),
+        );
       }
       measured('fuzz: duration', (elapsed / 1000).toFixed(1), 's');
       measured('fuzz: slowest reply', slowest, 'ms');
-      measured('fuzz: replies by status', [...statusCounts.entries()].sort().map(([k, v]) => `${k}×${v}`).join(' '));
+      measured(
+        'fuzz: replies by status',
+        [...statusCounts.entries()]
+          .sort()
+          .map(([k, v]) => `${k}×${v}`)
+          .join(' '),
+      );
       measured('fuzz: early replies to bodies over 16 kB lost to a TCP reset under Connection: close (re-sent keep-alive)', earlyResets);
       measured('fuzz: violation kinds', violations.size);
       for (const [kind, list] of violations) measured(`fuzz violation: ${kind}`, `${list.length}×, first: ${list[0].split('\n')[0].slice(0, 300)}`);
@@ -834,7 +1101,11 @@ describe(`fuzz: ${CASES} seeded cases against a live bridge`, () => {
 // ---------------------------------------------------------------------------------------------
 
 describe('what the fuzzer found, as minimal cases', () => {
-  const unhandledLines = () => b.stderr().split('\n').filter((l) => /unhandled rejection|unexpected error/i.test(l)).length;
+  const unhandledLines = () =>
+    b
+      .stderr()
+      .split('\n')
+      .filter((l) => /unhandled rejection|unexpected error/i.test(l)).length;
 
   async function sseSessionPath(): Promise<{ path: string; close(): void }> {
     const s = await openSsePoolSession();
@@ -890,7 +1161,12 @@ describe('what the fuzzer found, as minimal cases', () => {
   test('initialize whose clientInfo.name is {"toString":0} gets an answer (not a hang), logs no unhandled rejection and leaves no session behind', async () => {
     const before = unhandledLines();
     const sessionsBefore = (await b.status()).sessions.total;
-    const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: PROTOCOL, capabilities: {}, clientInfo: { name: { toString: 0 }, version: '1' } } });
+    const body = JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: PROTOCOL, capabilities: {}, clientInfo: { name: { toString: 0 }, version: '1' } },
+    });
     const r = await post('/mcp', body, { 'Content-Type': 'application/json', Accept: MCP_HEADERS.accept });
     expect(r.timedOut).toBe(false);
     expect(r.status).toBeGreaterThanOrEqual(200);

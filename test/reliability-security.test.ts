@@ -57,7 +57,10 @@ function json(r: RawReply): any {
 function expectRefused(r: RawReply, status: number, what: string): void {
   expect({ what, status: r.status }).toEqual({ what, status });
   if (r.headers['content-length'] !== '0' && !what.startsWith('HEAD')) {
-    expect({ what, body: json(r) }).toEqual({ what, body: expect.objectContaining({ jsonrpc: '2.0', error: expect.objectContaining({ code: expect.any(Number), message: expect.any(String) }) }) });
+    expect({ what, body: json(r) }).toEqual({
+      what,
+      body: expect.objectContaining({ jsonrpc: '2.0', error: expect.objectContaining({ code: expect.any(Number), message: expect.any(String) }) }),
+    });
   }
   expect({ what, acao: r.headers['access-control-allow-origin'] }).toEqual({ what, acao: undefined });
 }
@@ -101,7 +104,11 @@ describe('loopback bridge: Host and Origin on every route; no CORS; session ids'
       { method: 'POST', path: '/mcp', headers: sess, body: call },
       { method: 'GET', path: '/mcp', headers: { ...sess, Accept: 'text/event-stream' } },
       { method: 'DELETE', path: '/mcp', headers: sess },
-      { method: 'OPTIONS', path: '/mcp', headers: { 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'content-type,mcp-session-id' } },
+      {
+        method: 'OPTIONS',
+        path: '/mcp',
+        headers: { 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'content-type,mcp-session-id' },
+      },
       { method: 'HEAD', path: '/mcp', headers: sess },
       { method: 'GET', path: '/sse', headers: { Accept: 'text/event-stream' } },
       { method: 'HEAD', path: '/sse', headers: {} },
@@ -116,7 +123,16 @@ describe('loopback bridge: Host and Origin on every route; no CORS; session ids'
     const s = await openRawSession(b.url);
     const before = (await b.status()).sessions;
     const p = b.port;
-    const hosts = [`[fe80::1]:${p}`, `[::]:${p}`, `${machineAddress}:${p}`, `EVIL.EXAMPLE:${p}`, `evil.example.:${p}`, `localhost.evil:${p}`, `127.0.0.1.nip.io:${p}`, 'attacker.test'];
+    const hosts = [
+      `[fe80::1]:${p}`,
+      `[::]:${p}`,
+      `${machineAddress}:${p}`,
+      `EVIL.EXAMPLE:${p}`,
+      `evil.example.:${p}`,
+      `localhost.evil:${p}`,
+      `127.0.0.1.nip.io:${p}`,
+      'attacker.test',
+    ];
     for (const host of hosts) for (const r of routes(s.id)) expectRefused(await send(p, r, host), 403, `${r.method} ${r.path} Host ${host}`);
     // Nothing happened: no session opened or ended, the session still works.
     expect((await b.status()).sessions).toEqual(before);
@@ -128,8 +144,18 @@ describe('loopback bridge: Host and Origin on every route; no CORS; session ids'
     const s = await openRawSession(b.url);
     const before = (await b.status()).sessions;
     const p = b.port;
-    const origins = ['http://evil.example', `http://${machineAddress}:${p}`, 'https://127.0.0.1.evil.example', 'http://[fe80::1]', 'null', 'http://localhost.evil.example:3000', 'ws://localhost'];
-    for (const origin of origins) for (const r of routes(s.id)) expectRefused(await send(p, { ...r, headers: { ...r.headers, Origin: origin } }), 403, `${r.method} ${r.path} Origin ${origin}`);
+    const origins = [
+      'http://evil.example',
+      `http://${machineAddress}:${p}`,
+      'https://127.0.0.1.evil.example',
+      'http://[fe80::1]',
+      'null',
+      'http://localhost.evil.example:3000',
+      'ws://localhost',
+    ];
+    for (const origin of origins)
+      for (const r of routes(s.id))
+        expectRefused(await send(p, { ...r, headers: { ...r.headers, Origin: origin } }), 403, `${r.method} ${r.path} Origin ${origin}`);
     expect((await b.status()).sessions).toEqual(before);
     expect(await s.del()).toBe(200);
   });
@@ -145,14 +171,23 @@ describe('loopback bridge: Host and Origin on every route; no CORS; session ids'
       expect({ origin, status: r.status, acao: r.headers['access-control-allow-origin'] }).toEqual({ origin, status: 200, acao: undefined });
       // A preflight from a loopback page is not granted either: the bridge serves programs, not pages.
       const pre = await send(p, { method: 'OPTIONS', path: '/mcp', headers: { Origin: origin, 'Access-Control-Request-Method': 'POST' } });
-      expect({ origin, preflight: pre.status, acao: pre.headers['access-control-allow-origin'], acac: pre.headers['access-control-allow-credentials'] }).toEqual({
+      expect({
+        origin,
+        preflight: pre.status,
+        acao: pre.headers['access-control-allow-origin'],
+        acac: pre.headers['access-control-allow-credentials'],
+      }).toEqual({
         origin,
         preflight: 405,
         acao: undefined,
         acac: undefined,
       });
     }
-    const proxyHeaders: Array<Record<string, string>> = [{ 'X-Forwarded-Host': 'evil.example' }, { Forwarded: 'host=evil.example;proto=http' }, { 'X-Forwarded-For': '203.0.113.9' }];
+    const proxyHeaders: Array<Record<string, string>> = [
+      { 'X-Forwarded-Host': 'evil.example' },
+      { Forwarded: 'host=evil.example;proto=http' },
+      { 'X-Forwarded-For': '203.0.113.9' },
+    ];
     for (const h of proxyHeaders) {
       const r = await send(p, { method: 'GET', path: '/status', headers: h });
       expect({ h, status: r.status }).toEqual({ h, status: 200 });
@@ -212,7 +247,11 @@ describe('bearer token: every route, only in the Authorization header, secrets t
       MCPSHARE_TOKEN: undefined,
     });
     await waitFor(async () => (await send(b.port, { method: 'GET', path: '/status', headers: AUTH })).status === 200, 'the bridge to answer', 20_000);
-    await waitFor(async () => json(await send(b.port, { method: 'GET', path: '/status', headers: AUTH }))?.child?.state === 'ready', 'the child to be ready', 20_000);
+    await waitFor(
+      async () => json(await send(b.port, { method: 'GET', path: '/status', headers: AUTH }))?.child?.state === 'ready',
+      'the child to be ready',
+      20_000,
+    );
   });
   afterAll(async () => {
     await b?.stop();
@@ -224,7 +263,12 @@ describe('bearer token: every route, only in the Authorization header, secrets t
     const s = await openRawSession(b.url, { authorization: `Bearer ${TOKEN}` });
     const routes: Req[] = [
       { method: 'POST', path: '/mcp', headers: MCP_HEADERS, body: initializeBody() },
-      { method: 'POST', path: '/mcp', headers: { ...MCP_HEADERS, 'Mcp-Session-Id': s.id }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }) },
+      {
+        method: 'POST',
+        path: '/mcp',
+        headers: { ...MCP_HEADERS, 'Mcp-Session-Id': s.id },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+      },
       { method: 'GET', path: '/mcp', headers: { 'Mcp-Session-Id': s.id, Accept: 'text/event-stream' } },
       { method: 'DELETE', path: '/mcp', headers: { 'Mcp-Session-Id': s.id } },
       { method: 'OPTIONS', path: '/mcp', headers: {} },
@@ -263,7 +307,11 @@ describe('bearer token: every route, only in the Authorization header, secrets t
   test('the right token does not lift the Host and Origin checks', async () => {
     const p = b.port;
     expectRefused(await send(p, { method: 'GET', path: '/status', headers: AUTH }, `evil.example:${p}`), 403, 'Host evil with token');
-    expectRefused(await send(p, { method: 'POST', path: '/mcp', headers: { ...MCP_HEADERS, ...AUTH }, body: initializeBody() }, `${machineAddress}:${p}`), 403, 'Host machine address with token');
+    expectRefused(
+      await send(p, { method: 'POST', path: '/mcp', headers: { ...MCP_HEADERS, ...AUTH }, body: initializeBody() }, `${machineAddress}:${p}`),
+      403,
+      'Host machine address with token',
+    );
     expectRefused(await send(p, { method: 'GET', path: '/status', headers: { ...AUTH, Origin: 'http://evil.example' } }), 403, 'Origin evil with token');
   });
 
@@ -280,15 +328,31 @@ describe('bearer token: every route, only in the Authorization header, secrets t
         method: 'POST',
         path: '/mcp',
         headers: { ...MCP_HEADERS, ...AUTH },
-        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: PROTOCOL, capabilities: {}, clientInfo: { name, version: name } } }),
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'initialize',
+          params: { protocolVersion: PROTOCOL, capabilities: {}, clientInfo: { name, version: name } },
+        }),
       });
       expect(init.status).toBe(200);
       const sid = init.headers['mcp-session-id'];
       const sh = { ...MCP_HEADERS, ...AUTH, 'Mcp-Session-Id': sid };
       // A response to a request the bridge never sent, with a secret as its id (logged as unknown).
-      expect((await send(p, { method: 'POST', path: '/mcp', headers: sh, body: JSON.stringify({ jsonrpc: '2.0', id: name, result: {} }) })).status).toBeLessThan(500);
+      expect(
+        (await send(p, { method: 'POST', path: '/mcp', headers: sh, body: JSON.stringify({ jsonrpc: '2.0', id: name, result: {} }) })).status,
+      ).toBeLessThan(500);
       // A call whose arguments carry it (the child gets them; the bridge must not log them).
-      expect((await send(p, { method: 'POST', path: '/mcp', headers: sh, body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'no-such-tool', arguments: { name } } }) })).status).toBe(200);
+      expect(
+        (
+          await send(p, {
+            method: 'POST',
+            path: '/mcp',
+            headers: sh,
+            body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'no-such-tool', arguments: { name } } }),
+          })
+        ).status,
+      ).toBe(200);
       expect((await send(p, { method: 'DELETE', path: '/mcp', headers: sh })).status).toBe(200);
     }
     // Legacy SSE: a content type and a malformed message carrying the secrets (the SSE transport's
@@ -327,12 +391,17 @@ describe('bearer token: every route, only in the Authorization header, secrets t
 describe('listening off loopback needs a token, which MCPSHARE_TOKEN can give', () => {
   test('--allow-remote on 0.0.0.0 with MCPSHARE_TOKEN: starts, and every request needs that token; IPv6 loopback needs none', async () => {
     const token = `env-token-${randomUUID()}`;
-    const remote = await runCli(['bridge', '--host', '0.0.0.0', '--allow-remote', '--port', '0', '--name', 'remote-env', '--', ...FIX], { MCPSHARE_TOKEN: token });
+    const remote = await runCli(['bridge', '--host', '0.0.0.0', '--allow-remote', '--port', '0', '--name', 'remote-env', '--', ...FIX], {
+      MCPSHARE_TOKEN: token,
+    });
     try {
       for (const host of ['127.0.0.1', machineAddress]) {
         const noAuth = await rawExchange(remote.port, `GET /status HTTP/1.1\r\nHost: ${host}:${remote.port}\r\nConnection: close\r\n\r\n`);
         expect({ host, status: noAuth.status }).toEqual({ host, status: 401 });
-        const ok = await rawExchange(remote.port, `GET /status HTTP/1.1\r\nHost: ${host}:${remote.port}\r\nAuthorization: Bearer ${token}\r\nConnection: close\r\n\r\n`);
+        const ok = await rawExchange(
+          remote.port,
+          `GET /status HTTP/1.1\r\nHost: ${host}:${remote.port}\r\nAuthorization: Bearer ${token}\r\nConnection: close\r\n\r\n`,
+        );
         expect({ host, status: ok.status }).toEqual({ host, status: 200 });
       }
     } finally {

@@ -69,7 +69,9 @@ describe('what the tray shows', () => {
     expect(serverLabel(row('memory', 'up', { sessions: 1, rssBytes: null }))).toBe('● memory — up · :8011 · 1 session');
     expect(serverLabel(row('fs', 'stopped'))).toBe('○ fs — stopped · :8011');
     expect(serverLabel(row('g', 'crash-loop', { restarts: 5 }))).toBe('✖ g — crash loop after 5 restarts · :8011');
-    expect(serverLabel(row('g', 'down', {}, 'port 8011 refused the connection; mcpshare start g'))).toBe('▲ g — down: port 8011 refused the connection · :8011');
+    expect(serverLabel(row('g', 'down', {}, 'port 8011 refused the connection; mcpshare start g'))).toBe(
+      '▲ g — down: port 8011 refused the connection · :8011',
+    );
     expect(serverLabel(row('s', 'starting', { sessions: null, rssBytes: 20 * MiB }))).toBe('◌ s — starting · :8011 · 20 MB');
   });
 
@@ -105,7 +107,12 @@ describe('what the tray shows', () => {
   });
 
   test('the menu: one row per server, then the actions; keys say what a click does', () => {
-    const items = buildMenu({ rows: [row('everything', 'up'), row('memory', 'stopped')], pending: new Map([['memory', 'starting…']]), autostart: true, canRevert: false });
+    const items = buildMenu({
+      rows: [row('everything', 'up'), row('memory', 'stopped')],
+      pending: new Map([['memory', 'starting…']]),
+      autostart: true,
+      canRevert: false,
+    });
     const keys = items.map((i) => i.key);
     expect(keys.slice(0, 3)).toEqual(['header', 'server:everything', 'server:memory']);
     expect(items[2]).toMatchObject({ title: '◌ memory — starting…', enabled: false });
@@ -235,7 +242,10 @@ describe('desktop dialogs', () => {
       file: 'zenity',
       args: ['--file-selection', '--directory', '--title=Pick', '--filename=/home/u/'],
     });
-    expect(folderPickerCommand('linux', { title: 'Pick', startDir: '/home/u/', env: withTools('kdialog') })).toEqual({ file: 'kdialog', args: ['--title', 'Pick', '--getexistingdirectory', '/home/u/'] });
+    expect(folderPickerCommand('linux', { title: 'Pick', startDir: '/home/u/', env: withTools('kdialog') })).toEqual({
+      file: 'kdialog',
+      args: ['--title', 'Pick', '--getexistingdirectory', '/home/u/'],
+    });
     expect(folderPickerCommand('linux', { title: 'Pick', startDir: '/home/u', env: withTools() })).toBeUndefined();
   });
 
@@ -270,7 +280,9 @@ describe('desktop dialogs', () => {
     const err = await pickFolder('linux', { title: 'T', startDir: '/', env });
     expect(err).toBeInstanceOf(Error);
     expect((err as Error).message).toContain('cannot open display');
-    expect(await pickFolder('linux', { title: 'T', startDir: '/', env: { PATH: '/nonexistent' } })).toEqual(new Error('no folder picker is installed (zenity or kdialog)'));
+    expect(await pickFolder('linux', { title: 'T', startDir: '/', env: { PATH: '/nonexistent' } })).toEqual(
+      new Error('no folder picker is installed (zenity or kdialog)'),
+    );
   });
 
   test('which finds executables only', () => {
@@ -283,7 +295,12 @@ describe('desktop dialogs', () => {
 
 describe('the tray binary', () => {
   test('explains a missing library, no display and other exits in words a person can act on', () => {
-    const lib = explainStartFailure(127, null, './tray_linux_release: error while loading shared libraries: libappindicator3.so.1: cannot open shared object file: No such file or directory', {});
+    const lib = explainStartFailure(
+      127,
+      null,
+      './tray_linux_release: error while loading shared libraries: libappindicator3.so.1: cannot open shared object file: No such file or directory',
+      {},
+    );
     expect(lib.context.reason).toBe('missing-library');
     expect(lib.message).toContain('libappindicator3.so.1 is missing');
     expect(lib.message).toContain('apt install libgtk-3-0 libayatana-appindicator3-1');
@@ -388,15 +405,22 @@ describe('describing an apply for a notification', () => {
       ],
     });
     expect(msg).toBe('Wrote /p/.mcp.json\nShared now: a\nAlready shared: b\nLeft as they were: c (its daemon refused the connection)');
-    expect(describeApply({ file: '/p/.mcp.json', scope: 'project', exists: false, dryRun: false, wrote: false, ok: true, outcomes: [], note: 'nothing here' })).toBe('nothing here');
+    expect(
+      describeApply({ file: '/p/.mcp.json', scope: 'project', exists: false, dryRun: false, wrote: false, ok: true, outcomes: [], note: 'nothing here' }),
+    ).toBe('nothing here');
   });
 });
-
 
 describe('Connect a client', () => {
   test('the submenu lists the clients found, with a mark on those that use the shared daemons; none found, no submenu', () => {
     const base = { rows: [row('memory', 'up')], pending: new Map<string, string>(), autostart: undefined, canRevert: false };
-    const items = buildMenu({ ...base, clients: [{ name: 'cursor', label: 'Cursor', connected: true }, { name: 'codex', label: 'Codex CLI', connected: false }] });
+    const items = buildMenu({
+      ...base,
+      clients: [
+        { name: 'cursor', label: 'Cursor', connected: true },
+        { name: 'codex', label: 'Codex CLI', connected: false },
+      ],
+    });
     const menu = items.find((i) => i.key === 'connect-menu')!;
     expect(menu.title).toBe('Connect a client');
     expect(menu.items).toEqual([
@@ -418,7 +442,8 @@ describe('Connect a client', () => {
     try {
       const file = join(home, '.cursor', 'mcp.json');
       mkdirSync(join(home, '.cursor'));
-      const text = '{\n\t// mine\n\t"mcpServers": {\n\t\t"everything": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-everything"]},\n\t},\n}\n';
+      const text =
+        '{\n\t// mine\n\t"mcpServers": {\n\t\t"everything": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-everything"]},\n\t},\n}\n';
       writeFileSync(file, text);
       const manager = new ServerManager({ registryDir: join(home, 'registry'), paths: userPaths(env), env });
       new Registry({ dir: join(home, 'registry') }).add(everythingEntry('everything', port));
@@ -428,11 +453,11 @@ describe('Connect a client', () => {
       expect(found).toEqual([{ name: 'cursor', label: 'Cursor', connected: false }]);
       const msg = await actions.connectClient!('cursor');
       expect(msg).toBe(`Wrote ${file}\nShared now: everything`);
-      expect(readFileSync(file, "utf8")).toContain(`"everything": {"url": "http://localhost:${port}/mcp"},`);
+      expect(readFileSync(file, 'utf8')).toContain(`"everything": {"url": "http://localhost:${port}/mcp"},`);
       expect(actions.clients!()).toEqual([{ name: 'cursor', label: 'Cursor', connected: true }]);
       expect(actions.canRevert()).toBe(true);
       expect(await actions.revertLast()).toContain('put back the file exactly as it was before the apply');
-      expect(readFileSync(file, "utf8")).toBe(text);
+      expect(readFileSync(file, 'utf8')).toBe(text);
     } finally {
       await bridge.stop();
       rmSync(home, { recursive: true, force: true });

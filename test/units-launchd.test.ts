@@ -476,7 +476,7 @@ describe('LaunchdBackend: the exact launchctl command lines', () => {
     expect(fake.take()).toEqual([`launchctl print ${TARGET}`]);
   });
 
-  test('start of a loaded job in a crash loop: print, bootout, bootstrap (only a reload resets launchd\'s run counter)', async () => {
+  test("start of a loaded job in a crash loop: print, bootout, bootstrap (only a reload resets launchd's run counter)", async () => {
     fake.loaded.set(TARGET, printFailing(LABEL, UID, 7, 1));
     await backend.start('lc');
     expect(fake.take()).toEqual([`launchctl print ${TARGET}`, `launchctl bootout ${TARGET}`, `launchctl bootstrap gui/${UID} ${plist}`]);
@@ -538,7 +538,9 @@ describe('LaunchdBackend: the exact launchctl command lines', () => {
 
   test('a failing launchctl becomes an error with the command line and its stderr', async () => {
     const failing: CommandRunner = async (command, args) =>
-      args[0] === 'print' ? { exitCode: 0, stdout: printRunning(LABEL, UID), stderr: '' } : { exitCode: 1, stdout: '', stderr: 'Boot-out failed: 1: Operation not permitted' };
+      args[0] === 'print'
+        ? { exitCode: 0, stdout: printRunning(LABEL, UID), stderr: '' }
+        : { exitCode: 1, stdout: '', stderr: 'Boot-out failed: 1: Operation not permitted' };
     const b = new LaunchdBackend(p, UID, failing);
     await expect(b.stop('lc')).rejects.toThrow(`launchctl bootout ${TARGET} failed (exit 1): Boot-out failed: 1: Operation not permitted`);
   });
@@ -568,7 +570,15 @@ describe('parsePrint: launchctl print → state', () => {
 
   test('crash loop: not running, runs > burst, last exit non-zero', () => {
     const s = parsePrint(printFailing(L, 501, 7, 1), 5);
-    expect(s).toEqual({ installed: true, active: 'failed', crashLoop: true, restarts: 6, pid: undefined, lastExitCode: 1, detail: 'state=not running runs=7 last exit code=1' });
+    expect(s).toEqual({
+      installed: true,
+      active: 'failed',
+      crashLoop: true,
+      restarts: 6,
+      pid: undefined,
+      lastExitCode: 1,
+      detail: 'state=not running runs=7 last exit code=1',
+    });
     // "waiting"/"spawn scheduled" (inside ThrottleInterval) is the same crash loop
     expect(parsePrint(printFailing(L, 501, 7, 1, 'waiting'), 5)).toMatchObject({ crashLoop: true, active: 'failed', restarts: 6 });
     expect(parsePrint(printFailing(L, 501, 6, 78, 'spawn scheduled'), 5)).toMatchObject({ crashLoop: true, lastExitCode: 78 });

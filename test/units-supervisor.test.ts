@@ -38,7 +38,10 @@ const MARKER = `mcpsup-test-${process.pid}-${randomBytes(4).toString('hex')}`;
 const processesOfHome = (home: string) => processesOf(home).map((pid) => ({ pid, cmd: cmdline(pid) }));
 
 /** Live processes whose command line carries this file's marker (the Supervisor unit tests' daemons). */
-const markedProcesses = () => allPids().filter((pid) => cmdline(pid).includes(MARKER)).map((pid) => ({ pid, cmd: cmdline(pid) }));
+const markedProcesses = () =>
+  allPids()
+    .filter((pid) => cmdline(pid).includes(MARKER))
+    .map((pid) => ({ pid, cmd: cmdline(pid) }));
 
 function kill(pid: number, signal: NodeJS.Signals, group = false): void {
   try {
@@ -156,7 +159,6 @@ async function waitState(
     await sleep(100);
   }
 }
-
 
 function supervisorState(home: string): { pid: number; daemons: Record<string, number> } | undefined {
   try {
@@ -280,9 +282,21 @@ describe('mcpshare with the built-in supervisor (MCPSHARE_BACKEND=supervisor)', 
     const home = newHome();
     const port = await freePort();
     await ok(home, [
-      'add', 'crashy', '--port', String(port),
-      '--restart-sec', '0.3', '--restart-burst', '2', '--restart-window', '60',
-      '--', 'node', '-e', 'process.exit(3)', MARKER,
+      'add',
+      'crashy',
+      '--port',
+      String(port),
+      '--restart-sec',
+      '0.3',
+      '--restart-burst',
+      '2',
+      '--restart-window',
+      '60',
+      '--',
+      'node',
+      '-e',
+      'process.exit(3)',
+      MARKER,
     ]);
     const t0 = Date.now();
     const started = await mcpshare(home, ['start', 'crashy']);
@@ -324,8 +338,20 @@ describe('mcpshare with the built-in supervisor (MCPSHARE_BACKEND=supervisor)', 
     // A native daemon that runs half a second and exits 0 (Restart=on-failure: must stay down). It
     // appends a line per start, so a restart cannot hide.
     await ok(home, [
-      'add', 'clean', '--native', 'http', '--port', String(cleanPort), '--restart-sec', '0.3',
-      '--', 'node', '-e', `require("fs").appendFileSync(${JSON.stringify(startsFile)}, "start\\n"); setTimeout(() => process.exit(0), 500)`, MARKER, String(cleanPort),
+      'add',
+      'clean',
+      '--native',
+      'http',
+      '--port',
+      String(cleanPort),
+      '--restart-sec',
+      '0.3',
+      '--',
+      'node',
+      '-e',
+      `require("fs").appendFileSync(${JSON.stringify(startsFile)}, "start\\n"); setTimeout(() => process.exit(0), 500)`,
+      MARKER,
+      String(cleanPort),
     ]);
 
     expect((await ok(home, ['start', 'ev'])).stdout).toMatch(/^ev: up at /);
@@ -412,7 +438,11 @@ describe('mcpshare with the built-in supervisor (MCPSHARE_BACKEND=supervisor)', 
     // The port is served by the new supervisor's bridge, and only one bridge of this HOME runs.
     const served = (await bridgeStatus(port))!;
     expect(served.pid).toBe(row.pid);
-    expect(processesOfHome(home).filter((p) => p.cmd.includes(' bridge ')).map((p) => p.pid)).toEqual([row.pid]);
+    expect(
+      processesOfHome(home)
+        .filter((p) => p.cmd.includes(' bridge '))
+        .map((p) => p.pid),
+    ).toEqual([row.pid]);
 
     expect((await sendControl(paths, { op: 'shutdown' }, 5000))?.ok).toBe(true);
     await waitGone([second.pid, row.pid!], 'the supervisor and its daemon');
@@ -480,7 +510,9 @@ describe('mcpshare with the built-in supervisor (MCPSHARE_BACKEND=supervisor)', 
       expect(supervisorState(home)!.pid).toBe(sup.pid);
       expect(one.backend).toBe('supervisor');
       const daemons = [one.pid!, two.pid!, ...pidsInGroup(one.pid!), ...pidsInGroup(two.pid!)];
-      const servers = processesOfHome(home).filter((p) => p.cmd.includes(FIXTURE) && !p.cmd.includes(' bridge ')).map((p) => p.pid);
+      const servers = processesOfHome(home)
+        .filter((p) => p.cmd.includes(FIXTURE) && !p.cmd.includes(' bridge '))
+        .map((p) => p.pid);
       expect(servers).toHaveLength(2);
       // A second supervisor for the same HOME refuses to run.
       const dup = await mcpshare(home, ['supervise']);

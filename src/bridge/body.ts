@@ -8,9 +8,7 @@ import { ErrorCode } from './jsonrpc.js';
  * does not load express: ~13 MB of RSS per daemon for three routes). The limit applies to the
  * decoded bytes, so a gzip bomb is cut off at the limit, not after inflating it.
  */
-export type BodyResult =
-  | { ok: true; body: unknown }
-  | { ok: false; status: number; code: number; message: string };
+export type BodyResult = { ok: true; body: unknown } | { ok: false; status: number; code: number; message: string };
 
 /** application/json and application/*+json, like body-parser's default for express.json(). */
 const JSON_MEDIA_TYPE = /^application\/(?:[\w.-]+\+)?json$/i;

@@ -79,7 +79,13 @@ function listen(server: Server, port: number, host: string): Promise<void> {
       server.off('listening', onListening);
       const where = `${host}:${port}`;
       if (err.code === 'EADDRINUSE') {
-        reject(new McpshareError('port-in-use', `port ${port} on ${host} is already in use; stop what holds it (ss -ltnp 'sport = :${port}') or choose another with --port`, { cause: err, context: { port } }));
+        reject(
+          new McpshareError(
+            'port-in-use',
+            `port ${port} on ${host} is already in use; stop what holds it (ss -ltnp 'sport = :${port}') or choose another with --port`,
+            { cause: err, context: { port } },
+          ),
+        );
         return;
       }
       const context = { cause: err, context: { host, port } };
@@ -117,7 +123,10 @@ export async function startBridge(options: BridgeOptions): Promise<RunningBridge
   if (!o.command) throw new McpshareError('usage', 'no command given: mcpshare bridge [options] -- COMMAND [ARGS...]');
   if (!isLoopbackHost(o.host.replace(/^\[|\]$/g, ''))) {
     if (!o.allowRemote) {
-      throw new McpshareError('usage', `refusing to listen on ${o.host}: only loopback is allowed by default. Pass --allow-remote together with --token (or MCPSHARE_TOKEN) to expose it.`);
+      throw new McpshareError(
+        'usage',
+        `refusing to listen on ${o.host}: only loopback is allowed by default. Pass --allow-remote together with --token (or MCPSHARE_TOKEN) to expose it.`,
+      );
     }
     if (!o.token) throw new McpshareError('usage', `listening on ${o.host} requires a bearer token: pass --token or set MCPSHARE_TOKEN`);
   }
@@ -159,9 +168,7 @@ export async function startBridge(options: BridgeOptions): Promise<RunningBridge
         state: upstream.state,
         restarts: upstream.restarts,
         rssBytes: childPid ? (groupRss(childPid) ?? null) : null,
-        lastExit: upstream.lastExit
-          ? { code: upstream.lastExit.code, signal: upstream.lastExit.signal, reason: scrub(upstream.lastExit.reason) }
-          : null,
+        lastExit: upstream.lastExit ? { code: upstream.lastExit.code, signal: upstream.lastExit.signal, reason: scrub(upstream.lastExit.reason) } : null,
       },
       server: init ? { name: init.serverInfo.name, version: init.serverInfo.version, protocolVersion: init.protocolVersion } : null,
       sessions: stats.sessions,
@@ -176,7 +183,11 @@ export async function startBridge(options: BridgeOptions): Promise<RunningBridge
   const http = createBridgeHttp(
     router,
     {
-      security: { allowedHosts: [...(o.allowedHosts ?? []), ...(isLoopbackHost(o.host) ? [] : [o.host])], allowedOrigins: o.allowedOrigins ?? [], token: o.token },
+      security: {
+        allowedHosts: [...(o.allowedHosts ?? []), ...(isLoopbackHost(o.host) ? [] : [o.host])],
+        allowedOrigins: o.allowedOrigins ?? [],
+        token: o.token,
+      },
       maxBodyBytes: o.maxBodyBytes,
       sessionIdleTimeoutMs: o.sessionIdleTimeoutMs,
       sseKeepAliveMs: 25_000,
@@ -193,7 +204,11 @@ export async function startBridge(options: BridgeOptions): Promise<RunningBridge
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     if (err.code === 'ECONNRESET' || !socket.writable) return socket.destroy();
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
-    const body = JSON.stringify({ jsonrpc: '2.0', error: { code: ErrorCode.InvalidRequest, message: `Bad Request: malformed HTTP request (${err.code ?? 'parse error'})` }, id: null });
+    const body = JSON.stringify({
+      jsonrpc: '2.0',
+      error: { code: ErrorCode.InvalidRequest, message: `Bad Request: malformed HTTP request (${err.code ?? 'parse error'})` },
+      id: null,
+    });
     socket.end(
       `HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
         `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,

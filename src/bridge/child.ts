@@ -52,7 +52,10 @@ export class ChildProcessHost extends EventEmitter<ChildEvents> {
   private exitPromise?: Promise<ChildExit>;
   private groupKillTimer?: NodeJS.Timeout;
 
-  constructor(private readonly spec: ChildSpec, private readonly log: Logger) {
+  constructor(
+    private readonly spec: ChildSpec,
+    private readonly log: Logger,
+  ) {
     super();
   }
 

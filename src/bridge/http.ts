@@ -78,8 +78,7 @@ function rpcError(res: ServerResponse, status: number, code: number, message: st
 
 const ALLOW_MCP = { Allow: 'GET, POST, DELETE' };
 
-const SESSION_NOT_FOUND =
-  'Session not found: it ended or the bridge restarted; send initialize to start a new session';
+const SESSION_NOT_FOUND = 'Session not found: it ended or the bridge restarted; send initialize to start a new session';
 
 /**
  * The HTTP face of the bridge: Streamable HTTP at /mcp and legacy SSE at /sse + /message on one
@@ -168,7 +167,11 @@ export function createBridgeHttp(router: Router, opts: HttpOptions, log: Logger)
       name: header(req, 'mcp-name'),
     });
     if (!check.ok) {
-      return sendJson(res, check.status, { jsonrpc: '2.0', id: message.id, error: { code: check.code, message: check.message, ...(check.data !== undefined ? { data: check.data } : {}) } });
+      return sendJson(res, check.status, {
+        jsonrpc: '2.0',
+        id: message.id,
+        error: { code: check.code, message: check.message, ...(check.data !== undefined ? { data: check.data } : {}) },
+      });
     }
     const transport = new StreamableHttpSessionTransport({ oneShot: true, errorStatus: httpStatusOf });
     router.connect(transport, { id: randomUUID(), kind: 'stateless', ...check.init });
@@ -237,7 +240,8 @@ export function createBridgeHttp(router: Router, opts: HttpOptions, log: Logger)
     // handlePostMessage answers in plain text and stringifies the body into its message (which a
     // hostile body can make throw mid-reply), so the message goes straight to the session.
     if (body === undefined) return rpcError(res, 415, ErrorCode.InvalidRequest, 'Unsupported Media Type: Content-Type must be application/json');
-    if (!isJsonRpcMessage(body)) return rpcError(res, 400, ErrorCode.ParseError, 'Parse error: Invalid JSON-RPC message (legacy SSE takes one message per POST)');
+    if (!isJsonRpcMessage(body))
+      return rpcError(res, 400, ErrorCode.ParseError, 'Parse error: Invalid JSON-RPC message (legacy SSE takes one message per POST)');
     res.writeHead(202, { 'content-type': 'text/plain; charset=utf-8' }).end('Accepted');
     entry.transport.onmessage?.(body);
   };
@@ -265,7 +269,13 @@ export function createBridgeHttp(router: Router, opts: HttpOptions, log: Logger)
         if (method === 'GET') return getMcp(req, res);
         if (method === 'DELETE') return deleteMcp(req, res);
         // HEAD included: it must neither open a stream nor cut the session's standalone one.
-        return rpcError(res, 405, ErrorCode.InvalidRequest, method === 'HEAD' ? 'Method Not Allowed: HEAD is not supported here' : 'Method Not Allowed: use POST, GET or DELETE', ALLOW_MCP);
+        return rpcError(
+          res,
+          405,
+          ErrorCode.InvalidRequest,
+          method === 'HEAD' ? 'Method Not Allowed: HEAD is not supported here' : 'Method Not Allowed: use POST, GET or DELETE',
+          ALLOW_MCP,
+        );
       case '/sse':
         if (method === 'GET') return getSse(req, res);
         if (method === 'HEAD') return rpcError(res, 405, ErrorCode.InvalidRequest, 'Method Not Allowed: HEAD is not supported here', ALLOW_MCP);
@@ -282,7 +292,8 @@ export function createBridgeHttp(router: Router, opts: HttpOptions, log: Logger)
     // A fault in one request answers that request with an error; it never reaches the process.
     route(req, res).catch((err: Error) => {
       log.warn(`request failed: ${err.message}`);
-      if (res.headersSent) res.end(); // a reply that had begun must still finish, never hang
+      if (res.headersSent)
+        res.end(); // a reply that had begun must still finish, never hang
       else rpcError(res, 500, ErrorCode.InternalError, `Internal error: ${err.message}`);
     });
   };

@@ -129,7 +129,9 @@ export class InputRequired {
         peer,
         request.id,
         ErrorCode.InvalidParams,
-        claims ? 'Invalid params: requestState is no longer valid (the call finished, expired or was already continued); call again without it' : 'Invalid params: requestState is not one this server issued, or it expired; call again without it',
+        claims
+          ? 'Invalid params: requestState is no longer valid (the call finished, expired or was already continued); call again without it'
+          : 'Invalid params: requestState is not one this server issued, or it expired; call again without it',
       );
       return;
     }
@@ -140,7 +142,12 @@ export class InputRequired {
     }
     const bad = Object.keys(responses ?? {}).find((k) => round.asked.has(k) && !isAnswer((responses as Record<string, unknown>)[k]));
     if (bad !== undefined) {
-      router.replyError(peer, request.id, ErrorCode.InvalidParams, `Invalid params: inputResponses["${bad}"] must be the result object for its ${round.asked.get(bad)?.method} request`);
+      router.replyError(
+        peer,
+        request.id,
+        ErrorCode.InvalidParams,
+        `Invalid params: inputResponses["${bad}"] must be the result object for its ${round.asked.get(bad)?.method} request`,
+      );
       return;
     }
     if (round.expiry) clearTimeout(round.expiry);

@@ -173,7 +173,12 @@ export class Router {
         this.reply(peer, request.id, {});
         return;
       case 'server/discover':
-        this.replyError(peer, request.id, ErrorCode.MethodNotFound, 'Method not found: server/discover is for stateless (2026-07-28) requests, not inside a session');
+        this.replyError(
+          peer,
+          request.id,
+          ErrorCode.MethodNotFound,
+          'Method not found: server/discover is for stateless (2026-07-28) requests, not inside a session',
+        );
         return;
       case 'logging/setLevel':
         if (this.upstream.initResult?.capabilities.logging) {
@@ -235,14 +240,24 @@ export class Router {
       const i = this.queue.findIndex((q) => q.timer === timer);
       if (i < 0) return;
       this.queue.splice(i, 1);
-      this.replyError(peer, request.id, ErrorCode.ServerUnavailable, `mcpshare: the MCP server did not come back within ${Math.round(this.opts.queueTimeoutMs / 1000)} s`);
+      this.replyError(
+        peer,
+        request.id,
+        ErrorCode.ServerUnavailable,
+        `mcpshare: the MCP server did not come back within ${Math.round(this.opts.queueTimeoutMs / 1000)} s`,
+      );
     }, this.opts.queueTimeoutMs);
     this.queue.push({ peer, request, timer, extra });
   }
 
   private sendUpstream(peer: Peer, request: JSONRPCRequest, extra?: Pick<Inflight, 'preAnswers'>): void {
     if (this.upstream.congested) {
-      this.replyError(peer, request.id, ErrorCode.InternalError, 'the MCP server is not reading its input (over 16 MB waiting for it); request refused, try again later');
+      this.replyError(
+        peer,
+        request.id,
+        ErrorCode.InternalError,
+        'the MCP server is not reading its input (over 16 MB waiting for it); request refused, try again later',
+      );
       return;
     }
     const upstreamId = this.upstream.nextId();
@@ -488,7 +503,9 @@ export class Router {
 
   deliver(peer: Peer, message: JSONRPCMessage, relatedRequestId?: RequestId): void {
     if (peer.closed) return;
-    peer.send(message, relatedRequestId !== undefined ? { relatedRequestId } : undefined).catch((err: Error) => this.log.debug(`could not deliver to ${peer.label}: ${err.message}`));
+    peer
+      .send(message, relatedRequestId !== undefined ? { relatedRequestId } : undefined)
+      .catch((err: Error) => this.log.debug(`could not deliver to ${peer.label}: ${err.message}`));
   }
 
   /**

@@ -87,9 +87,7 @@ export interface StatelessHeaders {
   name?: string;
 }
 
-export type StatelessCheck =
-  | { ok: true; init: Omit<PeerInit, 'id' | 'kind'> }
-  | { ok: false; status: number; code: number; message: string; data?: unknown };
+export type StatelessCheck = { ok: true; init: Omit<PeerInit, 'id' | 'kind'> } | { ok: false; status: number; code: number; message: string; data?: unknown };
 
 const objectOf = (v: unknown): Record<string, unknown> | undefined =>
   v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
@@ -109,16 +107,29 @@ export function isStatelessPost(message: JSONRPCMessage, headerVersion: string |
 export function checkStateless(request: JSONRPCRequest, h: StatelessHeaders): StatelessCheck {
   const fail = (status: number, code: number, message: string, data?: unknown): StatelessCheck => ({ ok: false, status, code, message, data });
   if (h.protocolVersion === undefined) {
-    return fail(400, StatelessError.HeaderMismatch, 'Bad Request: the MCP-Protocol-Version header is required (a 2025-11-25 session starts with initialize and then sends Mcp-Session-Id)');
+    return fail(
+      400,
+      StatelessError.HeaderMismatch,
+      'Bad Request: the MCP-Protocol-Version header is required (a 2025-11-25 session starts with initialize and then sends Mcp-Session-Id)',
+    );
   }
   const meta = objectOf(objectOf(request.params)?._meta);
-  if (!meta) return fail(400, ErrorCode.InvalidParams, `Invalid params: a stateless request needs params._meta with "${META.protocolVersion}" and "${META.clientCapabilities}"`);
+  if (!meta)
+    return fail(
+      400,
+      ErrorCode.InvalidParams,
+      `Invalid params: a stateless request needs params._meta with "${META.protocolVersion}" and "${META.clientCapabilities}"`,
+    );
   const version = meta[META.protocolVersion];
   if (typeof version !== 'string') return fail(400, ErrorCode.InvalidParams, `Invalid params: _meta["${META.protocolVersion}"] is required`);
   const caps = objectOf(meta[META.clientCapabilities]);
   if (!caps) return fail(400, ErrorCode.InvalidParams, `Invalid params: _meta["${META.clientCapabilities}"] is required (an object; {} declares none)`);
   if (h.protocolVersion !== version) {
-    return fail(400, StatelessError.HeaderMismatch, `Bad Request: MCP-Protocol-Version header "${h.protocolVersion}" differs from _meta protocol version "${version}"`);
+    return fail(
+      400,
+      StatelessError.HeaderMismatch,
+      `Bad Request: MCP-Protocol-Version header "${h.protocolVersion}" differs from _meta protocol version "${version}"`,
+    );
   }
   if (version !== STATELESS_VERSION) {
     return fail(400, StatelessError.UnsupportedVersion, `Unsupported protocol version: ${version}`, { supported: [...ALL_VERSIONS], requested: version });
@@ -128,7 +139,11 @@ export function checkStateless(request: JSONRPCRequest, h: StatelessHeaders): St
   }
   const name = nameOf(request);
   if (h.name !== undefined && name !== undefined && decodeHeaderValue(h.name) !== name) {
-    return fail(400, StatelessError.HeaderMismatch, `Bad Request: Mcp-Name header differs from the body's ${request.method === 'resources/read' ? 'uri' : 'name'}`);
+    return fail(
+      400,
+      StatelessError.HeaderMismatch,
+      `Bad Request: Mcp-Name header differs from the body's ${request.method === 'resources/read' ? 'uri' : 'name'}`,
+    );
   }
   const level = meta[META.logLevel];
   return {

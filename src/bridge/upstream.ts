@@ -77,7 +77,10 @@ export class Upstream extends EventEmitter<UpstreamEvents> {
   private readyWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
   private fatalMessage?: string;
 
-  constructor(private readonly opts: UpstreamOptions, private readonly log: Logger) {
+  constructor(
+    private readonly opts: UpstreamOptions,
+    private readonly log: Logger,
+  ) {
     super();
   }
 
@@ -137,7 +140,11 @@ export class Upstream extends EventEmitter<UpstreamEvents> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.internal.delete(id);
-        reject(new McpshareError('upstream-timeout', `${method} got no answer from the MCP server within ${Math.round(timeoutMs / 1000)} s`, { context: { method, timeoutMs } }));
+        reject(
+          new McpshareError('upstream-timeout', `${method} got no answer from the MCP server within ${Math.round(timeoutMs / 1000)} s`, {
+            context: { method, timeoutMs },
+          }),
+        );
       }, timeoutMs);
       this.internal.set(id, { resolve, reject, timer });
       const sent = this.child?.send({ jsonrpc: '2.0', id, method, ...(params ? { params } : {}) } as JSONRPCMessage);
@@ -181,9 +188,7 @@ export class Upstream extends EventEmitter<UpstreamEvents> {
       this.notify('notifications/initialized');
       this.state = 'ready';
       this.everReady = true;
-      this.log.info(
-        `MCP server ready: ${result.serverInfo.name} ${result.serverInfo.version ?? ''} (protocol ${result.protocolVersion})`,
-      );
+      this.log.info(`MCP server ready: ${result.serverInfo.name} ${result.serverInfo.version ?? ''} (protocol ${result.protocolVersion})`);
       for (const w of this.readyWaiters.splice(0)) w.resolve();
       this.emit('ready', { restart });
     } catch (err) {

@@ -32,9 +32,13 @@ function launchdLine(s: AutostartStatus): string {
 }
 
 function describe(s: AutostartStatus): string {
-  const lines = [`autostart: ${s.enabled ? 'on' : 'off'}${s.enabled ? ' (the tray starts at login)' : ''}`, `file: ${s.file}${s.enabled ? '' : ' (not there)'}`];
+  const lines = [
+    `autostart: ${s.enabled ? 'on' : 'off'}${s.enabled ? ' (the tray starts at login)' : ''}`,
+    `file: ${s.file}${s.enabled ? '' : ' (not there)'}`,
+  ];
   if (s.foreign) lines.push('warning: that file was not written by "mcpshare autostart" (a server registered as "tray"?); mcpshare leaves it alone');
-  else if (s.enabled && !s.upToDate) lines.push('note: the file differs from what this installation writes (another installation, or edited); "mcpshare autostart on" rewrites it');
+  else if (s.enabled && !s.upToDate)
+    lines.push('note: the file differs from what this installation writes (another installation, or edited); "mcpshare autostart on" rewrites it');
   lines.push(`runs: ${showCommand(s.command)}`);
   return lines.join('\n') + '\n' + launchdLine(s);
 }
@@ -46,7 +50,8 @@ export async function autostartCommand(argv: string[]): Promise<number> {
   if (!['on', 'off', 'status'].includes(action)) throw new McpshareError('usage', `unknown action "${action}": use on, off or status`);
   if (values['no-start'] && action !== 'on') throw new McpshareError('usage', '--no-start goes with "on"');
   const platform = process.env[PLATFORM_OVERRIDE];
-  if (platform !== undefined && platform !== 'linux' && platform !== 'darwin') throw new McpshareError('usage', `${PLATFORM_OVERRIDE} must be "linux" or "darwin", got "${platform}"`);
+  if (platform !== undefined && platform !== 'linux' && platform !== 'darwin')
+    throw new McpshareError('usage', `${PLATFORM_OVERRIDE} must be "linux" or "darwin", got "${platform}"`);
   const opts: AutostartOptions = { platform: (platform as NodeJS.Platform | undefined) ?? process.platform, env: process.env, start: !values['no-start'] };
 
   if (action === 'status') {

@@ -47,7 +47,8 @@ export async function bridgeCommand(argv: string[]): Promise<number> {
     },
     false,
   );
-  if (rest.length === 0) throw new McpshareError('usage', 'no server command given; put it after "--", e.g. mcpshare bridge -- npx -y @modelcontextprotocol/server-memory');
+  if (rest.length === 0)
+    throw new McpshareError('usage', 'no server command given; put it after "--", e.g. mcpshare bridge -- npx -y @modelcontextprotocol/server-memory');
   let env: Record<string, string>;
   try {
     env = parseEnvAssignments(values.env); // its error never repeats the value: it may be a secret

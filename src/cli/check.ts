@@ -49,7 +49,8 @@ export async function checkCommand(argv: string[]): Promise<number> {
   const urls = positionals.filter((p) => /^[a-z]+:\/\//i.test(p));
   if (urls.length && urls.length !== positionals.length) throw new McpshareError('usage', 'give server names or one URL, not both');
   if (urls.length > 1) throw new McpshareError('usage', 'give one URL at a time');
-  if (values.transport !== undefined && values.transport !== 'http' && values.transport !== 'sse') throw new McpshareError('usage', `--transport must be "http" or "sse", got "${values.transport}"`);
+  if (values.transport !== undefined && values.transport !== 'http' && values.transport !== 'sse')
+    throw new McpshareError('usage', `--transport must be "http" or "sse", got "${values.transport}"`);
   if (values.transport && !urls.length) throw new McpshareError('usage', '--transport is for a URL; a registered server knows its transport');
   if (values.watch) {
     if (urls.length) throw new McpshareError('usage', '--watch follows registered servers; give names or nothing');
@@ -104,7 +105,9 @@ async function watch(names: string[], intervalMs: number, timeoutMs: number, jso
     if (json) process.stdout.write(JSON.stringify({ at, name: h.name, state: h.state, previous: prev?.state ?? null, detail: h.detail }) + '\n');
     else process.stdout.write(`${at} ${h.name}: ${prev ? `${prev.state} → ` : ''}${h.state}${h.state === 'up' ? '' : ` (${h.detail})`}\n`);
   });
-  monitor.on('removed', (h) => process.stdout.write(json ? JSON.stringify({ name: h.name, state: 'removed' }) + '\n' : `${h.name}: removed from the registry\n`));
+  monitor.on('removed', (h) =>
+    process.stdout.write(json ? JSON.stringify({ name: h.name, state: 'removed' }) + '\n' : `${h.name}: removed from the registry\n`),
+  );
   monitor.on('error', (err) => process.stderr.write(`check: ${err.message}\n`));
   monitor.start();
   // The monitor's timers do not hold the process: wait for a signal.

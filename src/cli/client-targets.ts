@@ -1,7 +1,26 @@
 import type { ImportOutcome } from '../clients/import.js';
 import type { RevertEntryStatus } from '../clients/revert.js';
-import { CLIENTS, clientByName, clientContext, CLIENT_NAMES, isClientName, type ClientApplyOutcome, type ClientApplyReport, type ClientRevertReport, type McpClient } from '../clients/targets/index.js';
-import { applyClients, importClients, listClients, revertClients, revertEverything, type ClientListing, type ConfigProblem, type ListedStatus } from '../clients/targets/run.js';
+import {
+  CLIENTS,
+  clientByName,
+  clientContext,
+  CLIENT_NAMES,
+  isClientName,
+  type ClientApplyOutcome,
+  type ClientApplyReport,
+  type ClientRevertReport,
+  type McpClient,
+} from '../clients/targets/index.js';
+import {
+  applyClients,
+  importClients,
+  listClients,
+  revertClients,
+  revertEverything,
+  type ClientListing,
+  type ConfigProblem,
+  type ListedStatus,
+} from '../clients/targets/run.js';
 import { ServerManager } from '../units/manager.js';
 import { userPaths } from '../registry/paths.js';
 import { McpshareError } from '../errors.js';
@@ -85,7 +104,10 @@ export function renderClients(list: ClientListing[], showAll: boolean): string {
       }
       s += `  ${cfg.file}${cfg.scope === 'user' ? '' : ` (${cfg.scope})`}${cfg.servers.length ? '' : ': no MCP servers'}\n`;
       if (cfg.servers.length) {
-        s += table([['    NAME', 'STATUS', 'SERVER'], ...cfg.servers.map((x) => [`    ${x.name}`, STATUS_LABEL[x.status], `${x.what}${x.daemon ? ` (as "${x.daemon}")` : ''}`])]);
+        s += table([
+          ['    NAME', 'STATUS', 'SERVER'],
+          ...cfg.servers.map((x) => [`    ${x.name}`, STATUS_LABEL[x.status], `${x.what}${x.daemon ? ` (as "${x.daemon}")` : ''}`]),
+        ]);
       }
     }
   }
@@ -131,7 +153,8 @@ export function renderApply(r: ClientApplyReport, undo: string): string {
   let s = `${clientByName(r.client).label}: ${r.file}${r.scope === 'user' ? '' : ` (${r.scope})`}\n`;
   if (r.note) s += `${r.note}\n`;
   if (r.outcomes.length) {
-    const label = (x: ClientApplyOutcome) => (r.dryRun && x.status === 'switched' ? 'would switch' : r.dryRun && x.status === 'added' ? 'would add' : APPLY_LABEL[x.status]);
+    const label = (x: ClientApplyOutcome) =>
+      r.dryRun && x.status === 'switched' ? 'would switch' : r.dryRun && x.status === 'added' ? 'would add' : APPLY_LABEL[x.status];
     s += table([['NAME', 'RESULT', 'DETAIL'], ...r.outcomes.map((x) => [x.name, label(x), detail(x)])]);
   }
   for (const x of r.outcomes) for (const w of x.warnings ?? []) s += `warning: ${x.name}: ${w}\n`;
@@ -142,7 +165,10 @@ export function renderApply(r: ClientApplyReport, undo: string): string {
   return s;
 }
 
-export async function applyForClients(values: { client?: string; 'all-clients'?: boolean; project?: string; local?: string; user?: boolean; add?: boolean; 'dry-run'?: boolean; json?: boolean }, names: string[]): Promise<number> {
+export async function applyForClients(
+  values: { client?: string; 'all-clients'?: boolean; project?: string; local?: string; user?: boolean; add?: boolean; 'dry-run'?: boolean; json?: boolean },
+  names: string[],
+): Promise<number> {
   const clients = chosenClients(values);
   noClaudeScopes(values, '--client/--all-clients');
   const env = process.env;
@@ -161,7 +187,9 @@ export async function applyForClients(values: { client?: string; 'all-clients'?:
     out(JSON.stringify({ ...result, ok }, null, 2) + '\n');
     return ok ? 0 : 1;
   }
-  const undo = values['all-clients'] ? 'mcpshare revert --all-clients' : `mcpshare revert --client ${clients[0].name}${values.project !== undefined ? ` --project ${values.project}` : ''}`;
+  const undo = values['all-clients']
+    ? 'mcpshare revert --all-clients'
+    : `mcpshare revert --client ${clients[0].name}${values.project !== undefined ? ` --project ${values.project}` : ''}`;
   result.reports.forEach((r, i) => out(`${i ? '\n' : ''}${renderApply(r, undo)}`));
   for (const s of result.skipped) out(`${s.client}: ${s.reason}\n`);
   printProblems(result.problems);
@@ -182,20 +210,31 @@ const REVERT_LABEL: Record<RevertEntryStatus, string> = {
 
 function renderRevert(r: ClientRevertReport): string {
   let s = `${clientByName(r.client).label}: ${r.file}\n`;
-  if (r.outcomes.length && (r.result === 'reverted' || r.result === 'exact')) s += table([['NAME', 'RESULT'], ...r.outcomes.map((x) => [x.name, REVERT_LABEL[x.status]])]);
+  if (r.outcomes.length && (r.result === 'reverted' || r.result === 'exact'))
+    s += table([['NAME', 'RESULT'], ...r.outcomes.map((x) => [x.name, REVERT_LABEL[x.status]])]);
   s += `${r.message}\n`;
   if (r.savedBefore) s += `the file as it was before this revert: ${r.savedBefore}\n`;
   return s;
 }
 
-export async function revertForClients(values: { client?: string; 'all-clients'?: boolean; project?: string; local?: string; user?: boolean; all?: boolean; 'dry-run'?: boolean; json?: boolean }): Promise<number> {
+export async function revertForClients(values: {
+  client?: string;
+  'all-clients'?: boolean;
+  project?: string;
+  local?: string;
+  user?: boolean;
+  all?: boolean;
+  'dry-run'?: boolean;
+  json?: boolean;
+}): Promise<number> {
   noClaudeScopes(values, '--client/--all-clients');
   const env = process.env;
   const stateDir = userPaths(env).stateDir;
   let reports: ClientRevertReport[];
   if (values['all-clients']) {
     if (values.client !== undefined) throw new McpshareError('usage', 'give --client NAME or --all-clients, not both');
-    if (values.project !== undefined) throw new McpshareError('usage', '--all-clients reverts every apply on record, of every project: give no --project with it');
+    if (values.project !== undefined)
+      throw new McpshareError('usage', '--all-clients reverts every apply on record, of every project: give no --project with it');
     reports = await revertEverything({ stateDir, dryRun: values['dry-run'] });
   } else {
     reports = await revertClients(chosenClients(values), clientContext(env), { stateDir, dryRun: values['dry-run'], all: values.all, project: values.project });
@@ -224,7 +263,18 @@ const IMPORT_LABEL: Record<ImportOutcome['status'], string> = {
 };
 
 export async function importForClients(
-  values: { client?: string; 'all-clients'?: boolean; project?: string; local?: string; user?: boolean; 'dry-run'?: boolean; all?: boolean; 'help-check'?: boolean; 'no-help-check'?: boolean; json?: boolean },
+  values: {
+    client?: string;
+    'all-clients'?: boolean;
+    project?: string;
+    local?: string;
+    user?: boolean;
+    'dry-run'?: boolean;
+    all?: boolean;
+    'help-check'?: boolean;
+    'no-help-check'?: boolean;
+    json?: boolean;
+  },
   names: string[],
 ): Promise<number> {
   const clients = chosenClients(values);
@@ -247,13 +297,24 @@ export async function importForClients(
   for (const [i, r] of reports.entries()) {
     out(`${i ? '\n' : ''}${clientByName(r.client).label}: ${r.file}${r.scope === 'user' ? '' : ` (${r.scope})`}\n`);
     if (!r.outcomes.length) out('no MCP servers\n');
-    else out(table([['NAME', 'RESULT', 'DETAIL'], ...r.outcomes.map((x) => [x.name, IMPORT_LABEL[x.status], x.status === 'already-registered' ? `${x.reason}${x.url ? ` on ${x.url}` : ''}` : `${x.reason}${x.fix ? ` — fix: ${x.fix}` : ''}`])]));
+    else
+      out(
+        table([
+          ['NAME', 'RESULT', 'DETAIL'],
+          ...r.outcomes.map((x) => [
+            x.name,
+            IMPORT_LABEL[x.status],
+            x.status === 'already-registered' ? `${x.reason}${x.url ? ` on ${x.url}` : ''}` : `${x.reason}${x.fix ? ` — fix: ${x.fix}` : ''}`,
+          ]),
+        ]),
+      );
     for (const x of r.outcomes) for (const w of x.warnings ?? []) out(`warning: ${x.name}: ${w}\n`);
   }
   printProblems(problems);
   if (!reports.length && !problems.length) out('no client config with MCP servers found\n');
   if (values['dry-run']) out('dry run: nothing was registered\n');
   const fresh = reports.flatMap((r) => r.outcomes.filter((x) => x.status === 'registered').map((x) => x.name));
-  if (fresh.length) out(`next: mcpshare start ${fresh.join(' ')} && mcpshare apply ${values['all-clients'] ? '--all-clients' : `--client ${clients[0].name}`}\n`);
+  if (fresh.length)
+    out(`next: mcpshare start ${fresh.join(' ')} && mcpshare apply ${values['all-clients'] ? '--all-clients' : `--client ${clients[0].name}`}\n`);
   return ok ? 0 : 1;
 }

@@ -141,7 +141,8 @@ function printApply(r: ApplyReport, target: ConfigTarget): void {
   out(`${describeTarget(target)}\n`);
   if (r.note) out(`${r.note}\n`);
   if (r.outcomes.length) {
-    const label = (x: ApplyOutcome) => (r.dryRun && x.status === 'switched' ? 'would switch' : r.dryRun && x.status === 'added' ? 'would add' : APPLY_LABEL[x.status]);
+    const label = (x: ApplyOutcome) =>
+      r.dryRun && x.status === 'switched' ? 'would switch' : r.dryRun && x.status === 'added' ? 'would add' : APPLY_LABEL[x.status];
     out(table([['NAME', 'RESULT', 'DETAIL'], ...r.outcomes.map((x) => [x.name, label(x), applyDetail(x)])]));
   }
   for (const x of r.outcomes) for (const w of x.warnings ?? []) out(`warning: ${x.name}: ${w}\n`);
@@ -155,7 +156,14 @@ export async function applyCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommandLine(attachLocalDir(argv, true), { ...scopeOptions, 'dry-run': { type: 'boolean' }, add: { type: 'boolean' } });
   if (otherClients(values)) return (await import('./client-targets.js')).applyForClients(values, unique(positionals));
   const target = targetOf(values);
-  const report = await applyConfig({ target, registry: new ServerManager().list(), names: unique(positionals), dryRun: values['dry-run'], add: values.add, backups: backups() });
+  const report = await applyConfig({
+    target,
+    registry: new ServerManager().list(),
+    names: unique(positionals),
+    dryRun: values['dry-run'],
+    add: values.add,
+    backups: backups(),
+  });
   if (values.json) out(JSON.stringify(report, null, 2) + '\n');
   else printApply(report, target);
   return report.ok ? 0 : 1;
@@ -204,7 +212,11 @@ function printRevert(r: RevertReport, target: ConfigTarget, dryRun: boolean): vo
 }
 
 export async function revertCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommandLine(attachLocalDir(argv, false), { ...scopeOptions, 'dry-run': { type: 'boolean' }, all: { type: 'boolean' } }, false);
+  const { values, positionals } = parseCommandLine(
+    attachLocalDir(argv, false),
+    { ...scopeOptions, 'dry-run': { type: 'boolean' }, all: { type: 'boolean' } },
+    false,
+  );
   void positionals;
   if (otherClients(values)) return (await import('./client-targets.js')).revertForClients(values);
   const dryRun = values['dry-run'];
@@ -319,7 +331,16 @@ export async function importCommand(argv: string[]): Promise<number> {
   out(`${describeTarget(target)}\n`);
   if (report.note) out(`${report.note}\n`);
   if (report.outcomes.length) {
-    out(table([['NAME', 'RESULT', 'DETAIL'], ...report.outcomes.map((x) => [x.name, IMPORT_LABEL[x.status], x.status === 'already-registered' ? `${x.reason} on ${x.url}` : `${x.reason}${x.fix ? ` — fix: ${x.fix}` : ''}`])]));
+    out(
+      table([
+        ['NAME', 'RESULT', 'DETAIL'],
+        ...report.outcomes.map((x) => [
+          x.name,
+          IMPORT_LABEL[x.status],
+          x.status === 'already-registered' ? `${x.reason} on ${x.url}` : `${x.reason}${x.fix ? ` — fix: ${x.fix}` : ''}`,
+        ]),
+      ]),
+    );
   }
   for (const x of report.outcomes) for (const w of x.warnings ?? []) out(`warning: ${x.name}: ${w}\n`);
   if (report.dryRun) out('dry run: nothing was registered\n');

@@ -29,7 +29,8 @@ function lifecycle(verb: 'start' | 'stop' | 'restart') {
     // One at a time: systemctl and the supervisor serialise anyway, and the output stays in order.
     for (const name of names) {
       try {
-        const s = verb === 'stop' ? await daemons.stop(name) : verb === 'start' ? await daemons.start(name, { waitMs }) : await daemons.restart(name, { waitMs });
+        const s =
+          verb === 'stop' ? await daemons.stop(name) : verb === 'start' ? await daemons.start(name, { waitMs }) : await daemons.restart(name, { waitMs });
         process.stdout.write(statusLine(s));
         if (!ok(s, verb === 'stop' ? 'stopped' : 'up')) failures++;
       } catch (err) {
@@ -46,7 +47,10 @@ const lifecycleUsage = (verb: string, what: string) => `Usage: mcpshare ${verb} 
 ${what}
 `;
 
-export const startUsage = lifecycleUsage('start', 'Starts the daemons (clearing a crash loop) and waits up to --wait seconds (default 30) until each is up.\nExit status 1 when one is not up by then; its log path is printed.');
+export const startUsage = lifecycleUsage(
+  'start',
+  'Starts the daemons (clearing a crash loop) and waits up to --wait seconds (default 30) until each is up.\nExit status 1 when one is not up by then; its log path is printed.',
+);
 export const stopUsage = lifecycleUsage('stop', 'Stops the daemons. They start again at the next login; "mcpshare remove" deletes one for good.');
 export const restartUsage = lifecycleUsage('restart', 'Restarts the daemons (clients keep their configuration; they reconnect to the new process).');
 export const startCommand = lifecycle('start');

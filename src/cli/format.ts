@@ -7,7 +7,16 @@ export function statusTable(rows: ServerStatus[]): string {
   if (rows.length === 0) return 'No servers registered yet. Add one with: mcpshare add NAME -- COMMAND [ARGS...]\n';
   return table([
     ['NAME', 'KIND', 'URL', 'STATE', 'RESTARTS', 'PID', 'RSS', 'SESSIONS'],
-    ...rows.map((s) => [s.name, s.kind, s.url, s.state, String(s.restarts), s.pid ? String(s.pid) : '-', mb(s.rssBytes), s.sessions === null ? '-' : String(s.sessions)]),
+    ...rows.map((s) => [
+      s.name,
+      s.kind,
+      s.url,
+      s.state,
+      String(s.restarts),
+      s.pid ? String(s.pid) : '-',
+      mb(s.rssBytes),
+      s.sessions === null ? '-' : String(s.sessions),
+    ]),
   ]);
 }
 

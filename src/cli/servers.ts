@@ -76,10 +76,12 @@ export async function addCommand(argv: string[]): Promise<number> {
   const [name, ...extra] = positionals;
   if (!name) throw new McpshareError('usage', 'give the server a NAME, e.g. mcpshare add memory -- npx -y @modelcontextprotocol/server-memory');
   if (extra.length) throw new McpshareError('usage', `unexpected "${extra[0]}": put the server's command after "--"`);
-  if (rest.length === 0) throw new McpshareError('usage', `no command given; put it after "--", e.g. mcpshare add ${name} -- npx -y @modelcontextprotocol/server-memory`);
+  if (rest.length === 0)
+    throw new McpshareError('usage', `no command given; put it after "--", e.g. mcpshare add ${name} -- npx -y @modelcontextprotocol/server-memory`);
   const native = values.native;
   if (native !== undefined && native !== 'http' && native !== 'sse') throw new McpshareError('usage', `--native must be "http" or "sse", got "${native}"`);
-  if (native && values.port === undefined) throw new McpshareError('usage', '--native needs --port N: the same port the command line tells the server to listen on');
+  if (native && values.port === undefined)
+    throw new McpshareError('usage', '--native needs --port N: the same port the command line tells the server to listen on');
   if (values.path !== undefined && !native) throw new McpshareError('usage', '--path is only for --native servers (a bridge serves /mcp and /sse)');
   const manager = new ServerManager();
   const { entry, warnings } = await manager.add({

@@ -28,7 +28,17 @@ The tray's log: ~/.local/state/mcpshare/logs/tray.log (macOS: ~/Library/Logs/mcp
 `;
 
 export async function trayCommand(argv: string[]): Promise<number> {
-  const { values } = parseCommandLine(argv, { interval: { type: 'string' }, 'no-start': { type: 'boolean' }, demo: { type: 'boolean' }, quit: { type: 'boolean' }, 'stop-daemons': { type: 'boolean' } }, false);
+  const { values } = parseCommandLine(
+    argv,
+    {
+      interval: { type: 'string' },
+      'no-start': { type: 'boolean' },
+      demo: { type: 'boolean' },
+      quit: { type: 'boolean' },
+      'stop-daemons': { type: 'boolean' },
+    },
+    false,
+  );
   if (values['stop-daemons'] && !values.quit) throw new McpshareError('usage', '--stop-daemons goes with --quit');
   if (values.quit) return quitTray(!!values['stop-daemons']);
   const interval = values.interval === undefined ? 10 : Number(values.interval);

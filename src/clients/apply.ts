@@ -141,15 +141,27 @@ export function triage(
     const reg = registry.get(name);
     if (!Object.prototype.hasOwnProperty.call(servers, name)) {
       if (add && reg) continue; // one to add
-      outcomes.push({ name, status: 'not-in-config', failed: true, reason: add ? 'no entry of that name in this config, and no server of that name is registered to add' : 'no entry of that name in this config' });
+      outcomes.push({
+        name,
+        status: 'not-in-config',
+        failed: true,
+        reason: add ? 'no entry of that name in this config, and no server of that name is registered to add' : 'no entry of that name in this config',
+      });
       continue;
     }
     const value = servers[name];
     const remote = asRemote(value);
     if (remote) {
-      if (reg && pointsAt(remote, reg)) outcomes.push({ name, status: 'already-shared', failed: false, url: showUrl(remote.url), transport: remote.type as ClientTransport });
+      if (reg && pointsAt(remote, reg))
+        outcomes.push({ name, status: 'already-shared', failed: false, url: showUrl(remote.url), transport: remote.type as ClientTransport });
       else if (reg && looksLikeOurs(remote)) candidates.push({ name, entry: reg, target: { url: clientUrl(reg), transport: reg.transport } });
-      else if (reg) outcomes.push({ name, status: 'left', failed: asked, reason: `a remote entry (${showUrl(remote.url)}) that is not the registered daemon ${clientUrl(reg)}; left as it is` });
+      else if (reg)
+        outcomes.push({
+          name,
+          status: 'left',
+          failed: asked,
+          reason: `a remote entry (${showUrl(remote.url)}) that is not the registered daemon ${clientUrl(reg)}; left as it is`,
+        });
       else outcomes.push({ name, status: 'remote', failed: asked, reason: `already a remote server (${remote.type} ${showUrl(remote.url)})` });
       continue;
     }
@@ -170,7 +182,10 @@ export function triage(
         status: 'not-shared',
         failed: asked,
         reason: verdict.verdict === 'shareable' ? `${verdict.reason}, but not registered with mcpshare` : 'not registered with mcpshare',
-        fix: verdict.verdict === 'shareable' ? 'mcpshare import, then mcpshare start' : `if it keeps no per-session state: mcpshare add ${name} -- ${showCommand(command, args)}`,
+        fix:
+          verdict.verdict === 'shareable'
+            ? 'mcpshare import, then mcpshare start'
+            : `if it keeps no per-session state: mcpshare add ${name} -- ${showCommand(command, args)}`,
       });
       continue;
     }
@@ -209,7 +224,11 @@ export function judge(c: Candidate, result: ProbeResult): ApplyOutcome {
  * daemon (then it is 'already-shared' under that name: two names for one server would only double
  * its tools). Pure, like triage().
  */
-export function additions(servers: Record<string, unknown>, registry: ReadonlyMap<string, ServerEntry>, names: readonly string[] | undefined): { outcomes: ApplyOutcome[]; candidates: Candidate[] } {
+export function additions(
+  servers: Record<string, unknown>,
+  registry: ReadonlyMap<string, ServerEntry>,
+  names: readonly string[] | undefined,
+): { outcomes: ApplyOutcome[]; candidates: Candidate[] } {
   const outcomes: ApplyOutcome[] = [];
   const candidates: Candidate[] = [];
   const wanted = names?.length ? [...new Set(names)].map((n) => registry.get(n)).filter((e): e is ServerEntry => !!e) : [...registry.values()];
@@ -221,7 +240,14 @@ export function additions(servers: Record<string, unknown>, registry: ReadonlyMa
     });
     if (other) {
       const remote = asRemote(other[1])!;
-      outcomes.push({ name: reg.name, status: 'already-shared', failed: false, url: showUrl(remote.url), transport: remote.type as ClientTransport, reason: `the entry "${other[0]}" already points at its daemon` });
+      outcomes.push({
+        name: reg.name,
+        status: 'already-shared',
+        failed: false,
+        url: showUrl(remote.url),
+        transport: remote.type as ClientTransport,
+        reason: `the entry "${other[0]}" already points at its daemon`,
+      });
       continue;
     }
     candidates.push({ name: reg.name, entry: reg, target: { url: clientUrl(reg), transport: reg.transport } });
@@ -281,7 +307,8 @@ export function planEdits(
     changes.push({ name, before: servers[name], beforeText: text.slice(member.valueStart, member.valueEnd), after });
   }
   if (added.size) {
-    for (const name of added.keys()) if (Object.prototype.hasOwnProperty.call(servers, name)) throw new Error(`internal: entry "${name}" to add is in the config already`);
+    for (const name of added.keys())
+      if (Object.prototype.hasOwnProperty.call(servers, name)) throw new Error(`internal: entry "${name}" to add is in the config already`);
     splices.push(insertMembers(text, section, [...added]));
     changes.push(...addedChanges);
   }
@@ -357,7 +384,12 @@ export async function applyConfig(o: ApplyOptions): Promise<ApplyReport> {
   const base = { file: target.file, scope: target.scope, projectKey: target.projectKey, exists: cfg.exists, dryRun: !!o.dryRun, wrote: false };
   if ((!cfg.exists || !cfg.servers) && !o.add) {
     // Without --add, apply only replaces entries that are there: it never creates the file or the nesting.
-    const outcomes = (o.names ?? []).map((name): ApplyOutcome => ({ name, status: 'not-in-config', failed: true, reason: 'no entry of that name in this config' }));
+    const outcomes = (o.names ?? []).map((name): ApplyOutcome => ({
+      name,
+      status: 'not-in-config',
+      failed: true,
+      reason: 'no entry of that name in this config',
+    }));
     const local = localStdioServers(target, o.localScope === undefined && target.scope === 'project' ? localTarget(target.dir) : o.localScope);
     const note = local
       ? `${!cfg.exists ? `${target.file} does not exist` : missingSection(target)}: nothing to rewrite. ${localHint(local, 'apply')}`
@@ -369,8 +401,10 @@ export async function applyConfig(o: ApplyOptions): Promise<ApplyReport> {
     return { ...base, outcomes, note, localServers: local?.names, ok: outcomes.length === 0 };
   }
   if (o.add) {
-    if (cfg.exists) checkSectionPath(target, cfg.text); // e.g. "projects" that is not an object: reported, never touched
-    else if (!existsSync(dirname(target.file))) throw configError(`${dirname(target.file)} does not exist, so ${target.file} cannot be created`, target.file, 'unreadable');
+    if (cfg.exists)
+      checkSectionPath(target, cfg.text); // e.g. "projects" that is not an object: reported, never touched
+    else if (!existsSync(dirname(target.file)))
+      throw configError(`${dirname(target.file)} does not exist, so ${target.file} cannot be created`, target.file, 'unreadable');
   }
 
   const servers = cfg.servers ?? {};
@@ -384,7 +418,14 @@ export async function applyConfig(o: ApplyOptions): Promise<ApplyReport> {
       return await probe(c.target, o.probeOptions);
     } catch (err) {
       // The probe promises never to throw; if it does anyway, the entry is left, not the whole run.
-      return { url: c.target.url, transport: c.target.transport, ok: false, diagnosis: 'refused', latencyMs: 0, message: `the probe failed: ${(err as Error).message}` };
+      return {
+        url: c.target.url,
+        transport: c.target.transport,
+        ok: false,
+        diagnosis: 'refused',
+        latencyMs: 0,
+        message: `the probe failed: ${(err as Error).message}`,
+      };
     }
   };
   const [judged, judgedAdds] = await Promise.all([
@@ -398,8 +439,12 @@ export async function applyConfig(o: ApplyOptions): Promise<ApplyReport> {
     Promise.all(extra.candidates.map(async (c) => judgeAddition(c, await handshake(c), named.has(c.name)))),
   ]);
   const all = order([...outcomes, ...judged, ...extra.outcomes, ...judgedAdds], servers, o.names, o.registry);
-  const switching = new Map(candidates.filter((c) => judged.find((j) => j.name === c.name)?.status === 'switched').map((c) => [c.name, sharedValue(c.entry) as unknown]));
-  const adding = new Map(extra.candidates.filter((c) => judgedAdds.find((j) => j.name === c.name)?.status === 'added').map((c) => [c.name, sharedValue(c.entry) as unknown]));
+  const switching = new Map(
+    candidates.filter((c) => judged.find((j) => j.name === c.name)?.status === 'switched').map((c) => [c.name, sharedValue(c.entry) as unknown]),
+  );
+  const adding = new Map(
+    extra.candidates.filter((c) => judgedAdds.find((j) => j.name === c.name)?.status === 'added').map((c) => [c.name, sharedValue(c.entry) as unknown]),
+  );
   const ok = (list: ApplyOutcome[]) => !list.some((x) => x.failed);
   const nothingNote = () =>
     !o.add || adding.size || (cfg.exists && cfg.servers)
@@ -478,7 +523,9 @@ export function envWarnings(value: unknown, entry: ServerEntry): string[] | unde
     // an unreadable env file is the daemon's problem, reported by status
   }
   const missing = keys.filter((k) => !(k in have));
-  return missing.length ? [`the entry set ${missing.join(', ')}, which the daemon's env file lacks; add them with "mcpshare edit ${entry.name} --env KEY=VALUE"`] : undefined;
+  return missing.length
+    ? [`the entry set ${missing.join(', ')}, which the daemon's env file lacks; add them with "mcpshare edit ${entry.name} --env KEY=VALUE"`]
+    : undefined;
 }
 
 /** Outcomes in config order, then the additions in registry order (named ones in the order given). */

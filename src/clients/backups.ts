@@ -81,7 +81,10 @@ export class BackupStore {
   /** One directory per config file: a readable tail of its path plus a hash (two files never share one). */
   dirFor(file: string): string {
     const hash = createHash('sha256').update(file).digest('hex').slice(0, 12);
-    const tail = file.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^_+/, '').slice(-60);
+    const tail = file
+      .replace(/[^A-Za-z0-9._-]+/g, '_')
+      .replace(/^_+/, '')
+      .slice(-60);
     return join(this.root, `${tail}-${hash}`);
   }
 
@@ -121,7 +124,8 @@ export class BackupStore {
     for (const path of this.records(file).reverse()) {
       try {
         const record = JSON.parse(readFileSync(path, 'utf8')) as ApplyRecord;
-        if (record.version === 1 && !record.revertedAt && Array.isArray(record.changes) && sameSection(record.section ?? DEFAULT_SECTION, section)) return { path, record };
+        if (record.version === 1 && !record.revertedAt && Array.isArray(record.changes) && sameSection(record.section ?? DEFAULT_SECTION, section))
+          return { path, record };
       } catch {
         // a damaged record cannot be used for revert; its full backup is still there
       }

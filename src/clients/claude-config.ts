@@ -164,7 +164,12 @@ export function readConfigText(file: string): string | undefined {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return undefined;
-    throw configError(`${file} cannot be read (${code === 'EACCES' ? 'permission denied' : (err as Error).message}); it was left untouched`, file, 'unreadable', err);
+    throw configError(
+      `${file} cannot be read (${code === 'EACCES' ? 'permission denied' : (err as Error).message}); it was left untouched`,
+      file,
+      'unreadable',
+      err,
+    );
   }
 }
 
@@ -174,7 +179,12 @@ export function serversOf(target: ConfigTarget, text: string): Record<string, un
   try {
     data = parseJson(text);
   } catch (err) {
-    throw configError(`${target.file} is not valid JSON: ${(err as Error).message}; it was left untouched — fix it (or restore a backup) and try again`, target.file, 'corrupt', err);
+    throw configError(
+      `${target.file} is not valid JSON: ${(err as Error).message}; it was left untouched — fix it (or restore a backup) and try again`,
+      target.file,
+      'corrupt',
+      err,
+    );
   }
   if (!isObject(data)) throw configError(`${target.file} is not a JSON object; it was left untouched`, target.file, 'shape');
   let node: unknown = data;

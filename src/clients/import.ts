@@ -6,7 +6,18 @@ import type { ServerEntry } from '../registry/registry.js';
 import { helpFindings, nativeFlagWords, shareabilityOf, type HelpFindings, type HelpOptions } from '../registry/shareability.js';
 import { clientUrl } from '../registry/url.js';
 import type { ServerManager } from '../units/manager.js';
-import { asRemote, asStdio, localHint, localStdioServers, localTarget, missingSection, readConfig, shellWord, targetFlag, type ConfigTarget } from './claude-config.js';
+import {
+  asRemote,
+  asStdio,
+  localHint,
+  localStdioServers,
+  localTarget,
+  missingSection,
+  readConfig,
+  shellWord,
+  targetFlag,
+  type ConfigTarget,
+} from './claude-config.js';
 import { expandDeep } from './expand.js';
 import { sameServer } from './match.js';
 import { findArgSecrets, redactArgs, showCommand, showUrl } from '../util/redact.js';
@@ -166,9 +177,20 @@ export async function importOne(name: string, value: unknown, o: ImportOptions, 
     if (sameServer({ command, args }, existing) && (cwd === undefined || existing.cwd === cwd)) {
       const inUnit = findArgSecrets(existing.args);
       const warnings = inUnit.length
-        ? [`its registered command line carries a secret (${inUnit.join(', ')}), which is in its unit file for others to read: move it to its env file ("mcpshare edit ${name} --env KEY=VALUE") if the server reads it from there, and drop it from the command line ("mcpshare edit ${name} -- …")`]
+        ? [
+            `its registered command line carries a secret (${inUnit.join(', ')}), which is in its unit file for others to read: move it to its env file ("mcpshare edit ${name} --env KEY=VALUE") if the server reads it from there, and drop it from the command line ("mcpshare edit ${name} -- …")`,
+          ]
         : undefined;
-      return { name, status: 'already-registered', failed: false, reason: `already registered (${existing.kind})`, kind: existing.kind, url: clientUrl(existing), command: [existing.command, ...redactArgs(existing.args)], warnings };
+      return {
+        name,
+        status: 'already-registered',
+        failed: false,
+        reason: `already registered (${existing.kind})`,
+        kind: existing.kind,
+        url: clientUrl(existing),
+        command: [existing.command, ...redactArgs(existing.args)],
+        warnings,
+      };
     }
     return {
       name,
@@ -181,7 +203,13 @@ export async function importOne(name: string, value: unknown, o: ImportOptions, 
   try {
     validateName(name);
   } catch (err) {
-    return { name, status: 'failed', failed: true, command: line, reason: `${(err as Error).message}; "apply" switches entries by name, so rename the entry in ${target.file} first` };
+    return {
+      name,
+      status: 'failed',
+      failed: true,
+      command: line,
+      reason: `${(err as Error).message}; "apply" switches entries by name, so rename the entry in ${target.file} first`,
+    };
   }
 
   const secrets = findArgSecrets(args);
@@ -196,8 +224,7 @@ export async function importOne(name: string, value: unknown, o: ImportOptions, 
       command: line,
       envKeys,
       secrets,
-      reason:
-        `its command line carries a secret (${secrets.join(', ')}), and a daemon's command line is written to its unit file, which other users can read; nothing was registered`,
+      reason: `its command line carries a secret (${secrets.join(', ')}), and a daemon's command line is written to its unit file, which other users can read; nothing was registered`,
       fix:
         `put the secret in the entry's "env" (import copies "env" into a 0600 env file only the daemon reads) and take it off "args": enough for a server that reads it from an environment variable` +
         `${secrets.some((x) => /\((?:-e|--env)[ =]/.test(x)) ? ` (for "-e NAME=VALUE" keep just "-e NAME")` : ''}; ` +
@@ -207,7 +234,8 @@ export async function importOne(name: string, value: unknown, o: ImportOptions, 
 
   let help: HelpFindings | undefined;
   if (verdict.verdict === 'unknown') {
-    if (o.helpCheck && o.dryRun) help = { ran: false, refused: true, flags: [], transports: [], native: false, message: 'its --help was not run: nothing is run in a dry run' };
+    if (o.helpCheck && o.dryRun)
+      help = { ran: false, refused: true, flags: [], transports: [], native: false, message: 'its --help was not run: nothing is run in a dry run' };
     else if (o.helpCheck) help = await (o.help ?? helpFindings)(command, args, { env: { ...env, ...vars }, cwd: cwd ?? target.dir, ...o.helpOptions });
     const hint = addCommand(name, line, envKeys, cwd);
     if (!o.all) {
@@ -228,7 +256,16 @@ export async function importOne(name: string, value: unknown, o: ImportOptions, 
   const kind = native ? 'native' : 'bridged';
   const what = verdict.verdict === 'unknown' ? 'not a server mcpshare knows; registered because of --all' : verdict.reason;
   if (o.dryRun) {
-    return { name, status: 'would-register', failed: false, kind, command: native ? withNativeFlags(redactArgs(args), native, 0, command) : line, envKeys, help, reason: `${what}: would register it ${kind} on a free port` };
+    return {
+      name,
+      status: 'would-register',
+      failed: false,
+      kind,
+      command: native ? withNativeFlags(redactArgs(args), native, 0, command) : line,
+      envKeys,
+      help,
+      reason: `${what}: would register it ${kind} on a free port`,
+    };
   }
   try {
     // A native server's port must be on its own command line, so it is chosen here, not by add.
@@ -300,7 +337,9 @@ export function usesRelativePaths(command: string, args: readonly string[]): boo
 
 /** `mcpshare add NAME [--env KEY=…] -- COMMAND ARGS`, quoted for a POSIX shell (values never shown). */
 function addCommand(name: string, line: string[], envKeys: string[], cwd?: string): string {
-  return ['mcpshare add', shellWord(name), ...(cwd ? ['--cwd', shellWord(cwd)] : []), ...envKeys.map((k) => `--env ${k}=…`), '--', ...line.map(shellWord)].join(' ');
+  return ['mcpshare add', shellWord(name), ...(cwd ? ['--cwd', shellWord(cwd)] : []), ...envKeys.map((k) => `--env ${k}=…`), '--', ...line.map(shellWord)].join(
+    ' ',
+  );
 }
 
 /** The next commands to run after an import (for people). */

@@ -220,7 +220,10 @@ export function jsonEqual(a: unknown, b: unknown): boolean {
   }
   const ka = Object.keys(a);
   const kb = Object.keys(b);
-  return ka.length === kb.length && ka.every((k) => Object.prototype.hasOwnProperty.call(b, k) && jsonEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+  return (
+    ka.length === kb.length &&
+    ka.every((k) => Object.prototype.hasOwnProperty.call(b, k) && jsonEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]))
+  );
 }
 
 /** Offset of the `}` that closes the object whose `{` is at `openAt`. */
@@ -281,7 +284,8 @@ export function insertMembers(text: string, path: readonly string[], members: Re
   // Values on one line when the object's last value is a one-line object or array; multi-line otherwise.
   const lastValue = last ? text.slice(last.valueStart, last.valueEnd) : '';
   const oneLineValues = /^[{[]/.test(lastValue) && !/^(\{\s*\}|\[\s*\])$/.test(lastValue) && !lastValue.includes('\n');
-  const render = (k: string, v: unknown) => `${JSON.stringify(k)}${colon}${oneLineValues ? oneLine(v) : JSON.stringify(v, null, unit).replace(/\n/g, `${eol}${indent}`)}`;
+  const render = (k: string, v: unknown) =>
+    `${JSON.stringify(k)}${colon}${oneLineValues ? oneLine(v) : JSON.stringify(v, null, unit).replace(/\n/g, `${eol}${indent}`)}`;
   const body = add.map(([k, v]) => `${indent}${render(k, v)}`).join(`,${eol}`);
   if (last) return { start: last.valueEnd, end: last.valueEnd, text: `,${eol}${body}` };
   return { start: openAt + 1, end: closeAt, text: `${eol}${body}${eol}${lineIndent(text, openAt)}` };

@@ -2,7 +2,18 @@ import { readFileSync, rmSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { isMcpshareError } from '../errors.js';
 import type { BackupStore, ApplyRecord, EntryChange, StoredRecord } from './backups.js';
-import { configError, describeTarget, fileMeta, readConfigText, serversOf, shellWord, withTargetLock, writeConfigText, type ConfigScope, type ConfigTarget } from './claude-config.js';
+import {
+  configError,
+  describeTarget,
+  fileMeta,
+  readConfigText,
+  serversOf,
+  shellWord,
+  withTargetLock,
+  writeConfigText,
+  type ConfigScope,
+  type ConfigTarget,
+} from './claude-config.js';
 import { sectionDiff } from './display.js';
 import { applySplices, jsonEqual, locate, parseJson, removeMembers, renderValueAt, type Splice } from './json-text.js';
 
@@ -79,7 +90,8 @@ export interface RevertOptions {
 export function planRevert(text: string, section: readonly string[], changes: readonly EntryChange[]): { text: string; outcomes: RevertEntryOutcome[] } {
   const data = parseJson(text) as Record<string, unknown>;
   let servers: Record<string, unknown> | undefined = data;
-  for (const key of section) servers = servers && typeof servers[key] === 'object' && servers[key] !== null ? (servers[key] as Record<string, unknown>) : undefined;
+  for (const key of section)
+    servers = servers && typeof servers[key] === 'object' && servers[key] !== null ? (servers[key] as Record<string, unknown>) : undefined;
   const splices: Splice[] = [];
   const outcomes: RevertEntryOutcome[] = [];
   const deleting: string[] = [];
@@ -135,7 +147,8 @@ function emptyNesting(section: readonly string[]): unknown {
 /** The config an apply record is about (scope inferred for records of older versions). */
 export function targetOfRecord(record: ApplyRecord): ConfigTarget {
   const section = record.section ?? ['mcpServers'];
-  const scope: ConfigScope = record.scope ?? (section.length === 3 && section[0] === 'projects' ? 'local' : basename(record.file) === '.mcp.json' ? 'project' : 'user');
+  const scope: ConfigScope =
+    record.scope ?? (section.length === 3 && section[0] === 'projects' ? 'local' : basename(record.file) === '.mcp.json' ? 'project' : 'user');
   if (scope === 'project') return { scope, file: record.file, section, dir: record.dir ?? dirname(record.file), lock: false };
   if (scope === 'local') return { scope, file: record.file, section, dir: record.dir ?? section[1], projectKey: record.projectKey ?? section[1], lock: true };
   return { scope, file: record.file, section, lock: true };
@@ -146,7 +159,17 @@ export async function revertConfig(o: RevertOptions): Promise<RevertReport> {
   const file = target.file;
   // ~/.claude.json holds the user scope and each project's local scope: only this one's applies count.
   const stored = backups.latestUnreverted(file, target.section);
-  if (!stored) return { file, scope: target.scope, projectKey: target.projectKey, result: 'nothing', outcomes: [], wrote: false, message: `nothing to revert: no apply of ${describeTarget(target)} is on record that is not reverted already`, ok: true };
+  if (!stored)
+    return {
+      file,
+      scope: target.scope,
+      projectKey: target.projectKey,
+      result: 'nothing',
+      outcomes: [],
+      wrote: false,
+      message: `nothing to revert: no apply of ${describeTarget(target)} is on record that is not reverted already`,
+      ok: true,
+    };
   return revertRecords(o, [stored]);
 }
 
@@ -168,7 +191,17 @@ export async function revertAll(o: { backups: BackupStore; dryRun?: boolean }): 
     try {
       reports.push(await revertRecords({ target, backups: o.backups, dryRun: o.dryRun }, records));
     } catch (err) {
-      reports.push({ file: target.file, scope: target.scope, projectKey: target.projectKey, result: 'error', outcomes: [], applies: records.length, wrote: false, message: (err as Error).message, ok: false });
+      reports.push({
+        file: target.file,
+        scope: target.scope,
+        projectKey: target.projectKey,
+        result: 'error',
+        outcomes: [],
+        applies: records.length,
+        wrote: false,
+        message: (err as Error).message,
+        ok: false,
+      });
     }
   }
   return reports;
@@ -189,14 +222,29 @@ async function revertRecords(o: RevertOptions, records: StoredRecord[]): Promise
       if (created) {
         // The apply created it; it is gone again, as before the apply.
         if (!o.dryRun) markAll();
-        return { ...base, result: 'reverted', outcomes: [], wrote: false, message: `${file} no longer exists, as before the apply that created it: nothing to do`, ok: true };
+        return {
+          ...base,
+          result: 'reverted',
+          outcomes: [],
+          wrote: false,
+          message: `${file} no longer exists, as before the apply that created it: nothing to do`,
+          ok: true,
+        };
       }
-      return { ...base, result: 'missing-file', outcomes: [], wrote: false, message: `${file} no longer exists, so nothing was restored; the copy taken before the apply is ${backup}`, ok: false };
+      return {
+        ...base,
+        result: 'missing-file',
+        outcomes: [],
+        wrote: false,
+        message: `${file} no longer exists, so nothing was restored; the copy taken before the apply is ${backup}`,
+        ok: false,
+      };
     }
     try {
       serversOf(target, text);
     } catch (err) {
-      if (isMcpshareError(err, 'config-corrupt')) return target.scope === 'project' ? restoreWhole(o, records, text, err) : refuseCorrupt(o, records, text, err);
+      if (isMcpshareError(err, 'config-corrupt'))
+        return target.scope === 'project' ? restoreWhole(o, records, text, err) : refuseCorrupt(o, records, text, err);
       throw err; // valid JSON of the wrong shape: reported, never overwritten
     }
     let now = text;
@@ -217,13 +265,31 @@ async function revertRecords(o: RevertOptions, records: StoredRecord[]): Promise
     if (o.dryRun) {
       // The servers object only, every entry's secrets hidden (a restored stdio entry brings its env back).
       const diff = sectionDiff(text, deleteFile ? '' : now, target.section, file, deleteFile ? '/dev/null' : `${file} (after mcpshare revert)`);
-      return { ...base, result: 'reverted', outcomes, wrote: false, deletedFile: deleteFile || undefined, diff, message: summary(outcomes, false, deleteFile ? file : undefined, removedSection), ok: true };
+      return {
+        ...base,
+        result: 'reverted',
+        outcomes,
+        wrote: false,
+        deletedFile: deleteFile || undefined,
+        diff,
+        message: summary(outcomes, false, deleteFile ? file : undefined, removedSection),
+        ok: true,
+      };
     }
     const savedBefore = changed ? backups.save(file, text, 'before-revert') : undefined;
     if (deleteFile) rmSync(file, { force: true });
     else if (changed) writeConfigText(fileMeta(file), now);
     markAll();
-    return { ...base, result: 'reverted', outcomes, savedBefore, wrote: changed, deletedFile: deleteFile || undefined, message: summary(outcomes, true, deleteFile ? file : undefined, removedSection), ok: true };
+    return {
+      ...base,
+      result: 'reverted',
+      outcomes,
+      savedBefore,
+      wrote: changed,
+      deletedFile: deleteFile || undefined,
+      message: summary(outcomes, true, deleteFile ? file : undefined, removedSection),
+      ok: true,
+    };
   };
   // Read, decide and write under Claude Code's lock, so none of its saves lands in between.
   return o.dryRun ? run() : withTargetLock(target, run);
@@ -292,9 +358,23 @@ function restoreWhole(o: RevertOptions, records: StoredRecord[], corrupt: string
   }
   const outcomes = records.flatMap((r) => r.record.changes.map((c): RevertEntryOutcome => ({ name: c.name, status: c.added ? 'deleted' : 'restored' })));
   const why = `${target.file} is not valid JSON (${err.message.replace(/^.*?not valid JSON: /, '').replace(/; it was left untouched.*$/, '')})`;
-  const base = { file: target.file, scope: target.scope, result: 'restored-backup' as const, outcomes, applies: records.length, backup, created, deletedFile: created };
+  const base = {
+    file: target.file,
+    scope: target.scope,
+    result: 'restored-backup' as const,
+    outcomes,
+    applies: records.length,
+    backup,
+    created,
+    deletedFile: created,
+  };
   if (o.dryRun) {
-    return { ...base, wrote: false, message: `${why}: revert would save it aside and ${created ? 'delete it (the apply created it)' : `restore the whole backup ${backup}`}`, ok: true };
+    return {
+      ...base,
+      wrote: false,
+      message: `${why}: revert would save it aside and ${created ? 'delete it (the apply created it)' : `restore the whole backup ${backup}`}`,
+      ok: true,
+    };
   }
   const corruptSavedAs = backups.save(target.file, corrupt, 'corrupt');
   if (created) rmSync(target.file, { force: true });

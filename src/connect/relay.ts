@@ -167,7 +167,10 @@ export class Relay {
     try {
       await this.exchange(m, (reply) => this.write(reply));
     } catch (err) {
-      if (!this.closing) this.opts.log(`could not deliver ${isNotification(m) ? m.method : 'an answer to a server request'}: ${err instanceof Unreachable ? err.message : reason(err)}`);
+      if (!this.closing)
+        this.opts.log(
+          `could not deliver ${isNotification(m) ? m.method : 'an answer to a server request'}: ${err instanceof Unreachable ? err.message : reason(err)}`,
+        );
     }
     if (initialized && !this.streamLoopStarted) {
       this.streamLoopStarted = true;
@@ -215,7 +218,10 @@ export class Relay {
     this.protocolVersion = typeof result.protocolVersion === 'string' ? result.protocolVersion : undefined;
     this.serverCapabilities = (result.capabilities as Capabilities) ?? {};
     if (previous && previous !== sid && this.url) {
-      void this.http.request(this.url, 'DELETE', this.headers('DELETE', previous)).then((res) => res.resume(), () => undefined);
+      void this.http.request(this.url, 'DELETE', this.headers('DELETE', previous)).then(
+        (res) => res.resume(),
+        () => undefined,
+      );
     }
   }
 
@@ -266,7 +272,9 @@ export class Relay {
     const init = this.initializeRequest!;
     const old = this.sessionId;
     if (old !== undefined) {
-      this.opts.log(`session ${short(old)} with ${this.opts.target.label} is gone (${why}; the daemon restarted?): opening a new one with the client's own initialize`);
+      this.opts.log(
+        `session ${short(old)} with ${this.opts.target.label} is gone (${why}; the daemon restarted?): opening a new one with the client's own initialize`,
+      );
       this.sessionId = undefined;
     }
     this.stream?.destroy(); // it belongs to the old session
@@ -286,8 +294,10 @@ export class Relay {
     // Nothing below may fail the restore: the session exists; a step that fails is logged.
     const steps: Array<[string, JSONRPCMessage]> = [];
     if (this.initialized) steps.push(['initialized', { jsonrpc: '2.0', method: 'notifications/initialized' }]);
-    if (this.logLevel) steps.push([`log level ${this.logLevel}`, { jsonrpc: '2.0', id: this.internalId(), method: 'logging/setLevel', params: { level: this.logLevel } }]);
-    for (const uri of this.subscriptions) steps.push([`subscription ${uri}`, { jsonrpc: '2.0', id: this.internalId(), method: 'resources/subscribe', params: { uri } }]);
+    if (this.logLevel)
+      steps.push([`log level ${this.logLevel}`, { jsonrpc: '2.0', id: this.internalId(), method: 'logging/setLevel', params: { level: this.logLevel } }]);
+    for (const uri of this.subscriptions)
+      steps.push([`subscription ${uri}`, { jsonrpc: '2.0', id: this.internalId(), method: 'resources/subscribe', params: { uri } }]);
     for (const [what, message] of steps) {
       try {
         const r = await this.send('POST', JSON.stringify(message), sid);
@@ -366,7 +376,11 @@ export class Relay {
       }
       delay = RETRY_STEP_MS;
       this.stream = res;
-      await readMessages(res, (m) => this.write(m), (junk) => this.junk(junk)).catch(() => undefined);
+      await readMessages(
+        res,
+        (m) => this.write(m),
+        (junk) => this.junk(junk),
+      ).catch(() => undefined);
       if (this.stream === res) this.stream = undefined;
       // The stream ends when the daemon stops or replaces it: pause so a closing daemon is not hammered.
       if (!this.closing) await sleep(RETRY_STEP_MS);

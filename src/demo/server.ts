@@ -13,33 +13,21 @@ const startedAt = Date.now();
 let calls = 0;
 const server = new McpServer({ name: 'mcpshare-demo', version: VERSION }, { capabilities: { logging: {} } });
 
-server.registerTool(
-  'echo',
-  { description: 'Echoes the text back', inputSchema: { text: z.string() } },
-  async ({ text }) => {
-    calls++;
-    return { content: [{ type: 'text', text }] };
-  },
-);
+server.registerTool('echo', { description: 'Echoes the text back', inputSchema: { text: z.string() } }, async ({ text }) => {
+  calls++;
+  return { content: [{ type: 'text', text }] };
+});
 
-server.registerTool(
-  'add',
-  { description: 'Adds two numbers', inputSchema: { a: z.number(), b: z.number() } },
-  async ({ a, b }) => {
-    calls++;
-    return { content: [{ type: 'text', text: String(a + b) }], structuredContent: { sum: a + b } };
-  },
-);
+server.registerTool('add', { description: 'Adds two numbers', inputSchema: { a: z.number(), b: z.number() } }, async ({ a, b }) => {
+  calls++;
+  return { content: [{ type: 'text', text: String(a + b) }], structuredContent: { sum: a + b } };
+});
 
-server.registerTool(
-  'whoami',
-  { description: 'Reports which server process answered: shared sessions all see the same pid' },
-  async () => {
-    calls++;
-    const info = { pid: process.pid, uptimeSec: Math.round((Date.now() - startedAt) / 1000), callsServed: calls };
-    return { content: [{ type: 'text', text: JSON.stringify(info) }], structuredContent: info };
-  },
-);
+server.registerTool('whoami', { description: 'Reports which server process answered: shared sessions all see the same pid' }, async () => {
+  calls++;
+  const info = { pid: process.pid, uptimeSec: Math.round((Date.now() - startedAt) / 1000), callsServed: calls };
+  return { content: [{ type: 'text', text: JSON.stringify(info) }], structuredContent: info };
+});
 
 server.registerTool(
   'countdown',

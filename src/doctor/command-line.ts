@@ -41,9 +41,34 @@ const SCRIPT_LAUNCHERS: Record<string, string> = {
 };
 
 /** Options of the package runners that take a value (so the value is not taken for the package). */
-const RUNNER_VALUE_FLAGS = new Set(['-p', '--package', '-c', '--call', '--from', '--with', '--python', '--index-url', '--cache', '--registry', '--spec', '--userconfig']);
+const RUNNER_VALUE_FLAGS = new Set([
+  '-p',
+  '--package',
+  '-c',
+  '--call',
+  '--from',
+  '--with',
+  '--python',
+  '--index-url',
+  '--cache',
+  '--registry',
+  '--spec',
+  '--userconfig',
+]);
 /** Options of node-like interpreters that take a value. */
-const NODE_VALUE_FLAGS = new Set(['-r', '--require', '--import', '--loader', '--experimental-loader', '-C', '--conditions', '--inspect-port', '--title', '--env-file', '--input-type']);
+const NODE_VALUE_FLAGS = new Set([
+  '-r',
+  '--require',
+  '--import',
+  '--loader',
+  '--experimental-loader',
+  '-C',
+  '--conditions',
+  '--inspect-port',
+  '--title',
+  '--env-file',
+  '--input-type',
+]);
 const PYTHON_VALUE_FLAGS = new Set(['-X', '-W', '--check-hash-based-pycs']);
 
 /** `sh -c CMD` (also `bash -lc`): the option that makes a shell run one command string. */

@@ -86,7 +86,50 @@ export const MCP_NAME = /(^|[^a-z0-9])mcp([^a-z0-9]|$)|modelcontextprotocol|fast
 /** An `mcp` subcommand: `mcp`, `experimental:mcp`, `mcp-server`, `serve-mcp` (a word, not a file). */
 const MCP_SUBCOMMAND = /^[\w:-]*(^|[:_-])mcp([:_-][\w:-]*)?$/i;
 /** Tools that take `mcp` as an argument without being a server (`grep mcp`, `vim mcp-notes`). */
-const TEXT_TOOLS = new Set(['grep', 'egrep', 'fgrep', 'rg', 'ag', 'ack', 'less', 'more', 'most', 'tail', 'head', 'cat', 'bat', 'vi', 'vim', 'nvim', 'nano', 'emacs', 'man', 'find', 'fd', 'git', 'ls', 'echo', 'printf', 'ps', 'pgrep', 'pkill', 'kill', 'watch', 'tee', 'sed', 'awk', 'sort', 'which', 'type', 'strace', 'lsof', 'journalctl', 'systemctl', 'launchctl', 'mcpshare']);
+const TEXT_TOOLS = new Set([
+  'grep',
+  'egrep',
+  'fgrep',
+  'rg',
+  'ag',
+  'ack',
+  'less',
+  'more',
+  'most',
+  'tail',
+  'head',
+  'cat',
+  'bat',
+  'vi',
+  'vim',
+  'nvim',
+  'nano',
+  'emacs',
+  'man',
+  'find',
+  'fd',
+  'git',
+  'ls',
+  'echo',
+  'printf',
+  'ps',
+  'pgrep',
+  'pkill',
+  'kill',
+  'watch',
+  'tee',
+  'sed',
+  'awk',
+  'sort',
+  'which',
+  'type',
+  'strace',
+  'lsof',
+  'journalctl',
+  'systemctl',
+  'launchctl',
+  'mcpshare',
+]);
 
 /** Clients by program name; the label is what people call them. */
 const CLIENTS: ReadonlyArray<[RegExp, string]> = [
@@ -217,7 +260,17 @@ export function detect(snapshot: ProcessSnapshot, opts: DetectOptions = {}): Det
     const pids = subtree(pid);
     for (const q of pids) claimed.add(q);
     const own = nodes.get(pid)!.p.rssBytes;
-    shared.push({ pid, kind, name, port, command, key: command.length ? normaliseCommand(command) : null, ownRssBytes: own, serverRssBytes: rss(pids) - own, pids });
+    shared.push({
+      pid,
+      kind,
+      name,
+      port,
+      command,
+      key: command.length ? normaliseCommand(command) : null,
+      ownRssBytes: own,
+      serverRssBytes: rss(pids) - own,
+      pids,
+    });
   };
   for (const n of nodes.values()) {
     const ms = n.mcpshare;
@@ -226,7 +279,13 @@ export function detect(snapshot: ProcessSnapshot, opts: DetectOptions = {}): Det
       const dash = ms.args.indexOf('--');
       const port = Number(optionValue(ms.args, '--port'));
       // --port 0 lets the OS choose: the command line does not say which port that was.
-      share(n.p.pid, 'bridge', registered.get(n.p.pid)?.name ?? optionValue(ms.args, '--name') ?? null, Number.isInteger(port) && port > 0 ? port : null, dash >= 0 ? ms.args.slice(dash + 1) : []);
+      share(
+        n.p.pid,
+        'bridge',
+        registered.get(n.p.pid)?.name ?? optionValue(ms.args, '--name') ?? null,
+        Number.isInteger(port) && port > 0 ? port : null,
+        dash >= 0 ? ms.args.slice(dash + 1) : [],
+      );
     } else if (ms.sub === 'demo') {
       const port = Number(optionValue(ms.args, '--port') ?? 8000);
       share(n.p.pid, 'demo', 'mcpshare-demo', Number.isInteger(port) && port > 0 ? port : null, []);

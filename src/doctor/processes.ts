@@ -93,9 +93,24 @@ export function scanProc(root = '/proc'): ProcessSnapshot {
     const cmdline = readOrUndefined(`${root}/${entry}/cmdline`);
     const status = readOrUndefined(`${root}/${entry}/status`);
     if (cmdline === undefined || status === undefined) unreadable++;
-    processes.push({ pid: Number(entry), ppid: parsed.ppid, pgid: parsed.pgid, name: parsed.name, argv: cmdline ? parseCmdline(cmdline) : [], rssBytes: status ? parseStatusRss(status) : 0 });
+    processes.push({
+      pid: Number(entry),
+      ppid: parsed.ppid,
+      pgid: parsed.pgid,
+      name: parsed.name,
+      argv: cmdline ? parseCmdline(cmdline) : [],
+      rssBytes: status ? parseStatusRss(status) : 0,
+    });
   }
-  return { source: 'proc', processes, unreadable, durationMs: performance.now() - t0, takenAt: new Date().toISOString(), selfPid: process.pid, lossyArgv: false };
+  return {
+    source: 'proc',
+    processes,
+    unreadable,
+    durationMs: performance.now() - t0,
+    takenAt: new Date().toISOString(),
+    selfPid: process.pid,
+    lossyArgv: false,
+  };
 }
 
 /** The `ps` call scanPs makes: every process, unlimited width, RSS in KiB, the full command last. */
@@ -131,7 +146,15 @@ export function scanPs(): Promise<ProcessSnapshot> {
       // ps exits 1 on some systems when a listed process vanished; its output is still good.
       if (err && !stdout) return reject(new McpshareError('process-scan', `ps ${PS_ARGS.join(' ')} failed: ${err.message}`, { cause: err }));
       const { processes, unparsed } = parsePsOutput(stdout);
-      resolve({ source: 'ps', processes, unreadable: unparsed, durationMs: performance.now() - t0, takenAt: new Date().toISOString(), selfPid: process.pid, lossyArgv: true });
+      resolve({
+        source: 'ps',
+        processes,
+        unreadable: unparsed,
+        durationMs: performance.now() - t0,
+        takenAt: new Date().toISOString(),
+        selfPid: process.pid,
+        lossyArgv: true,
+      });
     });
   });
 }

@@ -22,7 +22,9 @@ export function renderDoctor(r: DoctorReport): string {
     out.push(`No per-session MCP server processes found (${scanned}).\n`);
   } else {
     const t = r.totals;
-    out.push(`${plural(t.copies, 'copy', 'copies')} of ${plural(t.servers, 'MCP server')} running in ${plural(t.sessions, 'client session')} (${scanned}).\n\n`);
+    out.push(
+      `${plural(t.copies, 'copy', 'copies')} of ${plural(t.servers, 'MCP server')} running in ${plural(t.sessions, 'client session')} (${scanned}).\n\n`,
+    );
     out.push(table([['SERVER', 'SHARING', 'COPIES', 'SESSIONS', 'TOTAL', 'PER COPY', 'MIN–MAX', 'SHARED', 'SAVES NOW', 'COMMAND'], ...r.groups.map(groupRow)]));
     const verdict =
       t.savedBytes >= 0
@@ -34,7 +36,18 @@ export function renderDoctor(r: DoctorReport): string {
     out.push(`\nProjection for N concurrent sessions, from the measured mean RSS per copy:\n`);
     const withUnknown = r.groups.some((g) => g.verdict === 'unknown');
     const head = ['SESSIONS', 'ONE COPY PER SESSION', 'SHARED', 'SAVED', ...(withUnknown ? ['SAVED IF UNKNOWN ARE SHAREABLE'] : [])];
-    out.push(table([head, ...r.projection.map((p) => [String(p.sessions), size(p.perSessionBytes), size(p.sharedBytes), size(p.savedBytes), ...(withUnknown ? [size(p.savedIfUnknownShareableBytes)] : [])])]));
+    out.push(
+      table([
+        head,
+        ...r.projection.map((p) => [
+          String(p.sessions),
+          size(p.perSessionBytes),
+          size(p.sharedBytes),
+          size(p.savedBytes),
+          ...(withUnknown ? [size(p.savedIfUnknownShareableBytes)] : []),
+        ]),
+      ]),
+    );
     if (r.breakEvenSessions !== null) out.push(`Sharing pays from ${plural(r.breakEvenSessions, 'concurrent session')} on.\n`);
 
     const perSession = r.groups.filter((g) => g.verdict === 'per-session');
@@ -57,7 +70,15 @@ export function renderDoctor(r: DoctorReport): string {
     out.push(
       table([
         ['NAME', 'KIND', 'PID', 'PORT', 'OWN RSS', 'SERVER RSS', 'COMMAND'],
-        ...r.shared.map((s) => [s.name ?? '-', s.kind, String(s.pid), s.port === null ? '-' : String(s.port), size(s.ownRssBytes), size(s.serverRssBytes), s.command || '-']),
+        ...r.shared.map((s) => [
+          s.name ?? '-',
+          s.kind,
+          String(s.pid),
+          s.port === null ? '-' : String(s.port),
+          size(s.ownRssBytes),
+          size(s.serverRssBytes),
+          s.command || '-',
+        ]),
       ]),
     );
   }

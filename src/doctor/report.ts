@@ -127,9 +127,16 @@ const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
 /** The bridge's cost: the median own RSS of the running mcpshare bridges, else the documented idle RSS. */
 export function bridgeCost(shared: readonly SharedDaemon[]): BridgeCost {
-  const own = shared.filter((s) => s.kind === 'bridge' && s.ownRssBytes > 0).map((s) => s.ownRssBytes).sort((a, b) => a - b);
+  const own = shared
+    .filter((s) => s.kind === 'bridge' && s.ownRssBytes > 0)
+    .map((s) => s.ownRssBytes)
+    .sort((a, b) => a - b);
   if (own.length === 0) {
-    return { bytes: DOCUMENTED_BRIDGE_RSS_BYTES, source: 'documented', detail: 'the idle RSS `npm run bench` measured (README, Performance), as no mcpshare bridge is running to measure' };
+    return {
+      bytes: DOCUMENTED_BRIDGE_RSS_BYTES,
+      source: 'documented',
+      detail: 'the idle RSS `npm run bench` measured (README, Performance), as no mcpshare bridge is running to measure',
+    };
   }
   const mid = own.length >> 1;
   const median = own.length % 2 ? own[mid] : Math.round((own[mid - 1] + own[mid]) / 2);
@@ -198,7 +205,14 @@ export function project(groups: readonly ServerGroup[], bridge: BridgeCost, sess
     const perSession = n * perCopy;
     const shared = sharedOnce + n * (perSessionMean + unknownMean);
     const sharedAll = sharedOnce + unknownOnce + n * perSessionMean;
-    return { sessions: n, perSessionBytes: perSession, sharedBytes: shared, savedBytes: perSession - shared, sharedIfUnknownShareableBytes: sharedAll, savedIfUnknownShareableBytes: perSession - sharedAll };
+    return {
+      sessions: n,
+      perSessionBytes: perSession,
+      sharedBytes: shared,
+      savedBytes: perSession - shared,
+      sharedIfUnknownShareableBytes: sharedAll,
+      savedIfUnknownShareableBytes: perSession - sharedAll,
+    };
   });
 }
 
@@ -241,7 +255,12 @@ function sharedRows(shared: readonly SharedDaemon[]): SharedRow[] {
 }
 
 /** The whole report from one snapshot's detection. */
-export function buildReport(snapshot: ProcessSnapshot, detection: Detection, extraNotes: readonly string[] = [], platform: NodeJS.Platform = process.platform): DoctorReport {
+export function buildReport(
+  snapshot: ProcessSnapshot,
+  detection: Detection,
+  extraNotes: readonly string[] = [],
+  platform: NodeJS.Platform = process.platform,
+): DoctorReport {
   const bridge = bridgeCost(detection.shared);
   const groups = groupInstances(detection, bridge);
   const shareable = groups.filter((g) => g.verdict === 'shareable');
@@ -250,7 +269,10 @@ export function buildReport(snapshot: ProcessSnapshot, detection: Detection, ext
   const sessions = sessionsOf(groups);
   const notes = [...extraNotes];
   const orphans = sum(groups.map((g) => g.withoutSession));
-  if (orphans) notes.push(`${orphans} cop${orphans === 1 ? 'y has' : 'ies have'} no client session (parent is init or a service manager): another tool's daemons, or orphans left by closed sessions`);
+  if (orphans)
+    notes.push(
+      `${orphans} cop${orphans === 1 ? 'y has' : 'ies have'} no client session (parent is init or a service manager): another tool's daemons, or orphans left by closed sessions`,
+    );
   if (snapshot.lossyArgv) notes.push('command lines come from `ps` as space-joined text: an argument containing a space is split');
   if (snapshot.unreadable) notes.push(`${snapshot.unreadable} process(es) could not be read (exited during the scan, or belong to another user)`);
   const rows = sharedRows(detection.shared);
@@ -258,7 +280,12 @@ export function buildReport(snapshot: ProcessSnapshot, detection: Detection, ext
     schema: 1,
     takenAt: snapshot.takenAt,
     platform,
-    scan: { source: snapshot.source, processes: snapshot.processes.length, unreadable: snapshot.unreadable, durationMs: Math.round(snapshot.durationMs * 10) / 10 },
+    scan: {
+      source: snapshot.source,
+      processes: snapshot.processes.length,
+      unreadable: snapshot.unreadable,
+      durationMs: Math.round(snapshot.durationMs * 10) / 10,
+    },
     bridge,
     totals: {
       servers: groups.length,

@@ -30,7 +30,8 @@ export async function checkEntry(entry: ServerEntry, status: ServerStatus | unde
 function adviceFor(entry: ServerEntry, r: ProbeResult, status: ServerStatus | undefined): string | undefined {
   const log = status?.logFile ? `; its log is ${status.logFile}` : '';
   if (r.diagnosis === 'refused') {
-    if (status?.state === 'crash-loop') return `the daemon gave up after ${status.restarts} restarts: read its log (mcpshare logs ${entry.name}), fix the cause, then "mcpshare start ${entry.name}"${log}`;
+    if (status?.state === 'crash-loop')
+      return `the daemon gave up after ${status.restarts} restarts: read its log (mcpshare logs ${entry.name}), fix the cause, then "mcpshare start ${entry.name}"${log}`;
     if (status?.state === 'starting') return `the daemon is still starting; if this lasts, see "mcpshare logs ${entry.name}"${log}`;
     return `the daemon is not running: start it with "mcpshare start ${entry.name}"${log}`;
   }

@@ -38,7 +38,14 @@ export async function probe(target: ProbeTarget, opts: ProbeOptions = {}): Promi
   const first = await handshake(url, target.transport, ctx);
   if (first.ok) {
     await first.session.close();
-    const up = finish({ diagnosis: 'up', server: first.server, protocolVersion: first.protocolVersion, capabilities: first.capabilities, latencyMs: first.latencyMs, message: upMessage(first) });
+    const up = finish({
+      diagnosis: 'up',
+      server: first.server,
+      protocolVersion: first.protocolVersion,
+      capabilities: first.capabilities,
+      latencyMs: first.latencyMs,
+      message: upMessage(first),
+    });
     if (!opts.concurrency) return up;
     const concurrency = await twoSessions(url, target.transport, ctx);
     if (concurrency.ok) return { ...up, concurrency };
@@ -79,7 +86,11 @@ function withPortHolder(r: ProbeResult, url: URL): ProbeResult {
   const holder = portOwner(Number(url.port || 80));
   if (!holder) return r;
   const command = holder.argv.length ? showCommand(holder.argv[0], holder.argv.slice(1)) : '?'; // a secret on its command line stays hidden
-  const out: ProbeResult = { ...r, portHolder: { pid: holder.pid, command }, message: `${r.message} (port ${url.port || 80} is held by pid ${holder.pid}: ${command})` };
+  const out: ProbeResult = {
+    ...r,
+    portHolder: { pid: holder.pid, command },
+    message: `${r.message} (port ${url.port || 80} is held by pid ${holder.pid}: ${command})`,
+  };
   const known = holder.argv.length ? lookupKnown(holder.argv[0], holder.argv.slice(1)) : undefined;
   if (r.diagnosis === 'silent' && known?.native) {
     out.fix = `${known.id} speaks stdio unless told otherwise: start it with "${nativeFlagWords(known.native, url.port || 80).join(' ')}"`;
@@ -166,7 +177,10 @@ function genericFix(d: Diagnosis, url: URL, transport: Transport): string | unde
  */
 async function loopbackAddresses(url: URL, timeoutMs: number): Promise<{ addresses: string[] } | { message: string; fix: string }> {
   if (url.protocol === 'https:') {
-    return { message: `${url.href} uses TLS: mcpshare daemons serve plain HTTP on loopback (the traffic never leaves this machine)`, fix: `use http://localhost:${url.port || '443'}${url.pathname}` };
+    return {
+      message: `${url.href} uses TLS: mcpshare daemons serve plain HTTP on loopback (the traffic never leaves this machine)`,
+      fix: `use http://localhost:${url.port || '443'}${url.pathname}`,
+    };
   }
   if (url.protocol !== 'http:') return { message: `${url.href} is not an http:// URL`, fix: 'use http://localhost:PORT/mcp (or /sse)' };
   const host = url.hostname.replace(/^\[|\]$/g, '');
@@ -174,7 +188,9 @@ async function loopbackAddresses(url: URL, timeoutMs: number): Promise<{ address
   if (isIP(host)) return isLoopbackIp(host) ? { addresses: [host] } : notLoopback(url, host);
   try {
     const found = await withTimeout(lookup(host, { all: true }), timeoutMs, `resolving ${host} took longer than ${timeoutMs} ms`);
-    return found.length && found.every((a) => isLoopbackIp(a.address)) ? { addresses: found.map((a) => a.address) } : notLoopback(url, found.map((a) => a.address).join(', '));
+    return found.length && found.every((a) => isLoopbackIp(a.address))
+      ? { addresses: found.map((a) => a.address) }
+      : notLoopback(url, found.map((a) => a.address).join(', '));
   } catch (err) {
     return { message: `cannot resolve ${host}: ${(err as Error).message}`, fix: `use http://localhost:${url.port || '80'}${url.pathname}` };
   }

@@ -103,9 +103,16 @@ export function singleClient(reason: string, status?: number): Failed {
 export function statusFailure(status: number, what: string): Failed {
   if (status === 404) return { ok: false, diagnosis: 'wrong-path', status, message: `404 Not Found: no ${what} endpoint at this path`, tryOthers: true };
   if (status === 401) return { ok: false, diagnosis: 'http-error', status, message: '401 Unauthorized: the daemon requires a bearer token', tryOthers: false };
-  if (status === 403) return { ok: false, diagnosis: 'http-error', status, message: '403 Forbidden: the daemon refused this Host/Origin or client', tryOthers: false };
+  if (status === 403)
+    return { ok: false, diagnosis: 'http-error', status, message: '403 Forbidden: the daemon refused this Host/Origin or client', tryOthers: false };
   if (status >= 500) return { ok: false, diagnosis: 'http-error', status, message: `HTTP ${status}: the daemon failed while answering`, tryOthers: false };
-  return { ok: false, diagnosis: 'http-error', status, message: `HTTP ${status} at the ${what} endpoint`, tryOthers: status === 405 || status === 400 || status === 406 || status === 415 };
+  return {
+    ok: false,
+    diagnosis: 'http-error',
+    status,
+    message: `HTTP ${status} at the ${what} endpoint`,
+    tryOthers: status === 405 || status === 400 || status === 406 || status === 415,
+  };
 }
 
 /** A failure before any HTTP answer: nothing listens, it never answered, or it is not HTTP. */

@@ -34,7 +34,13 @@ export async function openSseSession(url: URL, ctx: ProbeContext): Promise<Hands
   }
   if (!type.includes('text/event-stream')) {
     const body = await readText(ex.res, ctx.timeoutMs, 4096).catch(() => '');
-    return { ok: false, diagnosis: 'not-mcp', status: ex.status, message: `GET answered ${ex.status} with ${type || 'no content type'}${body ? ` ("${snippet(body)}")` : ''}, not an event stream`, tryOthers: true };
+    return {
+      ok: false,
+      diagnosis: 'not-mcp',
+      status: ex.status,
+      message: `GET answered ${ex.status} with ${type || 'no content type'}${body ? ` ("${snippet(body)}")` : ''}, not an event stream`,
+      tryOthers: true,
+    };
   }
   const stream = new SseReader(ex.res);
   const fail = (message: string, diagnosis: 'not-mcp' | 'timeout' | 'http-error' = 'not-mcp', tryOthers = false): Handshake => {

@@ -27,7 +27,11 @@ const ACCEPT = 'application/json, text/event-stream';
 
 export async function openHttpSession(url: URL, ctx: ProbeContext): Promise<Handshake> {
   const t0 = performance.now();
-  const ex = await exchangeAny(url, { method: 'POST', headers: { 'content-type': 'application/json', accept: ACCEPT }, body: initializeBody(), timeoutMs: ctx.timeoutMs }, ctx.addresses);
+  const ex = await exchangeAny(
+    url,
+    { method: 'POST', headers: { 'content-type': 'application/json', accept: ACCEPT }, body: initializeBody(), timeoutMs: ctx.timeoutMs },
+    ctx.addresses,
+  );
   if (ex.kind !== 'response') return transportFailure(ex);
   const sessionId = headerValue(ex.res, 'mcp-session-id');
   const answer = await readAnswer(ex.res, INIT_ID, ctx.timeoutMs);
@@ -53,11 +57,19 @@ export async function openHttpSession(url: URL, ctx: ProbeContext): Promise<Hand
     latencyMs,
     session: {
       async ping() {
-        const note = await exchangeAny(url, { method: 'POST', headers: { 'content-type': 'application/json', accept: ACCEPT, ...headers() }, body: INITIALIZED_BODY, timeoutMs: ctx.timeoutMs }, ctx.addresses);
+        const note = await exchangeAny(
+          url,
+          { method: 'POST', headers: { 'content-type': 'application/json', accept: ACCEPT, ...headers() }, body: INITIALIZED_BODY, timeoutMs: ctx.timeoutMs },
+          ctx.addresses,
+        );
         if (note.kind !== 'response') return note.message;
         note.res.resume();
         if (note.status >= 300) return `notifications/initialized got HTTP ${note.status}`;
-        const p = await exchangeAny(url, { method: 'POST', headers: { 'content-type': 'application/json', accept: ACCEPT, ...headers() }, body: PING_BODY, timeoutMs: ctx.timeoutMs }, ctx.addresses);
+        const p = await exchangeAny(
+          url,
+          { method: 'POST', headers: { 'content-type': 'application/json', accept: ACCEPT, ...headers() }, body: PING_BODY, timeoutMs: ctx.timeoutMs },
+          ctx.addresses,
+        );
         if (p.kind !== 'response') return p.message;
         const a = await readAnswer(p.res, PING_ID, ctx.timeoutMs);
         if ('failure' in a) return a.failure.message;
@@ -73,7 +85,6 @@ function headerValue(res: IncomingMessage, name: string): string | undefined {
   const v = res.headers[name];
   return Array.isArray(v) ? v[0] : v;
 }
-
 
 /** Reads the JSON-RPC answer with `id` from a JSON body or an event stream, then stops reading. */
 async function readAnswer(res: IncomingMessage, id: number, timeoutMs: number): Promise<{ msg: Record<string, unknown> } | { failure: Failed }> {
@@ -111,7 +122,9 @@ async function readAnswer(res: IncomingMessage, id: number, timeoutMs: number): 
     };
   } catch (err) {
     res.destroy();
-    return { failure: { ok: false, diagnosis: 'timeout', status, message: `answered HTTP ${status}, but not initialize: ${(err as Error).message}`, tryOthers: false } };
+    return {
+      failure: { ok: false, diagnosis: 'timeout', status, message: `answered HTTP ${status}, but not initialize: ${(err as Error).message}`, tryOthers: false },
+    };
   }
 }
 

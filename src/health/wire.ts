@@ -45,7 +45,9 @@ export function exchange(url: URL, init: ExchangeInit): Promise<Exchange> {
       () =>
         done({
           kind: 'silent',
-          message: connected ? `accepted the connection but sent no HTTP answer within ${init.timeoutMs} ms` : `did not accept a connection within ${init.timeoutMs} ms`,
+          message: connected
+            ? `accepted the connection but sent no HTTP answer within ${init.timeoutMs} ms`
+            : `did not accept a connection within ${init.timeoutMs} ms`,
         }),
       init.timeoutMs,
     );

@@ -52,7 +52,12 @@ export const KNOWN_SERVERS: readonly KnownServer[] = [
     reason: 'drives one browser whose tabs and page state belong to a single session',
   },
   { id: 'puppeteer', match: /puppeteer/, sharing: 'stateful', reason: 'drives one browser whose page state belongs to a single session' },
-  { id: 'browserbase', match: /mcp-server-browserbase|@browserbasehq\/mcp/, sharing: 'stateful', reason: 'drives one cloud browser session whose page state belongs to a single session' },
+  {
+    id: 'browserbase',
+    match: /mcp-server-browserbase|@browserbasehq\/mcp/,
+    sharing: 'stateful',
+    reason: 'drives one cloud browser session whose page state belongs to a single session',
+  },
   { id: 'chrome-devtools', match: /chrome-devtools-mcp/, sharing: 'stateful', reason: 'drives one browser whose page state belongs to a single session' },
   {
     id: 'firebase',

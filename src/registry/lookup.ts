@@ -36,6 +36,7 @@ export function lookupEntry(name: string, dir: string = defaultRegistryDir()): S
   if (entry && typeof entry === 'object' && Number.isInteger(entry.port)) return { ...entry, name };
   const names = Object.keys(servers).sort();
   throw new RegistryLookupError(
-    `no server named "${name}" is registered` + (names.length ? ` (registered: ${names.join(', ')})` : ' (none yet: add one with "mcpshare add NAME -- COMMAND")'),
+    `no server named "${name}" is registered` +
+      (names.length ? ` (registered: ${names.join(', ')})` : ' (none yet: add one with "mcpshare add NAME -- COMMAND")'),
   );
 }

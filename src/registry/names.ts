@@ -15,7 +15,8 @@ export function validateName(name: string): string {
     );
   }
   // launchd labels are dev.mcpshare.NAME, and dev.mcpshare.tray is the tray's own LaunchAgent.
-  if (RESERVED.has(name.toLowerCase())) throw new McpshareError('invalid-name', `the server name "${name}" is reserved for mcpshare's own ${RESERVED.get(name.toLowerCase())}; pick another`);
+  if (RESERVED.has(name.toLowerCase()))
+    throw new McpshareError('invalid-name', `the server name "${name}" is reserved for mcpshare's own ${RESERVED.get(name.toLowerCase())}; pick another`);
   return name;
 }
 

@@ -22,7 +22,10 @@ export interface UserPaths {
 export function userPaths(env: NodeJS.ProcessEnv = process.env): UserPaths {
   const home = env.HOME || homedir();
   const config = env.XDG_CONFIG_HOME || join(home, '.config');
-  const state = process.platform === 'darwin' ? join(home, 'Library', 'Application Support', 'mcpshare') : join(env.XDG_STATE_HOME || join(home, '.local', 'state'), 'mcpshare');
+  const state =
+    process.platform === 'darwin'
+      ? join(home, 'Library', 'Application Support', 'mcpshare')
+      : join(env.XDG_STATE_HOME || join(home, '.local', 'state'), 'mcpshare');
   return {
     home,
     secretsDir: join(config, 'mcp'),

@@ -38,7 +38,8 @@ export async function allocatePort(taken: ReadonlySet<number>, range: { first: n
 /** Checks a port the user chose: not another server's, and not in use by another program. */
 export async function checkChosenPort(port: number, owners: ReadonlyMap<number, string>, self?: string): Promise<void> {
   const owner = owners.get(port);
-  if (owner !== undefined && owner !== self) throw new McpshareError('port-taken', `port ${port} is already used by the registered server "${owner}"`, { context: { port, owner } });
+  if (owner !== undefined && owner !== self)
+    throw new McpshareError('port-taken', `port ${port} is already used by the registered server "${owner}"`, { context: { port, owner } });
   if (owner === self && self !== undefined) return; // its own port; it may be listening right now
   if (!(await isPortFree(port))) {
     throw new McpshareError(

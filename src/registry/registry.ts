@@ -96,7 +96,8 @@ export class Registry {
     const names = this.list().map((e) => e.name);
     throw new McpshareError(
       'unknown-server',
-      `no server named "${name}" is registered` + (names.length ? ` (registered: ${names.join(', ')})` : ' (none yet: add one with "mcpshare add NAME -- COMMAND")'),
+      `no server named "${name}" is registered` +
+        (names.length ? ` (registered: ${names.join(', ')})` : ' (none yet: add one with "mcpshare add NAME -- COMMAND")'),
       { context: { name } },
     );
   }
@@ -105,7 +106,11 @@ export class Registry {
     validateName(entry.name);
     const store = this.read();
     if (store.servers[entry.name]) {
-      throw new McpshareError('duplicate-server', `a server named "${entry.name}" is already registered; use "mcpshare edit ${entry.name}" or remove it first`, { context: { name: entry.name } });
+      throw new McpshareError(
+        'duplicate-server',
+        `a server named "${entry.name}" is already registered; use "mcpshare edit ${entry.name}" or remove it first`,
+        { context: { name: entry.name } },
+      );
     }
     store.servers[entry.name] = entry;
     this.write(store);
@@ -140,9 +145,13 @@ export class Registry {
     }
     const store = raw as Partial<Store>;
     if (store.servers !== undefined && (typeof store.servers !== 'object' || store.servers === null || Array.isArray(store.servers))) {
-      throw new McpshareError('registry-invalid', `${this.conf.path}: "servers" is not an object; the file was left as is — fix it or restore ${this.conf.path}.bak`, {
-        context: { file: this.conf.path },
-      });
+      throw new McpshareError(
+        'registry-invalid',
+        `${this.conf.path}: "servers" is not an object; the file was left as is — fix it or restore ${this.conf.path}.bak`,
+        {
+          context: { file: this.conf.path },
+        },
+      );
     }
     // Every entry checked on every read: a hand edit is reported naming the field, before anything acts on it.
     return { version: 1, servers: validServers(store.servers ?? {}, this.conf.path) };
@@ -158,5 +167,8 @@ export class Registry {
 function corrupt(err: unknown, path: string): McpshareError<'registry-unreadable'> {
   const e = err as Error;
   const what = e.name === 'SyntaxError' ? `is not valid JSON (${e.message})` : `cannot be read (${e.message})`;
-  return new McpshareError('registry-unreadable', `${path} ${what}; it was left untouched — fix it, or restore ${path}.bak if it exists`, { cause: err, context: { file: path } });
+  return new McpshareError('registry-unreadable', `${path} ${what}; it was left untouched — fix it, or restore ${path}.bak if it exists`, {
+    cause: err,
+    context: { file: path },
+  });
 }

@@ -11,7 +11,10 @@ import { writeFileAtomic } from '../util/atomic.js';
 export function writeEnvFile(path: string, env: Record<string, string>): void {
   for (const [k, v] of Object.entries(env)) {
     // systemd's EnvironmentFile= and `sh -c '. FILE'` would each read a newline differently.
-    if (/[\r\n\0]/.test(v)) throw new Error(`the value of ${k} contains a line break or NUL byte, which env files cannot carry the same way to systemd, launchd and the bridge; put it on one line`);
+    if (/[\r\n\0]/.test(v))
+      throw new Error(
+        `the value of ${k} contains a line break or NUL byte, which env files cannot carry the same way to systemd, launchd and the bridge; put it on one line`,
+      );
   }
   const dir = dirname(path);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -39,7 +42,8 @@ export function parseEnvAssignments(list: readonly string[] | undefined): Record
   const env: Record<string, string> = {};
   for (const kv of list ?? []) {
     const eq = kv.indexOf('=');
-    if (eq <= 0 || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(kv.slice(0, eq))) throw new Error(`--env expects KEY=VALUE with a shell-style KEY, got "${kv.split('=')[0]}=…"`);
+    if (eq <= 0 || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(kv.slice(0, eq)))
+      throw new Error(`--env expects KEY=VALUE with a shell-style KEY, got "${kv.split('=')[0]}=…"`);
     env[kv.slice(0, eq)] = kv.slice(eq + 1);
   }
   return env;

@@ -128,7 +128,11 @@ const firstWord = (args: readonly string[]) => args.find((a) => !a.startsWith('-
 
 /** `/usr/bin/python3.12` → `python`, `node.exe` → `node`. */
 function programName(command: string): string {
-  const base = command.split(/[\\/]/).pop()!.toLowerCase().replace(/\.(?:exe|cmd|bat|ps1)$/, '');
+  const base = command
+    .split(/[\\/]/)
+    .pop()!
+    .toLowerCase()
+    .replace(/\.(?:exe|cmd|bat|ps1)$/, '');
   return /^python[0-9.]*$/.test(base) ? 'python' : /^pypy[0-9.]*$/.test(base) ? 'pypy' : base;
 }
 
@@ -155,7 +159,8 @@ export function whyNotRun(command: string, args: readonly string[]): string | un
     rest = rest.slice(i + 1);
   }
   if (name === 'sudo' || name === 'doas' || name === 'su') return `it runs as another user through ${name}`;
-  if (SHELLS.has(name) && rest.some((a) => /^-[A-Za-z]*c[A-Za-z]*$/.test(a) || a === '--command')) return `it is a shell given a command string (${name} -c), which would run that string`;
+  if (SHELLS.has(name) && rest.some((a) => /^-[A-Za-z]*c[A-Za-z]*$/.test(a) || a === '--command'))
+    return `it is a shell given a command string (${name} -c), which would run that string`;
   if (name === 'deno' && firstWord(rest) === 'eval') return 'it runs inline code (deno eval)';
   const inline = INLINE_CODE[name];
   if (inline) {

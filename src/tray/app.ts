@@ -140,7 +140,13 @@ export class TrayApp {
       icon: join(ASSETS_DIR, icon.file),
       template: icon.template,
       tooltip: tooltip(rows),
-      items: buildMenu({ rows, pending: this.pending, autostart: this.o.autostart?.status(), canRevert: this.o.config.canRevert(), clients: this.o.config.clients?.() }),
+      items: buildMenu({
+        rows,
+        pending: this.pending,
+        autostart: this.o.autostart?.status(),
+        canRevert: this.o.config.canRevert(),
+        clients: this.o.config.clients?.(),
+      }),
     };
   }
 
@@ -247,7 +253,9 @@ export class TrayApp {
     const stopped = rows.filter((r) => r.state === 'stopped');
     if (stopped.length) this.o.log(`starting ${stopped.map((r) => r.name).join(', ')}`);
     // Not awaited one by one: a slow server must not delay the others or the first health round.
-    await Promise.all(stopped.map((r) => this.o.daemons.start(r.name, { waitMs }).catch((err: Error) => this.o.log(`${r.name}: start failed: ${err.message}`))));
+    await Promise.all(
+      stopped.map((r) => this.o.daemons.start(r.name, { waitMs }).catch((err: Error) => this.o.log(`${r.name}: start failed: ${err.message}`))),
+    );
   }
 
   private async startAll(): Promise<void> {

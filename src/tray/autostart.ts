@@ -177,7 +177,10 @@ export function quoteExecArg(arg: string): string {
   if (/[\n\r\t\0]/.test(arg)) throw new Error(`cannot put a control character in a desktop entry's Exec: ${JSON.stringify(arg)}`);
   // The spec's four backslashes are rejected by systemd-xdg-autostart-generator, and paths with a
   // backslash are vanishingly rare: refuse clearly rather than write an entry that never runs.
-  if (arg.includes('\\')) throw new Error(`cannot start ${JSON.stringify(arg)} from a desktop entry: its path has a backslash, which login sessions read differently; install mcpshare (and node) under a path without one`);
+  if (arg.includes('\\'))
+    throw new Error(
+      `cannot start ${JSON.stringify(arg)} from a desktop entry: its path has a backslash, which login sessions read differently; install mcpshare (and node) under a path without one`,
+    );
   // Exec's quoting rule first (backslash before " ` $ \), then the string rule (every \ doubled).
   const out = arg === '' || EXEC_RESERVED.test(arg) ? `"${arg.replace(/(["`$\\])/g, '\\$1').replace(/\\/g, '\\\\')}"` : arg;
   return out.replace(/%/g, '%%');
@@ -188,7 +191,10 @@ export function quoteExecArg(arg: string): string {
  * both look for the file under its `%%`-escaped name and, not finding it, skip the entry.
  */
 export function execLine(argv: readonly string[]): string {
-  if (argv[0]?.includes('%')) throw new Error(`cannot start ${JSON.stringify(argv[0])} from a desktop entry: login sessions do not find a program whose path has a "%"; use a node installed under a path without one`);
+  if (argv[0]?.includes('%'))
+    throw new Error(
+      `cannot start ${JSON.stringify(argv[0])} from a desktop entry: login sessions do not find a program whose path has a "%"; use a node installed under a path without one`,
+    );
   return argv.map(quoteExecArg).join(' ');
 }
 
@@ -382,4 +388,3 @@ function writeAtomic644(file: string, text: string): void {
   writeFileAtomic(file, text, 0o644);
   chmodSync(file, 0o644);
 }
-

@@ -79,7 +79,10 @@ export function trayConfigActions(manager: ServerManager, env: NodeJS.ProcessEnv
       if (other && (!newest || other.record.at > newest.record.at)) {
         const { revertClient } = await import('../clients/targets/generic.js');
         const rec = other.record;
-        const r = await revertClient({ client: rec.client, scope: rec.scope, file: rec.file, format: rec.format, section: rec.section, dir: rec.dir }, { stateDir: stateDir() });
+        const r = await revertClient(
+          { client: rec.client, scope: rec.scope, file: rec.file, format: rec.format, section: rec.section, dir: rec.dir },
+          { stateDir: stateDir() },
+        );
         readAt = 0;
         clientsAt = 0;
         return `${r.file}: ${r.message}`;

@@ -36,7 +36,10 @@ export function appleString(s: string): string {
 export function folderPickerCommand(platform: Platform, o: { title: string; startDir: string; env?: NodeJS.ProcessEnv }): Command | undefined {
   const start = o.startDir.endsWith('/') ? o.startDir : `${o.startDir}/`;
   if (platform === 'darwin') {
-    return { file: 'osascript', args: ['-e', `POSIX path of (choose folder with prompt ${appleString(o.title)} default location POSIX file ${appleString(start)})`] };
+    return {
+      file: 'osascript',
+      args: ['-e', `POSIX path of (choose folder with prompt ${appleString(o.title)} default location POSIX file ${appleString(start)})`],
+    };
   }
   if (which('zenity', o.env)) return { file: 'zenity', args: ['--file-selection', '--directory', `--title=${o.title}`, `--filename=${start}`] };
   if (which('kdialog', o.env)) return { file: 'kdialog', args: ['--title', o.title, '--getexistingdirectory', start] };
@@ -49,7 +52,8 @@ export function textWindowCommand(platform: Platform, o: { title: string; text: 
     // A dialog is the one window AppleScript has; monospace text reads fine in it for a report.
     return { file: 'osascript', args: ['-e', `display dialog ${appleString(o.text)} with title ${appleString(o.title)} buttons {"OK"} default button "OK"`] };
   }
-  if (which('zenity', o.env)) return { file: 'zenity', args: ['--text-info', `--title=${o.title}`, '--width=760', '--height=520', '--font=Monospace 10'], input: o.text };
+  if (which('zenity', o.env))
+    return { file: 'zenity', args: ['--text-info', `--title=${o.title}`, '--width=760', '--height=520', '--font=Monospace 10'], input: o.text };
   if (which('kdialog', o.env)) return { file: 'kdialog', args: ['--title', o.title, '--msgbox', o.text] };
   return undefined;
 }
@@ -91,7 +95,12 @@ export async function pickFolder(platform: Platform, o: { title: string; startDi
 }
 
 /** The real desktop for the tray: these dialogs plus node-notifier. */
-export async function systemDesktop(o: { platform: Platform; env: NodeJS.ProcessEnv; icon?: string; log: (line: string) => void }): Promise<import('./app.js').TrayDesktop> {
+export async function systemDesktop(o: {
+  platform: Platform;
+  env: NodeJS.ProcessEnv;
+  icon?: string;
+  log: (line: string) => void;
+}): Promise<import('./app.js').TrayDesktop> {
   const { desktopNotifier } = await import('./notify.js');
   return {
     notify: desktopNotifier({ icon: o.icon, log: o.log }),

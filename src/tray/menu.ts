@@ -65,7 +65,11 @@ export function buildMenu(s: MenuState): TrayItem[] {
   items.push({ key: ACTIONS.useUser, title: 'Use shared servers for all projects', enabled: any });
   if (s.clients?.length) {
     // ✓: the client uses the shared daemons already; a click (again) switches what is left.
-    items.push({ key: 'connect-menu', title: 'Connect a client', items: s.clients.map((c) => ({ key: `connect:${c.name}`, title: c.connected ? `${c.label} ✓` : c.label, enabled: any })) });
+    items.push({
+      key: 'connect-menu',
+      title: 'Connect a client',
+      items: s.clients.map((c) => ({ key: `connect:${c.name}`, title: c.connected ? `${c.label} ✓` : c.label, enabled: any })),
+    });
   }
   items.push({ key: ACTIONS.revert, title: 'Revert last config change', enabled: s.canRevert });
   items.push(separator());

@@ -23,7 +23,15 @@ export function desktopNotifier(opts: { icon?: string; log: (line: string) => vo
       const notifier = await mod;
       await new Promise<void>((resolve) => {
         notifier.notify(
-          { title: n.title, message: n.message, icon: opts.icon, appName: 'mcpshare', 'app-name': 'mcpshare', urgency: n.urgent ? 'critical' : 'normal', wait: false },
+          {
+            title: n.title,
+            message: n.message,
+            icon: opts.icon,
+            appName: 'mcpshare',
+            'app-name': 'mcpshare',
+            urgency: n.urgent ? 'critical' : 'normal',
+            wait: false,
+          },
           (err) => {
             // The callback reports a missing notify-send or notification daemon; it never proves delivery.
             if (err) opts.log(`notification "${n.title}" could not be shown: ${err.message}`);

@@ -114,7 +114,10 @@ export function prepareBinary(workDir: string, platform: NodeJS.Platform = proce
   // systray2 ships x86-64 binaries only: elsewhere say so instead of a cryptic exec failure.
   // (An arm64 Mac runs it through Rosetta 2; explainSpawnError covers a Mac without it.)
   if (arch && arch !== process.arch && platform !== 'darwin') {
-    throw trayStartError(`the tray binary bundled with systray2 is built for ${arch}, and this machine is ${process.arch}: the tray cannot run here. Your daemons work without it ("mcpshare status").`, 'no-binary');
+    throw trayStartError(
+      `the tray binary bundled with systray2 is built for ${arch}, and this machine is ${process.arch}: the tray cannot run here. Your daemons work without it ("mcpshare status").`,
+      'no-binary',
+    );
   }
   return copyDir;
 }
@@ -144,7 +147,10 @@ export function binaryArch(file: string): 'x64' | 'arm64' | undefined {
 /** A spawn that failed outright; on an Apple Silicon Mac without Rosetta 2 that is error -86. */
 export function explainSpawnError(err: TrayStartFailure, platform: NodeJS.Platform): TrayStartFailure {
   if (platform === 'darwin' && /-86|bad CPU type/i.test(err.message)) {
-    return trayStartError('the tray binary is an Intel (x86-64) program and this Mac cannot run it without Rosetta 2: install it with "softwareupdate --install-rosetta --agree-to-license", then start the tray again. Your daemons keep running.', 'no-binary');
+    return trayStartError(
+      'the tray binary is an Intel (x86-64) program and this Mac cannot run it without Rosetta 2: install it with "softwareupdate --install-rosetta --agree-to-license", then start the tray again. Your daemons keep running.',
+      'no-binary',
+    );
   }
   return err;
 }
@@ -174,7 +180,10 @@ export function explainStartFailure(code: number | null, signal: string | null, 
 /** Before spawning anything: a Linux tray without any display cannot work. */
 export function displayProblem(env: NodeJS.ProcessEnv, platform: NodeJS.Platform): TrayStartFailure | undefined {
   if (platform !== 'linux' || env.DISPLAY || env.WAYLAND_DISPLAY) return undefined;
-  return trayStartError('the tray needs a graphical session, and neither DISPLAY nor WAYLAND_DISPLAY is set. Your daemons keep running; "mcpshare status" shows them.', 'no-display');
+  return trayStartError(
+    'the tray needs a graphical session, and neither DISPLAY nor WAYLAND_DISPLAY is set. Your daemons keep running; "mcpshare status" shows them.',
+    'no-display',
+  );
 }
 
 export class TrayHost extends EventEmitter<HostEvents> {
@@ -188,7 +197,13 @@ export class TrayHost extends EventEmitter<HostEvents> {
 
   constructor(opts: TrayHostOptions) {
     super();
-    this.opts = { workDir: opts.workDir, readyTimeoutMs: opts.readyTimeoutMs ?? 15_000, env: opts.env ?? process.env, platform: opts.platform ?? process.platform, log: opts.log ?? (() => {}) };
+    this.opts = {
+      workDir: opts.workDir,
+      readyTimeoutMs: opts.readyTimeoutMs ?? 15_000,
+      env: opts.env ?? process.env,
+      platform: opts.platform ?? process.platform,
+      log: opts.log ?? (() => {}),
+    };
   }
 
   get running(): boolean {
@@ -293,20 +308,23 @@ export class TrayHost extends EventEmitter<HostEvents> {
     });
     proc.stdin?.on('error', () => {}); // a write after the binary died must not become an uncaught error
 
-    const exit = new Promise<never>((_, reject) =>
-      proc.once('exit', (code, signal) => reject(explainStartFailure(code, signal, this.stderrTail, env))),
-    );
+    const exit = new Promise<never>((_, reject) => proc.once('exit', (code, signal) => reject(explainStartFailure(code, signal, this.stderrTail, env))));
     exit.catch(() => {});
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(trayStartError(`the tray binary did not report ready within ${readyTimeoutMs / 1000} s`, 'timeout', this.stderrTail)), readyTimeoutMs);
+      timer = setTimeout(
+        () => reject(trayStartError(`the tray binary did not report ready within ${readyTimeoutMs / 1000} s`, 'timeout', this.stderrTail)),
+        readyTimeoutMs,
+      );
     });
     try {
       await Promise.race([tray.ready(), exit, timeout]);
     } catch (err) {
       this.tray = undefined;
       proc.kill('SIGKILL');
-      throw isMcpshareError(err, 'tray-start') ? err : explainSpawnError(trayStartError(`the tray binary could not be started: ${(err as Error).message}`, 'exited'), platform);
+      throw isMcpshareError(err, 'tray-start')
+        ? err
+        : explainSpawnError(trayStartError(`the tray binary could not be started: ${(err as Error).message}`, 'exited'), platform);
     } finally {
       clearTimeout(timer);
     }
@@ -361,7 +379,15 @@ function swapProcessEnv(next: NodeJS.ProcessEnv): () => void {
 
 function toSysItem(item: TrayItem): SysItem {
   if (item.title === SEPARATOR) return { title: SEPARATOR, tooltip: '', enabled: true, key: item.key };
-  return { title: item.title, tooltip: '', enabled: item.enabled !== false, checked: false, hidden: false, key: item.key, ...(item.items ? { items: item.items.map(toSysItem) } : {}) };
+  return {
+    title: item.title,
+    tooltip: '',
+    enabled: item.enabled !== false,
+    checked: false,
+    hidden: false,
+    key: item.key,
+    ...(item.items ? { items: item.items.map(toSysItem) } : {}),
+  };
 }
 
 function findSys(items: SysItem[], key: string): SysItem | undefined {

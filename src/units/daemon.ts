@@ -54,7 +54,9 @@ export function resolveCommand(command: string, pathEnv = process.env.PATH ?? ''
     const candidate = join(dir, command);
     if (executable(candidate)) return candidate;
   }
-  throw new McpshareError('command-not-found', `command not found: "${command}" is not on PATH (${pathEnv || 'empty'}); install it or give its full path`, { context: { command } });
+  throw new McpshareError('command-not-found', `command not found: "${command}" is not on PATH (${pathEnv || 'empty'}); install it or give its full path`, {
+    context: { command },
+  });
 }
 
 export function daemonSpec(entry: ServerEntry, paths: UserPaths = userPaths()): DaemonSpec {

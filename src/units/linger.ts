@@ -20,14 +20,21 @@ export async function enableLinger(run: CommandRunner = runCommand, user = userI
     r = await run(cmd, args);
   } catch (err) {
     if (isMcpshareError(err, 'tool-missing')) {
-      throw new McpshareError('tool-missing', 'loginctl is not installed: lingering needs systemd-logind (on a machine without systemd, start "mcpshare supervise" from your login scripts instead)', {
-        cause: err,
-        context: { tool: cmd },
-      });
+      throw new McpshareError(
+        'tool-missing',
+        'loginctl is not installed: lingering needs systemd-logind (on a machine without systemd, start "mcpshare supervise" from your login scripts instead)',
+        {
+          cause: err,
+          context: { tool: cmd },
+        },
+      );
     }
     throw err;
   }
   if (r.exitCode !== 0) {
-    throw new Error(`"${cmd} ${args.join(' ')}" failed: ${(r.stderr || r.stdout).trim() || `exit ${r.exitCode}`}` + '\nIf it asks for authentication, run it yourself with sudo.');
+    throw new Error(
+      `"${cmd} ${args.join(' ')}" failed: ${(r.stderr || r.stdout).trim() || `exit ${r.exitCode}`}` +
+        '\nIf it asks for authentication, run it yourself with sudo.',
+    );
   }
 }

@@ -94,7 +94,12 @@ export class ServerManager {
   /** Registers a server, writes its secrets and unit, and enables it at login. Returns warnings for people. */
   async add(o: AddOptions): Promise<{ entry: ServerEntry; warnings: string[] }> {
     validateName(o.name);
-    if (this.registry.get(o.name)) throw new McpshareError('duplicate-server', `a server named "${o.name}" is already registered; change it with "mcpshare edit ${o.name}" or remove it first`, { context: { name: o.name } });
+    if (this.registry.get(o.name))
+      throw new McpshareError(
+        'duplicate-server',
+        `a server named "${o.name}" is already registered; change it with "mcpshare edit ${o.name}" or remove it first`,
+        { context: { name: o.name } },
+      );
     const warnings: string[] = [];
     const cwd = o.cwd ? checkDir(o.cwd) : undefined;
     const pathEnv = this.env.PATH ?? '';
@@ -108,9 +113,12 @@ export class ServerManager {
             ` to its command, or it will bind nothing useful (or run it bridged: leave out --native)`,
         );
       }
-      if (!o.args.some((a) => a.includes(String(port)))) warnings.push(`the command does not mention port ${port}: make sure the server listens on 127.0.0.1:${port}`);
+      if (!o.args.some((a) => a.includes(String(port))))
+        warnings.push(`the command does not mention port ${port}: make sure the server listens on 127.0.0.1:${port}`);
     } else if (known?.native) {
-      warnings.push(`${known.id} can serve HTTP itself; "--native ${known.native.transport}" with "${known.native.transportFlag}" would save the bridge process`);
+      warnings.push(
+        `${known.id} can serve HTTP itself; "--native ${known.native.transport}" with "${known.native.transportFlag}" would save the bridge process`,
+      );
     }
     if (known?.sharing === 'stateful') warnings.push(`${known.id} is stateful (${known.reason}); sharing one instance between sessions may mix their state`);
 
@@ -180,7 +188,10 @@ export class ServerManager {
       if (current.kind === 'native' && o.command === undefined) {
         const moved = movePortInArgs(current.args, current.port, patch.port);
         if (moved) patch.args = moved;
-        else warnings.push(`its command line does not mention port ${current.port}: make sure the server now listens on ${patch.port} (change it with "mcpshare edit ${name} -- COMMAND ARGS")`);
+        else
+          warnings.push(
+            `its command line does not mention port ${current.port}: make sure the server now listens on ${patch.port} (change it with "mcpshare edit ${name} -- COMMAND ARGS")`,
+          );
       }
     }
     if (o.restart) patch.restart = { ...current.restart, ...definedOnly(o.restart) };
@@ -218,9 +229,13 @@ export class ServerManager {
     const unit = await b.inspect(name, entry.restart);
     if (unit.active !== 'running' && unit.active !== 'starting' && !(await isPortFree(entry.port))) {
       // Otherwise the daemon would fail to bind and burn through its restarts into a crash loop.
-      throw new McpshareError('port-in-use', `port ${entry.port} is in use by another program, so "${name}" cannot listen there; free it or move the server with "mcpshare edit ${name} --port N"`, {
-        context: { port: entry.port },
-      });
+      throw new McpshareError(
+        'port-in-use',
+        `port ${entry.port} is in use by another program, so "${name}" cannot listen there; free it or move the server with "mcpshare edit ${name} --port N"`,
+        {
+          context: { port: entry.port },
+        },
+      );
     }
     rotateLog(logFilePath(this.paths, name), LOG_ROTATE_BYTES);
     await b.start(name);
@@ -280,7 +295,8 @@ function importEnvFile(file: string, warnings: string[]): Record<string, string>
   const abs = isAbsolute(file) ? file : resolve(file);
   if (!existsSync(abs)) throw new McpshareError('not-found', `env file ${abs} does not exist`, { context: { path: abs } });
   const vars = readEnvIfExists(abs); // a syntax error names the file and line
-  if (statSync(abs).mode & 0o077) warnings.push(`${abs} is readable by other users; its variables were copied to a 0600 file, consider deleting it or "chmod 600 ${abs}"`);
+  if (statSync(abs).mode & 0o077)
+    warnings.push(`${abs} is readable by other users; its variables were copied to a 0600 file, consider deleting it or "chmod 600 ${abs}"`);
   return vars;
 }
 

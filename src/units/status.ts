@@ -73,7 +73,15 @@ export interface UnitReport {
  */
 export function describeUnit(entry: ServerEntry, report: UnitReport): { row: ServerStatus; running: boolean } {
   const { unit, backend, logFile, unitFile } = report;
-  const row = statusRow(entry, { backend, state: 'stopped', restarts: unit.restarts, pid: unit.pid ?? null, detail: unit.detail ?? '', logFile, unitFile: unitFile ?? null });
+  const row = statusRow(entry, {
+    backend,
+    state: 'stopped',
+    restarts: unit.restarts,
+    pid: unit.pid ?? null,
+    detail: unit.detail ?? '',
+    logFile,
+    unitFile: unitFile ?? null,
+  });
   if (!unit.installed) {
     row.state = 'down';
     row.detail = `its ${backend === 'systemd' ? 'unit file' : 'definition'} is missing; run "mcpshare edit ${entry.name}" to write it again`;

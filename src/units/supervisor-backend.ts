@@ -53,7 +53,14 @@ export class SupervisorBackend implements ServiceBackend {
       // A supervisor killed with -9 leaves its daemons running: say so rather than "stopped".
       const orphan = leftoverDaemonPid(this.paths, name);
       return orphan
-        ? { installed: true, active: 'running', crashLoop: false, restarts: 0, pid: orphan, warning: `left running by a supervisor that died; "mcpshare start ${name}" puts it back under supervision` }
+        ? {
+            installed: true,
+            active: 'running',
+            crashLoop: false,
+            restarts: 0,
+            pid: orphan,
+            warning: `left running by a supervisor that died; "mcpshare start ${name}" puts it back under supervision`,
+          }
         : { installed: true, active: 'stopped', crashLoop: false, restarts: 0, detail: 'the supervisor is not running' };
     }
     if (!reply.ok) throw new Error(`supervisor: ${reply.error}`);

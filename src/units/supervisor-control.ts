@@ -14,12 +14,9 @@ import type { Supervisor } from './supervisor.js';
  * and nobody else can.
  */
 export type ControlRequest =
-  | { op: 'start' | 'restart'; name: string }
-  | { op: 'stop' | 'inspect' | 'forget'; name: string }
-  | { op: 'ping' }
-  | { op: 'shutdown' };
+  { op: 'start' | 'restart'; name: string } | { op: 'stop' | 'inspect' | 'forget'; name: string } | { op: 'ping' } | { op: 'shutdown' };
 
-export type ControlReply = { ok: true; state?: UnitState; pid?: number } | { ok: false, error: string };
+export type ControlReply = { ok: true; state?: UnitState; pid?: number } | { ok: false; error: string };
 
 export const socketPath = (p: UserPaths) => join(p.stateDir, 'supervisor.sock');
 export const stateFilePath = (p: UserPaths) => join(p.stateDir, 'supervisor.json');
@@ -28,12 +25,7 @@ export const supervisorLogPath = (p: UserPaths) => join(p.logDir, 'supervisor.lo
 export const supervisorLockPath = (p: UserPaths) => join(p.stateDir, 'supervisor.pid');
 
 /** Serves control requests; `specOf` reads the registry afresh, so an edit applies at the next start. */
-export function serveControl(
-  supervisor: Supervisor,
-  paths: UserPaths,
-  specOf: (name: string) => DaemonSpec,
-  onShutdown: () => void,
-): Promise<Server> {
+export function serveControl(supervisor: Supervisor, paths: UserPaths, specOf: (name: string) => DaemonSpec, onShutdown: () => void): Promise<Server> {
   mkdirSync(paths.stateDir, { recursive: true, mode: 0o700 });
   chmodSync(paths.stateDir, 0o700);
   const sock = socketPath(paths);

@@ -41,7 +41,9 @@ export async function runSupervisor(opts: SuperviseOptions = {}): Promise<number
 
   const supervisor = new Supervisor();
   supervisor.on('crash-loop', (name, state) => log.error(`${name}: crash loop, not restarting (${state.detail})`));
-  supervisor.on('change', (name, state) => log.info(`${name}: ${state.active}${state.pid ? ` pid ${state.pid}` : ''}${state.detail && state.active !== 'running' ? ` (${state.detail})` : ''}`));
+  supervisor.on('change', (name, state) =>
+    log.info(`${name}: ${state.active}${state.pid ? ` pid ${state.pid}` : ''}${state.detail && state.active !== 'running' ? ` (${state.detail})` : ''}`),
+  );
 
   let finish!: (code: number) => void;
   const finished = new Promise<number>((r) => (finish = r));

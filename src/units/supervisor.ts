@@ -139,7 +139,9 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         }
       });
       proc.once('error', (err) => this.exited(s, proc, 127, `cannot start ${spec.argv[0]}: ${err.message}`));
-      proc.once('exit', (code, signal) => this.exited(s, proc, code ?? 128 + (signal ? osConstants.signals[signal] ?? 0 : 0), signal ? `killed by ${signal}` : `exited with status ${code}`));
+      proc.once('exit', (code, signal) =>
+        this.exited(s, proc, code ?? 128 + (signal ? (osConstants.signals[signal] ?? 0) : 0), signal ? `killed by ${signal}` : `exited with status ${code}`),
+      );
     } catch (err) {
       s.proc = undefined;
       setImmediate(() => this.exited(s, undefined, 1, (err as Error).message));

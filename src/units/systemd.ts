@@ -143,12 +143,7 @@ export class SystemdBackend implements ServiceBackend {
   }
 
   async inspect(name: string): Promise<UnitState> {
-    const r = await this.systemctl(
-      'show',
-      '-p',
-      'LoadState,ActiveState,SubState,Result,NRestarts,MainPID,ExecMainStatus',
-      unitName(name),
-    );
+    const r = await this.systemctl('show', '-p', 'LoadState,ActiveState,SubState,Result,NRestarts,MainPID,ExecMainStatus', unitName(name));
     const state = parseShow(r.stdout);
     return { ...state, installed: state.installed && existsSync(this.definitionPath(name)) };
   }

@@ -30,7 +30,9 @@ export function readEnvFile(path: string): Record<string, string> {
     text = readFileSync(path, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new Error(`cannot read env file ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : String(err)}`, { cause: err });
+    throw new Error(`cannot read env file ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : String(err)}`, {
+      cause: err,
+    });
   }
   return parseEnv(text, path);
 }

@@ -17,7 +17,9 @@ export function commandLineOf(pid: number): string[] | undefined {
     /* no /proc */
   }
   try {
-    return execFileSync('ps', ['-o', 'args=', '-p', String(pid)], { encoding: 'utf8', timeout: 5000 }).trim().split(/\s+/);
+    return execFileSync('ps', ['-o', 'args=', '-p', String(pid)], { encoding: 'utf8', timeout: 5000 })
+      .trim()
+      .split(/\s+/);
   } catch {
     return undefined;
   }

@@ -39,7 +39,10 @@ export function pidsInGroup(pgid: number): number[] {
   }
   try {
     const out = execFileSync('ps', ['-o', 'pid=', '-g', String(pgid)], { encoding: 'utf8' });
-    return out.split('\n').map((s) => Number(s.trim())).filter((n) => n > 0);
+    return out
+      .split('\n')
+      .map((s) => Number(s.trim()))
+      .filter((n) => n > 0);
   } catch {
     return [];
   }

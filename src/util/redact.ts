@@ -47,7 +47,8 @@ const HEADER_FLAGS = new Set(['--header', '-H', '--headers', '--http-header']);
 const ENV_FLAGS = new Set(['-e', '--env']);
 const ENV_ASSIGNMENT = /^([A-Za-z_][A-Za-z0-9_]*)=([\s\S]*)$/;
 const HEADER = /^(\s*)([A-Za-z0-9_-]+)(\s*:\s*)([\s\S]*)$/;
-const TOKEN_SHAPE = /^(?:sk-|sk_(?:live|test)_|rk_(?:live|test)_|ghp_|gho_|ghu_|ghs_|ghr_|github_pat_|xox[abposr]-|glpat-|hf_|npm_|pypi-|AKIA|ASIA|AIza)[A-Za-z0-9_-]{12,}$/;
+const TOKEN_SHAPE =
+  /^(?:sk-|sk_(?:live|test)_|rk_(?:live|test)_|ghp_|gho_|ghu_|ghs_|ghr_|github_pat_|xox[abposr]-|glpat-|hf_|npm_|pypi-|AKIA|ASIA|AIza)[A-Za-z0-9_-]{12,}$/;
 const URL_IN_TEXT = /[A-Za-z][A-Za-z0-9+.-]*:\/\/[^\s"'<>]+/g;
 /** Path segments after which the next one is a credential: `/s/SECRET/`, `/token/SECRET/`. */
 const TOKEN_MARKERS = new Set(['s', 't', 'k', 'token', 'tokens', 'key', 'keys', 'secret', 'secrets', 'apikey', 'api-key', 'api_key', 'auth']);
@@ -129,7 +130,13 @@ function redactUrl(url: string, found: Found): string {
   let p = path;
   if (/^(?:https?|wss?):\/\/$/i.test(scheme)) {
     const segs = path.split('/');
-    p = segs.map((seg, k) => (seg && (randomLooking(seg) || TOKEN_SHAPE.test(seg) || (k > 0 && TOKEN_MARKERS.has(segs[k - 1].toLowerCase()) && tokenAfterMarker(seg))) ? (found.push('a token in a URL path'), REDACTED) : seg)).join('/');
+    p = segs
+      .map((seg, k) =>
+        seg && (randomLooking(seg) || TOKEN_SHAPE.test(seg) || (k > 0 && TOKEN_MARKERS.has(segs[k - 1].toLowerCase()) && tokenAfterMarker(seg)))
+          ? (found.push('a token in a URL path'), REDACTED)
+          : seg,
+      )
+      .join('/');
   }
   const q = mapQuery(query, (part, eq) => {
     if (eq < 0) return part;
@@ -201,7 +208,14 @@ function scan(args: readonly string[]): { shown: string[]; found: { index: numbe
       } else out = a;
     } else if (prev !== undefined && HEADER_FLAGS.has(prev)) {
       out = redactHeader(a, f);
-    } else if (prev2 !== undefined && HEADER_FLAGS.has(prev2) && prev !== undefined && /^[A-Za-z0-9_-]+$/.test(prev) && isAuthHeader(prev) && !a.startsWith('-')) {
+    } else if (
+      prev2 !== undefined &&
+      HEADER_FLAGS.has(prev2) &&
+      prev !== undefined &&
+      /^[A-Za-z0-9_-]+$/.test(prev) &&
+      isAuthHeader(prev) &&
+      !a.startsWith('-')
+    ) {
       if (a !== '' && !isReference(a)) {
         out = REDACTED;
         f.push(`the ${prev} header`);

@@ -40,9 +40,7 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, waitForUrl =
   let err = '';
   proc.stdout!.on('data', (d) => (out += d));
   proc.stderr!.on('data', (d) => (err += d));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    proc.on('exit', (code, signal) => resolve({ code, signal })),
-  );
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
   const make = (url: string): RunningCli => ({
     proc,
     url,
@@ -159,15 +157,9 @@ export class BridgesAndClients {
 
 export type Kind = 'http' | 'sse';
 
-export async function connect(
-  base: string,
-  kind: Kind,
-  name = 'test-client',
-  capabilities: ClientCapabilities = {},
-): Promise<Client> {
+export async function connect(base: string, kind: Kind, name = 'test-client', capabilities: ClientCapabilities = {}): Promise<Client> {
   const client = new Client({ name, version: '1.0.0' }, { capabilities });
-  const transport =
-    kind === 'http' ? new StreamableHTTPClientTransport(new URL(`${base}/mcp`)) : new SSEClientTransport(new URL(`${base}/sse`));
+  const transport = kind === 'http' ? new StreamableHTTPClientTransport(new URL(`${base}/mcp`)) : new SSEClientTransport(new URL(`${base}/sse`));
   await client.connect(transport);
   transports.set(client, transport);
   return client;

@@ -43,8 +43,21 @@ export const ATSPI_SCRIPT = fileURLToPath(new URL('./atspi.py', import.meta.url)
 const DEFAULT_ARTIFACTS = fileURLToPath(new URL('../artifacts/desktop', import.meta.url));
 /** Every Debian package the desktop uses (.ci/run installs the same list). */
 export const DESKTOP_PACKAGES = [
-  'xvfb', 'trayer', 'dbus', 'xdotool', 'imagemagick', 'dunst', 'libnotify-bin', 'libgtk-3-0', 'libayatana-appindicator3-1',
-  'zenity', 'at-spi2-core', 'gir1.2-atspi-2.0', 'python3-gi', 'fonts-dejavu-core', 'x11-utils',
+  'xvfb',
+  'trayer',
+  'dbus',
+  'xdotool',
+  'imagemagick',
+  'dunst',
+  'libnotify-bin',
+  'libgtk-3-0',
+  'libayatana-appindicator3-1',
+  'zenity',
+  'at-spi2-core',
+  'gir1.2-atspi-2.0',
+  'python3-gi',
+  'fonts-dejavu-core',
+  'x11-utils',
 ] as const;
 export const DESKTOP_APT_COMMAND = `apt-get install -y --no-install-recommends ${DESKTOP_PACKAGES.join(' ')}`;
 /** The multiarch library directories (/usr/lib/x86_64-linux-gnu …) plus the plain ones. */
@@ -65,15 +78,27 @@ const inLibDirs = (rel: string) => libDirs().some((d) => existsSync(join(d, rel)
 const REQUIREMENTS: { what: string; pkg: string; ok: () => boolean }[] = [
   ...(
     [
-      ['Xvfb', 'xvfb'], ['trayer', 'trayer'], ['dbus-daemon', 'dbus'], ['dbus-send', 'dbus'], ['xdotool', 'xdotool'],
-      ['import', 'imagemagick'], ['dunst', 'dunst'], ['dunstctl', 'dunst'],
-      ['notify-send', 'libnotify-bin'], ['zenity', 'zenity'], ['xwininfo', 'x11-utils'],
+      ['Xvfb', 'xvfb'],
+      ['trayer', 'trayer'],
+      ['dbus-daemon', 'dbus'],
+      ['dbus-send', 'dbus'],
+      ['xdotool', 'xdotool'],
+      ['import', 'imagemagick'],
+      ['dunst', 'dunst'],
+      ['dunstctl', 'dunst'],
+      ['notify-send', 'libnotify-bin'],
+      ['zenity', 'zenity'],
+      ['xwininfo', 'x11-utils'],
     ] as const
   ).map(([cmd, pkg]) => ({ what: cmd, pkg, ok: () => onPath(cmd) })),
   { what: SYSTEM_PYTHON, pkg: 'python3-gi', ok: () => existsSync(SYSTEM_PYTHON) },
   { what: 'python3 gi module', pkg: 'python3-gi', ok: () => existsSync('/usr/lib/python3/dist-packages/gi/__init__.py') },
   { what: 'Atspi-2.0 typelib', pkg: 'gir1.2-atspi-2.0', ok: () => inLibDirs('girepository-1.0/Atspi-2.0.typelib') },
-  { what: 'at-spi-bus-launcher', pkg: 'at-spi2-core', ok: () => existsSync('/usr/libexec/at-spi-bus-launcher') || existsSync('/usr/lib/at-spi2-core/at-spi-bus-launcher') },
+  {
+    what: 'at-spi-bus-launcher',
+    pkg: 'at-spi2-core',
+    ok: () => existsSync('/usr/libexec/at-spi-bus-launcher') || existsSync('/usr/lib/at-spi2-core/at-spi-bus-launcher'),
+  },
   { what: 'libgtk-3.so.0', pkg: 'libgtk-3-0', ok: () => inLibDirs('libgtk-3.so.0') },
   { what: 'libappindicator3.so.1', pkg: 'libayatana-appindicator3-1', ok: () => inLibDirs('libappindicator3.so.1') },
   { what: 'DejaVu fonts', pkg: 'fonts-dejavu-core', ok: () => existsSync('/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf') },
@@ -290,9 +315,23 @@ export const MARKER_VAR = 'MCPSHARE_TEST_DESKTOP';
 
 /** Variables that would send GTK elsewhere (Wayland, another bus) or switch AT-SPI off. */
 const SCRUBBED = [
-  'NO_AT_BRIDGE', 'WAYLAND_DISPLAY', 'XAUTHORITY', 'AT_SPI_BUS_ADDRESS', 'DBUS_SESSION_BUS_ADDRESS', 'SESSION_MANAGER',
-  'XDG_CONFIG_HOME', 'XDG_CACHE_HOME', 'XDG_DATA_HOME', 'XDG_STATE_HOME', 'XDG_CURRENT_DESKTOP', 'XDG_SESSION_TYPE', 'DESKTOP_SESSION',
-  'GDK_SCALE', 'GDK_DPI_SCALE', 'GTK_THEME', 'DISPLAY',
+  'NO_AT_BRIDGE',
+  'WAYLAND_DISPLAY',
+  'XAUTHORITY',
+  'AT_SPI_BUS_ADDRESS',
+  'DBUS_SESSION_BUS_ADDRESS',
+  'SESSION_MANAGER',
+  'XDG_CONFIG_HOME',
+  'XDG_CACHE_HOME',
+  'XDG_DATA_HOME',
+  'XDG_STATE_HOME',
+  'XDG_CURRENT_DESKTOP',
+  'XDG_SESSION_TYPE',
+  'DESKTOP_SESSION',
+  'GDK_SCALE',
+  'GDK_DPI_SCALE',
+  'GTK_THEME',
+  'DISPLAY',
 ];
 
 /** The test dunstrc: keep everything, merge nothing, keep notifications away from the tray. */
@@ -324,7 +363,8 @@ const nameMatches = (pattern: string | RegExp, name: string) =>
   typeof pattern === 'string' ? name === pattern : new RegExp(pattern.source, pattern.flags.replace(/[gy]/g, '')).test(name);
 const center = (g: Geometry) => ({ x: Math.round(g.x + g.w / 2), y: Math.round(g.y + g.h / 2) });
 const fmtWin = (w: WindowInfo) => `${w.id} "${w.name}" (${w.instance}/${w.class}) ${w.w}x${w.h}+${w.x}+${w.y}`;
-const fmtItem = (i: MenuItem) => `${'  '.repeat(i.depth)}[${i.role}${i.enabled ? '' : ', disabled'}${i.visible ? '' : ', hidden'}${i.showing ? '' : ', not showing'}] "${i.name}"`;
+const fmtItem = (i: MenuItem) =>
+  `${'  '.repeat(i.depth)}[${i.role}${i.enabled ? '' : ', disabled'}${i.visible ? '' : ', hidden'}${i.showing ? '' : ', not showing'}] "${i.name}"`;
 const onScreen = (i: MenuItem) => i.showing && i.x !== INT_MIN && i.w > 1 && i.h > 1;
 
 /** Parses one line of `xwininfo -root -tree -int`. */
@@ -356,7 +396,12 @@ export async function startDesktop(opts: DesktopOptions = {}): Promise<Desktop> 
   mkdirSync(runtimeDir, { mode: 0o700 });
   const tag = `${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
   const markerEntry = `${MARKER_VAR}=${tag}`;
-  const logFiles: Record<string, string> = { Xvfb: join(root, 'xvfb.log'), dbus: join(root, 'dbus.log'), dunst: join(root, 'dunst.log'), trayer: join(root, 'trayer.log') };
+  const logFiles: Record<string, string> = {
+    Xvfb: join(root, 'xvfb.log'),
+    dbus: join(root, 'dbus.log'),
+    dunst: join(root, 'dunst.log'),
+    trayer: join(root, 'trayer.log'),
+  };
 
   const base: NodeJS.ProcessEnv = { ...process.env };
   for (const k of SCRUBBED) delete base[k];
@@ -515,17 +560,26 @@ export async function startDesktop(opts: DesktopOptions = {}): Promise<Desktop> 
         return (await windows()).some((w) => w.instance === 'panel' && w.class === 'trayer');
       },
       'the trayer panel appearing',
-      stepTimeout, { seen: async () => `visible windows: ${await listWindows()}`, everyMs: 30 },
+      stepTimeout,
+      { seen: async () => `visible windows: ${await listWindows()}`, everyMs: 30 },
     );
     mark('trayer');
     await waitFor(
       async () => {
         if (gone(dunst)) throw new Error(`dunst exited (${dunst.exitCode ?? dunst.signalCode})`);
-        const r = await run('dbus-send', ['--session', '--print-reply', '--dest=org.freedesktop.DBus', '/', 'org.freedesktop.DBus.NameHasOwner', 'string:org.freedesktop.Notifications']);
+        const r = await run('dbus-send', [
+          '--session',
+          '--print-reply',
+          '--dest=org.freedesktop.DBus',
+          '/',
+          'org.freedesktop.DBus.NameHasOwner',
+          'string:org.freedesktop.Notifications',
+        ]);
         return r.stdout.includes('boolean true');
       },
       'dunst owning org.freedesktop.Notifications',
-      stepTimeout, { everyMs: 30 },
+      stepTimeout,
+      { everyMs: 30 },
     );
     mark('dunst');
     if (opts.warmUp ?? true) {
@@ -582,10 +636,14 @@ export async function startDesktop(opts: DesktopOptions = {}): Promise<Desktop> 
   };
 
   const waitWindow = (name: string | RegExp, timeoutMs = 10_000) =>
-    waitFor(async () => (await windows()).find((w) => nameMatches(name, w.name)), `a window named ${String(name)}`, timeoutMs, { seen: async () => `visible windows: ${await listWindows()}` });
+    waitFor(async () => (await windows()).find((w) => nameMatches(name, w.name)), `a window named ${String(name)}`, timeoutMs, {
+      seen: async () => `visible windows: ${await listWindows()}`,
+    });
 
   const waitWindowGone = async (id: number, timeoutMs = 5000) => {
-    await waitFor(async () => !(await windows()).some((w) => w.id === id), `window ${id} closing`, timeoutMs, { seen: async () => `visible windows: ${await listWindows()}` });
+    await waitFor(async () => !(await windows()).some((w) => w.id === id), `window ${id} closing`, timeoutMs, {
+      seen: async () => `visible windows: ${await listWindows()}`,
+    });
   };
 
   const closeWindow = async (id: number, timeoutMs = 3000) => {
@@ -619,7 +677,8 @@ export async function startDesktop(opts: DesktopOptions = {}): Promise<Desktop> 
         return hits.length && hits.some((w) => w.texts.length) ? hits.flatMap((w) => w.texts) : undefined;
       },
       `AT-SPI text of a window named ${String(name)}`,
-      timeoutMs, { seen: () => `AT-SPI windows: ${last.map((w) => `"${w.name}" (${w.app}, ${w.texts.length} texts)`).join('; ') || '(none)'}`, everyMs: 100 },
+      timeoutMs,
+      { seen: () => `AT-SPI windows: ${last.map((w) => `"${w.name}" (${w.app}, ${w.texts.length} texts)`).join('; ') || '(none)'}`, everyMs: 100 },
     );
   };
 
@@ -636,7 +695,8 @@ export async function startDesktop(opts: DesktopOptions = {}): Promise<Desktop> 
         return stable ? cur : undefined;
       },
       'the tray icon (a viewable window of class systray)',
-      timeoutMs, { seen: async () => `visible windows: ${await listWindows()}${await failureShot('no-tray-icon')}` },
+      timeoutMs,
+      { seen: async () => `visible windows: ${await listWindows()}${await failureShot('no-tray-icon')}` },
     );
   };
 
@@ -662,13 +722,18 @@ export async function startDesktop(opts: DesktopOptions = {}): Promise<Desktop> 
         return ok ? last : undefined;
       },
       `the tray icon turning rgb(${expected.r},${expected.g},${expected.b}) ±${tolerance}`,
-      timeoutMs, { seen: async () => `last colour seen: ${last ? `rgb(${last.r},${last.g},${last.b})` : 'none'}${await failureShot('icon-colour')}`, everyMs: 100 },
+      timeoutMs,
+      { seen: async () => `last colour seen: ${last ? `rgb(${last.r},${last.g},${last.b})` : 'none'}${await failureShot('icon-colour')}`, everyMs: 100 },
     );
   };
 
   // The GTK popup is a viewable Tray_linux_release window; a 10x10 one of that class always exists.
   const menuWindows = async () => (await windows()).filter((w) => w.class === TRAY_CLASS && w.w > 20 && w.h > 20);
-  const trayClassWindows = async () => (await windows()).filter((w) => w.class === TRAY_CLASS || w.instance === 'systray').map(fmtWin).join('; ') || '(none)';
+  const trayClassWindows = async () =>
+    (await windows())
+      .filter((w) => w.class === TRAY_CLASS || w.instance === 'systray')
+      .map(fmtWin)
+      .join('; ') || '(none)';
 
   const openMenu = async (timeoutMs = 3000): Promise<WindowInfo> => {
     const open = await menuWindows();
@@ -683,7 +748,9 @@ export async function startDesktop(opts: DesktopOptions = {}): Promise<Desktop> 
       if (already.length) return already[0];
       await xdotool('mousemove', String(c.x), String(c.y), 'click', '1');
       try {
-        return (await waitFor(async () => (await menuWindows())[0], 'menu', attempt === 1 ? Math.round(timeoutMs / 2) : timeoutMs, { everyMs: 25 })) as WindowInfo;
+        return (await waitFor(async () => (await menuWindows())[0], 'menu', attempt === 1 ? Math.round(timeoutMs / 2) : timeoutMs, {
+          everyMs: 25,
+        })) as WindowInfo;
       } catch {
         // retry once
       }
@@ -702,14 +769,13 @@ export async function startDesktop(opts: DesktopOptions = {}): Promise<Desktop> 
       await xdotool('key', 'Escape');
       await waitFor(async () => (await menuWindows()).length < before, 'a menu level closing', 500, { everyMs: 25 }).catch(() => {});
     }
-    await waitFor(
-      async () => (await menuWindows()).length === 0,
-      'the tray menu closing',
-      timeoutMs, { seen: async () => `windows of class ${TRAY_CLASS}: ${await trayClassWindows()}${await failureShot('menu-not-closed')}`, everyMs: 25 },
-    );
+    await waitFor(async () => (await menuWindows()).length === 0, 'the tray menu closing', timeoutMs, {
+      seen: async () => `windows of class ${TRAY_CLASS}: ${await trayClassWindows()}${await failureShot('menu-not-closed')}`,
+      everyMs: 25,
+    });
   };
 
-  const dumpMenu = async (app: string) => ((await atspi(['menu', app])) as { apps: string[]; items: MenuItem[] });
+  const dumpMenu = async (app: string) => (await atspi(['menu', app])) as { apps: string[]; items: MenuItem[] };
 
   const menuItems = async (o: { app?: string; timeoutMs?: number } = {}) => {
     const app = o.app ?? 'tray_linux_release';
@@ -725,7 +791,8 @@ export async function startDesktop(opts: DesktopOptions = {}): Promise<Desktop> 
           return last.items.some(onScreen) ? last : undefined;
         },
         `AT-SPI showing the menu of "${app}"`,
-        o.timeoutMs ?? 5000, { seen: () => `AT-SPI applications: ${JSON.stringify(last.apps)}; items: ${last.items.map(fmtItem).join(', ') || '(none)'}`, everyMs: 100 },
+        o.timeoutMs ?? 5000,
+        { seen: () => `AT-SPI applications: ${JSON.stringify(last.apps)}; items: ${last.items.map(fmtItem).join(', ') || '(none)'}`, everyMs: 100 },
       )
     ).items;
   };
@@ -755,7 +822,9 @@ export async function startDesktop(opts: DesktopOptions = {}): Promise<Desktop> 
     if (!target.enabled) throw new Error(`menu entry "${target.name}" is disabled; the menu has:\n${listing()}`);
 
     // Open each submenu on the way by hovering its parent (a submenu opens on hover, ~225 ms).
-    const ancestors = items.filter((i) => i.role === 'menu' && i.path.length < target!.path.length && samePath(i.path, target!.path.slice(0, i.path.length))).sort((a, b) => a.depth - b.depth);
+    const ancestors = items
+      .filter((i) => i.role === 'menu' && i.path.length < target!.path.length && samePath(i.path, target!.path.slice(0, i.path.length)))
+      .sort((a, b) => a.depth - b.depth);
     for (const a of ancestors) {
       const parent = items.find((i) => samePath(i.path, a.path));
       if (!parent || !onScreen(parent)) throw new Error(`submenu parent "${a.name}" is not on screen; the menu has:\n${listing()}`);
@@ -770,29 +839,37 @@ export async function startDesktop(opts: DesktopOptions = {}): Promise<Desktop> 
         try {
           // Cheap first (one more popup window mapped), then AT-SPI for the entries' positions.
           await waitFor(async () => (await menuWindows()).length > windowsBefore, 'submenu window', Math.round(timeoutMs / 2), { everyMs: 25 });
-          items = await waitFor(async () => {
-            const l = (await dumpMenu(app)).items;
-            return childShowing(l) ? l : undefined;
-          }, 'submenu entries in AT-SPI', Math.round(timeoutMs / 2), { everyMs: 50 });
+          items = await waitFor(
+            async () => {
+              const l = (await dumpMenu(app)).items;
+              return childShowing(l) ? l : undefined;
+            },
+            'submenu entries in AT-SPI',
+            Math.round(timeoutMs / 2),
+            { everyMs: 50 },
+          );
           opened = true;
         } catch {
           // nudge and retry once
         }
       }
-      if (!opened) throw new Error(`the submenu of "${a.name}" did not open on hover at ${c.x},${c.y}; menu windows: ${(await menuWindows()).map(fmtWin).join('; ')}${await failureShot('submenu-not-open')}`);
+      if (!opened)
+        throw new Error(
+          `the submenu of "${a.name}" did not open on hover at ${c.x},${c.y}; menu windows: ${(await menuWindows()).map(fmtWin).join('; ')}${await failureShot('submenu-not-open')}`,
+        );
     }
 
     target = items.find((i) => samePath(i.path, target!.path)) ?? target;
-    if (!onScreen(target)) throw new Error(`menu entry "${target.name}" is not on screen:\n${items.map(fmtItem).join('\n')}${await failureShot('item-not-showing')}`);
+    if (!onScreen(target))
+      throw new Error(`menu entry "${target.name}" is not on screen:\n${items.map(fmtItem).join('\n')}${await failureShot('item-not-showing')}`);
     const c = center(target);
     await xdotool('mousemove', String(c.x), String(c.y), 'click', '1');
     // Activating an entry closes the whole menu; a submenu parent just opens its submenu.
     if (target.role !== 'menu') {
-      await waitFor(
-        async () => (await menuWindows()).length === 0,
-        `the menu closing after clicking "${target.name}" at ${c.x},${c.y}`,
-        timeoutMs, { seen: async () => `windows of class ${TRAY_CLASS}: ${await trayClassWindows()}${await failureShot('menu-stayed-open')}`, everyMs: 25 },
-      );
+      await waitFor(async () => (await menuWindows()).length === 0, `the menu closing after clicking "${target.name}" at ${c.x},${c.y}`, timeoutMs, {
+        seen: async () => `windows of class ${TRAY_CLASS}: ${await trayClassWindows()}${await failureShot('menu-stayed-open')}`,
+        everyMs: 25,
+      });
     }
     return target;
   };
@@ -820,7 +897,8 @@ export async function startDesktop(opts: DesktopOptions = {}): Promise<Desktop> 
         return last.length >= count;
       },
       `${count} notification(s) after id ${baselineId}`,
-      timeoutMs, { seen: () => `got ${last.length}: ${JSON.stringify(last)}`, everyMs: 100 },
+      timeoutMs,
+      { seen: () => `got ${last.length}: ${JSON.stringify(last)}`, everyMs: 100 },
     );
     if (settleMs > 0) {
       await sleep(settleMs);

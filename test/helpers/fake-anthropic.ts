@@ -21,7 +21,22 @@ function sse(events: Array<[string, Record<string, any>]>): string {
 
 function message(blocks: Block[], stopReason: string): string {
   const events: Array<[string, Record<string, any>]> = [
-    ['message_start', { type: 'message_start', message: { id: `msg_${Date.now()}`, type: 'message', role: 'assistant', model: 'scripted', content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 1, output_tokens: 1 } } }],
+    [
+      'message_start',
+      {
+        type: 'message_start',
+        message: {
+          id: `msg_${Date.now()}`,
+          type: 'message',
+          role: 'assistant',
+          model: 'scripted',
+          content: [],
+          stop_reason: null,
+          stop_sequence: null,
+          usage: { input_tokens: 1, output_tokens: 1 },
+        },
+      },
+    ],
   ];
   blocks.forEach((b, index) => {
     if (b.type === 'tool_use') {
@@ -94,7 +109,16 @@ export async function startFakeModel(tool: string, input: Record<string, unknown
     }
     if (body.stream === false) {
       res.writeHead(200, { 'content-type': 'application/json' }).end(
-        JSON.stringify({ id: 'msg_x', type: 'message', role: 'assistant', model: 'scripted', content: [{ type: 'text', text: 'scripted' }], stop_reason: 'end_turn', stop_sequence: null, usage: { input_tokens: 1, output_tokens: 1 } }),
+        JSON.stringify({
+          id: 'msg_x',
+          type: 'message',
+          role: 'assistant',
+          model: 'scripted',
+          content: [{ type: 'text', text: 'scripted' }],
+          stop_reason: 'end_turn',
+          stop_sequence: null,
+          usage: { input_tokens: 1, output_tokens: 1 },
+        }),
       );
       return;
     }

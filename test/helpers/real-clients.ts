@@ -151,7 +151,10 @@ function run(
       resolve({ code, text: all.replace(ANSI, '') });
     });
     if (!converse) return void proc.stdin.end();
-    converse((s) => proc.stdin.write(s), () => stdout).then(
+    converse(
+      (s) => proc.stdin.write(s),
+      () => stdout,
+    ).then(
       () => {
         proc.stdin.end();
         setTimeout(killGroup, 3000).unref();
@@ -229,7 +232,9 @@ async function checkCodex(opts: CheckOptions): Promise<CheckResult> {
       }
       throw new Error(`codex app-server did not answer request ${id}`);
     };
-    write(JSON.stringify({ id: 1, method: 'initialize', params: { clientInfo: { name: 'mcpshare-test', title: null, version: '1' }, capabilities: null } }) + '\n');
+    write(
+      JSON.stringify({ id: 1, method: 'initialize', params: { clientInfo: { name: 'mcpshare-test', title: null, version: '1' }, capabilities: null } }) + '\n',
+    );
     await reply(1);
     write(JSON.stringify({ method: 'initialized' }) + '\n');
     write(JSON.stringify({ id: 2, method: 'mcpServerStatus/list', params: {} }) + '\n');
@@ -243,7 +248,9 @@ async function checkCodex(opts: CheckOptions): Promise<CheckResult> {
       const s = byName.get(name);
       if (!s) return [name, { connected: false, text: `codex did not list "${name}" ${failure}:\n${result.text.slice(-3000)}` }];
       const connected = s.serverInfo !== null && s.toolsError === null;
-      const text = connected ? `${name}: ${s.serverInfo!.name} ${s.serverInfo!.version}, ${Object.keys(s.tools).length} tools` : `${name}: ${s.toolsError ?? 'no server info'}`;
+      const text = connected
+        ? `${name}: ${s.serverInfo!.name} ${s.serverInfo!.version}, ${Object.keys(s.tools).length} tools`
+        : `${name}: ${s.toolsError ?? 'no server info'}`;
       return [name, { connected, text }];
     }),
   );
@@ -273,7 +280,13 @@ async function fakeModelApi(): Promise<{ url: string; toolsSeen: string[][]; clo
         res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ object: 'list', data: [{ id: 'fake-model', object: 'model' }] }));
         return;
       }
-      const chunk = (delta: object, finish: string | null) => ({ id: 'c1', object: 'chat.completion.chunk', created: 1, model: 'fake-model', choices: [{ index: 0, delta, finish_reason: finish }] });
+      const chunk = (delta: object, finish: string | null) => ({
+        id: 'c1',
+        object: 'chat.completion.chunk',
+        created: 1,
+        model: 'fake-model',
+        choices: [{ index: 0, delta, finish_reason: finish }],
+      });
       if (request?.stream) {
         res.writeHead(200, { 'content-type': 'text/event-stream' });
         res.write(`data: ${JSON.stringify(chunk({ role: 'assistant', content: 'done' }, null))}\n\n`);
@@ -282,7 +295,13 @@ async function fakeModelApi(): Promise<{ url: string; toolsSeen: string[][]; clo
         return;
       }
       res.writeHead(200, { 'content-type': 'application/json' }).end(
-        JSON.stringify({ id: 'c1', object: 'chat.completion', created: 1, model: 'fake-model', choices: [{ index: 0, message: { role: 'assistant', content: 'done' }, finish_reason: 'stop' }] }),
+        JSON.stringify({
+          id: 'c1',
+          object: 'chat.completion',
+          created: 1,
+          model: 'fake-model',
+          choices: [{ index: 0, message: { role: 'assistant', content: 'done' }, finish_reason: 'stop' }],
+        }),
       );
     });
   });

@@ -498,7 +498,12 @@ export async function openRawSession(base: string, extra: Record<string, string>
     method: 'POST',
     signal,
     headers: { ...MCP_HEADERS, ...extra },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: PROTOCOL, capabilities: {}, clientInfo: { name: 'raw', version: '1' } } }),
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 0,
+      method: 'initialize',
+      params: { protocolVersion: PROTOCOL, capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+    }),
   });
   const r = await readReply(init);
   const id = init.headers.get('mcp-session-id');

@@ -8,7 +8,20 @@
  * install; under MCPSHARE_REQUIRE_ALL=1 (CI, which installs systemd in .ci/run) that is a failure.
  */
 import { execFile, spawn } from 'node:child_process';
-import { accessSync, chmodSync, closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
+import {
+  accessSync,
+  chmodSync,
+  closeSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmdirSync,
+  rmSync,
+} from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { CLI } from './bridge.js';
@@ -21,7 +34,10 @@ import { sleep, within } from './wait.js';
 
 export const SYSTEMD_BINARY = '/lib/systemd/systemd';
 /** Reads XDG autostart entries the way GNOME and KDE sessions on systemd do (autostart.test.ts). */
-export const XDG_AUTOSTART_GENERATOR = ['/usr/lib/systemd/user-generators/systemd-xdg-autostart-generator', '/lib/systemd/user-generators/systemd-xdg-autostart-generator'].find((p) => existsSync(p));
+export const XDG_AUTOSTART_GENERATOR = [
+  '/usr/lib/systemd/user-generators/systemd-xdg-autostart-generator',
+  '/lib/systemd/user-generators/systemd-xdg-autostart-generator',
+].find((p) => existsSync(p));
 const SYSTEMD_INSTALL = 'apt-get install -y --no-install-recommends systemd';
 
 function executable(file: string): boolean {
@@ -172,7 +188,9 @@ export async function startUserManager(timeoutMs = 30_000): Promise<UserManager>
   try {
     accessSync(SYSTEMD_BINARY, constants.X_OK);
   } catch {
-    throw new Error(`${SYSTEMD_BINARY} is missing: these tests need a real systemd user manager. Install systemd ("${SYSTEMD_INSTALL}"; .ci/run does this) and run again.`);
+    throw new Error(
+      `${SYSTEMD_BINARY} is missing: these tests need a real systemd user manager. Install systemd ("${SYSTEMD_INSTALL}"; .ci/run does this) and run again.`,
+    );
   }
   // A user manager only runs when the system looks booted with systemd (TESTING.md).
   mkdirSync('/run/systemd/system', { recursive: true });

@@ -15,7 +15,20 @@ import { checkJson, FormatError, insertMember, parseJsonDoc, removeMember, repla
 import { clientStore, readBackup, sha256, unreverted, type ClientChange, type ClientRecord } from './records.js';
 import { endpointFor, envDiffers, onPath, triageEntry, type Endpoint } from './switch.js';
 import { addTomlTable, parseToml, setToml } from './toml-edit.js';
-import type { ClientApplyOutcome, ClientApplyReport, ClientConfig, ClientContext, ClientDetection, ClientEntry, ClientName, ClientRevertReport, CommonEntry, ConfigFormat, McpClient, SwitchOptions } from './types.js';
+import type {
+  ClientApplyOutcome,
+  ClientApplyReport,
+  ClientConfig,
+  ClientContext,
+  ClientDetection,
+  ClientEntry,
+  ClientName,
+  ClientRevertReport,
+  CommonEntry,
+  ConfigFormat,
+  McpClient,
+  SwitchOptions,
+} from './types.js';
 
 /**
  * The engine behind every client but Claude Code (whose own engine is apply.ts/revert.ts): a client
@@ -92,7 +105,8 @@ export function loadConfig(config: ClientConfig): Loaded {
   if (text === undefined) return { exists: false, text: '', data: {}, servers: undefined };
   const data = parseConfig(config, text);
   const servers = at(data, config.section);
-  if (servers !== undefined && !isObject(servers)) throw configError(`${config.file}: ${config.section.join('.')} is not an object; it was left untouched`, config.file, 'shape');
+  if (servers !== undefined && !isObject(servers))
+    throw configError(`${config.file}: ${config.section.join('.')} is not an object; it was left untouched`, config.file, 'shape');
   return { exists: true, text, data, servers };
 }
 
@@ -102,7 +116,8 @@ function edit(config: ClientConfig, text: string) {
   if (config.format === 'toml') {
     return {
       set: (path: string[], value: unknown) => setToml(text, path, value),
-      insert: (obj: readonly string[], key: string, value: unknown) => (isObject(value) ? addTomlTable(text, [...obj, key], value) : setToml(text, [...obj, key], value)),
+      insert: (obj: readonly string[], key: string, value: unknown) =>
+        isObject(value) ? addTomlTable(text, [...obj, key], value) : setToml(text, [...obj, key], value),
       remove: (obj: readonly string[], key: string) => setToml(text, [...obj, key], undefined),
       valueText: (): string | undefined => undefined,
     };
@@ -120,7 +135,8 @@ function newFileText(config: ClientConfig, entries: ReadonlyMap<string, unknown>
   const data = config.section.reduceRight<unknown>((inner, k) => ({ [k]: inner }), Object.fromEntries(entries));
   if (config.format === 'toml') {
     let text = '';
-    for (const [name, value] of entries) text = isObject(value) ? addTomlTable(text, [...config.section, name], value) : setToml(text, [...config.section, name], value);
+    for (const [name, value] of entries)
+      text = isObject(value) ? addTomlTable(text, [...config.section, name], value) : setToml(text, [...config.section, name], value);
     return text;
   }
   return JSON.stringify(data, null, 2) + '\n';
@@ -128,7 +144,8 @@ function newFileText(config: ClientConfig, entries: ReadonlyMap<string, unknown>
 
 function check(config: ClientConfig, text: string, expected: unknown): void {
   if (config.format === 'toml') {
-    if (!jsonEqual(JSON.parse(JSON.stringify(parseToml(text))), JSON.parse(JSON.stringify(expected)))) throw new Error('internal: the edited config does not parse to the intended content; nothing was written');
+    if (!jsonEqual(JSON.parse(JSON.stringify(parseToml(text))), JSON.parse(JSON.stringify(expected))))
+      throw new Error('internal: the edited config does not parse to the intended content; nothing was written');
   } else checkJson(text, config.format === 'json', expected);
 }
 
@@ -136,7 +153,8 @@ function writeText(config: ClientConfig, text: string, created: boolean): void {
   if (created) {
     // A project's folder for it (.vscode/, .cursor/) is made; a user's config folder must be the client's own.
     if (config.scope === 'project') mkdirSync(dirname(config.file), { recursive: true });
-    else if (!existsSync(dirname(config.file))) throw configError(`${dirname(config.file)} does not exist, so ${config.file} cannot be created (is the client installed?)`, config.file, 'unreadable');
+    else if (!existsSync(dirname(config.file)))
+      throw configError(`${dirname(config.file)} does not exist, so ${config.file} cannot be created (is the client installed?)`, config.file, 'unreadable');
     const mode = config.scope === 'project' ? 0o644 : 0o600;
     writeFileAtomic(config.file, text, mode);
     chmodSync(config.file, mode);
@@ -156,7 +174,15 @@ interface Candidate {
 }
 
 export function defineClient(spec: ClientSpec): McpClient {
-  const config = (ctx: ClientContext, file: string, scope: ClientConfig['scope'], dir?: string): ClientConfig => ({ client: spec.name, scope, file, format: spec.format(file), section: [...spec.section], dir, home: ctx.home });
+  const config = (ctx: ClientContext, file: string, scope: ClientConfig['scope'], dir?: string): ClientConfig => ({
+    client: spec.name,
+    scope,
+    file,
+    format: spec.format(file),
+    section: [...spec.section],
+    dir,
+    home: ctx.home,
+  });
   const where = (c: ClientConfig) => ({ home: c.home ?? process.env.HOME ?? '', dir: c.dir });
 
   const read = (c: ClientConfig): ClientEntry[] => {
@@ -197,8 +223,20 @@ export function defineClient(spec: ClientSpec): McpClient {
       const base = { client: spec.name, file: c.file, scope: c.scope, exists: first.exists, dryRun: !!o.dryRun, wrote: false };
       const named = new Set(o.names ?? []);
       if (!first.servers && !o.add) {
-        const outcomes = [...named].map((name): ClientApplyOutcome => ({ name, status: 'not-in-config', failed: true, reason: 'no entry of that name in this config' }));
-        return { ...base, outcomes, note: first.exists ? `${c.file} has no ${c.section.join('.')}: nothing to switch (--add adds the registered servers)` : `${c.file} does not exist: nothing to switch (--add creates it with the registered servers)`, ok: !outcomes.length };
+        const outcomes = [...named].map((name): ClientApplyOutcome => ({
+          name,
+          status: 'not-in-config',
+          failed: true,
+          reason: 'no entry of that name in this config',
+        }));
+        return {
+          ...base,
+          outcomes,
+          note: first.exists
+            ? `${c.file} has no ${c.section.join('.')}: nothing to switch (--add adds the registered servers)`
+            : `${c.file} does not exist: nothing to switch (--add creates it with the registered servers)`,
+          ok: !outcomes.length,
+        };
       }
       const servers = first.servers ?? {};
       const outcomes: ClientApplyOutcome[] = [];
@@ -233,7 +271,12 @@ export function defineClient(spec: ClientSpec): McpClient {
       for (const name of named) {
         if (Object.prototype.hasOwnProperty.call(servers, name)) continue;
         if (o.add && o.registry.some((r) => r.name === name)) continue;
-        outcomes.push({ name, status: 'not-in-config', failed: true, reason: o.add ? 'no entry of that name in this config, and no server of that name is registered to add' : 'no entry of that name in this config' });
+        outcomes.push({
+          name,
+          status: 'not-in-config',
+          failed: true,
+          reason: o.add ? 'no entry of that name in this config, and no server of that name is registered to add' : 'no entry of that name in this config',
+        });
       }
       if (o.add) {
         for (const reg of o.registry) {
@@ -250,7 +293,14 @@ export function defineClient(spec: ClientSpec): McpClient {
           try {
             result = await probe({ url: cand.endpoint.url, transport: cand.endpoint.transport }, o.probeOptions);
           } catch (err) {
-            result = { url: cand.endpoint.url, transport: cand.endpoint.transport, ok: false, diagnosis: 'refused', latencyMs: 0, message: `the probe failed: ${(err as Error).message}` };
+            result = {
+              url: cand.endpoint.url,
+              transport: cand.endpoint.transport,
+              ok: false,
+              diagnosis: 'refused',
+              latencyMs: 0,
+              message: `the probe failed: ${(err as Error).message}`,
+            };
           }
           const c2 = { name: cand.name, entry: cand.reg, target: { url: cand.endpoint.url, transport: cand.endpoint.transport } };
           const outcome: ClientApplyOutcome = cand.add ? judgeAddition(c2, result, named.has(cand.name)) : judge(c2, result);
@@ -280,7 +330,9 @@ export function defineClient(spec: ClientSpec): McpClient {
           if (!moved) continue;
           j.outcome.status = j.cand.add ? 'not-added' : 'left';
           j.outcome.failed = !j.cand.add || named.has(j.cand.name);
-          j.outcome.reason = j.cand.add ? 'an entry of that name appeared while apply ran; left as it is' : 'the entry changed while apply ran; run apply again';
+          j.outcome.reason = j.cand.add
+            ? 'an entry of that name appeared while apply ran; left as it is'
+            : 'the entry changed while apply ran; run apply again';
         }
       }
       const writing = going.filter((j) => j.outcome.status === 'switched' || j.outcome.status === 'added');
@@ -335,7 +387,9 @@ export function defineClient(spec: ClientSpec): McpClient {
         writeText(c, text, created);
       } catch (err) {
         store.removeRecord(recordPath);
-        throw isMcpshareError(err, 'config-unreadable', 'config-corrupt', 'config-shape') ? err : new Error(`could not write ${c.file}: ${(err as Error).message}; it was left as it was`);
+        throw isMcpshareError(err, 'config-unreadable', 'config-corrupt', 'config-shape')
+          ? err
+          : new Error(`could not write ${c.file}: ${(err as Error).message}; it was left as it was`);
       }
       store.prune(c.file);
       return { ...base, outcomes, wrote: true, ...(created ? { created: true } : { backup }), record: recordPath, ok: ok() };
@@ -354,7 +408,8 @@ export async function revertClient(c: ClientConfig, o: { stateDir: string; dryRu
   const store = clientStore(o.stateDir);
   const records = unreverted(store, c);
   const base = { client: c.client, file: c.file, scope: c.scope };
-  if (!records.length) return { ...base, result: 'nothing', outcomes: [], wrote: false, message: `no apply of ${c.file} is on record that is not reverted already`, ok: true };
+  if (!records.length)
+    return { ...base, result: 'nothing', outcomes: [], wrote: false, message: `no apply of ${c.file} is on record that is not reverted already`, ok: true };
   const undo = o.all ? records : records.slice(0, 1);
   const oldest = undo[undo.length - 1].record;
   const common = { ...base, applies: undo.length, backup: oldest.created ? undefined : oldest.backup };
@@ -363,16 +418,33 @@ export async function revertClient(c: ClientConfig, o: { stateDir: string; dryRu
   if (text === undefined) {
     if (oldest.created) {
       if (!o.dryRun) mark();
-      return { ...common, result: 'exact', outcomes: [], wrote: false, message: `${c.file} no longer exists, as before the apply that created it: nothing to do`, ok: true };
+      return {
+        ...common,
+        result: 'exact',
+        outcomes: [],
+        wrote: false,
+        message: `${c.file} no longer exists, as before the apply that created it: nothing to do`,
+        ok: true,
+      };
     }
-    return { ...common, result: 'missing-file', outcomes: [], wrote: false, message: `${c.file} no longer exists, so nothing was restored; the copy taken before the apply is ${oldest.backup}`, ok: false };
+    return {
+      ...common,
+      result: 'missing-file',
+      outcomes: [],
+      wrote: false,
+      message: `${c.file} no longer exists, so nothing was restored; the copy taken before the apply is ${oldest.backup}`,
+      ok: false,
+    };
   }
 
   // Untouched since the apply(s): the exact bytes from before come back.
   let now: string | undefined = text;
   let k = 0;
-  for (; k < undo.length && now !== undefined && sha256(now) === undo[k].record.afterHash; k++) now = undo[k].record.created ? undefined : readBackup(undo[k].record.backup);
-  const outcomes: RevertEntryOutcome[] = undo.slice(0, k).flatMap((r) => r.record.changes.map((ch): RevertEntryOutcome => ({ name: ch.name, status: ch.added ? 'deleted' : 'restored' })));
+  for (; k < undo.length && now !== undefined && sha256(now) === undo[k].record.afterHash; k++)
+    now = undo[k].record.created ? undefined : readBackup(undo[k].record.backup);
+  const outcomes: RevertEntryOutcome[] = undo
+    .slice(0, k)
+    .flatMap((r) => r.record.changes.map((ch): RevertEntryOutcome => ({ name: ch.name, status: ch.added ? 'deleted' : 'restored' })));
   let exact = k === undo.length;
 
   if (!exact) {
@@ -415,7 +487,13 @@ export async function revertClient(c: ClientConfig, o: { stateDir: string; dryRu
       }
     }
     // A file apply created that holds nothing else now is deleted, as before.
-    if (oldest.created && jsonEqual(data, c.section.reduceRight<unknown>((inner, key) => ({ [key]: inner }), {}))) {
+    if (
+      oldest.created &&
+      jsonEqual(
+        data,
+        c.section.reduceRight<unknown>((inner, key) => ({ [key]: inner }), {}),
+      )
+    ) {
       now = undefined;
       exact = false;
     }
@@ -434,7 +512,8 @@ export async function revertClient(c: ClientConfig, o: { stateDir: string; dryRu
       ]
         .filter(Boolean)
         .join('; ') || `no entry still holds what the apply wrote: nothing ${o.dryRun ? 'would change' : 'was changed'}`;
-  if (o.dryRun) return { ...common, result: exact ? 'exact' : 'reverted', outcomes, wrote: false, deletedFile: now === undefined || undefined, message: how, ok: true };
+  if (o.dryRun)
+    return { ...common, result: exact ? 'exact' : 'reverted', outcomes, wrote: false, deletedFile: now === undefined || undefined, message: how, ok: true };
   const savedBefore = changed ? store.save(c.file, text, 'before-revert') : undefined;
   if (now === undefined) rmSync(c.file, { force: true });
   else if (changed) {
@@ -443,7 +522,16 @@ export async function revertClient(c: ClientConfig, o: { stateDir: string; dryRu
     chmodSync(meta.realPath, meta.mode);
   }
   mark();
-  return { ...common, result: exact ? 'exact' : 'reverted', outcomes, savedBefore, wrote: changed, deletedFile: now === undefined || undefined, message: how, ok: true };
+  return {
+    ...common,
+    result: exact ? 'exact' : 'reverted',
+    outcomes,
+    savedBefore,
+    wrote: changed,
+    deletedFile: now === undefined || undefined,
+    message: how,
+    ok: true,
+  };
 }
 
 function parsesTo(text: string, value: unknown): boolean {

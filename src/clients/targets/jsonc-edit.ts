@@ -116,7 +116,9 @@ export function insertMember(doc: JsonDoc, objPath: readonly string[], key: stri
   const unit = detectIndent(text);
   const props = obj.children ?? [];
   const closeAt = obj.offset + obj.length - 1; // the '}'
-  const multiLine = props.length ? text.slice(obj.offset, closeAt).includes('\n') : text.slice(doc.root.offset, doc.root.offset + doc.root.length).includes('\n');
+  const multiLine = props.length
+    ? text.slice(obj.offset, closeAt).includes('\n')
+    : text.slice(doc.root.offset, doc.root.offset + doc.root.length).includes('\n');
   const last = props[props.length - 1];
   const lastValue = last?.children?.[1];
   const lastText = lastValue ? text.slice(lastValue.offset, lastValue.offset + lastValue.length) : '';
@@ -127,7 +129,8 @@ export function insertMember(doc: JsonDoc, objPath: readonly string[], key: stri
     const { end, trailingComma } = afterLastMember(text, obj);
     return splice(text, { start: end, end, text: trailingComma ? ` ${member},` : `, ${member}` });
   }
-  const indent = last && /^[ \t]*$/.test(text.slice(lineStart(text, last.offset), last.offset)) ? lineIndent(text, last.offset) : lineIndent(text, obj.offset) + unit;
+  const indent =
+    last && /^[ \t]*$/.test(text.slice(lineStart(text, last.offset), last.offset)) ? lineIndent(text, last.offset) : lineIndent(text, obj.offset) + unit;
   const rendered = oneLineValues ? oneLine(v) : JSON.stringify(v, null, unit).replace(/\n/g, `${eol}${indent}`);
   const member = `${indent}${JSON.stringify(k)}: ${rendered}`;
   if (!last) return splice(text, { start: obj.offset + 1, end: closeAt, text: `${eol}${member}${eol}${lineIndent(text, obj.offset)}` });

@@ -11,7 +11,17 @@ import { revertAll } from '../revert.js';
 import { ClientConfigError, revertClient } from './generic.js';
 import { allClientRecords } from './records.js';
 import { triageEntry } from './switch.js';
-import type { ClientApplyReport, ClientConfig, ClientContext, ClientDetection, ClientName, ClientRevertReport, CommonEntry, McpClient, SwitchOptions } from './types.js';
+import type {
+  ClientApplyReport,
+  ClientConfig,
+  ClientContext,
+  ClientDetection,
+  ClientName,
+  ClientRevertReport,
+  CommonEntry,
+  McpClient,
+  SwitchOptions,
+} from './types.js';
 
 /**
  * What the CLI's `clients`, `import/apply/revert --client NAME | --all-clients` and the tray's
@@ -44,7 +54,13 @@ export function targetConfigs(client: McpClient, ctx: ClientContext, project?: s
 export type ConfigProblem = { client: ClientName; file: string; scope: ClientConfig['scope']; error: string; position?: { line: number; column: number } };
 
 export function problemOf(c: ClientConfig, err: unknown): ConfigProblem {
-  return { client: c.client, file: c.file, scope: c.scope, error: (err as Error).message, position: err instanceof ClientConfigError ? err.position : undefined };
+  return {
+    client: c.client,
+    file: c.file,
+    scope: c.scope,
+    error: (err as Error).message,
+    position: err instanceof ClientConfigError ? err.position : undefined,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -80,9 +96,23 @@ export interface ClientListing extends ClientDetection {
 
 function listed(name: string, e: CommonEntry, registry: readonly ServerEntry[], env: NodeJS.ProcessEnv): ListedServer {
   const what =
-    e.kind === 'stdio' ? showCommand(e.command, e.args) : e.kind === 'remote' ? showUrl(e.url) : e.kind === 'connect' ? `mcpshare connect ${e.server}` : e.reason;
+    e.kind === 'stdio'
+      ? showCommand(e.command, e.args)
+      : e.kind === 'remote'
+        ? showUrl(e.url)
+        : e.kind === 'connect'
+          ? `mcpshare connect ${e.server}`
+          : e.reason;
   const t = triageEntry(name, e, registry, env, false);
-  if ('candidate' in t) return { name, kind: e.kind, status: 'registered', what, daemon: t.daemonName, detail: `registered: apply switches it to ${clientUrl(t.candidate)} when its daemon is up` };
+  if ('candidate' in t)
+    return {
+      name,
+      kind: e.kind,
+      status: 'registered',
+      what,
+      daemon: t.daemonName,
+      detail: `registered: apply switches it to ${clientUrl(t.candidate)} when its daemon is up`,
+    };
   const o = t.outcome;
   const status: ListedStatus =
     o.status === 'already-shared'
@@ -124,19 +154,29 @@ export interface ApplyClientsResult {
   skipped: { client: ClientName; reason: string }[];
 }
 
-export async function applyClients(clients: readonly McpClient[], ctx: ClientContext, o: SwitchOptions & { project?: string; onlyInstalled?: boolean }): Promise<ApplyClientsResult> {
+export async function applyClients(
+  clients: readonly McpClient[],
+  ctx: ClientContext,
+  o: SwitchOptions & { project?: string; onlyInstalled?: boolean },
+): Promise<ApplyClientsResult> {
   const out: ApplyClientsResult = { reports: [], problems: [], skipped: [] };
   for (const client of clients) {
     if (o.onlyInstalled && !client.detect(ctx).installed) continue;
     const all = client.configs(ctx, o.project);
     if (!all.length) {
-      out.skipped.push({ client: client.name, reason: o.project !== undefined ? `${client.label} has no project config` : `${client.label} has no user config` });
+      out.skipped.push({
+        client: client.name,
+        reason: o.project !== undefined ? `${client.label} has no project config` : `${client.label} has no user config`,
+      });
       continue;
     }
     const there = targetConfigs(client, ctx, o.project);
     const work = there.length ? there : o.add ? [all[0]] : [];
     if (!work.length) {
-      out.skipped.push({ client: client.name, reason: `no config of ${client.label} found (${all.map((c) => c.file).join(', ')}); --add creates ${all[0].file}` });
+      out.skipped.push({
+        client: client.name,
+        reason: `no config of ${client.label} found (${all.map((c) => c.file).join(', ')}); --add creates ${all[0].file}`,
+      });
       continue;
     }
     for (const [i, c] of work.entries()) {
@@ -152,7 +192,11 @@ export async function applyClients(clients: readonly McpClient[], ctx: ClientCon
 }
 
 /** Reverts the newest apply (with `all`: every apply) of each config of these clients that has one on record. */
-export async function revertClients(clients: readonly McpClient[], ctx: ClientContext, o: { stateDir: string; dryRun?: boolean; all?: boolean; project?: string }): Promise<ClientRevertReport[]> {
+export async function revertClients(
+  clients: readonly McpClient[],
+  ctx: ClientContext,
+  o: { stateDir: string; dryRun?: boolean; all?: boolean; project?: string },
+): Promise<ClientRevertReport[]> {
   const reports: ClientRevertReport[] = [];
   for (const client of clients) {
     for (const c of client.configs(ctx, o.project)) {
@@ -160,7 +204,16 @@ export async function revertClients(clients: readonly McpClient[], ctx: ClientCo
         const r = await client.revert(c, o);
         if (r.result !== 'nothing') reports.push(r);
       } catch (err) {
-        reports.push({ client: client.name, file: c.file, scope: c.scope, result: 'error', outcomes: [], wrote: false, message: (err as Error).message, ok: false });
+        reports.push({
+          client: client.name,
+          file: c.file,
+          scope: c.scope,
+          result: 'error',
+          outcomes: [],
+          wrote: false,
+          message: (err as Error).message,
+          ok: false,
+        });
       }
     }
   }
@@ -184,7 +237,16 @@ export async function revertEverything(o: { stateDir: string; dryRun?: boolean }
     try {
       reports.push(await revertClient(c, { stateDir: o.stateDir, dryRun: o.dryRun, all: true }));
     } catch (err) {
-      reports.push({ client: record.client, file: record.file, scope: record.scope, result: 'error', outcomes: [], wrote: false, message: (err as Error).message, ok: false });
+      reports.push({
+        client: record.client,
+        file: record.file,
+        scope: record.scope,
+        result: 'error',
+        outcomes: [],
+        wrote: false,
+        message: (err as Error).message,
+        ok: false,
+      });
     }
   }
   return reports;
@@ -231,7 +293,11 @@ function sameKey(e: CommonEntry, env: NodeJS.ProcessEnv): string | undefined {
  * that project's), each server ONCE: an entry with the same command, args and env as one seen
  * before (in any client) is reported as the same server, not registered again.
  */
-export async function importClients(clients: readonly McpClient[], ctx: ClientContext, o: ImportClientsOptions): Promise<{ reports: ClientImportReport[]; problems: ConfigProblem[] }> {
+export async function importClients(
+  clients: readonly McpClient[],
+  ctx: ClientContext,
+  o: ImportClientsOptions,
+): Promise<{ reports: ClientImportReport[]; problems: ConfigProblem[] }> {
   const env = o.env ?? ctx.env;
   const reports: ClientImportReport[] = [];
   const problems: ConfigProblem[] = [];
@@ -275,16 +341,23 @@ export async function importClients(clients: readonly McpClient[], ctx: ClientCo
             failed: true,
             reason: `"${e.name}" was registered from ${sameName.file} (${sameName.client}) with other env values; rename this entry to register it as a server of its own`,
           };
-        } else if (e.entry.kind === 'connect') outcome = { name: e.name, status: 'remote', failed: false, reason: `already relayed to the daemon "${e.entry.server}" by mcpshare connect` };
+        } else if (e.entry.kind === 'connect')
+          outcome = { name: e.name, status: 'remote', failed: false, reason: `already relayed to the daemon "${e.entry.server}" by mcpshare connect` };
         else if (e.entry.kind === 'other') outcome = { name: e.name, status: 'unsupported', failed: false, reason: `${e.entry.reason}; left alone` };
         else {
           // An entry's own working directory counts as a project directory for relative paths.
           const t = e.entry.kind === 'stdio' && e.entry.cwd ? { ...target, scope: 'project' as const, dir: e.entry.cwd } : target;
-          outcome = await importOne(e.name, claudeShaped(e.entry), { target: t, manager: o.manager, dryRun: o.dryRun, all: o.all, helpCheck: o.helpCheck, helpOptions: o.helpOptions, env }, env);
+          outcome = await importOne(
+            e.name,
+            claudeShaped(e.entry),
+            { target: t, manager: o.manager, dryRun: o.dryRun, all: o.all, helpCheck: o.helpCheck, helpOptions: o.helpOptions, env },
+            env,
+          );
         }
         outcomes.push(outcome);
         if (key && !seen.has(key)) seen.set(key, { name: e.name, client: client.name, file: c.file, outcome });
-        else if (key && !['registered', 'would-register', 'already-registered'].includes(seen.get(key)!.outcome.status)) seen.set(key, { name: e.name, client: client.name, file: c.file, outcome });
+        else if (key && !['registered', 'would-register', 'already-registered'].includes(seen.get(key)!.outcome.status))
+          seen.set(key, { name: e.name, client: client.name, file: c.file, outcome });
       }
       reports.push({ client: client.name, file: c.file, scope: c.scope, outcomes, ok: !outcomes.some((x) => x.failed) });
     }

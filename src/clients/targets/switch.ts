@@ -57,7 +57,17 @@ export function triageEntry(name: string, entry: CommonEntry, registry: readonly
   switch (entry.kind) {
     case 'connect': {
       const reg = registry.find((r) => r.name === entry.server);
-      if (reg) return { outcome: { name, status: 'already-shared', failed: false, url: clientUrl(reg), daemon: reg.name === name ? undefined : reg.name, reason: `relayed by "mcpshare connect ${entry.server}"` } };
+      if (reg)
+        return {
+          outcome: {
+            name,
+            status: 'already-shared',
+            failed: false,
+            url: clientUrl(reg),
+            daemon: reg.name === name ? undefined : reg.name,
+            reason: `relayed by "mcpshare connect ${entry.server}"`,
+          },
+        };
       return { outcome: { name, status: 'left', failed: asked, reason: `"mcpshare connect ${entry.server}", but no server "${entry.server}" is registered` } };
     }
     case 'remote': {
@@ -84,7 +94,13 @@ export function triageEntry(name: string, entry: CommonEntry, registry: readonly
   }
   if (!byName && same.length > 1) {
     return {
-      outcome: { name, status: 'left', failed: asked, reason: `runs the same server as the registered ${same.map((r) => `"${r.name}"`).join(' and ')}: which one is not clear, so it was left as it is`, fix: `name the entry after the one it should use` },
+      outcome: {
+        name,
+        status: 'left',
+        failed: asked,
+        reason: `runs the same server as the registered ${same.map((r) => `"${r.name}"`).join(' and ')}: which one is not clear, so it was left as it is`,
+        fix: `name the entry after the one it should use`,
+      },
     };
   }
   if (byName) {
@@ -104,7 +120,10 @@ export function triageEntry(name: string, entry: CommonEntry, registry: readonly
       status: 'not-shared',
       failed: asked,
       reason: verdict.verdict === 'shareable' ? `${verdict.reason}, but not registered with mcpshare` : 'not registered with mcpshare',
-      fix: verdict.verdict === 'shareable' ? 'mcpshare import --client …, then mcpshare start' : `if it keeps no per-session state: mcpshare add ${name} -- ${showCommand(command, args)}`,
+      fix:
+        verdict.verdict === 'shareable'
+          ? 'mcpshare import --client …, then mcpshare start'
+          : `if it keeps no per-session state: mcpshare add ${name} -- ${showCommand(command, args)}`,
     },
   };
 }
@@ -128,7 +147,11 @@ export function onPath(name: string, env: NodeJS.ProcessEnv): string | undefined
  * `${NAME}`, the form expand.ts expands; `${userHome}` and `${workspaceFolder}` filled in. What
  * cannot be known outside the client (`${input:…}`, which VS Code prompts for) is reported.
  */
-export function toShellRefs(s: string, style: 'vscode' | 'opencode' | 'dollar' | 'none', ctx: { home: string; dir?: string }): { value: string; unknown?: string } {
+export function toShellRefs(
+  s: string,
+  style: 'vscode' | 'opencode' | 'dollar' | 'none',
+  ctx: { home: string; dir?: string },
+): { value: string; unknown?: string } {
   let v = s;
   if (style === 'vscode') {
     const input = /\$\{input:[^}]*\}/.exec(v);
@@ -155,7 +178,8 @@ export function stdioEntry(
   cwd?: unknown,
 ): CommonEntry {
   if (typeof command !== 'string' || !command) return { kind: 'other', reason: 'no command' };
-  if (args !== undefined && !(Array.isArray(args) && args.every((a) => typeof a === 'string'))) return { kind: 'other', reason: '"args" is not a list of strings' };
+  if (args !== undefined && !(Array.isArray(args) && args.every((a) => typeof a === 'string')))
+    return { kind: 'other', reason: '"args" is not a list of strings' };
   if (env !== undefined && !(typeof env === 'object' && env !== null && !Array.isArray(env) && Object.values(env).every((x) => typeof x === 'string'))) {
     return { kind: 'other', reason: '"env" is not an object of strings' };
   }

@@ -62,7 +62,9 @@ const key = (k: string) => (/^[A-Za-z0-9_-]+$/.test(k) ? k : JSON.stringify(k));
  */
 export function addTomlTable(text: string, path: readonly string[], value: Record<string, unknown>): string {
   const eol = text.includes('\r\n') ? '\r\n' : '\n';
-  const body = stringify(value).replace(/\r?\n/g, eol).replace(new RegExp(`(${eol})*$`), eol);
+  const body = stringify(value)
+    .replace(/\r?\n/g, eol)
+    .replace(new RegExp(`(${eol})*$`), eol);
   const sep = text === '' ? '' : text.endsWith('\n') ? eol : eol + eol;
   const out = `${text}${sep}[${path.map(key).join('.')}]${eol}${body}`;
   const data = parseToml(text);

@@ -31,15 +31,10 @@ export interface SuiteRun {
 
 function runSuite(args: string[], timeoutMs: number): Promise<{ exitCode: number; output: string }> {
   return new Promise((resolve, reject) => {
-    execFile(
-      process.execPath,
-      ['--import', LOADER, SUITE, ...args],
-      { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 },
-      (err, stdout, stderr) => {
-        if (err && typeof err.code !== 'number') return reject(new Error(`conformance ${args[0]} failed to run: ${err.message}\n${stderr}`));
-        resolve({ exitCode: err ? (err.code as number) : 0, output: stdout + stderr });
-      },
-    );
+    execFile(process.execPath, ['--import', LOADER, SUITE, ...args], { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      if (err && typeof err.code !== 'number') return reject(new Error(`conformance ${args[0]} failed to run: ${err.message}\n${stderr}`));
+      resolve({ exitCode: err ? (err.code as number) : 0, output: stdout + stderr });
+    });
   });
 }
 
