@@ -290,13 +290,17 @@ export class ChildPool implements PeerHub {
    */
   private async intersection(slot: Slot): Promise<Root[]> {
     const sets: Root[][] = [];
+    let unknown = false;
     for (const p of this.sessionsOf(slot)) {
       const known = this.roots.get(p);
-      if (known === undefined) return [];
+      if (known === undefined) {
+        unknown = true;
+        continue;
+      }
       sets.push(known);
       this.counted.add(p);
     }
-    return intersectRoots(sets);
+    return unknown ? [] : intersectRoots(sets);
   }
 
   /**
@@ -515,6 +519,8 @@ export class ChildPool implements PeerHub {
     const roots = this.roots.get(peer) ?? (await this.roots.ask(peer, relatedRequestId));
     if (peer.closed) return;
     if (slot.key === 'global') {
+      // Counted now, whatever the others are: the next request of this peer goes on (no re-check loop).
+      this.counted.add(peer);
       await this.recount(slot);
       return;
     }
@@ -611,7 +617,8 @@ export class ChildPool implements PeerHub {
         scope: slot.scope,
         label: slot.label,
         roots: slot.key === 'global' ? (this.given ?? []) : rootSet(slot.roots),
-        pid: slot.upstream.pid ?? null,
+        // A stopped child's last process is gone: no pid to show.
+        pid: slot.upstream.state === 'stopped' || slot.upstream.state === 'failed' ? null : (slot.upstream.pid ?? null),
         state: slot.upstream.state,
         restarts: slot.upstream.restarts,
         sessions: s.sessions.total,

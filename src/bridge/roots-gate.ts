@@ -62,6 +62,8 @@ export class RootsGate {
   /** The child asked for roots: the answer opens the gate. */
   asked(): void {
     this.habit.asksRoots = true;
+    // From now on only the answer opens a closed gate (a grace or wait timer must not beat it).
+    if (!this.open) this.clear();
   }
 
   /** The answer is on its way to the child. */
