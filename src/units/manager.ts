@@ -1,7 +1,8 @@
 import { existsSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { lookupKnown } from '../registry/known-servers.js';
-import { nativeFlagWords } from '../registry/shareability.js';
+import type { ShareMode } from '../bridge/share-mode.js';
+import { nativeFlagWords, shareabilityOf } from '../registry/shareability.js';
 import { validateName } from '../registry/names.js';
 import { allocatePort, checkChosenPort, isPortFree } from '../registry/ports.js';
 import { DEFAULT_RESTART_POLICY, Registry, RegistryError, type ClientTransport, type RestartPolicy, type ServerEntry } from '../registry/registry.js';
@@ -30,6 +31,8 @@ export interface AddOptions {
   envFile?: string;
   cwd?: string;
   restart?: Partial<RestartPolicy>;
+  /** How its process is shared (bridged servers); default: what known-servers.ts says, else global. */
+  share?: ShareMode;
 }
 
 export interface EditOptions {
@@ -44,6 +47,7 @@ export interface EditOptions {
   envFile?: string;
   cwd?: string;
   restart?: Partial<RestartPolicy>;
+  share?: ShareMode;
 }
 
 export interface ManagerOptions {
@@ -115,7 +119,10 @@ export class ServerManager {
     } else if (known?.native) {
       warnings.push(`${known.id} can serve HTTP itself; "--native ${known.native.transport}" with "${known.native.transportFlag}" would save the bridge process`);
     }
-    if (known?.sharing === 'stateful') warnings.push(`${known.id} is stateful (${known.reason}); sharing one instance between sessions may mix their state`);
+    const share = chooseShare(o.command, o.args, o.native, o.share);
+    if (known?.sharing === 'stateful' && share !== 'session') {
+      warnings.push(`${known.id} is stateful (${known.reason}); sharing one instance between sessions may mix their state (--share session gives each session its own)`);
+    }
 
     const vars = { ...(o.envFile ? importEnvFile(o.envFile, warnings) : {}), ...(o.env ?? {}) };
     const envFile = Object.keys(vars).length ? envFilePath(this.paths, o.name) : undefined;
@@ -133,6 +140,7 @@ export class ServerManager {
       ...(envFile ? { envFile } : {}),
       pathEnv,
       restart: { ...DEFAULT_RESTART_POLICY, ...definedOnly(o.restart) },
+      ...(o.native ? {} : { share }),
       backend,
       addedAt: new Date().toISOString(),
     };
@@ -187,6 +195,10 @@ export class ServerManager {
       }
     }
     if (o.restart) patch.restart = { ...current.restart, ...definedOnly(o.restart) };
+    if (o.share !== undefined) {
+      if (current.kind === 'native') throw new ManagerError(`"${name}" serves HTTP itself (native), so mcpshare cannot run one process per project or session for it; --share is for bridged servers`);
+      patch.share = o.share;
+    }
     if (o.envFile !== undefined || (o.env && Object.keys(o.env).length) || o.unsetEnv?.length) {
       const file = envFilePath(this.paths, name);
       const base = o.envFile !== undefined ? importEnvFile(o.envFile, warnings) : current.envFile ? readEnvIfExists(current.envFile) : {};
@@ -318,4 +330,16 @@ export function movePortInArgs(args: readonly string[], from: number, to: number
 
 function definedOnly<T extends object>(o: Partial<T> | undefined): Partial<T> {
   return Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/**
+ * The sharing mode of a new entry: the one asked for, else what known-servers.ts says for this
+ * command (global for servers it does not know). A native server is always one process.
+ */
+export function chooseShare(command: string, args: readonly string[], native: ClientTransport | undefined, asked: ShareMode | undefined): ShareMode {
+  if (native) {
+    if (asked && asked !== 'global') throw new ManagerError(`--share ${asked} needs the bridge (one process per ${asked}): leave out --native to run it bridged`);
+    return 'global';
+  }
+  return asked ?? shareabilityOf(command, args).share;
 }

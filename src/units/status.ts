@@ -1,6 +1,7 @@
 import { connect } from 'node:net';
 import { exchange, readText } from '../health/wire.js';
-import type { ServerEntry } from '../registry/registry.js';
+import type { ShareMode } from '../bridge/share-mode.js';
+import { shareOf, type ServerEntry } from '../registry/registry.js';
 import { groupRss } from '../util/procinfo.js';
 import type { BackendName, UnitState } from './backend.js';
 import { clientUrl } from './daemon.js';
@@ -32,10 +33,28 @@ export interface ServerStatus {
   detail: string;
   logFile: string;
   unitFile: string | null;
+  /** Bridged servers: how the server's process is shared (global, project, session); null for native ones. */
+  share: ShareMode | null;
+  /** Bridged servers: every child process of the daemon, one row each (what its /status reports). */
+  children: ChildStatus[];
+}
+
+/** One child process of a bridge: global mode has one; project and session modes one per project or session. */
+export interface ChildStatus {
+  scope: 'global' | 'project' | 'session' | 'spare';
+  /** The project's roots, or the session it serves. */
+  label: string;
+  pid: number | null;
+  state: string;
+  restarts: number;
+  rssBytes: number | null;
+  sessions: number;
 }
 
 interface BridgeStatusBody {
   child?: { pid: number | null; state: string; restarts: number; rssBytes: number | null; lastExit?: { reason: string } | null };
+  share?: ShareMode;
+  children?: Array<ChildStatus & Record<string, unknown>>;
   server?: { name: string; version: string } | null;
   sessions?: { total: number };
   bridgeRssBytes?: number | null;
@@ -97,6 +116,8 @@ export function statusRow(entry: ServerEntry, fields: Pick<ServerStatus, 'state'
     detail: '',
     logFile: '',
     unitFile: null,
+    share: entry.kind === 'bridged' ? shareOf(entry) : null,
+    children: [],
   };
   return Object.assign(row, fields);
 }
@@ -149,13 +170,16 @@ async function describeState(
     }
     row.sessions = s.sessions?.total ?? null;
     row.server = s.server ?? null;
+    if (s.share) row.share = s.share;
+    row.children = (s.children ?? []).map((c) => ({ scope: c.scope, label: c.label, pid: c.pid, state: c.state, restarts: c.restarts, rssBytes: c.rssBytes, sessions: c.sessions }));
     row.restarts += s.child?.restarts ?? 0;
     row.rssBytes = (s.bridgeRssBytes ?? 0) + (s.child?.rssBytes ?? 0) || null;
     const child = s.child?.state;
     // A child in its own crash loop makes the bridge exit; the service manager then restarts the
     // bridge or declares the crash loop, so until then the daemon is still "starting".
     row.state = child === 'ready' ? 'up' : 'starting';
-    row.detail = child === 'ready' ? `serving ${row.sessions ?? 0} session(s)` : `server ${child}${s.child?.lastExit ? `: ${s.child.lastExit.reason}` : ''}`;
+    const pooled = s.share && s.share !== 'global' ? ` with ${row.children.filter((c) => c.pid !== null).length} running process(es), one per ${s.share}` : '';
+    row.detail = child === 'ready' ? `serving ${row.sessions ?? 0} session(s)${pooled}` : `server ${child}${s.child?.lastExit ? `: ${s.child.lastExit.reason}` : ''}`;
     return row;
   }
   row.rssBytes = unit.pid ? (groupRss(unit.pid) ?? null) : null;
