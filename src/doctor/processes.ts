@@ -4,7 +4,7 @@
  * The parsers are pure so they are tested with captured text. A process that exits mid-scan, or
  * one we may not read (another user's, hidepid), is skipped and counted, never an error.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { execFile } from 'node:child_process';
 
 export interface ProcessInfo {
@@ -17,6 +17,8 @@ export interface ProcessInfo {
   name: string;
   /** Resident set size; 0 when it could not be read. */
   rssBytes: number;
+  /** Working directory (Linux /proc only; absent when unreadable or from `ps`): a session's project. */
+  cwd?: string;
 }
 
 export interface ProcessSnapshot {
@@ -74,6 +76,14 @@ function readOrUndefined(path: string): string | undefined {
   }
 }
 
+function linkOrUndefined(path: string): string | undefined {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
 /** One pass over /proc: stat (required), cmdline and status (best effort) per pid. */
 export function scanProc(root = '/proc'): ProcessSnapshot {
   const t0 = performance.now();
@@ -96,7 +106,8 @@ export function scanProc(root = '/proc'): ProcessSnapshot {
     const cmdline = readOrUndefined(`${root}/${entry}/cmdline`);
     const status = readOrUndefined(`${root}/${entry}/status`);
     if (cmdline === undefined || status === undefined) unreadable++;
-    processes.push({ pid: Number(entry), ppid: parsed.ppid, pgid: parsed.pgid, name: parsed.name, argv: cmdline ? parseCmdline(cmdline) : [], rssBytes: status ? parseStatusRss(status) : 0 });
+    const cwd = linkOrUndefined(`${root}/${entry}/cwd`);
+    processes.push({ pid: Number(entry), ppid: parsed.ppid, pgid: parsed.pgid, name: parsed.name, argv: cmdline ? parseCmdline(cmdline) : [], rssBytes: status ? parseStatusRss(status) : 0, ...(cwd ? { cwd } : {}) });
   }
   return { source: 'proc', processes, unreadable, durationMs: performance.now() - t0, takenAt: new Date().toISOString(), selfPid: process.pid, lossyArgv: false };
 }
