@@ -169,6 +169,17 @@ describe('project mode: server-filesystem', () => {
     expect(served.status).toBe(200);
     expect(textOf(served.json.result)).toContain(dirs.gamma);
     expect(textOf(served.json.result)).not.toContain(dirs.alpha);
+
+    // Discovery without the header offers sessions only, so a client that can fall back opens one.
+    const discover = (headers: Record<string, string>) =>
+      raw(`${b.url}/mcp`, {
+        headers: { ...JSON_HEADERS, 'mcp-protocol-version': V, 'mcp-method': 'server/discover', ...headers },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 'd', method: 'server/discover', params: { _meta: { 'io.modelcontextprotocol/protocolVersion': V, 'io.modelcontextprotocol/clientCapabilities': {} } } }),
+      });
+    const plain = await discover({});
+    expect(plain.json.result.supportedVersions).not.toContain(V);
+    expect(plain.json.result.supportedVersions).toContain('2025-11-25');
+    expect((await discover({ 'x-mcpshare-project': dirs.gamma })).json.result.supportedVersions).toContain(V);
   });
 });
 

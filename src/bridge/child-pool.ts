@@ -8,6 +8,7 @@ import { describeRoots, intersectRoots, projectKeyOf, rootSet, rootsFromHeader, 
 import { RootsGate, type RootsHabit } from './roots-gate.js';
 import { Router, type RouterOptions } from './router.js';
 import type { ShareMode } from './share-mode.js';
+import { SUPPORTED_PROTOCOL_VERSIONS } from './protocol.js';
 import { discoverResult } from './stateless.js';
 import type { ChildDown, ChildState, Upstream } from './upstream.js';
 
@@ -569,7 +570,7 @@ export class ChildPool implements PeerHub {
     void peer.send(errorResponse(message.id, ErrorCode.InvalidRequest, `mcpshare: ${why}`)).catch(() => undefined);
   }
 
-  /** server/discover reaches no project: answered from any child's handshake. */
+  /** server/discover reaches no project: answered from any child's handshake, offering sessions only. */
   private async discover(peer: Peer, request: JSONRPCRequest): Promise<void> {
     let child = this.template;
     if (!child) {
@@ -582,7 +583,11 @@ export class ChildPool implements PeerHub {
         return;
       }
     }
-    await peer.send({ jsonrpc: '2.0', id: request.id, result: discoverResult(child) } as JSONRPCMessage).catch(() => undefined);
+    // Only the session-based versions: a client that can fall back (Claude Code, SDK v2 in auto
+    // mode) then opens a 2025 session, whose roots the bridge can ask, instead of sending stateless
+    // requests that name no project. With the project header, discovery goes to that project's child.
+    const result = { ...discoverResult(child), supportedVersions: [...SUPPORTED_PROTOCOL_VERSIONS] };
+    await peer.send({ jsonrpc: '2.0', id: request.id, result } as JSONRPCMessage).catch(() => undefined);
   }
 
   // ───────────────────────────── idle ─────────────────────────────
