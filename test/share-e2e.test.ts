@@ -114,6 +114,17 @@ test('import registers server-filesystem per project and sequential-thinking per
   expect(row.children.every((c: { pid: number | null; rssBytes: number | null }) => c.pid !== null && (c.rssBytes ?? 0) > 0)).toBe(true);
   // The daemon's memory counts every child.
   expect(row.rssBytes).toBeGreaterThan(row.children.reduce((n: number, c: { rssBytes: number }) => n + c.rssBytes, 0));
+  // apply points the project's entry at the daemon, with the project's directory as a header: a
+  // client that declares no roots is still placed in its project.
+  const applied = await mcpshare(['apply', 'files', '--project', projects.north], env);
+  expect(applied.code).toBe(0);
+  const entry = JSON.parse(readFileSync(join(projects.north, '.mcp.json'), 'utf8')).mcpServers.files;
+  expect(entry).toEqual({ type: 'http', url: expect.stringMatching(/^http:\/\/localhost:\d+\/mcp$/), headers: { 'X-Mcpshare-Project': pathToFileURL(projects.north).href } });
+  const rootless = new Client({ name: 'rootless', version: '1' }, { capabilities: {} });
+  await rootless.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: entry.headers } }));
+  clients.push(rootless);
+  expect(await dirsOf(rootless)).toEqual([projects.north]);
+
   const text = await mcpshare(['status', 'files'], env);
   expect(text.stdout).toMatch(/files\s+bridged \(per project\)/);
   expect(text.stdout).toMatch(/└ project\s+project .*north/);
