@@ -61,9 +61,12 @@ export class RootsGate {
 
   /** The child asked for roots: the answer opens the gate. */
   asked(): void {
+    // Only a question while requests wait tells how the server starts: one asked during a tool call
+    // (server-everything's `roots` tool) must not make every later start wait for a question.
+    if (this.open) return;
     this.habit.asksRoots = true;
-    // From now on only the answer opens a closed gate (a grace or wait timer must not beat it).
-    if (!this.open) this.clear();
+    // From now on only the answer opens the gate (a grace or wait timer must not beat it).
+    this.clear();
   }
 
   /** The answer is on its way to the child. */
