@@ -1,6 +1,7 @@
 /**
  * A loopback stand-in for the Messages API that makes the real `claude -p` call one MCP tool: the
- * first request that offers the tool is answered with a tool_use block for it, the request that
+ * first request that offers the tool is answered with a tool_use block for it (before that, while
+ * the CLI's MCP connections are pending, with a call of its WaitForMcpServers), the request that
  * carries its tool_result with a text block quoting that result (so the CLI prints it). Anything
  * else gets a short text answer. Streaming SSE, as the CLI asks for (see /work/shared/TESTING.md).
  */
@@ -31,8 +32,12 @@ export async function fakeMessagesApi(tool: string): Promise<FakeMessagesApi> {
         return;
       }
       const last = j.messages?.at(-1)?.content;
-      const toolResult = Array.isArray(last) ? last.find((c: { type?: string }) => c.type === 'tool_result') : undefined;
+      const toolResult = Array.isArray(last) ? last.find((c: { type?: string; tool_use_id?: string }) => c.type === 'tool_result' && c.tool_use_id === 'toolu_fake') : undefined;
       const offersTool = (j.tools ?? []).some((t) => t.name === tool);
+      // MCP servers connect in the background: until they have, the CLI offers WaitForMcpServers.
+      const waits = JSON.stringify(j.messages ?? []).split('"toolu_wait_').length - 1;
+      const offersWait = (j.tools ?? []).some((t) => t.name === 'WaitForMcpServers') && waits < 6;
+
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       const ev = (type: string, data: Record<string, unknown>) => res.write(`event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`);
       const text = (t: string) => {
@@ -45,8 +50,9 @@ export async function fakeMessagesApi(tool: string): Promise<FakeMessagesApi> {
       if (toolResult) {
         results.push(toolResult.content);
         text(`RESULT: ${JSON.stringify(toolResult.content)}`);
-      } else if (offersTool) {
-        ev('content_block_start', { index: 0, content_block: { type: 'tool_use', id: 'toolu_fake', name: tool, input: {} } });
+      } else if (offersTool || offersWait) {
+        const [id, name] = offersTool ? ['toolu_fake', tool] : [`toolu_wait_${waits}`, 'WaitForMcpServers'];
+        ev('content_block_start', { index: 0, content_block: { type: 'tool_use', id, name, input: {} } });
         ev('content_block_delta', { index: 0, delta: { type: 'input_json_delta', partial_json: '{}' } });
         ev('content_block_stop', { index: 0 });
         ev('message_delta', { delta: { stop_reason: 'tool_use', stop_sequence: null }, usage: { output_tokens: 1 } });
