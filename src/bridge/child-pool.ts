@@ -309,7 +309,8 @@ export class ChildPool implements PeerHub {
    * replaced; one that may now be given more is told roots/list_changed.
    */
   private async recount(slot: Slot): Promise<void> {
-    if (!this.rootsAsked) return;
+    // With no session left nobody's reach can be widened: the next session to join is checked.
+    if (!this.rootsAsked || this.sessionsOf(slot).length === 0) return;
     const now = rootSet(await this.intersection(slot));
     const given = this.given;
     if (given === undefined) return;
