@@ -305,13 +305,13 @@ export async function bridgeNodeFlags() {
 export const EVERYTHING_SERVER = { id: 'everything', command: process.execPath, args: [EVERYTHING, 'stdio'], env: {} };
 
 /**
- * Starts `node FLAGS dist/cli.js bridge --port 0 --name NAME [--env K=V...] -- SERVER...` (by
+ * Starts `node FLAGS dist/cli.js bridge --port 0 --name NAME [--env K=V...] [BRIDGE ARGS] -- SERVER...` (by
  * default server-everything) and resolves once it prints its URL. Output is kept (last 64 KB) for
  * error messages. The bridge is tracked with its tree, so its child goes down with it.
  */
-export function startBridge(nodeFlags = [], name = 'bench', server = EVERYTHING_SERVER) {
+export function startBridge(nodeFlags = [], name = 'bench', server = EVERYTHING_SERVER, bridgeArgs = []) {
   const envArgs = Object.entries(server.env ?? {}).flatMap(([k, v]) => ['--env', `${k}=${v}`]);
-  const args = [...nodeFlags, CLI, 'bridge', '--port', '0', '--name', name, ...envArgs, '--', server.command, ...server.args];
+  const args = [...nodeFlags, CLI, 'bridge', '--port', '0', '--name', name, ...envArgs, ...bridgeArgs, '--', server.command, ...server.args];
   const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   track(proc.pid, `bridge ${name}`, false, true);
   let out = '';

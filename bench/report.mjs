@@ -8,6 +8,7 @@ import { renderHealth } from './health.mjs';
 import { renderConnect } from './connect.mjs';
 import { renderTray } from './report-tray.mjs';
 import { renderEra2026 } from './era2026.mjs';
+import { renderShare } from './share.mjs';
 
 const ms = (v) => (Number.isFinite(v) ? v.toFixed(3) : 'n/a');
 const mb = (b) => (b === undefined || b === null ? 'n/a' : (b / (1024 * 1024)).toFixed(1));
@@ -189,6 +190,7 @@ const PART_RENDERERS = {
   connect: renderConnect,
   tray: renderTray,
   era2026: renderEra2026,
+  share: renderShare,
 };
 const PART_TITLES = {
   bridge: 'Bridge',
@@ -198,6 +200,7 @@ const PART_TITLES = {
   connect: '`mcpshare connect`',
   tray: 'Tray memory over time',
   era2026: 'MCP 2026-07-28 stateless vs 2025 session',
+  share: 'Sharing modes: per session vs per project',
 };
 
 /** The whole run: header, then each part's section (or the error that stopped it). */

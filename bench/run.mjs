@@ -13,8 +13,10 @@
  *            tray binary) with 2, 10 and 20 bridged daemons, on a private Xvfb + trayer desktop
  *            (bench/tray.mjs; needs xvfb, trayer, dbus, xdotool, x11-utils, zenity, else it cannot run);
  *   era2026  a stateless MCP 2026-07-28 tools/call (SDK v2 client) vs a 2025 session tools/call through the
- *            same bridge: added latency, calls/s, bridge RSS idle and with open listen streams (bench/era2026.mjs).
- * BENCH_ONLY=bridge|memory|peers|health|connect|tray|era2026 (comma-separated) runs some parts only. The parts run one after
+ *            same bridge: added latency, calls/s, bridge RSS idle and with open listen streams (bench/era2026.mjs);
+ *   share    10 sessions over 3 projects on server-filesystem: a stdio child per session vs one
+ *            `--share project` bridge with a child per project, RSS and PSS, leaks counted (bench/share.mjs).
+ * BENCH_ONLY=bridge|memory|peers|health|connect|tray|era2026|share (comma-separated) runs some parts only. The parts run one after
  * the other, never overlapping, and every process a part started is killed before the next begins.
  *
  * Writes bench/results/<part>-<timestamp>.json per part, and latest.json (every part of this run)
@@ -33,6 +35,7 @@ import { runHealthBench } from './health.mjs';
 import { runConnectBench } from './connect.mjs';
 import { runTrayBench } from './tray.mjs';
 import { runEra2026Bench } from './era2026.mjs';
+import { runShareBench } from './share.mjs';
 import { renderMarkdown } from './report.mjs';
 
 const PARTS = {
@@ -43,6 +46,7 @@ const PARTS = {
   connect: async ({ log }) => runConnectBench({ log, nodeFlags: await bridgeNodeFlags() }),
   tray: async ({ log }) => runTrayBench({ log, nodeFlags: await bridgeNodeFlags() }),
   era2026: async ({ log }) => runEra2026Bench({ log, nodeFlags: await bridgeNodeFlags() }),
+  share: async ({ log }) => runShareBench({ log, nodeFlags: await bridgeNodeFlags() }),
 };
 
 const log = (msg) => process.stderr.write(`[bench] ${msg}\n`);
@@ -79,6 +83,8 @@ function correctnessExitCode(all) {
   if (v && !(v.mcpshareNoMisrouted && v.mcpshareNoLostProgress)) return 1;
   const e = all.era2026;
   if (e && !e.error && !(e.verdicts.noMisrouted && e.verdicts.noFailed)) return 1;
+  const s = all.share;
+  if (s && !s.error && s.correctness.leaks > 0) return 1;
   return 0;
 }
 

@@ -254,6 +254,7 @@ describe('detecting copies and sessions (macOS ps sample)', () => {
         ownRssBytes: 50176 * KiB,
         serverRssBytes: (51200 + 1024 + 61440) * KiB,
         pids: expect.arrayContaining([900, 901, 902, 903]),
+        children: 1,
       },
     ]);
     const counted = new Set(d.instances.flatMap((i) => i.pids));
@@ -403,6 +404,49 @@ describe('the arithmetic', () => {
     expect(r.groups).toHaveLength(1);
     expect(r.groups[0]).toMatchObject({ native: true, copies: 2, sharedCostBytes: 90 * MiB, savedNowBytes: 90 * MiB });
     expect(r.breakEvenSessions).toBe(2);
+  });
+
+  test('project mode: server-filesystem costs one copy per project (working directory), against one per session today; a bridge counts every child', () => {
+    const inDir = (p: ProcessInfo, cwd: string): ProcessInfo => ({ ...p, cwd });
+    const FS = '/x/node_modules/@modelcontextprotocol/server-filesystem/dist/index.js';
+    const s = snapshotOf([
+      proc(10, 1, 500, 'claude'),
+      proc(20, 1, 500, 'claude'),
+      proc(30, 1, 500, 'claude'),
+      inDir(proc(11, 10, 60, 'node', FS), '/p/a'),
+      inDir(proc(21, 20, 60, 'node', FS), '/p/a'),
+      inDir(proc(31, 30, 60, 'node', FS), '/p/b'),
+      proc(
+        90,
+        1,
+        40,
+        process.execPath,
+        '/opt/mcpshare/dist/cli.js',
+        'bridge',
+        '--name',
+        'fs',
+        '--port',
+        '8005',
+        '--share',
+        'project',
+        '--',
+        'node',
+        '/y/server-filesystem/dist/index.js',
+      ),
+      proc(91, 90, 50, 'node', '/y/server-filesystem/dist/index.js'),
+      proc(92, 90, 55, 'node', '/y/server-filesystem/dist/index.js'),
+    ]);
+    const r = buildReport(s, detect(s, { ownCli: '/opt/mcpshare/dist/cli.js' }));
+    const fs = r.groups.find((g) => g.server === 'server-filesystem')!;
+    expect(fs).toMatchObject({ verdict: 'shareable', share: 'project', copies: 3, projects: 2 });
+    expect(fs.sharedCostBytes).toBe(2 * 60 * MiB + r.bridge.bytes);
+    expect(fs.savedNowBytes).toBe(60 * MiB - r.bridge.bytes);
+    expect(r.shared).toEqual([expect.objectContaining({ pid: 90, kind: 'bridge', children: 2, serverRssBytes: 105 * MiB })]);
+    // At N sessions the same server costs min(N, 2 projects) copies and a bridge.
+    expect(r.projection[0].sharedBytes).toBe(60 * MiB + r.bridge.bytes);
+    expect(r.projection[3].sharedBytes).toBe(120 * MiB + r.bridge.bytes);
+    expect(r.notes.join(' ')).toMatch(/server-filesystem runs one copy per project/);
+    expect(renderDoctor(r)).toMatch(/server-filesystem\s+shareable \(per project\)\s+3/);
   });
 
   test('a `sh -c` wrapper belongs to the launch it wraps; an interactive shell is a session, not part of a launch', () => {

@@ -212,6 +212,8 @@ describe('probe: each diagnosis against a real daemon', () => {
       sessions: 0,
       server: null,
       detail: 'serving',
+      share: 'global',
+      children: [],
       logFile: '/dev/null',
       unitFile: null,
     });

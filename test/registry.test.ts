@@ -422,11 +422,40 @@ describe('known servers', () => {
       expect(warnings).toEqual(['mongodb-mcp-server can serve HTTP itself; "--native http" with "--transport http" would save the bridge process']);
     });
 
-    test('a stateful server (playwright): a warning that sharing may mix state', async () => {
-      const { warnings } = await manager.add({ name: 'pw', command: 'node', args: ['/x/node_modules/@playwright/mcp/cli.js'], port: await freePort() });
-      expect(warnings).toEqual([
-        'playwright is stateful (drives one browser whose tabs and page state belong to a single session); sharing one instance between sessions may mix their state',
+    test('a stateful server (playwright): one process per session by default; a warning when told to share it', async () => {
+      const { entry, warnings } = await manager.add({ name: 'pw', command: 'node', args: ['/x/node_modules/@playwright/mcp/cli.js'], port: await freePort() });
+      expect(entry.share).toBe('session');
+      expect(warnings).toEqual([]);
+      const shared = await manager.add({
+        name: 'pw-shared',
+        command: 'node',
+        args: ['/x/node_modules/@playwright/mcp/cli.js'],
+        port: await freePort(),
+        share: 'global',
+      });
+      expect(shared.entry.share).toBe('global');
+      expect(shared.warnings).toEqual([
+        'playwright is stateful (drives one browser whose tabs and page state belong to a single session); sharing one instance between sessions may mix their state (--share session gives each session its own)',
       ]);
+    });
+
+    test('sharing modes: from the data (filesystem per project), the option, never for a native server; edit changes it', async () => {
+      const fs = await manager.add({
+        name: 'fs',
+        command: 'node',
+        args: ['/x/node_modules/@modelcontextprotocol/server-filesystem/dist/index.js'],
+        port: await freePort(),
+      });
+      expect(fs.entry.share).toBe('project');
+      const plain = await manager.add({ name: 'plain-share', command: 'node', args: ['/srv/other.js'], port: await freePort() });
+      expect(plain.entry.share).toBe('global');
+      const port = await freePort();
+      await expect(manager.add({ name: 'nat', command: 'node', args: ['/srv/n.js', String(port)], port, native: 'http', share: 'project' })).rejects.toThrow(
+        /--share project needs the bridge/,
+      );
+      expect(manager.registry.get('nat')).toBeUndefined();
+      const { entry } = await manager.edit('plain-share', { share: 'session' });
+      expect(entry.share).toBe('session');
     });
 
     test('an unknown, ordinary server: no warning', async () => {

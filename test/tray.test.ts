@@ -48,8 +48,10 @@ function row(name: string, state: DaemonState, over: Partial<ServerStatus> = {},
     detail,
     logFile: `/home/u/.local/state/mcpshare/logs/${name}.log`,
     unitFile: null,
+    share: 'global',
+    children: [],
     ...over,
-  };
+  } as ServerStatus;
   return { name, state, detail, status, checkedAt: 0 };
 }
 

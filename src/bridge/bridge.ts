@@ -7,7 +7,9 @@ import { groupRss, rssOf } from '../util/procinfo.js';
 import { VERSION } from '../version.js';
 import { createBridgeHttp } from './http.js';
 import { ErrorCode } from './jsonrpc.js';
-import { Router } from './router.js';
+import type { RouterStats } from './router.js';
+import { ChildPool, type ChildRow } from './child-pool.js';
+import { describeShareMode, type ShareMode } from '../util/share-mode.js';
 import { isLoopbackHost } from './security.js';
 import type { BridgeStatus } from './status.js';
 import { Upstream } from './upstream.js';
@@ -40,6 +42,10 @@ export interface BridgeOptions {
   sessionIdleTimeoutMs?: number;
   maxBodyBytes?: number;
   logger?: Logger;
+  /** One child for everyone (default), one per project, or one per session: see child-pool.ts. */
+  share?: ShareMode;
+  /** Project and session modes: a child with nothing to do for this long is stopped. */
+  childIdleTimeoutMs?: number;
 }
 
 export interface BridgeExit {
@@ -71,6 +77,8 @@ const DEFAULTS = {
   backoffMaxMs: 10_000,
   sessionIdleTimeoutMs: 24 * 60 * 60 * 1000,
   maxBodyBytes: 4 * 1024 * 1024,
+  share: 'global' as ShareMode,
+  childIdleTimeoutMs: 10 * 60 * 1000,
 };
 
 function listen(server: Server, port: number, host: string): Promise<void> {
@@ -135,53 +143,79 @@ export async function startBridge(options: BridgeOptions): Promise<RunningBridge
   const log = o.logger ?? createLogger(`bridge:${o.name}`, { secrets });
   const scrub = (text: string) => redact(text, secrets);
 
-  const upstream = new Upstream(
-    {
-      spec: { command: o.command, args: o.args, cwd: o.cwd, env: childEnv(fileEnv, o.env) },
-      clientInfo: { name: 'mcpshare-bridge', version: VERSION },
-      initTimeoutMs: o.initTimeoutMs,
-      restartLimit: o.restartLimit,
-      restartWindowMs: o.restartWindowMs,
-      failFast: o.failFast,
-      backoffBaseMs: o.backoffBaseMs,
-      backoffMaxMs: o.backoffMaxMs,
-    },
-    log.child('upstream'),
-  );
-  const router = new Router(upstream, { queueTimeoutMs: o.initTimeoutMs }, log.child('router'));
+  const pool = new ChildPool({
+    name: o.name,
+    share: o.share,
+    newUpstream: (label, global) =>
+      new Upstream(
+        {
+          spec: { command: o.command, args: o.args, cwd: o.cwd, env: childEnv(fileEnv, o.env) },
+          clientInfo: { name: 'mcpshare-bridge', version: VERSION },
+          initTimeoutMs: o.initTimeoutMs,
+          restartLimit: o.restartLimit,
+          restartWindowMs: o.restartWindowMs,
+          // Only the one child of global mode takes the bridge down with it; a project's child that
+          // cannot start fails that project's requests (and is tried again later).
+          failFast: global ? o.failFast : false,
+          backoffBaseMs: o.backoffBaseMs,
+          backoffMaxMs: o.backoffMaxMs,
+        },
+        log.child(global ? 'upstream' : `upstream ${label}`),
+      ),
+    router: { queueTimeoutMs: o.initTimeoutMs },
+    childIdleMs: o.childIdleTimeoutMs,
+    retryFailedAfterMs: o.restartWindowMs,
+    log: log.child('pool'),
+  });
+  // Global mode: the one child, started with the bridge (as before pools existed).
+  const globalSlot = pool.global;
   const startedAt = Date.now();
   let url = '';
 
   const status = (): BridgeStatus => {
-    const stats = router.stats();
-    const init = upstream.initResult;
-    const childPid = upstream.pid ?? null;
-    return {
+    const children = pool.rows();
+    const base = {
       name: o.name,
       version: VERSION,
       pid: process.pid,
       url,
       uptimeSec: Math.round((Date.now() - startedAt) / 1000),
       bridgeRssBytes: rssOf(process.pid) ?? null,
-      child: {
-        pid: childPid,
-        state: upstream.state,
-        restarts: upstream.restarts,
-        rssBytes: childPid ? (groupRss(childPid) ?? null) : null,
-        lastExit: upstream.lastExit ? { code: upstream.lastExit.code, signal: upstream.lastExit.signal, reason: scrub(upstream.lastExit.reason) } : null,
-      },
-      server: init ? { name: init.serverInfo.name, version: init.serverInfo.version, protocolVersion: init.protocolVersion } : null,
-      sessions: stats.sessions,
-      stateless: stats.stateless,
-      requests: { served: stats.requestsServed, inFlight: stats.inFlight, queued: stats.queued },
-      serverRequests: { routed: stats.serverRequestsRouted, fallback: stats.serverRequestsFallback },
-      misroutedDropped: stats.misroutedDropped,
-      warnings: stats.warnings,
+      share: o.share,
     };
+    if (globalSlot) {
+      const { upstream, router } = globalSlot;
+      const stats = router.stats();
+      const init = upstream.initResult;
+      const childPid = upstream.pid ?? null;
+      return {
+        ...base,
+        child: {
+          pid: childPid,
+          state: upstream.state,
+          restarts: upstream.restarts,
+          rssBytes: childPid ? (groupRss(childPid) ?? null) : null,
+          lastExit: upstream.lastExit ? { code: upstream.lastExit.code, signal: upstream.lastExit.signal, reason: scrub(upstream.lastExit.reason) } : null,
+        },
+        server: init ? { name: init.serverInfo.name, version: init.serverInfo.version, protocolVersion: init.protocolVersion } : null,
+        sessions: stats.sessions,
+        stateless: stats.stateless,
+        requests: { served: stats.requestsServed, inFlight: stats.inFlight, queued: stats.queued },
+        serverRequests: { routed: stats.serverRequestsRouted, fallback: stats.serverRequestsFallback },
+        misroutedDropped: stats.misroutedDropped,
+        warnings: stats.warnings,
+        children: children.map((c) => ({
+          ...c,
+          rssBytes: c.pid ? (groupRss(c.pid) ?? null) : null,
+          lastExit: c.lastExit && { ...c.lastExit, reason: scrub(c.lastExit.reason) },
+        })),
+      };
+    }
+    return { ...base, ...pooledStatus(pool, children, scrub) };
   };
 
   const http = createBridgeHttp(
-    router,
+    pool,
     {
       security: {
         allowedHosts: [...(o.allowedHosts ?? []), ...(isLoopbackHost(o.host) ? [] : [o.host])],
@@ -227,24 +261,27 @@ export async function startBridge(options: BridgeOptions): Promise<RunningBridge
   const close = (exit: BridgeExit = { code: 0, reason: 'stopped' }) => {
     closing ??= (async () => {
       clearInterval(sweeper);
-      upstream.markStopping();
-      router.shutdown(exit.code === 0 ? 'the bridge is shutting down' : exit.reason);
+      pool.shutdown(exit.code === 0 ? 'the bridge is shutting down' : exit.reason);
       // Let those error replies reach the sockets before the streams are closed.
       await new Promise((r) => setTimeout(r, 50));
       await http.closeAllSessions();
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
-      await upstream.stop();
+      await pool.stopAll();
       resolveDone(exit);
     })();
     return closing;
   };
 
-  upstream.on('fatal', (message) => {
-    log.error(message);
-    void close({ code: 1, reason: scrub(message) });
-  });
-  upstream.start();
+  if (globalSlot) {
+    globalSlot.upstream.on('fatal', (message) => {
+      log.error(message);
+      void close({ code: 1, reason: scrub(message) });
+    });
+    globalSlot.upstream.start();
+  } else {
+    log.info(`sharing mode ${o.share}: ${describeShareMode(o.share)}; children start with the first session that needs one`);
+  }
 
   return {
     url,
@@ -253,7 +290,52 @@ export async function startBridge(options: BridgeOptions): Promise<RunningBridge
     status,
     done,
     close: () => close(),
-    killChildNow: () => upstream.killNow(),
+    killChildNow: () => pool.killAllNow(),
     log,
+  };
+}
+
+/**
+ * /status of a project- or session-mode bridge: `child` sums up the children so that readers of the
+ * one-child shape (status, the tray, health) see a daemon that is up whenever it can start children.
+ */
+function pooledStatus(
+  pool: ChildPool,
+  rows: ChildRow[],
+  scrub: (s: string) => string,
+): Omit<BridgeStatus, 'name' | 'version' | 'pid' | 'url' | 'uptimeSec' | 'bridgeRssBytes' | 'share'> {
+  const children = rows.map((c) => ({
+    ...c,
+    rssBytes: c.pid ? (groupRss(c.pid) ?? null) : null,
+    lastExit: c.lastExit && { ...c.lastExit, reason: scrub(c.lastExit.reason) },
+  }));
+  const stats = pool.routers().map((r) => r.stats());
+  const add = (f: (s: RouterStats) => number) => stats.reduce((n, s) => n + f(s), 0);
+  const sessions = {
+    'streamable-http': add((s) => s.sessions['streamable-http']),
+    sse: add((s) => s.sessions.sse),
+    total: add((s) => s.sessions.total) + pool.waitingSessions,
+  };
+  const stateless = { open: add((s) => s.stateless.open), listening: add((s) => s.stateless.listening), parked: add((s) => s.stateless.parked) };
+  const rss = children.reduce((n, c) => n + (c.rssBytes ?? 0), 0);
+  const lastExit = children.map((c) => c.lastExit).find((e) => e) ?? null;
+  const init = pool.serverInfo;
+  return {
+    child: {
+      pid: null,
+      // The daemon serves as long as it can start children; each child's own state is in `children`.
+      state: 'ready',
+      restarts: children.reduce((n, c) => n + c.restarts, 0),
+      rssBytes: rss || null,
+      lastExit,
+    },
+    server: init ? { name: init.serverInfo.name, version: init.serverInfo.version, protocolVersion: init.protocolVersion } : null,
+    sessions,
+    stateless,
+    requests: { served: add((s) => s.requestsServed), inFlight: add((s) => s.inFlight), queued: add((s) => s.queued) },
+    serverRequests: { routed: add((s) => s.serverRequestsRouted), fallback: add((s) => s.serverRequestsFallback) },
+    misroutedDropped: add((s) => s.misroutedDropped),
+    warnings: [...new Set(stats.flatMap((s) => s.warnings))],
+    children,
   };
 }

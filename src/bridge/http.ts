@@ -7,7 +7,8 @@ import type { Logger } from '../util/log.js';
 import { isJsonRequest, readJsonBody } from './body.js';
 import { ErrorCode, httpRpcError, isJsonRpcMessage, isRequest, sendJson } from './jsonrpc.js';
 import { StreamableHttpSessionTransport } from './streamable-http.js';
-import type { Router } from './router.js';
+import type { ConnectHints, PeerHub } from './child-pool.js';
+import { PROJECT_HEADER } from './project-key.js';
 import { requestGuard, type SecurityOptions } from './security.js';
 import type { Peer } from './peer.js';
 import { checkStateless, httpStatusOf, isStatelessPost } from './stateless.js';
@@ -66,6 +67,12 @@ function header(req: IncomingMessage, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
+/** What the request says about its client beyond the messages: the project its entry names. */
+function hintsOf(req: IncomingMessage): ConnectHints {
+  const project = header(req, PROJECT_HEADER);
+  return project ? { project } : {};
+}
+
 function unsupportedVersion(req: IncomingMessage): string | undefined {
   const version = header(req, 'mcp-protocol-version');
   if (version === undefined || SUPPORTED_PROTOCOL_VERSIONS.includes(version)) return undefined;
@@ -82,9 +89,9 @@ const SESSION_NOT_FOUND = 'Session not found: it ended or the bridge restarted; 
 
 /**
  * The HTTP face of the bridge: Streamable HTTP at /mcp and legacy SSE at /sse + /message on one
- * port. Each session gets its own SDK transport; all of them feed the one Router.
+ * port. Each session gets its own SDK transport; the hub (a child pool) gives it to the router of its child.
  */
-export function createBridgeHttp(router: Router, opts: HttpOptions, log: Logger): BridgeHttp {
+export function createBridgeHttp(router: PeerHub, opts: HttpOptions, log: Logger): BridgeHttp {
   const guard = requestGuard(opts.security);
   const httpSessions = new Map<string, { session: Peer; transport: StreamableHttpSessionTransport }>();
   const sseSessions = new Map<string, { session: Peer; transport: SSEServerTransport }>();
@@ -140,7 +147,7 @@ export function createBridgeHttp(router: Router, opts: HttpOptions, log: Logger)
     if (!isStatelessPost(first as JSONRPCMessage, header(req, 'mcp-protocol-version'))) {
       const transport = new StreamableHttpSessionTransport({ sessionId: randomUUID() });
       transport.onclose = () => httpSessions.delete(transport.sessionId as string);
-      const session = router.connect(transport, { id: transport.sessionId as string, kind: 'streamable-http' });
+      const session = router.connect(transport, { id: transport.sessionId as string, kind: 'streamable-http' }, hintsOf(req));
       httpSessions.set(session.id, { session, transport });
       trackStream(session, res);
       transport.handlePost(res, messages);
@@ -174,7 +181,7 @@ export function createBridgeHttp(router: Router, opts: HttpOptions, log: Logger)
       });
     }
     const transport = new StreamableHttpSessionTransport({ oneShot: true, errorStatus: httpStatusOf });
-    router.connect(transport, { id: randomUUID(), kind: 'stateless', ...check.init });
+    router.connect(transport, { id: randomUUID(), kind: 'stateless', ...check.init }, hintsOf(req));
     transport.handlePost(res, messages);
   };
 
@@ -216,7 +223,7 @@ export function createBridgeHttp(router: Router, opts: HttpOptions, log: Logger)
     const transport = new SSEServerTransport('/message', res);
     transport.onclose = () => sseSessions.delete(transport.sessionId);
     transport.onerror = (err) => log.debug(`sse: ${err.message}`);
-    const session = router.connect(transport, { id: transport.sessionId, kind: 'sse' });
+    const session = router.connect(transport, { id: transport.sessionId, kind: 'sse' }, hintsOf(req));
     sseSessions.set(session.id, { session, transport });
     trackStream(session, res);
     await transport.start();

@@ -1,10 +1,10 @@
 import type { InitializeResult, JSONRPCMessage, JSONRPCNotification, JSONRPCRequest, RequestId } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../util/log.js';
-import { advertisedCapabilities, clientInfoOf } from './capabilities.js';
 import { ErrorCode, errorResponse, isNotification, isRequest, isResponse, type JSONRPCResponseMessage } from './jsonrpc.js';
 import { ChildLogLevel, isLogLevel, LOG_LEVELS, wantsLog } from './log-levels.js';
 import { Peer, type PeerInit, type PeerKind, type PeerTransport } from './peer.js';
-import { LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS } from './protocol.js';
+import { acceptInitialize } from './initialize.js';
+import type { Root } from './project-key.js';
 import { RequestTable, type Inflight } from './request-table.js';
 import { ServerRequests } from './server-requests.js';
 import { StatelessEra } from './stateless.js';
@@ -48,6 +48,8 @@ export interface RouterOptions {
   queueTimeoutMs: number;
   /** Secret for signing 2026 `requestState` (never leaves the bridge). */
   stateKey?: Buffer;
+  /** Who decides the roots the child is given (see ServerRequestHost.rootsFor). */
+  rootsFor?: () => Promise<Root[]> | undefined;
 }
 
 /**
@@ -81,6 +83,7 @@ export class Router {
         deliver: (p, m, rel) => this.deliver(p, m, rel),
         childReady: () => this.upstream.state === 'ready',
         askDuringCall: (call, request) => this.stateless.askDuringCall(call, request),
+        rootsFor: opts.rootsFor,
       },
       log,
     );
@@ -105,10 +108,18 @@ export class Router {
       previousClose?.();
       this.removePeer(peer, 'closed');
     };
-    this.peers.set(peer.id, peer);
-    if (peer.era === 'session') this.log.info(`${peer.label} opened (${this.sessionCount()} open)`);
-    if (peer.logLevel) this.logLevel.sync();
+    this.adopt(peer);
     return peer;
+  }
+
+  /**
+   * Takes in a peer whose transport someone else listens to (a child pool, which hands its messages
+   * to handleClientMessage and calls removePeer when it closes).
+   */
+  adopt(peer: Peer): void {
+    this.peers.set(peer.id, peer);
+    if (peer.era === 'session') this.log.info(`${peer.label} ${peer.initialized ? 'joined' : 'opened'} (${this.sessionCount()} open)`);
+    if (peer.logLevel) this.logLevel.sync();
   }
 
   private sessionCount(): number {
@@ -121,7 +132,15 @@ export class Router {
   removePeer(peer: Peer, why: string): void {
     if (peer.closed) return;
     peer.closed = true;
-    this.peers.delete(peer.id);
+    this.detach(peer, why);
+  }
+
+  /**
+   * Lets go of a peer that lives on (a child pool moves it to another child): its in-flight work is
+   * cancelled upstream, its subscriptions and log level released, and it is no longer routed here.
+   */
+  detach(peer: Peer, why: string): void {
+    if (!this.peers.delete(peer.id)) return;
     for (const id of [...peer.inflight]) {
       const entry = this.table.get(id);
       if (entry) this.cancelUpstream(entry, `client ${peer.era === 'session' ? 'session ended' : 'went away'} (${why})`);
@@ -134,12 +153,9 @@ export class Router {
     }
     this.subscriptions.dropAll(peer);
     this.stateless.peerGone(peer);
-    if (peer.logLevel) {
-      peer.logLevel = undefined;
-      this.logLevel.sync();
-    }
+    if (peer.logLevel) this.logLevel.sync();
     this.serverRequests.peerGone(peer);
-    if (peer.era === 'session') this.log.info(`${peer.label} closed: ${why} (${this.sessionCount()} open)`);
+    if (peer.era === 'session') this.log.info(`${peer.label} ${peer.closed ? 'closed' : 'left'}: ${why} (${this.sessionCount()} open)`);
   }
 
   // ─────────────────────────── client → child ───────────────────────────
@@ -195,7 +211,6 @@ export class Router {
   }
 
   private async answerInitialize(peer: Peer, request: JSONRPCRequest): Promise<void> {
-    const params = (request.params ?? {}) as Record<string, unknown>;
     try {
       await this.upstream.whenReady(this.opts.queueTimeoutMs);
     } catch (err) {
@@ -204,19 +219,7 @@ export class Router {
       setImmediate(() => void peer.transport.close());
       return;
     }
-    const child = this.upstream.initResult as InitializeResult;
-    const requested = typeof params.protocolVersion === 'string' ? params.protocolVersion : undefined;
-    peer.protocolVersion = requested && SUPPORTED_PROTOCOL_VERSIONS.includes(requested) ? requested : LATEST_PROTOCOL_VERSION;
-    const caps = params.capabilities;
-    peer.capabilities = (caps && typeof caps === 'object' && !Array.isArray(caps) ? caps : {}) as Peer['capabilities'];
-    peer.clientInfo = clientInfoOf(params.clientInfo);
-    peer.initialized = true;
-    const result: InitializeResult = {
-      protocolVersion: peer.protocolVersion,
-      capabilities: advertisedCapabilities(child.capabilities),
-      serverInfo: child.serverInfo,
-      ...(child.instructions ? { instructions: child.instructions } : {}),
-    };
+    const result = acceptInitialize(peer, request, this.upstream.initResult as InitializeResult);
     this.log.info(`${peer.label} initialized (protocol ${peer.protocolVersion})`);
     this.reply(peer, request.id, result as unknown as Record<string, unknown>);
   }

@@ -2,10 +2,8 @@ import type { JSONRPCMessage, JSONRPCNotification, JSONRPCRequest, RequestId } f
 import type { Logger } from '../util/log.js';
 import { ErrorCode, errorResponse, type JSONRPCResponseMessage } from './jsonrpc.js';
 import type { Peer } from './peer.js';
+import type { Root } from './project-key.js';
 import type { Inflight, RequestTable } from './request-table.js';
-
-/** How long the bridge waits for each session when it gathers the union of roots. */
-const ROOTS_UNION_TIMEOUT_MS = 5000;
 
 /** The server→client methods and the client capability each one needs. */
 export const CAPABILITY_OF: Record<string, 'roots' | 'sampling' | 'elicitation'> = {
@@ -14,19 +12,11 @@ export const CAPABILITY_OF: Record<string, 'roots' | 'sampling' | 'elicitation'>
   'elicitation/create': 'elicitation',
 };
 
-interface RootsUnion {
-  childId: RequestId;
-  waiting: Set<number>;
-  roots: Map<string, Record<string, unknown>>;
-  timer: NodeJS.Timeout;
-}
-
 /** A request from the child that was handed to one session, by the id that session knows it by. */
 interface Route {
   childId: RequestId;
   peer: Peer;
   method: string;
-  union?: RootsUnion;
 }
 
 /** Who a child request may belong to: a 2025 session as a whole, or one 2026 call. */
@@ -41,6 +31,11 @@ export interface ServerRequestHost {
   childReady(): boolean;
   /** A child request during a 2026 call: it becomes part of that call's `input_required` answer. */
   askDuringCall(call: Inflight, request: JSONRPCRequest): void;
+  /**
+   * The roots this child may be given, decided by whoever knows which sessions it serves (the child
+   * pool): a promise of the answer, or undefined to let the request be routed as any other.
+   */
+  rootsFor?(): Promise<Root[]> | undefined;
 }
 
 export interface ServerRequestStats {
@@ -60,6 +55,8 @@ export class ServerRequests {
   private routed = 0;
   private fallbacks = 0;
   private readonly warnings = new Set<string>();
+  /** Bumped when the child goes away, so a late answer meant for it is dropped. */
+  private childRun = 0;
 
   constructor(
     private readonly host: ServerRequestHost,
@@ -86,6 +83,7 @@ export class ServerRequests {
   }
 
   onChildRequest(request: JSONRPCRequest): void {
+    if (request.method === 'roots/list' && this.answerRoots(request.id)) return;
     const busy = this.requesters();
     if (busy.length === 1 && 'call' in busy[0]) {
       this.routed++;
@@ -109,10 +107,6 @@ export class ServerRequests {
         : busy.length === 1
           ? `the requesting client did not declare the capability for ${request.method}`
           : `${busy.length} clients have requests in flight, so the requester is ambiguous`;
-    if (request.method === 'roots/list') {
-      this.gatherRootsUnion(request.id);
-      return;
-    }
     this.warnings.add(`the server sends ${request.method} requests, which cannot always be routed to one client; it may not be a good fit for sharing`);
     this.fallback(request.id, request.method, why);
   }
@@ -122,8 +116,7 @@ export class ServerRequests {
     const route = typeof response.id === 'number' ? this.routes.get(response.id) : undefined;
     if (!route || route.peer !== peer) return false;
     this.routes.delete(response.id as number);
-    if (route.union) this.finishUnionPart(route.union, response.id as number, 'result' in response ? response.result : undefined);
-    else this.host.toChild({ ...response, id: route.childId } as JSONRPCMessage);
+    this.host.toChild({ ...response, id: route.childId } as JSONRPCMessage);
     return true;
   }
 
@@ -133,28 +126,23 @@ export class ServerRequests {
     for (const [downstreamId, route] of this.routes) {
       if (route.childId !== params.requestId) continue;
       this.routes.delete(downstreamId);
-      if (route.union) {
-        clearTimeout(route.union.timer);
-        for (const id of route.union.waiting) this.routes.delete(id);
-      }
       this.host.deliver(route.peer, { ...note, params: { ...params, requestId: downstreamId } });
     }
   }
 
-  /** A session ended: what it was asked is answered by the fallback (or leaves the roots union). */
+  /** A session ended: what it was asked is answered by the fallback. */
   peerGone(peer: Peer): void {
     for (const [downstreamId, route] of this.routes) {
       if (route.peer !== peer) continue;
       this.routes.delete(downstreamId);
-      if (route.union) this.finishUnionPart(route.union, downstreamId, undefined);
-      else this.fallback(route.childId, route.method, 'the client that was asked has disconnected');
+      this.fallback(route.childId, route.method, 'the client that was asked has disconnected');
     }
   }
 
   /** The child is gone: its requests died with it. */
   childGone(): void {
-    for (const route of this.routes.values()) if (route.union) clearTimeout(route.union.timer);
     this.routes.clear();
+    this.childRun++;
   }
 
   /** Answers the child when no client can: elicitation is cancelled, roots are empty, sampling fails. */
@@ -182,37 +170,21 @@ export class ServerRequests {
     this.warnings.add(text);
   }
 
-  /** roots/list with no single requester: the union of every session's roots. */
-  private gatherRootsUnion(childId: RequestId): void {
-    const askable = [...this.host.peers()].filter((p) => p.era === 'session' && p.initialized && p.capabilities.roots);
-    const union: RootsUnion = {
-      childId,
-      waiting: new Set(),
-      roots: new Map(),
-      timer: setTimeout(() => this.completeUnion(union), ROOTS_UNION_TIMEOUT_MS),
-    };
-    for (const peer of askable) {
-      const downstreamId = ++this.downstreamCounter;
-      union.waiting.add(downstreamId);
-      this.routes.set(downstreamId, { childId, peer, method: 'roots/list', union });
-      this.host.deliver(peer, { jsonrpc: '2.0', id: downstreamId, method: 'roots/list' });
-    }
-    if (union.waiting.size === 0) this.completeUnion(union);
-  }
-
-  private finishUnionPart(union: RootsUnion, downstreamId: number, result: unknown): void {
-    union.waiting.delete(downstreamId);
-    const roots = (result as { roots?: Array<Record<string, unknown>> } | undefined)?.roots;
-    if (Array.isArray(roots)) for (const r of roots) if (typeof r?.uri === 'string') union.roots.set(r.uri, r);
-    if (union.waiting.size === 0) this.completeUnion(union);
-  }
-
-  private completeUnion(union: RootsUnion): void {
-    clearTimeout(union.timer);
-    for (const id of union.waiting) this.routes.delete(id);
-    union.waiting.clear();
-    if (!this.host.childReady()) return;
-    this.host.toChild({ jsonrpc: '2.0', id: union.childId, result: { roots: [...union.roots.values()] } });
+  /**
+   * roots/list answered by the bridge from what the pool says this child may see (never the union
+   * of the sessions' roots: that would widen every session's reach). False when no one decides.
+   */
+  private answerRoots(childId: RequestId): boolean {
+    const decided = this.host.rootsFor?.();
+    if (!decided) return false;
+    this.routed++;
+    const run = this.childRun;
+    void decided.then((roots) => {
+      // A restarted child asks again; an answer for the previous process must not reach the new one.
+      if (run !== this.childRun || !this.host.childReady()) return;
+      this.host.toChild({ jsonrpc: '2.0', id: childId, result: { roots } });
+    });
+    return true;
   }
 }
 

@@ -1,3 +1,5 @@
+import type { ShareMode } from '../util/share-mode.js';
+import type { ChildRow } from './child-pool.js';
 import type { RouterStats } from './router.js';
 import type { ChildState } from './upstream.js';
 
@@ -28,4 +30,8 @@ export interface BridgeStatus {
   serverRequests: { routed: number; fallback: number };
   misroutedDropped: number;
   warnings: string[];
+  /** How the server's processes are shared; in project and session modes `child` sums up `children`. */
+  share: ShareMode;
+  /** Every child process of this bridge, one row each (one row in global mode). */
+  children: Array<ChildRow & { rssBytes: number | null }>;
 }

@@ -76,6 +76,8 @@ export class Upstream extends EventEmitter<UpstreamEvents> {
   private everReady = false;
   private readyWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
   private fatalMessage?: string;
+  /** Set by recycle(): the coming exit is a replacement the bridge asked for, not a crash. */
+  private recycleReason?: string;
 
   constructor(
     private readonly opts: UpstreamOptions,
@@ -232,6 +234,16 @@ export class Upstream extends EventEmitter<UpstreamEvents> {
       this.internal.delete(id);
     }
     if (this.state === 'stopped') return;
+    if (this.recycleReason !== undefined) {
+      const down: ChildDown = { ...exit, reason: this.recycleReason, final: false };
+      this.recycleReason = undefined;
+      this.lastExit = down;
+      this.state = 'restarting';
+      this.emit('down', down);
+      this.restarts++;
+      this.spawnChild();
+      return;
+    }
     const how = exit.spawnError
       ? exit.spawnError
       : exit.signal
@@ -272,6 +284,23 @@ export class Upstream extends EventEmitter<UpstreamEvents> {
       this.restarts++;
       this.spawnChild();
     }, delay);
+  }
+
+  /**
+   * Replaces the running child with a fresh process at once, outside the crash-loop count: for when
+   * the process holds something it must forget (roots of a session that left the set it serves).
+   * Requests wait for the new process from now on. False when no process runs (none to replace:
+   * the next one starts fresh anyway).
+   */
+  recycle(reason: string): boolean {
+    if (!this.child?.alive || this.state === 'stopped' || this.state === 'failed') return false;
+    this.recycleReason = reason;
+    this.state = 'restarting';
+    this.log.info(`restarting the MCP server: ${reason}`);
+    const child = this.child;
+    child.signal('SIGTERM');
+    setTimeout(() => child.signal('SIGKILL'), 3000).unref();
+    return true;
   }
 
   /**

@@ -1,3 +1,4 @@
+import { parseShareMode, type ShareMode } from '../util/share-mode.js';
 import { parseEnvAssignments } from '../registry/secrets.js';
 import { intOption, parseCommandLine, secondsOption } from '../util/args.js';
 import { McpshareError } from '../errors.js';
@@ -24,6 +25,11 @@ Options:
   --fail-fast              exit at once if the server dies before it first becomes ready, so a
                            service manager (systemd, launchd) does the retrying and counting
   --session-idle-timeout SEC  release a session with no open stream after this long (default 86400)
+  --share MODE             global (one server process for every session, the default), project (one
+                           per project: the session's roots, else its X-Mcpshare-Project header) or
+                           session (one per session)
+  --child-idle-timeout SEC project/session modes: stop a server process idle this long (default 600);
+                           it starts again on the next request
 `;
 
 export async function bridgeCommand(argv: string[]): Promise<number> {
@@ -44,6 +50,8 @@ export async function bridgeCommand(argv: string[]): Promise<number> {
       'restart-window': { type: 'string' },
       'fail-fast': { type: 'boolean' },
       'session-idle-timeout': { type: 'string' },
+      share: { type: 'string' },
+      'child-idle-timeout': { type: 'string' },
     },
     false,
   );
@@ -56,6 +64,12 @@ export async function bridgeCommand(argv: string[]): Promise<number> {
     throw new McpshareError('usage', (err as Error).message);
   }
   const [command, ...args] = rest;
+  let share: ShareMode | undefined;
+  try {
+    share = values.share === undefined ? undefined : parseShareMode(values.share);
+  } catch (err) {
+    throw new McpshareError('usage', (err as Error).message);
+  }
   // startBridge's refusals are McpshareErrors already: a bad flag combination is 'usage' (exit 2),
   // a busy port is 'port-in-use' (exit 1), decided by the code in src/errors.ts.
   return runBridgeForeground({
@@ -75,5 +89,7 @@ export async function bridgeCommand(argv: string[]): Promise<number> {
     restartWindowMs: secondsOption(values['restart-window'], 'restart-window'),
     failFast: values['fail-fast'],
     sessionIdleTimeoutMs: secondsOption(values['session-idle-timeout'], 'session-idle-timeout'),
+    share,
+    childIdleTimeoutMs: secondsOption(values['child-idle-timeout'], 'child-idle-timeout'),
   });
 }

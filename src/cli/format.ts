@@ -5,19 +5,17 @@ import { mb, table } from '../util/table.js';
 
 export function statusTable(rows: ServerStatus[]): string {
   if (rows.length === 0) return 'No servers registered yet. Add one with: mcpshare add NAME -- COMMAND [ARGS...]\n';
-  return table([
-    ['NAME', 'KIND', 'URL', 'STATE', 'RESTARTS', 'PID', 'RSS', 'SESSIONS'],
-    ...rows.map((s) => [
-      s.name,
-      s.kind,
-      s.url,
-      s.state,
-      String(s.restarts),
-      s.pid ? String(s.pid) : '-',
-      mb(s.rssBytes),
-      s.sessions === null ? '-' : String(s.sessions),
-    ]),
-  ]);
+  const lines: string[][] = [['NAME', 'KIND', 'URL', 'STATE', 'RESTARTS', 'PID', 'RSS', 'SESSIONS']];
+  for (const s of rows) {
+    const kind = s.share && s.share !== 'global' ? `${s.kind} (per ${s.share})` : s.kind;
+    lines.push([s.name, kind, s.url, s.state, String(s.restarts), s.pid ? String(s.pid) : '-', mb(s.rssBytes), s.sessions === null ? '-' : String(s.sessions)]);
+    // Project and session modes: one row per server process under its daemon.
+    if (s.share && s.share !== 'global') {
+      for (const c of s.children)
+        lines.push([`  └ ${c.scope}`, '', c.label, c.state, String(c.restarts), c.pid ? String(c.pid) : '-', mb(c.rssBytes), String(c.sessions)]);
+    }
+  }
+  return table(lines);
 }
 
 /** One line for a daemon after start/stop: its state and, when not fine, why and where the log is. */

@@ -1,5 +1,7 @@
 import { parseEnvAssignments } from '../registry/secrets.js';
-import type { RestartPolicy } from '../registry/registry.js';
+import { describeShareMode, parseShareMode, type ShareMode } from '../util/share-mode.js';
+import { shareOf, type RestartPolicy } from '../registry/registry.js';
+import { shareabilityOf } from '../registry/shareability.js';
 import { Daemons } from '../health/daemons.js';
 import { ServerManager } from '../units/manager.js';
 import { intOption, parseCommandLine } from '../util/args.js';
@@ -28,6 +30,15 @@ function restartPolicy(v: { 'restart-sec'?: string; 'restart-burst'?: string; 'r
     intervalSec: num(v['restart-window'], 'restart-window', 1),
   };
   return Object.values(p).some((x) => x !== undefined) ? p : undefined;
+}
+
+function shareOption(v: string | undefined): ShareMode | undefined {
+  if (v === undefined) return undefined;
+  try {
+    return parseShareMode(v);
+  } catch (err) {
+    throw new McpshareError('usage', (err as Error).message);
+  }
 }
 
 function envOption(list: string[] | undefined): Record<string, string> {
@@ -59,6 +70,12 @@ Options:
   --restart-sec S       pause before a restart after a crash (default 2)
   --restart-burst N     starts allowed within the window before it counts as a crash loop (default 5)
   --restart-window S    the crash-loop window in seconds (default 120)
+  --share MODE          global: one process for every session; project: one per project (the
+                        session's roots, or the X-Mcpshare-Project header apply writes), shared by
+                        that project's sessions; session: one per session. Default: project for
+                        servers scoped by roots or a directory (server-filesystem, git), session for
+                        servers that keep a session's state in memory (sequential-thinking,
+                        browsers, REPLs), global for the others
   --start               start it right away
 `;
 
@@ -71,6 +88,7 @@ export async function addCommand(argv: string[]): Promise<number> {
     'env-file': { type: 'string' },
     cwd: { type: 'string' },
     start: { type: 'boolean' },
+    share: { type: 'string' },
     ...restartOptions,
   });
   const [name, ...extra] = positionals;
@@ -95,11 +113,16 @@ export async function addCommand(argv: string[]): Promise<number> {
     envFile: values['env-file'],
     cwd: values.cwd,
     restart: restartPolicy(values),
+    share: shareOption(values.share),
   });
   for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
   const b = await manager.backendFor(entry.backend);
+  const share = shareOf(entry);
   process.stdout.write(
     `added "${entry.name}" (${entry.kind}) on http://localhost:${entry.port}${entry.path}\n` +
+      (entry.kind === 'bridged'
+        ? `  sharing: ${share} (${describeShareMode(share)})${values.share ? '' : `: ${shareabilityOf(entry.command, entry.args).shareReason}`}\n`
+        : '') +
       (b.definitionPath(entry.name) ? `  unit: ${b.definitionPath(entry.name)}\n` : `  run by the built-in supervisor\n`) +
       (entry.envFile ? `  env file: ${entry.envFile}\n` : ''),
   );
@@ -134,7 +157,14 @@ export async function listCommand(argv: string[]): Promise<number> {
   const { values } = parseCommandLine(argv, { json: { type: 'boolean' } }, false);
   const entries = new ServerManager().list();
   if (values.json) {
-    process.stdout.write(JSON.stringify(entries, null, 2) + '\n');
+    // Every bridged entry shows its sharing mode, also those written before modes existed.
+    process.stdout.write(
+      JSON.stringify(
+        entries.map((e) => (e.kind === 'bridged' ? { ...e, share: shareOf(e) } : e)),
+        null,
+        2,
+      ) + '\n',
+    );
     return 0;
   }
   if (entries.length === 0) {
@@ -143,8 +173,15 @@ export async function listCommand(argv: string[]): Promise<number> {
   }
   process.stdout.write(
     table([
-      ['NAME', 'KIND', 'PORT', 'BACKEND', 'COMMAND'],
-      ...entries.map((e) => [e.name, e.kind === 'native' ? `native ${e.transport}` : 'bridged', String(e.port), e.backend, showCommand(e.command, e.args)]),
+      ['NAME', 'KIND', 'SHARE', 'PORT', 'BACKEND', 'COMMAND'],
+      ...entries.map((e) => [
+        e.name,
+        e.kind === 'native' ? `native ${e.transport}` : 'bridged',
+        e.kind === 'native' ? '-' : shareOf(e),
+        String(e.port),
+        e.backend,
+        showCommand(e.command, e.args),
+      ]),
     ]),
   );
   return 0;
@@ -161,6 +198,7 @@ Options:
   --env-file FILE       replace its variables with those of FILE (copied, 0600)
   --cwd DIR             working directory
   --restart-sec S, --restart-burst N, --restart-window S   restart policy (see "mcpshare help add")
+  --share MODE          global, project or session (see "mcpshare help add")
   -- COMMAND [ARGS...]  replace the command line
 `;
 
@@ -171,6 +209,7 @@ export async function editCommand(argv: string[]): Promise<number> {
     'unset-env': { type: 'string', multiple: true },
     'env-file': { type: 'string' },
     cwd: { type: 'string' },
+    share: { type: 'string' },
     ...restartOptions,
   });
   if (positionals.length !== 1) throw new McpshareError('usage', 'give exactly one server NAME (and its new command after "--")');
@@ -184,6 +223,7 @@ export async function editCommand(argv: string[]): Promise<number> {
     envFile: values['env-file'],
     cwd: values.cwd,
     restart: restartPolicy(values),
+    share: shareOption(values.share),
   });
   for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
   process.stdout.write(`updated "${entry.name}" (http://localhost:${entry.port}${entry.path})${restarted ? '; its daemon was restarted' : ''}\n`);

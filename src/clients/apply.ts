@@ -1,3 +1,4 @@
+import { pathToFileURL } from 'node:url';
 import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { readEnvIfExists } from '../registry/secrets.js';
@@ -93,9 +94,15 @@ export interface Candidate {
 
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 
-/** The config value apply writes for a registered server. */
-export function sharedValue(entry: ServerEntry): { type: ClientTransport; url: string } {
-  return { type: entry.transport, url: clientUrl(entry) };
+/**
+ * The config value apply writes for a registered server. A project-mode server in a project's own
+ * config (project or local scope) also gets the project's directory as the X-Mcpshare-Project
+ * header: the bridge uses it for a session that declares no roots (and for 2026 stateless requests).
+ */
+export function sharedValue(entry: ServerEntry, projectDir?: string): { type: ClientTransport; url: string; headers?: Record<string, string> } {
+  const value = { type: entry.transport, url: clientUrl(entry) };
+  if (entry.share !== 'project' || !projectDir) return value;
+  return { ...value, headers: { 'X-Mcpshare-Project': pathToFileURL(projectDir).href } };
 }
 
 /** True when a remote entry already reaches this daemon (a bridge serves /sse as well as /mcp). */
@@ -440,10 +447,12 @@ export async function applyConfig(o: ApplyOptions): Promise<ApplyReport> {
   ]);
   const all = order([...outcomes, ...judged, ...extra.outcomes, ...judgedAdds], servers, o.names, o.registry);
   const switching = new Map(
-    candidates.filter((c) => judged.find((j) => j.name === c.name)?.status === 'switched').map((c) => [c.name, sharedValue(c.entry) as unknown]),
+    candidates.filter((c) => judged.find((j) => j.name === c.name)?.status === 'switched').map((c) => [c.name, sharedValue(c.entry, target.dir) as unknown]),
   );
   const adding = new Map(
-    extra.candidates.filter((c) => judgedAdds.find((j) => j.name === c.name)?.status === 'added').map((c) => [c.name, sharedValue(c.entry) as unknown]),
+    extra.candidates
+      .filter((c) => judgedAdds.find((j) => j.name === c.name)?.status === 'added')
+      .map((c) => [c.name, sharedValue(c.entry, target.dir) as unknown]),
   );
   const ok = (list: ApplyOutcome[]) => !list.some((x) => x.failed);
   const nothingNote = () =>

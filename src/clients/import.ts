@@ -2,7 +2,8 @@ import { isAbsolute } from 'node:path';
 import type { KnownServer } from '../registry/known-servers.js';
 import { validateName } from '../registry/names.js';
 import { allocatePort } from '../registry/ports.js';
-import type { ServerEntry } from '../registry/registry.js';
+import type { ShareMode } from '../util/share-mode.js';
+import { shareOf, type ServerEntry } from '../registry/registry.js';
 import { helpFindings, nativeFlagWords, shareabilityOf, type HelpFindings, type HelpOptions } from '../registry/shareability.js';
 import { clientUrl } from '../registry/url.js';
 import type { ServerManager } from '../units/manager.js';
@@ -66,6 +67,8 @@ export interface ImportOutcome {
   failed: boolean;
   reason: string;
   kind?: 'bridged' | 'native';
+  /** Bridged servers: how its process is shared (global, project, session). */
+  share?: ShareMode;
   url?: string;
   /** The command line as registered (or as it would be), variables expanded, secret-looking args hidden. */
   command?: string[];
@@ -247,7 +250,7 @@ export async function importOne(name: string, value: unknown, o: ImportOptions, 
         envKeys,
         help,
         hint,
-        reason: `${verdict.reason}${help ? `; ${help.message}` : ''}. Not registered: share it by hand with "${hint}"${envKeys.length ? ' (filling in the --env values)' : ''}, or import with --all`,
+        reason: `${verdict.reason}${help ? `; ${help.message}` : ''}. Not registered: share it by hand with "${hint}"${envKeys.length ? ' (filling in the --env values)' : ''}, or import with --all (it is then shared by every session, global mode; add --share project or session to "mcpshare add" if it scopes itself by roots or keeps per-session state)`,
       };
     }
   }
@@ -255,16 +258,19 @@ export async function importOne(name: string, value: unknown, o: ImportOptions, 
   const native = verdict.known?.native;
   const kind = native ? 'native' : 'bridged';
   const what = verdict.verdict === 'unknown' ? 'not a server mcpshare knows; registered because of --all' : verdict.reason;
+  const share = native ? undefined : verdict.share;
+  const sharing = share ? `; sharing: ${share}, ${verdict.shareReason}` : '';
   if (o.dryRun) {
     return {
       name,
       status: 'would-register',
       failed: false,
       kind,
+      share,
       command: native ? withNativeFlags(redactArgs(args), native, 0, command) : line,
       envKeys,
       help,
-      reason: `${what}: would register it ${kind} on a free port`,
+      reason: `${what}: would register it ${kind} on a free port${sharing}`,
     };
   }
   try {
@@ -280,24 +286,25 @@ export async function importOne(name: string, value: unknown, o: ImportOptions, 
       env: envKeys.length ? vars : undefined,
       cwd,
     });
-    return registered(entry, what, envKeys, warnings, help);
+    return registered(entry, what, envKeys, warnings, help, sharing);
   } catch (err) {
     return { name, status: 'failed', failed: true, command: line, reason: `could not register it: ${(err as Error).message}` };
   }
 }
 
-function registered(entry: ServerEntry, what: string, envKeys: string[], warnings: string[], help?: HelpFindings): ImportOutcome {
+function registered(entry: ServerEntry, what: string, envKeys: string[], warnings: string[], help?: HelpFindings, sharing = ''): ImportOutcome {
   return {
     name: entry.name,
     status: 'registered',
     failed: false,
     kind: entry.kind,
+    ...(entry.kind === 'bridged' ? { share: shareOf(entry) } : {}),
     url: clientUrl(entry),
     command: [entry.command, ...redactArgs(entry.args)],
     envKeys,
     help,
     warnings: warnings.length ? warnings : undefined,
-    reason: `${what}: registered ${entry.kind} on ${clientUrl(entry)}${envKeys.length ? ` (${envKeys.join(', ')} in ${entry.envFile})` : ''}`,
+    reason: `${what}: registered ${entry.kind} on ${clientUrl(entry)}${envKeys.length ? ` (${envKeys.join(', ')} in ${entry.envFile})` : ''}${sharing}`,
   };
 }
 

@@ -43,6 +43,8 @@ export interface Instance {
   pids: number[];
   rssBytes: number;
   session: SessionRef | null;
+  /** The server's working directory, when the scan could read it (its session's project, for clients that start servers there). */
+  cwd?: string;
 }
 
 export type SharedKind = 'bridge' | 'demo' | 'native';
@@ -58,9 +60,11 @@ export interface SharedDaemon {
   key: string | null;
   /** A bridge's own RSS (without its server); for a native daemon, the top process. */
   ownRssBytes: number;
-  /** The server under a bridge (its whole subtree); for a native daemon, its descendants. */
+  /** The server under a bridge (its whole subtree: every child of a project- or session-mode bridge); for a native daemon, its descendants. */
   serverRssBytes: number;
   pids: number[];
+  /** Server processes right under it: a bridge runs one per project or session in those modes. */
+  children: number;
 }
 
 /** A daemon from mcpshare's registry, as `ServerManager.status()` reports it. */
@@ -260,6 +264,7 @@ export function detect(snapshot: ProcessSnapshot, opts: DetectOptions = {}): Det
     const pids = subtree(pid);
     for (const q of pids) claimed.add(q);
     const own = nodes.get(pid)!.p.rssBytes;
+    const direct = (children.get(pid) ?? []).filter((q) => nodes.has(q)).length;
     shared.push({
       pid,
       kind,
@@ -270,6 +275,7 @@ export function detect(snapshot: ProcessSnapshot, opts: DetectOptions = {}): Det
       ownRssBytes: own,
       serverRssBytes: rss(pids) - own,
       pids,
+      children: direct,
     });
   };
   for (const n of nodes.values()) {
@@ -327,6 +333,7 @@ export function detect(snapshot: ProcessSnapshot, opts: DetectOptions = {}): Det
       pids,
       rssBytes: rss(pids),
       session: sessionOf(top.p.ppid, nodes),
+      ...(n.p.cwd ? { cwd: n.p.cwd } : {}),
     });
   }
   // A server started somewhere inside another server's tree (through a helper that is neither a

@@ -4,7 +4,7 @@
  * The parsers are pure so they are tested with captured text. A process that exits mid-scan, or
  * one we may not read (another user's, hidepid), is skipped and counted, never an error.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { execFile } from 'node:child_process';
 import { McpshareError } from '../errors.js';
 
@@ -18,6 +18,8 @@ export interface ProcessInfo {
   name: string;
   /** Resident set size; 0 when it could not be read. */
   rssBytes: number;
+  /** Working directory (Linux /proc only; absent when unreadable or from `ps`): a session's project. */
+  cwd?: string;
 }
 
 export interface ProcessSnapshot {
@@ -71,6 +73,14 @@ function readOrUndefined(path: string): string | undefined {
   }
 }
 
+function linkOrUndefined(path: string): string | undefined {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
 /** One pass over /proc: stat (required), cmdline and status (best effort) per pid. */
 export function scanProc(root = '/proc'): ProcessSnapshot {
   const t0 = performance.now();
@@ -93,6 +103,7 @@ export function scanProc(root = '/proc'): ProcessSnapshot {
     const cmdline = readOrUndefined(`${root}/${entry}/cmdline`);
     const status = readOrUndefined(`${root}/${entry}/status`);
     if (cmdline === undefined || status === undefined) unreadable++;
+    const cwd = linkOrUndefined(`${root}/${entry}/cwd`);
     processes.push({
       pid: Number(entry),
       ppid: parsed.ppid,
@@ -100,6 +111,7 @@ export function scanProc(root = '/proc'): ProcessSnapshot {
       name: parsed.name,
       argv: cmdline ? parseCmdline(cmdline) : [],
       rssBytes: status ? parseStatusRss(status) : 0,
+      ...(cwd ? { cwd } : {}),
     });
   }
   return {

@@ -11,7 +11,8 @@ function groupRow(g: ServerGroup): string[] {
   const saves = g.verdict === 'shareable' ? size(g.savedNowBytes) : 'not counted';
   const range = g.copies > 1 ? `${mb(g.minBytes).replace(' MB', '')}–${mb(g.maxBytes)}` : '';
   const shared = g.alreadySharedBy ? `running (${g.alreadySharedBy})` : g.verdict === 'shareable' ? size(g.sharedCostBytes) : '-';
-  return [g.server, g.verdict, String(g.copies), String(g.sessions), size(g.totalBytes), mb(g.meanBytes), range, shared, saves, g.key];
+  const sharing = g.verdict === 'shareable' && g.share !== 'global' ? `shareable (per ${g.share})` : g.verdict;
+  return [g.server, sharing, String(g.copies), String(g.sessions), size(g.totalBytes), mb(g.meanBytes), range, shared, saves, g.key];
 }
 
 /** The report for people: a few short tables, what was measured and what was assumed. */

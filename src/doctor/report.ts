@@ -3,6 +3,7 @@
  * the saving now, and the projection for 1–30 sessions. Pure functions over a Detection; every
  * number comes from measured RSS (the bridge's cost too, when a bridge runs to measure).
  */
+import type { ShareMode } from '../util/share-mode.js';
 import { shareabilityOf, type Verdict } from '../registry/shareability.js';
 import { redactArgs, showCommand } from '../util/redact.js';
 import type { Detection, Instance, SessionRef, SharedDaemon, SharedKind } from './detect.js';
@@ -41,6 +42,14 @@ export interface ServerGroup {
   command: string;
   verdict: Verdict;
   reason: string;
+  /**
+   * How mcpshare would share it (known-servers.ts): global (one copy), project (one copy per
+   * project: the shared cost counts one copy per distinct working directory of today's copies) or
+   * session (one copy per session: no saving, the bridge only manages them).
+   */
+  share: ShareMode;
+  /** Distinct projects among the copies (their working directories; a copy whose directory is unknown counts alone). */
+  projects: number;
   /** It can serve HTTP itself, so sharing it needs no bridge. */
   native: boolean;
   copies: number;
@@ -52,7 +61,10 @@ export interface ServerGroup {
   meanBytes: number;
   minBytes: number;
   maxBytes: number;
-  /** What it would cost shared: one copy (the mean) plus a bridge unless native; 0 when an mcpshare daemon already serves it. */
+  /**
+   * What it would cost shared: one copy (the mean) plus a bridge unless native — per project in
+   * project mode, per copy in session mode; 0 when an mcpshare daemon already serves it.
+   */
   sharedCostBytes: number;
   /** totalBytes − sharedCostBytes: negative for a single copy (the bridge costs more than it frees). */
   savingIfSharedBytes: number;
@@ -79,6 +91,8 @@ export interface SharedRow {
   serverRssBytes: number;
   totalBytes: number;
   pids: number[];
+  /** Server processes it runs (a project- or session-mode bridge runs several); all are in serverRssBytes. */
+  children: number;
 }
 
 export interface ProjectionRow {
@@ -151,7 +165,9 @@ function groupOf(key: string, copies: Instance[], bridge: BridgeCost, sharedBy: 
   const total = sum(sizes);
   const mean = Math.round(total / copies.length);
   const daemon = sharedBy.get(key);
-  const sharedCost = daemon ? 0 : mean + (native ? 0 : bridge.bytes);
+  const projects = projectsOf(copies);
+  const copiesShared = s.share === 'project' ? projects : s.share === 'session' ? copies.length : 1;
+  const sharedCost = daemon ? 0 : copiesShared * mean + (native ? 0 : bridge.bytes);
   const saving = total - sharedCost;
   return {
     // Shown and printed as JSON: a secret on a command line (--api-key, a password in a URL) stays hidden.
@@ -160,6 +176,8 @@ function groupOf(key: string, copies: Instance[], bridge: BridgeCost, sharedBy: 
     command: showCommand(first.argv[0] ?? '', first.argv.slice(1)),
     verdict: s.verdict,
     reason: s.reason,
+    share: s.share,
+    projects,
     native,
     copies: copies.length,
     sessions: new Set(copies.filter((c) => c.session).map((c) => c.session!.pid)).size,
@@ -174,6 +192,22 @@ function groupOf(key: string, copies: Instance[], bridge: BridgeCost, sharedBy: 
     alreadySharedBy: daemon ? (daemon.name ?? `pid ${daemon.pid}`) : null,
     instances: copies.map((c) => ({ pid: c.pid, serverPid: c.serverPid, pids: c.pids, rssBytes: c.rssBytes, session: c.session })),
   };
+}
+
+/** Distinct working directories of the copies; a copy whose directory could not be read counts as a project of its own. */
+function projectsOf(copies: readonly Instance[]): number {
+  const dirs = new Set<string>();
+  let unknown = 0;
+  for (const c of copies) {
+    if (c.cwd) dirs.add(c.cwd);
+    else unknown++;
+  }
+  return dirs.size + unknown;
+}
+
+/** Copies of one shareable server at N sessions, per its mode (project mode: today's projects, at most N). */
+function sharedCopies(g: ServerGroup, n: number): number {
+  return g.share === 'project' ? Math.min(n, g.projects) : g.share === 'session' ? n : 1;
 }
 
 /** Copies grouped by normalised command line, biggest total first. */
@@ -197,14 +231,21 @@ export function project(groups: readonly ServerGroup[], bridge: BridgeCost, sess
   const once = (g: ServerGroup) => g.meanBytes + (g.native ? 0 : bridge.bytes);
   const perCopy = sum(groups.map((g) => g.meanBytes));
   const by = (v: Verdict) => groups.filter((g) => g.verdict === v);
-  const sharedOnce = sum(by('shareable').map(once));
+  // Global-mode servers run once; project- and session-mode ones once per project or session (below).
+  const sharedOnce = sum(
+    by('shareable')
+      .filter((g) => g.share === 'global')
+      .map(once),
+  );
+  const pooled = by('shareable').filter((g) => g.share !== 'global');
+  const pooledAt = (n: number) => sum(pooled.map((g) => sharedCopies(g, n) * g.meanBytes + (g.native ? 0 : bridge.bytes)));
   const unknownOnce = sum(by('unknown').map(once));
   const perSessionMean = sum(by('per-session').map((g) => g.meanBytes));
   const unknownMean = sum(by('unknown').map((g) => g.meanBytes));
   return sessions.map((n) => {
     const perSession = n * perCopy;
-    const shared = sharedOnce + n * (perSessionMean + unknownMean);
-    const sharedAll = sharedOnce + unknownOnce + n * perSessionMean;
+    const shared = sharedOnce + pooledAt(n) + n * (perSessionMean + unknownMean);
+    const sharedAll = sharedOnce + pooledAt(n) + unknownOnce + n * perSessionMean;
     return {
       sessions: n,
       perSessionBytes: perSession,
@@ -218,7 +259,8 @@ export function project(groups: readonly ServerGroup[], bridge: BridgeCost, sess
 
 /** The fewest sessions N with N × Σ mean > Σ (mean + bridge) over the shareable servers. */
 export function breakEven(groups: readonly ServerGroup[], bridge: BridgeCost): number | null {
-  const shareable = groups.filter((g) => g.verdict === 'shareable');
+  // Servers run once (global mode); per-project and per-session ones do not pay off by session count alone.
+  const shareable = groups.filter((g) => g.verdict === 'shareable' && g.share === 'global');
   const perCopy = sum(shareable.map((g) => g.meanBytes));
   if (perCopy <= 0) return null;
   const once = sum(shareable.map((g) => g.meanBytes + (g.native ? 0 : bridge.bytes)));
@@ -251,6 +293,7 @@ function sharedRows(shared: readonly SharedDaemon[]): SharedRow[] {
     serverRssBytes: d.serverRssBytes,
     totalBytes: d.ownRssBytes + d.serverRssBytes,
     pids: d.pids,
+    children: d.children,
   }));
 }
 
@@ -274,6 +317,17 @@ export function buildReport(
       `${orphans} cop${orphans === 1 ? 'y has' : 'ies have'} no client session (parent is init or a service manager): another tool's daemons, or orphans left by closed sessions`,
     );
   if (snapshot.lossyArgv) notes.push('command lines come from `ps` as space-joined text: an argument containing a space is split');
+  if (groups.some((g) => g.verdict === 'unknown')) {
+    notes.push(
+      "servers mcpshare does not know would be shared by every session (global mode): one that scopes itself by the client's roots or a directory should run per project (--share project), one that keeps per-session state per session (--share session)",
+    );
+  }
+  const pooled = groups.filter((g) => g.verdict === 'shareable' && g.share !== 'global');
+  if (pooled.length) {
+    notes.push(
+      `${pooled.map((g) => `${g.server} runs one copy per ${g.share}`).join(', ')}: ${pooled.length === 1 ? 'its' : 'their'} shared cost counts ${pooled.some((g) => g.share === 'project') ? "one copy per project (distinct working directory of today's copies)" : 'one copy per session'}, against one copy per session today`,
+    );
+  }
   if (snapshot.unreadable) notes.push(`${snapshot.unreadable} process(es) could not be read (exited during the scan, or belong to another user)`);
   const rows = sharedRows(detection.shared);
   return {

@@ -106,6 +106,16 @@ async function askDaemon(entry: ServerEntry, { unit }: UnitReport, row: ServerSt
       return;
     }
     row.sessions = s.sessions?.total ?? null;
+    if (s.share) row.share = s.share;
+    row.children = (s.children ?? []).map((c) => ({
+      scope: c.scope,
+      label: c.label,
+      pid: c.pid,
+      state: c.state,
+      restarts: c.restarts,
+      rssBytes: c.rssBytes,
+      sessions: c.sessions,
+    }));
     row.server = s.server ?? null;
     row.restarts += s.child?.restarts ?? 0;
     row.rssBytes = (s.bridgeRssBytes ?? 0) + (s.child?.rssBytes ?? 0) || null;
@@ -113,7 +123,9 @@ async function askDaemon(entry: ServerEntry, { unit }: UnitReport, row: ServerSt
     // A child in its own crash loop makes the bridge exit; the service manager then restarts the
     // bridge or declares the crash loop, so until then the daemon is still "starting".
     row.state = child === 'ready' ? 'up' : 'starting';
-    row.detail = child === 'ready' ? `serving ${row.sessions ?? 0} session(s)` : `server ${child}${s.child?.lastExit ? `: ${s.child.lastExit.reason}` : ''}`;
+    const pooled = s.share && s.share !== 'global' ? ` with ${row.children.filter((c) => c.pid !== null).length} running process(es), one per ${s.share}` : '';
+    row.detail =
+      child === 'ready' ? `serving ${row.sessions ?? 0} session(s)${pooled}` : `server ${child}${s.child?.lastExit ? `: ${s.child.lastExit.reason}` : ''}`;
     return;
   }
   row.rssBytes = unit.pid ? (groupRss(unit.pid) ?? null) : null;

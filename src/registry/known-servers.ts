@@ -11,6 +11,11 @@
  *   (default just `{port}`; mcp-grafana's `--address` wants `host:port`), `path` is its endpoint.
  *   A server whose HTTP mode demands credentials from every client (context7) is not listed as
  *   native: the bridge in front of its stdio mode keeps the client entry a plain URL.
+ * - `share`: how a bridged stateless server's process is shared when it is added or imported (see
+ *   src/util/share-mode.ts): 'project' for servers whose reach is scoped by the client's roots or
+ *   a directory/repository argument (one process per project never widens a session's reach),
+ *   'session' for servers that keep a conversation's state in memory; absent: 'global'.
+ *   `shareReason` says why.
  */
 export type Sharing = 'stateless' | 'stateful';
 
@@ -19,6 +24,8 @@ export interface KnownServer {
   match: RegExp;
   sharing: Sharing;
   reason?: string;
+  share?: 'project' | 'session';
+  shareReason?: string;
   native?: { transport: 'http' | 'sse'; transportFlag: string; portFlag?: string; portValue?: string; path: string };
 }
 
@@ -36,14 +43,32 @@ export const KNOWN_SERVERS: readonly KnownServer[] = [
     native: { transport: 'http', transportFlag: '--transport streamable-http', portFlag: '--address', portValue: 'localhost:{port}', path: '/mcp' },
   },
   { id: 'server-everything', match: /server-everything/, sharing: 'stateless' },
-  { id: 'server-filesystem', match: /server-filesystem/, sharing: 'stateless' },
+  {
+    id: 'server-filesystem',
+    match: /server-filesystem/,
+    sharing: 'stateless',
+    share: 'project',
+    shareReason: "its reach is the client's roots (or its directory arguments): one process per project keeps each session to its own directory",
+  },
   { id: 'server-memory', match: /server-memory/, sharing: 'stateless' },
-  { id: 'server-sequential-thinking', match: /server-sequential-thinking/, sharing: 'stateless' },
+  {
+    id: 'server-sequential-thinking',
+    match: /server-sequential-thinking/,
+    sharing: 'stateless',
+    share: 'session',
+    shareReason: 'keeps its thought history and branches in memory, per process: one process per session keeps them apart',
+  },
   { id: 'server-fetch', match: /mcp-server-fetch|server-fetch/, sharing: 'stateless' },
   { id: 'server-github', match: /server-github|github-mcp-server/, sharing: 'stateless' },
   { id: 'context7', match: /context7-mcp/, sharing: 'stateless' },
   { id: 'server-time', match: /mcp-server-time(\s|@|=|$)/, sharing: 'stateless' },
-  { id: 'server-git', match: /mcp-server-git(\s|@|=|$)/, sharing: 'stateless' },
+  {
+    id: 'server-git',
+    match: /mcp-server-git(\s|@|=|$)/,
+    sharing: 'stateless',
+    share: 'project',
+    shareReason: "works on the repository given by --repository or the client's roots: one process per project",
+  },
   { id: 'server-brave-search', match: /server-brave-search/, sharing: 'stateless' },
   {
     id: 'playwright',

@@ -2,6 +2,7 @@ import { copyFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Conf from 'conf';
 import { McpshareError } from '../errors.js';
+import type { ShareMode } from '../util/share-mode.js';
 import { defaultRegistryDir } from './location.js';
 import { validateName } from './names.js';
 import { validServers, type BACKEND_NAMES } from './schema.js';
@@ -24,6 +25,11 @@ export interface RestartPolicy {
   intervalSec: number;
 }
 
+/** An entry's sharing mode (entries written before sharing modes have none: global). */
+export function shareOf(entry: Pick<ServerEntry, 'share'>): ShareMode {
+  return entry.share ?? 'global';
+}
+
 export const DEFAULT_RESTART_POLICY: RestartPolicy = { restartSec: 2, burst: 5, intervalSec: 120 };
 
 export interface ServerEntry {
@@ -43,6 +49,11 @@ export interface ServerEntry {
   /** PATH at registration time, so a daemon started by systemd/launchd finds `node`, `npx`, `uvx`. */
   pathEnv?: string;
   restart: RestartPolicy;
+  /**
+   * How its process is shared among sessions (bridged servers): one for all, one per project, one
+   * per session. Absent in entries written before sharing modes: global.
+   */
+  share?: ShareMode;
   /** The service manager its daemon was installed with (so a later shell without systemd does not start a duplicate). */
   backend: BackendName;
   addedAt: string;

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import type { ShareMode } from '../util/share-mode.js';
 import { lookupKnown, type KnownServer } from './known-servers.js';
 
 /**
@@ -12,16 +13,39 @@ export interface Shareability {
   /** For people: why it is shared, kept per session, or undecided. */
   reason: string;
   known?: KnownServer;
+  /** The sharing mode it gets when added or imported (known-servers.ts `share`; 'global' otherwise). */
+  share: ShareMode;
+  /** For people: why that mode (and, for unknown servers, that 'global' is only the default). */
+  shareReason: string;
 }
+
+const UNKNOWN_SHARE_REASON =
+  "shared by every session (global) because mcpshare does not know it: if it scopes itself by the client's roots or a directory, use --share project; if it keeps per-session state, --share session";
 
 export function shareabilityOf(command: string, args: readonly string[]): Shareability {
   const known = lookupKnown(command, args);
-  if (!known) return { verdict: 'unknown', reason: 'not a server mcpshare knows; it is shareable if it keeps no per-session state' };
-  if (known.sharing === 'stateful') return { verdict: 'per-session', reason: `${known.id} ${known.reason ?? 'keeps per-session state'}`, known };
+  if (!known)
+    return {
+      verdict: 'unknown',
+      reason: 'not a server mcpshare knows; it is shareable if it keeps no per-session state',
+      share: 'global',
+      shareReason: UNKNOWN_SHARE_REASON,
+    };
+  if (known.sharing === 'stateful') {
+    return {
+      verdict: 'per-session',
+      reason: `${known.id} ${known.reason ?? 'keeps per-session state'}`,
+      known,
+      share: 'session',
+      shareReason: known.reason ?? 'keeps per-session state',
+    };
+  }
   return {
     verdict: 'shareable',
     reason: known.native ? `${known.id} is stateless and can serve HTTP itself (${known.native.transportFlag})` : `${known.id} is stateless`,
     known,
+    share: known.share ?? 'global',
+    shareReason: known.shareReason ?? `${known.id} keeps no per-session state and scopes nothing by the client: one process for every session`,
   };
 }
 

@@ -49,6 +49,11 @@ export function serverLabel(h: Pick<ServerHealth, 'name' | 'state' | 'detail' | 
   else if (h.state === 'down') parts.push(`down: ${shortReason(h.detail)}`);
   else parts.push(STATE_WORD[h.state]);
   parts.push(`:${s.port}`);
+  // Project and session modes: the daemon runs one server process per project or session.
+  if (s.share === 'project' || s.share === 'session') {
+    const running = (s.children ?? []).filter((c) => c.pid !== null).length;
+    parts.push(`per ${s.share}, ${running} process${running === 1 ? '' : 'es'}`);
+  }
   if (h.state === 'up' || h.state === 'starting') {
     if (s.sessions != null) parts.push(`${s.sessions} session${s.sessions === 1 ? '' : 's'}`);
     const mb = formatMegabytes(s.rssBytes);

@@ -92,6 +92,8 @@ export function daemonSpec(entry: ServerEntry, paths: UserPaths = userPaths()): 
     '--restart-window',
     String(entry.restart.intervalSec),
     ...(entry.cwd ? ['--cwd', entry.cwd] : []),
+    // One process per project or session (global, the bridge's default, is left out).
+    ...(entry.share && entry.share !== 'global' ? ['--share', entry.share] : []),
     // The manager already put the env file's variables in the bridge's environment (the child
     // inherits them); the bridge reads the file too, so it knows which values to redact from its log.
     ...(entry.envFile ? ['--env-file', entry.envFile] : []),

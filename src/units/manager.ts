@@ -2,7 +2,8 @@ import { existsSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { McpshareError } from '../errors.js';
 import { lookupKnown } from '../registry/known-servers.js';
-import { nativeFlagWords } from '../registry/shareability.js';
+import type { ShareMode } from '../util/share-mode.js';
+import { nativeFlagWords, shareabilityOf } from '../registry/shareability.js';
 import { validateName } from '../registry/names.js';
 import { allocatePort, checkChosenPort, isPortFree } from '../registry/ports.js';
 import { DEFAULT_RESTART_POLICY, Registry, type BackendName, type ClientTransport, type RestartPolicy, type ServerEntry } from '../registry/registry.js';
@@ -31,6 +32,8 @@ export interface AddOptions {
   envFile?: string;
   cwd?: string;
   restart?: Partial<RestartPolicy>;
+  /** How its process is shared (bridged servers); default: what known-servers.ts says, else global. */
+  share?: ShareMode;
 }
 
 export interface EditOptions {
@@ -45,6 +48,7 @@ export interface EditOptions {
   envFile?: string;
   cwd?: string;
   restart?: Partial<RestartPolicy>;
+  share?: ShareMode;
 }
 
 export interface ManagerOptions {
@@ -120,7 +124,12 @@ export class ServerManager {
         `${known.id} can serve HTTP itself; "--native ${known.native.transport}" with "${known.native.transportFlag}" would save the bridge process`,
       );
     }
-    if (known?.sharing === 'stateful') warnings.push(`${known.id} is stateful (${known.reason}); sharing one instance between sessions may mix their state`);
+    const share = chooseShare(o.command, o.args, o.native, o.share);
+    if (known?.sharing === 'stateful' && share !== 'session') {
+      warnings.push(
+        `${known.id} is stateful (${known.reason}); sharing one instance between sessions may mix their state (--share session gives each session its own)`,
+      );
+    }
 
     const vars = { ...(o.envFile ? importEnvFile(o.envFile, warnings) : {}), ...(o.env ?? {}) };
     const envFile = Object.keys(vars).length ? envFilePath(this.paths, o.name) : undefined;
@@ -138,6 +147,7 @@ export class ServerManager {
       ...(envFile ? { envFile } : {}),
       pathEnv,
       restart: { ...DEFAULT_RESTART_POLICY, ...definedOnly(o.restart) },
+      ...(o.native ? {} : { share }),
       backend,
       addedAt: new Date().toISOString(),
     };
@@ -195,6 +205,14 @@ export class ServerManager {
       }
     }
     if (o.restart) patch.restart = { ...current.restart, ...definedOnly(o.restart) };
+    if (o.share !== undefined) {
+      if (current.kind === 'native')
+        throw new McpshareError(
+          'usage',
+          `"${name}" serves HTTP itself (native), so mcpshare cannot run one process per project or session for it; --share is for bridged servers`,
+        );
+      patch.share = o.share;
+    }
     if (o.envFile !== undefined || (o.env && Object.keys(o.env).length) || o.unsetEnv?.length) {
       const file = envFilePath(this.paths, name);
       const base = o.envFile !== undefined ? importEnvFile(o.envFile, warnings) : current.envFile ? readEnvIfExists(current.envFile) : {};
@@ -322,4 +340,17 @@ export function movePortInArgs(args: readonly string[], from: number, to: number
 
 function definedOnly<T extends object>(o: Partial<T> | undefined): Partial<T> {
   return Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/**
+ * The sharing mode of a new entry: the one asked for, else what known-servers.ts says for this
+ * command (global for servers it does not know). A native server is always one process.
+ */
+export function chooseShare(command: string, args: readonly string[], native: ClientTransport | undefined, asked: ShareMode | undefined): ShareMode {
+  if (native) {
+    if (asked && asked !== 'global')
+      throw new McpshareError('usage', `--share ${asked} needs the bridge (one process per ${asked}): leave out --native to run it bridged`);
+    return 'global';
+  }
+  return asked ?? shareabilityOf(command, args).share;
 }

@@ -2,6 +2,8 @@ import type { ServerEntry } from '../registry/registry.js';
 import type { BackendName } from '../registry/registry.js';
 import type { UnitState } from './backend.js';
 import { clientUrl } from '../registry/url.js';
+import type { ShareMode } from '../util/share-mode.js';
+import { shareOf } from '../registry/registry.js';
 
 /**
  * One row of `mcpshare status --json` (and of the tray's menu). This shape is documented in the
@@ -30,6 +32,22 @@ export interface ServerStatus {
   detail: string;
   logFile: string;
   unitFile: string | null;
+  /** Bridged servers: how the server's process is shared (global, project, session); null for native ones. */
+  share: ShareMode | null;
+  /** Bridged servers: every child process of the daemon, one row each (what its /status reports). */
+  children: ChildStatus[];
+}
+
+/** One child process of a bridge: global mode has one; project and session modes one per project or session. */
+export interface ChildStatus {
+  scope: 'global' | 'project' | 'session' | 'spare';
+  /** The project's roots, or the session it serves. */
+  label: string;
+  pid: number | null;
+  state: string;
+  restarts: number;
+  rssBytes: number | null;
+  sessions: number;
 }
 
 /**
@@ -54,6 +72,8 @@ export function statusRow(entry: ServerEntry, fields: Pick<ServerStatus, 'state'
     detail: '',
     logFile: '',
     unitFile: null,
+    share: entry.kind === 'bridged' ? shareOf(entry) : null,
+    children: [],
   };
   return Object.assign(row, fields);
 }
