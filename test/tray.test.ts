@@ -438,7 +438,14 @@ describe('Connect a client', () => {
 
   test("clicking a client switches its user config to the running daemon (real files, real handshake); the tray's Revert puts back the exact bytes", async () => {
     const home = mkdtempSync(join(tmpdir(), 'tray-connect-'));
-    const env: NodeJS.ProcessEnv = { HOME: home, PATH: process.env.PATH };
+    // Without node_modules/.bin (npm test puts it on PATH, and the claude CLI there would be detected).
+    const env: NodeJS.ProcessEnv = {
+      HOME: home,
+      PATH: (process.env.PATH ?? '')
+        .split(':')
+        .filter((d) => !d.includes('node_modules'))
+        .join(':'),
+    };
     const port = await freePort();
     const bridge = await runCli(['bridge', '--port', String(port), '--name', 'everything', '--', process.execPath, EVERYTHING]);
     try {
