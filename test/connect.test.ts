@@ -195,8 +195,10 @@ describe('server→client requests through the shim', () => {
     answerAs(zed, 'zed', log);
     expect(textOf(await zed.client.callTool({ name: 'sample', arguments: {} }))).toContain('from zed');
     expect(textOf(await ann.client.callTool({ name: 'elicit', arguments: {} }))).toContain('"name":"ann"');
-    expect(textOf(await zed.client.callTool({ name: 'roots', arguments: {} }))).toContain('file:///work/zed');
-    expect(log).toEqual(['sampling:zed', 'elicit:ann', 'roots:zed']);
+    // Roots are access scope: a global-mode child gets only the roots every session shares (issue
+    // 16), here none, however the question reaches it; the shim relayed the bridge's own question.
+    expect(JSON.parse(textOf(await zed.client.callTool({ name: 'roots', arguments: {} })))).toEqual({ roots: [] });
+    expect(log.filter((l) => !l.startsWith('roots:'))).toEqual(['sampling:zed', 'elicit:ann']);
     expect([...ann.errors, ...zed.errors]).toEqual([]);
   });
 });
