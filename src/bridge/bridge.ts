@@ -2,13 +2,14 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readEnvFile } from '../util/envfile.js';
 import { createLogger, redact, type Logger } from '../util/log.js';
-import { groupRss, rssOf } from '../util/procinfo.js';
+import { groupMemory, groupRss, memoryOf, rssOf, type Memory } from '../util/procinfo.js';
 import { VERSION } from '../version.js';
 import { createBridgeHttp } from './http.js';
 import { ErrorCode } from './jsonrpc.js';
 import { Router, type RouterStats } from './router.js';
 import { isLoopbackHost } from './security.js';
 import { Upstream, type ChildState } from './upstream.js';
+import { openBridgeState, type BridgeStateStatus } from './bridge-state.js';
 
 export interface BridgeOptions {
   /** Shown in /status and logs; usually the registry name. */
@@ -35,7 +36,16 @@ export interface BridgeOptions {
   failFast?: boolean;
   backoffBaseMs?: number;
   backoffMaxMs?: number;
+  /** A session with no open stream and no request this long leaves memory (it can be resumed). */
   sessionIdleTimeoutMs?: number;
+  /** A session unseen this long is forgotten for good (its id then gets 404). */
+  sessionTtlMs?: number;
+  /** Where the session key, saved sessions and the discovery snapshot live (default: mcpshare's state dir). */
+  stateDir?: string;
+  /** Start the child only when a request needs it (answering discovery from the snapshot meanwhile). */
+  lazy?: boolean;
+  /** Stop the child after this long without requests (0 or absent: never). */
+  idleStopMs?: number;
   maxBodyBytes?: number;
   logger?: Logger;
 }
@@ -47,11 +57,16 @@ export interface BridgeStatus {
   url: string;
   uptimeSec: number;
   bridgeRssBytes: number | null;
+  /** The bridge process's own memory: PSS where the OS gives it, else RSS (`kind` says which). */
+  bridgeMemory: Memory | null;
   child: {
     pid: number | null;
+    /** `idle`: no process on purpose (not needed yet, or stopped for being unused). */
     state: ChildState;
     restarts: number;
     rssBytes: number | null;
+    /** The child's process group, PSS or RSS; 0 while it sleeps. */
+    memory: Memory | null;
     lastExit: { code: number | null; signal: string | null; reason: string } | null;
   };
   server: { name: string; version: string; protocolVersion: string } | null;
@@ -60,6 +75,8 @@ export interface BridgeStatus {
   serverRequests: { routed: number; fallback: number };
   misroutedDropped: number;
   warnings: string[];
+  /** Lazy start, idle stop, resumable sessions and the discovery snapshot. */
+  idle: BridgeStateStatus;
 }
 
 export interface BridgeExit {
@@ -93,7 +110,8 @@ const DEFAULTS = {
   restartWindowMs: 60_000,
   backoffBaseMs: 250,
   backoffMaxMs: 10_000,
-  sessionIdleTimeoutMs: 24 * 60 * 60 * 1000,
+  sessionIdleTimeoutMs: 5 * 60 * 1000,
+  sessionTtlMs: 7 * 24 * 60 * 60 * 1000,
   maxBodyBytes: 4 * 1024 * 1024,
 };
 
@@ -162,7 +180,17 @@ export async function startBridge(options: BridgeOptions): Promise<RunningBridge
     },
     log.child('upstream'),
   );
-  const router = new Router(upstream, { queueTimeoutMs: o.initTimeoutMs }, log.child('router'));
+  let state: ReturnType<typeof openBridgeState> | undefined;
+  const router = new Router(
+    upstream,
+    {
+      queueTimeoutMs: o.initTimeoutMs,
+      onSessionState: (peer) => state?.revival.record(peer),
+      answerLocally: (peer, request) => state?.answerLocally(peer, request) ?? false,
+    },
+    log.child('router'),
+  );
+  state = openBridgeState(router, o, log);
   const startedAt = Date.now();
   let url = '';
 
@@ -177,11 +205,13 @@ export async function startBridge(options: BridgeOptions): Promise<RunningBridge
       url,
       uptimeSec: Math.round((Date.now() - startedAt) / 1000),
       bridgeRssBytes: rssOf(process.pid) ?? null,
+      bridgeMemory: memoryOf(process.pid) ?? null,
       child: {
         pid: childPid,
         state: upstream.state,
         restarts: upstream.restarts,
         rssBytes: childPid ? (groupRss(childPid) ?? null) : null,
+        memory: childPid ? (groupMemory(childPid) ?? null) : upstream.state === 'idle' ? { bytes: 0, kind: memoryOf(process.pid)?.kind ?? 'rss' } : null,
         lastExit: upstream.lastExit
           ? { code: upstream.lastExit.code, signal: upstream.lastExit.signal, reason: scrub(upstream.lastExit.reason) }
           : null,
@@ -192,6 +222,7 @@ export async function startBridge(options: BridgeOptions): Promise<RunningBridge
       serverRequests: { routed: stats.serverRequestsRouted, fallback: stats.serverRequestsFallback },
       misroutedDropped: stats.misroutedDropped,
       warnings: stats.warnings,
+      idle: state!.status(),
     };
   };
 
@@ -203,6 +234,7 @@ export async function startBridge(options: BridgeOptions): Promise<RunningBridge
       sessionIdleTimeoutMs: o.sessionIdleTimeoutMs,
       sseKeepAliveMs: 25_000,
       status,
+      sessions: state.revival,
     },
     log.child('http'),
   );
@@ -234,11 +266,13 @@ export async function startBridge(options: BridgeOptions): Promise<RunningBridge
   const close = (exit: BridgeExit = { code: 0, reason: 'stopped' }) => {
     closing ??= (async () => {
       clearInterval(sweeper);
+      state!.stop();
       upstream.markStopping();
       router.shutdown(exit.code === 0 ? 'the bridge is shutting down' : exit.reason);
       // Let those error replies reach the sockets before the streams are closed.
       await new Promise((r) => setTimeout(r, 50));
       await http.closeAllSessions();
+      state!.close();
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
       await upstream.stop();
@@ -251,7 +285,8 @@ export async function startBridge(options: BridgeOptions): Promise<RunningBridge
     log.error(message);
     void close({ code: 1, reason: scrub(message) });
   });
-  upstream.start();
+  upstream.start(o.lazy);
+  state.start();
 
   return {
     url,

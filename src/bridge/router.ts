@@ -45,6 +45,10 @@ export interface RouterOptions {
   queueTimeoutMs: number;
   /** Secret for signing 2026 `requestState` (never leaves the bridge). */
   stateKey?: Buffer;
+  /** A session's negotiated state changed (initialize, setLevel, subscribe): to be recorded. */
+  onSessionState?: (peer: Peer) => void;
+  /** Answers a request without the child (the discovery snapshot while it sleeps); true if it did. */
+  answerLocally?: (peer: Peer, request: JSONRPCRequest) => boolean;
 }
 
 /**
@@ -84,7 +88,7 @@ export class Router {
     this.stateless = new StatelessEra(this, { stateKey: opts.stateKey, queueTimeoutMs: opts.queueTimeoutMs }, log.child('2026'));
     upstream.on('message', (m) => this.onChildMessage(m));
     upstream.on('down', (d) => this.onChildDown(d));
-    upstream.on('ready', ({ restart }) => this.onChildReady(restart));
+    upstream.on('ready', ({ restart, woke }) => this.onChildReady(restart, woke));
     upstream.on('fatal', (msg) => this.onFatal(msg));
   }
 
@@ -189,7 +193,9 @@ export class Router {
   private async answerInitialize(peer: Peer, request: JSONRPCRequest): Promise<void> {
     const params = (request.params ?? {}) as Record<string, unknown>;
     try {
-      await this.upstream.whenReady(this.opts.queueTimeoutMs);
+      // A child that sleeps, starts or restarts answered initialize before (or the snapshot did):
+      // that answer serves the client now, without waiting for (or waking) the process.
+      if (!this.upstream.knownInit) await this.upstream.whenReady(this.opts.queueTimeoutMs);
     } catch (err) {
       this.replyError(peer, request.id, ErrorCode.ServerUnavailable, `mcpshare: ${(err as Error).message}`);
       // The session never started: release it instead of keeping it until the idle sweep.
@@ -203,6 +209,7 @@ export class Router {
     peer.capabilities = (caps && typeof caps === 'object' && !Array.isArray(caps) ? caps : {}) as Peer['capabilities'];
     peer.clientInfo = clientInfoOf(params.clientInfo);
     peer.initialized = true;
+    this.opts.onSessionState?.(peer);
     const result: InitializeResult = {
       protocolVersion: peer.protocolVersion,
       capabilities: advertisedCapabilities(child.capabilities),
@@ -215,6 +222,7 @@ export class Router {
 
   /** Sends a request to the child now, or holds it until the child is (back) up. */
   forward(peer: Peer, request: JSONRPCRequest, extra?: Pick<Inflight, 'preAnswers'>): void {
+    if (this.upstream.state !== 'ready' && this.opts.answerLocally?.(peer, request)) return;
     if (this.upstream.state === 'ready') {
       this.sendUpstream(peer, request, extra);
       return;
@@ -223,6 +231,7 @@ export class Router {
       this.replyError(peer, request.id, ErrorCode.ServerUnavailable, 'mcpshare: the MCP server is not running (crash loop or stopped)');
       return;
     }
+    this.upstream.wake();
     this.enqueue(peer, request, extra);
   }
 
@@ -319,6 +328,7 @@ export class Router {
     }
     peer.logLevel = level;
     this.logLevel.sync();
+    this.opts.onSessionState?.(peer);
     this.reply(peer, request.id, {});
   }
 
@@ -329,6 +339,7 @@ export class Router {
     const uri = (request.params as { uri?: unknown } | undefined)?.uri;
     if (typeof uri !== 'string') return false; // let the child produce its own invalid-params error
     const outcome = request.method === 'resources/subscribe' ? this.subscriptions.add(peer, uri) : this.subscriptions.remove(peer, uri);
+    this.opts.onSessionState?.(peer);
     // The first subscriber's subscribe and the last one's unsubscribe go to the child, whose answer
     // is the client's; everything else is answered here.
     if (outcome === 'first' || outcome === 'last') return false;
@@ -451,10 +462,11 @@ export class Router {
     this.logLevel.reset();
   }
 
-  private onChildReady(restart: boolean): void {
-    if (restart) {
-      // Replay what the peers had set on the previous child. The replays are written to the child's
-      // stdin now, so they precede every queued request flushed below without waiting.
+  private onChildReady(restart: boolean, woke = false): void {
+    {
+      // Replay what the peers had set on the previous child (or, after a bridge restart, what the
+      // revived sessions had set on the last bridge's). The replays are written to the child's stdin
+      // now, so they precede every queued request flushed below without waiting.
       const level = this.logLevel.replay();
       const replays = [...(level ? [level] : []), ...this.subscriptions.replay()];
       void Promise.allSettled(replays).then((results) => {
@@ -462,10 +474,14 @@ export class Router {
         if (failed) this.log.warn(`${failed} of ${replays.length} replayed settings failed on the restarted MCP server`);
         else if (replays.length) this.log.info(`replayed ${replays.length} setting(s) on the restarted MCP server`);
       });
-      // Tools may have changed with the new process: tell every client to refresh.
+      // After a crash, tools may have changed with the new process: tell every client to refresh.
+      // (A child woken from idle or started lazily is compared with the discovery snapshot instead,
+      // and only what changed is announced: see snapshot.ts.)
       const caps = this.upstream.initResult?.capabilities ?? {};
-      for (const kind of ['tools', 'prompts', 'resources'] as const) {
-        if (caps[kind]) this.broadcast({ jsonrpc: '2.0', method: `notifications/${kind}/list_changed` });
+      if (restart && !woke) {
+        for (const kind of ['tools', 'prompts', 'resources'] as const) {
+          if (caps[kind]) this.broadcast({ jsonrpc: '2.0', method: `notifications/${kind}/list_changed` });
+        }
       }
     }
     for (const q of this.queue.splice(0)) {

@@ -8,7 +8,8 @@ import { isResponse, isRequest } from './jsonrpc.js';
 /** Unread bytes on the child's stdin beyond which new requests are refused (a stuck child). */
 export const MAX_PENDING_INPUT_BYTES = 16 * 1024 * 1024;
 
-export type ChildState = 'starting' | 'ready' | 'restarting' | 'failed' | 'stopped';
+/** `idle`: no child process on purpose (not started yet, or stopped for being unused); the next request starts it. */
+export type ChildState = 'idle' | 'starting' | 'ready' | 'restarting' | 'failed' | 'stopped';
 
 export interface UpstreamOptions {
   spec: ChildSpec;
@@ -37,7 +38,10 @@ export interface ChildDown extends ChildExit {
 interface UpstreamEvents {
   /** A message from the child that the upstream did not consume itself. */
   message: [JSONRPCMessage];
-  ready: [{ restart: boolean }];
+  /** restart: a child ran before in this bridge; woke: it was stopped for being idle, not by a crash. */
+  ready: [{ restart: boolean; woke?: boolean }];
+  /** The child was stopped for being idle (state `idle`). */
+  asleep: [];
   down: [ChildDown];
   /** Crash loop: the bridge should exit non-zero so its supervisor sees it. */
   fatal: [string];
@@ -75,13 +79,24 @@ export class Upstream extends EventEmitter<UpstreamEvents> {
   private everReady = false;
   private readyWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
   private fatalMessage?: string;
+  private waking = false;
+  /** When a client message or a request of the bridge's own last went to the child (ms). */
+  lastUsed = Date.now();
 
   constructor(private readonly opts: UpstreamOptions, private readonly log: Logger) {
     super();
   }
 
   get pid(): number | undefined {
-    return this.child?.pid;
+    return this.state === 'idle' ? undefined : this.child?.pid;
+  }
+
+  /**
+   * What the child said in its initialize (or the discovery snapshot's copy of it) while it can
+   * still be relied on: not once the bridge gave up or is stopping.
+   */
+  get knownInit(): InitializeResult | undefined {
+    return this.state === 'failed' || this.state === 'stopped' ? undefined : this.initResult;
   }
 
   /**
@@ -97,17 +112,47 @@ export class Upstream extends EventEmitter<UpstreamEvents> {
     return ++this.idCounter;
   }
 
-  start(): void {
+  /** Starts the child now, or (lazy) leaves it `idle` until a request needs it. */
+  start(lazy = false): void {
+    if (lazy) {
+      this.state = 'idle';
+      this.log.info('MCP server not started: it starts when a request needs it');
+      return;
+    }
     this.spawnChild();
   }
 
+  /** Starts an idle child; anything else is left as it is. */
+  wake(): void {
+    if (this.state !== 'idle') return;
+    this.waking = true;
+    this.log.info('a request needs the MCP server: starting it');
+    this.spawnChild();
+  }
+
+  /**
+   * Stops a ready child because nobody uses it; it is started again on the next request. Not a
+   * crash: it counts toward no crash loop and the bridge keeps serving its sessions.
+   */
+  async sleep(): Promise<boolean> {
+    if (this.state !== 'ready' || !this.child) return false;
+    this.state = 'idle';
+    const child = this.child;
+    this.emit('asleep');
+    await child.stop();
+    return true;
+  }
+
   send(message: JSONRPCMessage): boolean {
-    return this.state === 'ready' && !!this.child?.send(message);
+    if (this.state !== 'ready') return false;
+    this.lastUsed = Date.now();
+    return !!this.child?.send(message);
   }
 
   /** Resolves once the child is initialized; rejects on timeout or when the bridge gave up. */
   whenReady(timeoutMs: number): Promise<void> {
     if (this.state === 'ready') return Promise.resolve();
+    this.wake();
     if (this.state === 'failed' || this.state === 'stopped') {
       return Promise.reject(new Error(this.fatalMessage ?? 'the MCP server is stopped'));
     }
@@ -133,6 +178,7 @@ export class Upstream extends EventEmitter<UpstreamEvents> {
   /** A request of the bridge's own (initialize, logging/setLevel, replayed subscriptions). */
   request(method: string, params: Record<string, unknown> | undefined, timeoutMs = 10_000): Promise<unknown> {
     const id = this.nextId();
+    this.lastUsed = Date.now();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.internal.delete(id);
@@ -184,7 +230,9 @@ export class Upstream extends EventEmitter<UpstreamEvents> {
         `MCP server ready: ${result.serverInfo.name} ${result.serverInfo.version ?? ''} (protocol ${result.protocolVersion})`,
       );
       for (const w of this.readyWaiters.splice(0)) w.resolve();
-      this.emit('ready', { restart });
+      const woke = this.waking;
+      this.waking = false;
+      this.emit('ready', { restart, woke });
     } catch (err) {
       if (this.child !== child || !child.alive) return; // the exit handler reports it
       const msg = (err as Error).message;
@@ -225,7 +273,9 @@ export class Upstream extends EventEmitter<UpstreamEvents> {
       p.reject(new Error('the MCP server process exited'));
       this.internal.delete(id);
     }
-    if (this.state === 'stopped') return;
+    // Stopped on purpose (shutdown, or asleep for being idle): no crash.
+    if (this.state === 'stopped' || this.state === 'idle') return;
+    this.waking = false;
     const how = exit.spawnError
       ? exit.spawnError
       : exit.signal

@@ -23,7 +23,17 @@ Options:
   --restart-window SEC     the crash-loop window (default 60)
   --fail-fast              exit at once if the server dies before it first becomes ready, so a
                            service manager (systemd, launchd) does the retrying and counting
-  --session-idle-timeout SEC  release a session with no open stream after this long (default 86400)
+  --session-idle-timeout SEC  drop a session with no open stream and no request from memory after
+                           this long (default 300); its client can resume it at any time
+  --session-ttl SEC        forget a session unseen this long for good: its id then gets 404
+                           (default 604800, 7 days)
+  --state-dir DIR          where the session key, saved sessions and the discovery snapshot live
+                           (default ~/.local/state/mcpshare/bridge); sessions survive a restart
+                           of the bridge when it runs on a fixed --port
+  --lazy                   start the server only when a request needs it; initialize and list
+                           requests are answered from the discovery snapshot until then
+  --idle-stop SEC          stop the server after SEC without requests (0: never, the default);
+                           sessions stay, and the next request starts it again
 `;
 
 export async function bridgeCommand(argv: string[]): Promise<number> {
@@ -44,6 +54,10 @@ export async function bridgeCommand(argv: string[]): Promise<number> {
       'restart-window': { type: 'string' },
       'fail-fast': { type: 'boolean' },
       'session-idle-timeout': { type: 'string' },
+      'session-ttl': { type: 'string' },
+      'state-dir': { type: 'string' },
+      lazy: { type: 'boolean' },
+      'idle-stop': { type: 'string' },
     },
     false,
   );
@@ -73,6 +87,10 @@ export async function bridgeCommand(argv: string[]): Promise<number> {
       restartWindowMs: secondsOption(values['restart-window'], 'restart-window'),
       failFast: values['fail-fast'],
       sessionIdleTimeoutMs: secondsOption(values['session-idle-timeout'], 'session-idle-timeout'),
+      sessionTtlMs: secondsOption(values['session-ttl'], 'session-ttl'),
+      stateDir: values['state-dir'],
+      lazy: values.lazy,
+      idleStopMs: values['idle-stop'] === '0' ? 0 : secondsOption(values['idle-stop'], 'idle-stop'),
     });
   } catch (err) {
     if (err instanceof BridgeError) throw new UsageError(err.message);

@@ -1,0 +1,119 @@
+import { join } from 'node:path';
+import type { JSONRPCRequest } from '@modelcontextprotocol/sdk/types.js';
+import { userPaths } from '../units/paths.js';
+import type { Logger } from '../util/log.js';
+import { IdleStop } from './lazy-child.js';
+import type { Peer } from './peer.js';
+import type { Router } from './router.js';
+import { ensurePrivateDir, SessionKeys } from './session-keys.js';
+import { SessionRevival } from './session-revival.js';
+import { SessionStore } from './session-store.js';
+import { attachSnapshot, commandKey, DiscoverySnapshot, type SnapshotSummary } from './snapshot.js';
+
+export interface BridgeStateOptions {
+  name: string;
+  command: string;
+  args: string[];
+  cwd?: string;
+  /** The port asked for: 0 (a random port no client can find again) keeps everything in memory. */
+  port: number;
+  stateDir?: string;
+  sessionTtlMs: number;
+  lazy?: boolean;
+  idleStopMs?: number;
+}
+
+/** What /status says about lazy start, idle stop, resumable sessions and the snapshot. */
+export interface BridgeStateStatus {
+  /** The child starts only when a request needs it. */
+  lazy: boolean;
+  /** Seconds without requests after which the child stops; null: never. */
+  idleStopSec: number | null;
+  /** How often the child was stopped for being idle. */
+  idleStops: number;
+  /** Sessions recorded (in memory or not) that a client can resume. */
+  resumableSessions: number;
+  /** Sessions brought back from their record (after a restart, or after leaving memory). */
+  resumed: number;
+  /** Requests with a session id that is no session (forged, deleted, expired). */
+  refusedIds: number;
+  /** Whether sessions and the snapshot are on disk (no: a bridge on a random port). */
+  persistent: boolean;
+  snapshot: SnapshotSummary | null;
+}
+
+/** `~/.local/state/mcpshare/bridge` (or its macOS analogue): 0700, holds the session key. */
+export function bridgeStateDir(stateDir?: string): string {
+  return stateDir ?? join(userPaths().stateDir, 'bridge');
+}
+
+/** A file name for a server name: registry names are safe already, a plain bridge's may not be. */
+const fileName = (name: string) => name.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 100) || 'bridge';
+
+/**
+ * The parts of a bridge that remember across restarts and keep idle servers cheap, wired to one
+ * router: session ids and records, the discovery snapshot, and the idle stop of the child.
+ */
+export function openBridgeState(router: Router, o: BridgeStateOptions, log: Logger) {
+  const dir = bridgeStateDir(o.stateDir);
+  const slog = log.child('sessions');
+  let keys: SessionKeys;
+  let writable = true;
+  try {
+    keys = SessionKeys.load(dir, o.name, slog);
+  } catch (err) {
+    // Sessions still work; they just cannot outlive this process.
+    writable = false;
+    slog.warn(`cannot use ${dir} for the session key (${(err as Error).message}): sessions will not survive a restart of this bridge`);
+    keys = SessionKeys.ephemeral(o.name);
+  }
+  const persistent = writable && o.port !== 0;
+  const base = `${fileName(o.name)}-${o.port}`;
+  if (persistent) {
+    try {
+      ensurePrivateDir(join(dir, 'sessions'));
+      ensurePrivateDir(join(dir, 'snapshots'));
+    } catch (err) {
+      slog.warn(`cannot create ${dir}/sessions: ${(err as Error).message}`);
+    }
+  }
+  const store = new SessionStore({ file: persistent ? join(dir, 'sessions', `${base}.json`) : undefined, ttlMs: o.sessionTtlMs }, slog);
+  const revival = new SessionRevival(keys, store, router, slog);
+  const snapshot = new DiscoverySnapshot(persistent ? join(dir, 'snapshots', `${base}.json`) : undefined, commandKey(o.command, o.args, o.cwd), log.child('snapshot'));
+  const answerLocally: (peer: Peer, request: JSONRPCRequest) => boolean = attachSnapshot(snapshot, router, log.child('snapshot'));
+  const idleStop = o.idleStopMs && o.idleStopMs > 0 ? new IdleStop(router, o.idleStopMs, log.child('idle')) : undefined;
+
+  let housekeeping: NodeJS.Timeout | undefined;
+  return {
+    revival,
+    answerLocally,
+    snapshot,
+    idleStop,
+    start(): void {
+      idleStop?.start();
+      // Expired sessions leave the records (and the file, with the next write) once a minute.
+      housekeeping = setInterval(() => store.expire(), 60_000);
+      housekeeping.unref();
+    },
+    stop(): void {
+      idleStop?.stop();
+      if (housekeeping) clearInterval(housekeeping);
+    },
+    /** Writes what is pending (the bridge is stopping). */
+    close(): void {
+      store.close();
+    },
+    status(): BridgeStateStatus {
+      return {
+        lazy: !!o.lazy,
+        idleStopSec: idleStop ? Math.round(idleStop.idleMs / 1000) : null,
+        idleStops: idleStop?.stops ?? 0,
+        resumableSessions: store.size,
+        resumed: revival.revived,
+        refusedIds: revival.refused,
+        persistent,
+        snapshot: snapshot.summary(),
+      };
+    },
+  };
+}
