@@ -77,6 +77,9 @@ function rpcError(res: ServerResponse, status: number, code: number, message: st
 
 const ALLOW_MCP = { Allow: 'GET, POST, DELETE' };
 
+/** How long a resumed session's notifications wait for its GET stream to reconnect. */
+const RESUMED_HOLD_MS = 30_000;
+
 /** How long a POST for an SSE session waits for its reconnecting EventSource to bring the stream back. */
 const SSE_REATTACH_WAIT_MS = 3000;
 
@@ -94,8 +97,8 @@ export function createBridgeHttp(router: Router, opts: HttpOptions, log: Logger)
   const revival = opts.sessions;
 
   /** A Streamable HTTP session in memory under `id`: a new one, or one revived from its record. */
-  const openHttp = (id: string) => {
-    const transport = new StreamableHttpSessionTransport({ sessionId: id });
+  const openHttp = (id: string, resumed = false) => {
+    const transport = new StreamableHttpSessionTransport({ sessionId: id, holdForStreamMs: resumed ? RESUMED_HOLD_MS : undefined });
     // Set before connect(): the router chains its own close handler after this one.
     transport.onclose = () => {
       httpSessions.delete(id);
@@ -111,7 +114,7 @@ export function createBridgeHttp(router: Router, opts: HttpOptions, log: Logger)
   const resumeHttp = (id: string, req: IncomingMessage) => {
     const record = revival?.resume(id, 'streamable-http', header(req, 'mcp-protocol-version'));
     if (!record) return undefined;
-    const entry = openHttp(id);
+    const entry = openHttp(id, true);
     revival!.restore(entry.session, record);
     return entry;
   };

@@ -40,11 +40,11 @@ export class IdleStop {
     // router replays the sessions' settings when it starts again.
     router.serverRequests.childGone();
     router.logLevel.reset();
-    const slept = await upstream.sleep();
-    if (slept) {
-      this.stops++;
-      this.log.info(`MCP server unused for ${idleSec} s: stopped (the next request starts it again)`);
-    }
-    return slept;
+    const stopping = upstream.sleep();
+    if (!stopping) return false;
+    this.stops++;
+    this.log.info(`MCP server unused for ${idleSec} s: stopping it (the next request starts it again)`);
+    await stopping;
+    return true;
   }
 }

@@ -134,13 +134,12 @@ export class Upstream extends EventEmitter<UpstreamEvents> {
    * Stops a ready child because nobody uses it; it is started again on the next request. Not a
    * crash: it counts toward no crash loop and the bridge keeps serving its sessions.
    */
-  async sleep(): Promise<boolean> {
-    if (this.state !== 'ready' || !this.child) return false;
+  sleep(): Promise<void> | undefined {
+    if (this.state !== 'ready' || !this.child) return undefined;
     this.state = 'idle';
     const child = this.child;
     this.emit('asleep');
-    await child.stop();
-    return true;
+    return child.stop();
   }
 
   send(message: JSONRPCMessage): boolean {

@@ -1,0 +1,201 @@
+/**
+ * Daemons that cost nothing when idle (issue 13): the real `mcpshare bridge` CLI with --lazy and
+ * --idle-stop in front of real servers. The child starts only when a request needs it; initialize,
+ * server/discover and list requests are answered from the discovery snapshot while it sleeps; it
+ * stops after the idle time (sessions stay) and the next call starts it again; a changed server
+ * tells its sessions; crash loops of a lazily started child end the bridge as before.
+ */
+import { afterAll, afterEach, describe, expect, test } from '@jest/globals';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { bridgeArgs, connect, EVERYTHING, FIXTURE, JSON_HEADERS, runCli, sleep, textOf, waitFor, type BridgeStatusJson, type RunningCli } from './helpers/bridge.js';
+import { freePort, isAlive, killLeftovers, measured, printMeasured, startedPids } from './helpers/soak.js';
+
+const CALL = { timeout: 15_000 };
+const bridges: RunningCli[] = [];
+const clients: Client[] = [];
+const dirs: string[] = [];
+
+function tmp(): string {
+  const d = mkdtempSync(join(tmpdir(), 'mcpshare-idle-'));
+  dirs.push(d);
+  return d;
+}
+
+async function bridge(command: string[], port: number, stateDir: string, extra: string[], env: NodeJS.ProcessEnv = {}): Promise<RunningCli> {
+  const args = bridgeArgs(command, ['--state-dir', stateDir, ...extra]);
+  args[args.indexOf('--port') + 1] = String(port);
+  const b = await runCli(args, env);
+  bridges.push(b);
+  return b;
+}
+
+async function client(b: RunningCli, name: string): Promise<Client> {
+  const c = await connect(b.url, 'http', name);
+  clients.push(c);
+  return c;
+}
+
+type IdleStatus = BridgeStatusJson & {
+  child: BridgeStatusJson['child'] & { memory: { bytes: number; kind: string } | null };
+  idle: { lazy: boolean; idleStopSec: number | null; idleStops: number; snapshot: { tools: number | null } | null };
+};
+const status = async (b: RunningCli) => (await b.status()) as IdleStatus;
+const childPids = (b: RunningCli) => startedPids(b.stderr());
+
+afterEach(async () => {
+  if (process.env.H13_DEBUG) for (const b of bridges) console.log(b.stderr());
+  await Promise.allSettled(clients.splice(0).map((c) => c.close()));
+  const stopping = bridges.splice(0);
+  await Promise.allSettled(stopping.map((b) => b.stop()));
+  for (const b of stopping) for (const pid of childPids(b)) killLeftovers(pid, ['fixture-server.mjs', 'server-everything']);
+});
+
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  printMeasured('bridge idle');
+});
+
+describe('lazy start and idle stop with server-everything', () => {
+  test('no child until a request needs one; asleep after the idle time (memory 0, process gone); the snapshot answers initialize, lists and server/discover meanwhile; a call starts it again; the same after a bridge restart', async () => {
+    const port = await freePort();
+    const state = tmp();
+    const EV = [process.execPath, EVERYTHING, 'stdio'];
+    const flags = ['--lazy', '--idle-stop', '1'];
+    let b = await bridge(EV, port, state, flags);
+    let st = await status(b);
+    expect(st.child).toMatchObject({ state: 'idle', pid: null, memory: { bytes: 0 } });
+    expect(st.idle).toMatchObject({ lazy: true, idleStopSec: 1, snapshot: null });
+    expect(childPids(b)).toEqual([]);
+
+    // No snapshot yet: initialize needs the server, which starts now.
+    const first = await client(b, 'first');
+    st = await status(b);
+    expect(st.child.state).toBe('ready');
+    const firstPid = st.child.pid!;
+    const tools = (await first.listTools(undefined, CALL)).tools.map((t) => t.name);
+    expect(tools).toContain('echo');
+    await waitFor(async () => (await status(b)).idle.snapshot?.tools === tools.length, 'the snapshot to be taken');
+
+    // Unused: the child stops, the session stays.
+    await waitFor(async () => (await status(b)).child.state === 'idle', 'the child to go to sleep', 10_000);
+    st = await status(b);
+    expect(st.child).toMatchObject({ pid: null, memory: { bytes: 0 } });
+    expect(st.idle.idleStops).toBe(1);
+    expect(st.sessions.total).toBe(1);
+    await waitFor(() => !isAlive(firstPid), 'the child process to be gone', 5000);
+
+    // Asleep: a new client initializes and lists everything; nobody starts the child.
+    const second = await client(b, 'second');
+    expect((await second.listTools(undefined, CALL)).tools.map((t) => t.name)).toEqual(tools);
+    expect((await second.listPrompts(undefined, CALL)).prompts.length).toBeGreaterThan(0);
+    expect((await second.listResources(undefined, CALL)).resources.length).toBeGreaterThan(0);
+    expect((await second.listResourceTemplates(undefined, CALL)).resourceTemplates.length).toBeGreaterThan(0);
+    const discover = await fetch(`${b.url}/mcp`, {
+      method: 'POST',
+      headers: { ...JSON_HEADERS, 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'server/discover' },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'server/discover',
+        params: { _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} } },
+      }),
+    });
+    expect(discover.status).toBe(200);
+    expect((await discover.json()).result.capabilities.tools).toBeDefined();
+    st = await status(b);
+    expect(st.child.state).toBe('idle');
+    expect(st.sessions.total).toBe(2);
+
+    // A call starts the child again, for the old session as for the new one.
+    let t = Date.now();
+    expect(textOf(await first.callTool({ name: 'echo', arguments: { message: 'cold' } }, undefined, CALL))).toBe('Echo: cold');
+    measured('first call after idle (cold, server-everything)', Date.now() - t, 'ms');
+    t = Date.now();
+    expect(textOf(await second.callTool({ name: 'echo', arguments: { message: 'warm' } }, undefined, CALL))).toBe('Echo: warm');
+    measured('next call (warm)', Date.now() - t, 'ms');
+    expect((await status(b)).child.state).toBe('ready');
+
+    // A bridge restart (SIGTERM): lazy again, the snapshot on disk answers at once.
+    await b.stop();
+    b = await bridge(EV, port, state, flags);
+    st = await status(b);
+    expect(st.child.state).toBe('idle');
+    expect(st.idle.snapshot?.tools).toBe(tools.length);
+    const third = await client(b, 'third');
+    expect((await third.listTools(undefined, CALL)).tools.map((t) => t.name)).toEqual(tools);
+    expect((await status(b)).child.state).toBe('idle');
+    // The first session, resumed, starts the child with its call.
+    expect(textOf(await first.callTool({ name: 'echo', arguments: { message: 'resumed' } }, undefined, CALL))).toBe('Echo: resumed');
+    expect(b.stderr()).toMatch(/\(first 1\.0\.0\) resumed/);
+  });
+
+  test('the child is kept while a call runs or a subscription is held, and stops once neither is left', async () => {
+    const port = await freePort();
+    const b = await bridge([process.execPath, FIXTURE], port, tmp(), ['--lazy', '--idle-stop', '1']);
+    const c = await client(b, 'holder');
+    // A call three times the idle time: the child is still the same one after it.
+    const pid = (await status(b)).child.pid;
+    expect(textOf(await c.callTool({ name: 'echo', arguments: { text: 'slow', delayMs: 3000 } }, undefined, CALL))).toBe('slow');
+    expect((await status(b)).child).toMatchObject({ state: 'ready', pid });
+    await c.subscribeResource({ uri: 'fixture://a' }, CALL);
+    await sleep(3000);
+    expect((await status(b)).child).toMatchObject({ state: 'ready', pid });
+    await c.unsubscribeResource({ uri: 'fixture://a' }, CALL);
+    await waitFor(async () => (await status(b)).child.state === 'idle', 'the child to sleep once the subscription is gone', 10_000);
+  });
+});
+
+describe('the discovery snapshot', () => {
+  test('a server whose tools changed since the snapshot: sessions get tools/list_changed when the child starts, and then the new list', async () => {
+    const port = await freePort();
+    const state = tmp();
+    const FIX = [process.execPath, FIXTURE];
+    let b = await bridge(FIX, port, state, ['--lazy']);
+    const c = new Client({ name: 'watcher', version: '1.0.0' });
+    let changed = 0;
+    c.setNotificationHandler(ToolListChangedNotificationSchema, () => void changed++);
+    await c.connect(new StreamableHTTPClientTransport(new URL(`${b.url}/mcp`)));
+    clients.push(c);
+    const before = (await c.listTools(undefined, CALL)).tools.map((t) => t.name);
+    expect(before).not.toContain('extra');
+    await waitFor(async () => (await status(b)).idle.snapshot !== null, 'the snapshot');
+    await sleep(1200); // the session's record reaches the disk
+
+    // The same server, upgraded: a new bridge answers from the old snapshot until the child runs.
+    await b.stop();
+    b = await bridge(FIX, port, state, ['--lazy'], { FIXTURE_EXTRA_TOOL: '1' });
+    expect((await c.listTools(undefined, CALL)).tools.map((t) => t.name)).toEqual(before);
+    expect((await status(b)).child.state).toBe('idle');
+    expect(changed).toBe(0);
+    // A call starts it; the fresh lists differ, so the session is told, on its GET stream.
+    expect(textOf(await c.callTool({ name: 'echo', arguments: { text: 'go' } }, undefined, CALL))).toBe('go');
+    await waitFor(() => changed === 1, 'tools/list_changed after the changed server started', 10_000);
+    expect((await c.listTools(undefined, CALL)).tools.map((t) => t.name)).toContain('extra');
+    expect(b.stderr()).toMatch(/changed since the last snapshot/);
+  });
+});
+
+describe('crash loops of a lazily started child', () => {
+  test('a server that cannot start: the bridge waits idle, the first request starts it, and the crash loop ends the bridge with exit code 1 as before', async () => {
+    const port = await freePort();
+    const b = await bridge([process.execPath, FIXTURE], port, tmp(), ['--lazy', '--restart-limit', '2'], { FIXTURE_EXIT_AT_START: '3' });
+    expect((await status(b)).child.state).toBe('idle');
+    await sleep(500);
+    expect(b.proc.exitCode).toBeNull(); // nothing started, nothing crashed
+    const r = await fetch(`${b.url}/mcp`, {
+      method: 'POST',
+      headers: JSON_HEADERS,
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'x', version: '1' } } }),
+    });
+    const body = await r.json();
+    expect(body.error.message).toMatch(/crash loop|exited with code 3/);
+    const exit = await b.exited;
+    expect(exit.code).toBe(1);
+    expect(b.stderr()).toMatch(/crash loop: the MCP server stopped 2 times/);
+  });
+});
