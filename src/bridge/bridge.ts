@@ -285,7 +285,9 @@ export async function startBridge(options: BridgeOptions): Promise<RunningBridge
     log.error(message);
     void close({ code: 1, reason: scrub(message) });
   });
-  upstream.start(o.lazy);
+  // Lazy: no child until a request needs one, once a snapshot can answer discovery meanwhile. With
+  // none yet (a server just added) the child starts once to take it, which also proves it starts.
+  upstream.start(o.lazy && !!state.snapshot.initResult);
   state.start();
 
   return {

@@ -31,7 +31,8 @@ Options:
                            (default ~/.local/state/mcpshare/bridge); sessions survive a restart
                            of the bridge when it runs on a fixed --port
   --lazy                   start the server only when a request needs it; initialize and list
-                           requests are answered from the discovery snapshot until then
+                           requests are answered from the discovery snapshot until then (with
+                           no snapshot yet, the server starts at once to take one)
   --idle-stop SEC          stop the server after SEC without requests (0: never, the default);
                            sessions stay, and the next request starts it again
 `;

@@ -11,7 +11,11 @@ const restartOptions = {
   'restart-sec': { type: 'string' },
   'restart-burst': { type: 'string' },
   'restart-window': { type: 'string' },
+  'idle-stop': { type: 'string' },
 } as const;
+
+/** --idle-stop SEC: 0 for never. */
+const idleStopOption = (v: string | undefined) => intOption(v, 'idle-stop', 0, 7 * 24 * 3600);
 
 function restartPolicy(v: { 'restart-sec'?: string; 'restart-burst'?: string; 'restart-window'?: string }): Partial<RestartPolicy> | undefined {
   const num = (s: string | undefined, name: string, min: number) => {
@@ -57,6 +61,9 @@ Options:
   --restart-sec S       pause before a restart after a crash (default 2)
   --restart-burst N     starts allowed within the window before it counts as a crash loop (default 5)
   --restart-window S    the crash-loop window in seconds (default 120)
+  --idle-stop S         stop the server after S seconds without requests, start it again on the
+                        next one (default 600; 0: never; servers known to keep state only in
+                        memory are never stopped); the daemon and its sessions stay
   --start               start it right away
 `;
 
@@ -91,6 +98,7 @@ export async function addCommand(argv: string[]): Promise<number> {
     envFile: values['env-file'],
     cwd: values.cwd,
     restart: restartPolicy(values),
+    idleStopSec: idleStopOption(values['idle-stop']),
   });
   for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
   const b = await manager.backendFor(entry.backend);
@@ -157,6 +165,7 @@ Options:
   --env-file FILE       replace its variables with those of FILE (copied, 0600)
   --cwd DIR             working directory
   --restart-sec S, --restart-burst N, --restart-window S   restart policy (see "mcpshare help add")
+  --idle-stop S         stop the server after S seconds without requests (0: never)
   -- COMMAND [ARGS...]  replace the command line
 `;
 
@@ -180,6 +189,7 @@ export async function editCommand(argv: string[]): Promise<number> {
     envFile: values['env-file'],
     cwd: values.cwd,
     restart: restartPolicy(values),
+    idleStopSec: idleStopOption(values['idle-stop']),
   });
   for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
   process.stdout.write(`updated "${entry.name}" (http://localhost:${entry.port}${entry.path})${restarted ? '; its daemon was restarted' : ''}\n`);

@@ -19,6 +19,11 @@ export interface KnownServer {
   match: RegExp;
   sharing: Sharing;
   reason?: string;
+  /**
+   * Set for a server that keeps what its sessions build up in memory only: stopping it when idle
+   * would lose that, so its daemon never stops it (the reason says what would be lost).
+   */
+  memoryOnlyState?: string;
   native?: { transport: 'http' | 'sse'; transportFlag: string; portFlag?: string; portValue?: string; path: string };
 }
 
@@ -38,7 +43,12 @@ export const KNOWN_SERVERS: readonly KnownServer[] = [
   { id: 'server-everything', match: /server-everything/, sharing: 'stateless' },
   { id: 'server-filesystem', match: /server-filesystem/, sharing: 'stateless' },
   { id: 'server-memory', match: /server-memory/, sharing: 'stateless' },
-  { id: 'server-sequential-thinking', match: /server-sequential-thinking/, sharing: 'stateless' },
+  {
+    id: 'server-sequential-thinking',
+    match: /server-sequential-thinking/,
+    sharing: 'stateless',
+    memoryOnlyState: 'keeps its thought history and branches in memory only',
+  },
   { id: 'server-fetch', match: /mcp-server-fetch|server-fetch/, sharing: 'stateless' },
   { id: 'server-github', match: /server-github|github-mcp-server/, sharing: 'stateless' },
   { id: 'context7', match: /context7-mcp/, sharing: 'stateless' },

@@ -40,6 +40,11 @@ export interface ServerEntry {
   /** PATH at registration time, so a daemon started by systemd/launchd finds `node`, `npx`, `uvx`. */
   pathEnv?: string;
   restart: RestartPolicy;
+  /**
+   * Seconds without requests after which a bridged daemon stops its server (0: never); absent: the
+   * default for its command (shareability.ts idleStopDefault). The daemon and its sessions stay.
+   */
+  idleStopSec?: number;
   /** The service manager its daemon was installed with (so a later shell without systemd does not start a duplicate). */
   backend: BackendName;
   addedAt: string;

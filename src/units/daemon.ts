@@ -2,6 +2,7 @@ import { accessSync, constants, statSync } from 'node:fs';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RestartPolicy, ServerEntry } from '../registry/registry.js';
+import { idleStopDefault } from '../registry/shareability.js';
 import { NODE_MEMORY_FLAGS } from '../runtime.js';
 import { logFilePath, userPaths, type UserPaths } from './paths.js';
 
@@ -63,6 +64,11 @@ export function clientUrl(entry: Pick<ServerEntry, 'port' | 'path'>, host = 'loc
   return `http://${host}:${entry.port}${entry.path}`;
 }
 
+/** The entry's idle stop in seconds (0: never): its own, else the default for its command. */
+export function idleStopOf(entry: Pick<ServerEntry, 'idleStopSec' | 'command' | 'args'>): number {
+  return entry.idleStopSec ?? idleStopDefault(entry.command, entry.args).seconds;
+}
+
 export function daemonSpec(entry: ServerEntry, paths: UserPaths = userPaths()): DaemonSpec {
   const pathEnv = entry.pathEnv ?? process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin';
   const program = resolveCommand(entry.command, pathEnv, entry.cwd);
@@ -95,6 +101,10 @@ export function daemonSpec(entry: ServerEntry, paths: UserPaths = userPaths()): 
     String(entry.restart.burst),
     '--restart-window',
     String(entry.restart.intervalSec),
+    // The server runs only while it is used: discovery is answered from its snapshot meanwhile.
+    '--lazy',
+    '--idle-stop',
+    String(idleStopOf(entry)),
     ...(entry.cwd ? ['--cwd', entry.cwd] : []),
     // The manager already put the env file's variables in the bridge's environment (the child
     // inherits them); the bridge reads the file too, so it knows which values to redact from its log.

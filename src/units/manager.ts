@@ -30,6 +30,8 @@ export interface AddOptions {
   envFile?: string;
   cwd?: string;
   restart?: Partial<RestartPolicy>;
+  /** Seconds without requests before the server is stopped (0: never); absent: its default. */
+  idleStopSec?: number;
 }
 
 export interface EditOptions {
@@ -44,6 +46,8 @@ export interface EditOptions {
   envFile?: string;
   cwd?: string;
   restart?: Partial<RestartPolicy>;
+  /** Seconds without requests before the server is stopped (0: never). */
+  idleStopSec?: number;
 }
 
 export interface ManagerOptions {
@@ -133,6 +137,7 @@ export class ServerManager {
       ...(envFile ? { envFile } : {}),
       pathEnv,
       restart: { ...DEFAULT_RESTART_POLICY, ...definedOnly(o.restart) },
+      ...(o.idleStopSec !== undefined ? { idleStopSec: o.idleStopSec } : {}),
       backend,
       addedAt: new Date().toISOString(),
     };
@@ -187,6 +192,7 @@ export class ServerManager {
       }
     }
     if (o.restart) patch.restart = { ...current.restart, ...definedOnly(o.restart) };
+    if (o.idleStopSec !== undefined) patch.idleStopSec = o.idleStopSec;
     if (o.envFile !== undefined || (o.env && Object.keys(o.env).length) || o.unsetEnv?.length) {
       const file = envFilePath(this.paths, name);
       const base = o.envFile !== undefined ? importEnvFile(o.envFile, warnings) : current.envFile ? readEnvIfExists(current.envFile) : {};

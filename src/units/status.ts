@@ -1,7 +1,7 @@
 import { connect } from 'node:net';
 import { exchange, readText } from '../health/wire.js';
 import type { ServerEntry } from '../registry/registry.js';
-import { groupRss } from '../util/procinfo.js';
+import { groupMemory, groupRss, sumMemory, type Memory } from '../util/procinfo.js';
 import type { BackendName, UnitState } from './backend.js';
 import { clientUrl } from './daemon.js';
 
@@ -32,13 +32,29 @@ export interface ServerStatus {
   detail: string;
   logFile: string;
   unitFile: string | null;
+  /**
+   * `state` is "up" and the daemon is ready, but its server is asleep (not started yet, or stopped
+   * for being unused; the next request starts it): shown as "idle". Its server costs no memory.
+   */
+  idle: boolean;
+  /**
+   * What the daemon really costs: the bridge and its server (or a native server's process group),
+   * as PSS where the OS reports it (Linux), else RSS; `kind` says which. null when not running.
+   */
+  memory: Memory | null;
 }
 
 interface BridgeStatusBody {
-  child?: { pid: number | null; state: string; restarts: number; rssBytes: number | null; lastExit?: { reason: string } | null };
+  child?: { pid: number | null; state: string; restarts: number; rssBytes: number | null; memory?: Memory | null; lastExit?: { reason: string } | null };
   server?: { name: string; version: string } | null;
   sessions?: { total: number };
   bridgeRssBytes?: number | null;
+  bridgeMemory?: Memory | null;
+}
+
+/** The word for a daemon's state in tables and menus: "idle" for an up daemon whose server sleeps. */
+export function stateWord(s: Pick<ServerStatus, 'state' | 'idle'>): string {
+  return s.state === 'up' && s.idle ? 'idle' : s.state;
 }
 
 /**
@@ -97,6 +113,8 @@ export function statusRow(entry: ServerEntry, fields: Pick<ServerStatus, 'state'
     detail: '',
     logFile: '',
     unitFile: null,
+    idle: false,
+    memory: null,
   };
   return Object.assign(row, fields);
 }
@@ -145,20 +163,31 @@ async function describeState(
       row.state = 'starting';
       row.detail = `running (pid ${unit.pid ?? '?'}) but http://127.0.0.1:${entry.port}/status does not answer yet`;
       row.rssBytes = unit.pid ? (groupRss(unit.pid) ?? null) : null;
+      row.memory = unit.pid ? (groupMemory(unit.pid) ?? null) : null;
       return row;
     }
     row.sessions = s.sessions?.total ?? null;
     row.server = s.server ?? null;
     row.restarts += s.child?.restarts ?? 0;
     row.rssBytes = (s.bridgeRssBytes ?? 0) + (s.child?.rssBytes ?? 0) || null;
+    // The bridge's own cost counts: it is what sharing pays for the sessions it saves.
+    row.memory = sumMemory([s.bridgeMemory, s.child?.memory]) ?? null;
     const child = s.child?.state;
     // A child in its own crash loop makes the bridge exit; the service manager then restarts the
-    // bridge or declares the crash loop, so until then the daemon is still "starting".
-    row.state = child === 'ready' ? 'up' : 'starting';
-    row.detail = child === 'ready' ? `serving ${row.sessions ?? 0} session(s)` : `server ${child}${s.child?.lastExit ? `: ${s.child.lastExit.reason}` : ''}`;
+    // bridge or declares the crash loop, so until then the daemon is still "starting". An idle
+    // child (asleep on purpose) is a daemon that is up: it answers, and starts its server on demand.
+    row.state = child === 'ready' || child === 'idle' ? 'up' : 'starting';
+    row.idle = child === 'idle';
+    row.detail =
+      child === 'ready'
+        ? `serving ${row.sessions ?? 0} session(s)`
+        : child === 'idle'
+          ? `idle: ready, its server asleep until a request needs it; ${row.sessions ?? 0} session(s)`
+          : `server ${child}${s.child?.lastExit ? `: ${s.child.lastExit.reason}` : ''}`;
     return row;
   }
   row.rssBytes = unit.pid ? (groupRss(unit.pid) ?? null) : null;
+  row.memory = unit.pid ? (groupMemory(unit.pid) ?? null) : null;
   if (await portAccepts(entry.port)) {
     row.state = 'up';
     row.detail = `listening on port ${entry.port}`;
