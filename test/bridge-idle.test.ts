@@ -61,25 +61,20 @@ afterAll(() => {
 });
 
 describe('lazy start and idle stop with server-everything', () => {
-  test('no child until a request needs one; asleep after the idle time (memory 0, process gone); the snapshot answers initialize, lists and server/discover meanwhile; a call starts it again; the same after a bridge restart', async () => {
+  test('a first start takes the snapshot; asleep after the idle time (memory 0, process gone); the snapshot answers initialize, lists and server/discover meanwhile; a call starts it again; after a bridge restart no child until a request needs one', async () => {
     const port = await freePort();
     const state = tmp();
     const EV = [process.execPath, EVERYTHING, 'stdio'];
     const flags = ['--lazy', '--idle-stop', '1'];
     let b = await bridge(EV, port, state, flags);
+    // No snapshot yet: the server starts once to take one (and to prove that it starts).
+    await waitFor(async () => (await status(b)).idle.snapshot !== null, 'the first snapshot', 15_000);
     let st = await status(b);
-    expect(st.child).toMatchObject({ state: 'idle', pid: null, memory: { bytes: 0 } });
-    expect(st.idle).toMatchObject({ lazy: true, idleStopSec: 1, snapshot: null });
-    expect(childPids(b)).toEqual([]);
-
-    // No snapshot yet: initialize needs the server, which starts now.
+    expect(st.idle).toMatchObject({ lazy: true, idleStopSec: 1 });
+    const tools = Array.from({ length: st.idle.snapshot!.tools! });
     const first = await client(b, 'first');
-    st = await status(b);
-    expect(st.child.state).toBe('ready');
-    const firstPid = st.child.pid!;
-    const tools = (await first.listTools(undefined, CALL)).tools.map((t) => t.name);
-    expect(tools).toContain('echo');
-    await waitFor(async () => (await status(b)).idle.snapshot?.tools === tools.length, 'the snapshot to be taken');
+    const firstPid = (await status(b)).child.pid ?? childPids(b)[0];
+    expect((await first.listTools(undefined, CALL)).tools.length).toBe(tools.length);
 
     // Unused: the child stops, the session stays.
     await waitFor(async () => (await status(b)).child.state === 'idle', 'the child to go to sleep', 10_000);
@@ -91,7 +86,9 @@ describe('lazy start and idle stop with server-everything', () => {
 
     // Asleep: a new client initializes and lists everything; nobody starts the child.
     const second = await client(b, 'second');
-    expect((await second.listTools(undefined, CALL)).tools.map((t) => t.name)).toEqual(tools);
+    const names = (await second.listTools(undefined, CALL)).tools.map((t) => t.name);
+    expect(names).toContain('echo');
+    expect(names.length).toBe(tools.length);
     expect((await second.listPrompts(undefined, CALL)).prompts.length).toBeGreaterThan(0);
     expect((await second.listResources(undefined, CALL)).resources.length).toBeGreaterThan(0);
     expect((await second.listResourceTemplates(undefined, CALL)).resourceTemplates.length).toBeGreaterThan(0);
@@ -120,15 +117,16 @@ describe('lazy start and idle stop with server-everything', () => {
     measured('next call (warm)', Date.now() - t, 'ms');
     expect((await status(b)).child.state).toBe('ready');
 
-    // A bridge restart (SIGTERM): lazy again, the snapshot on disk answers at once.
+    // A bridge restart (SIGTERM): with the snapshot on disk, no child at all until a call.
     await b.stop();
     b = await bridge(EV, port, state, flags);
     st = await status(b);
-    expect(st.child.state).toBe('idle');
+    expect(st.child).toMatchObject({ state: 'idle', pid: null, memory: { bytes: 0 } });
     expect(st.idle.snapshot?.tools).toBe(tools.length);
     const third = await client(b, 'third');
-    expect((await third.listTools(undefined, CALL)).tools.map((t) => t.name)).toEqual(tools);
+    expect((await third.listTools(undefined, CALL)).tools.map((t) => t.name)).toEqual(names);
     expect((await status(b)).child.state).toBe('idle');
+    expect(childPids(b)).toEqual([]);
     // The first session, resumed, starts the child with its call.
     expect(textOf(await first.callTool({ name: 'echo', arguments: { message: 'resumed' } }, undefined, CALL))).toBe('Echo: resumed');
     expect(b.stderr()).toMatch(/\(first 1\.0\.0\) resumed/);
@@ -138,13 +136,17 @@ describe('lazy start and idle stop with server-everything', () => {
     const port = await freePort();
     const b = await bridge([process.execPath, FIXTURE], port, tmp(), ['--lazy', '--idle-stop', '1']);
     const c = await client(b, 'holder');
-    // A call three times the idle time: the child is still the same one after it.
+    // A call three times the idle time: the child is the same one before and after it.
+    const call = c.callTool({ name: 'echo', arguments: { text: 'slow', delayMs: 3000 } }, undefined, CALL);
+    await waitFor(async () => (await status(b)).requests.inFlight === 1, 'the call in flight');
     const pid = (await status(b)).child.pid;
-    expect(textOf(await c.callTool({ name: 'echo', arguments: { text: 'slow', delayMs: 3000 } }, undefined, CALL))).toBe('slow');
+    expect(textOf(await call)).toBe('slow');
     expect((await status(b)).child).toMatchObject({ state: 'ready', pid });
+    // A subscription holds it too.
     await c.subscribeResource({ uri: 'fixture://a' }, CALL);
+    const held = (await status(b)).child.pid;
     await sleep(3000);
-    expect((await status(b)).child).toMatchObject({ state: 'ready', pid });
+    expect((await status(b)).child).toMatchObject({ state: 'ready', pid: held });
     await c.unsubscribeResource({ uri: 'fixture://a' }, CALL);
     await waitFor(async () => (await status(b)).child.state === 'idle', 'the child to sleep once the subscription is gone', 10_000);
   });
@@ -156,6 +158,7 @@ describe('the discovery snapshot', () => {
     const state = tmp();
     const FIX = [process.execPath, FIXTURE];
     let b = await bridge(FIX, port, state, ['--lazy']);
+    await waitFor(async () => (await status(b)).idle.snapshot !== null, 'the first snapshot');
     const c = new Client({ name: 'watcher', version: '1.0.0' });
     let changed = 0;
     c.setNotificationHandler(ToolListChangedNotificationSchema, () => void changed++);
@@ -181,19 +184,22 @@ describe('the discovery snapshot', () => {
 });
 
 describe('crash loops of a lazily started child', () => {
-  test('a server that cannot start: the bridge waits idle, the first request starts it, and the crash loop ends the bridge with exit code 1 as before', async () => {
+  test('a server broken since its snapshot: the bridge waits idle and answers discovery, the first call starts it, and the crash loop ends the bridge with exit code 1 as before', async () => {
     const port = await freePort();
-    const b = await bridge([process.execPath, FIXTURE], port, tmp(), ['--lazy', '--restart-limit', '2'], { FIXTURE_EXIT_AT_START: '3' });
+    const state = tmp();
+    const good = await bridge([process.execPath, FIXTURE], port, state, ['--lazy']);
+    await waitFor(async () => (await status(good)).idle.snapshot !== null, 'the first snapshot');
+    await good.stop();
+    const b = await bridge([process.execPath, FIXTURE], port, state, ['--lazy', '--restart-limit', '2'], { FIXTURE_EXIT_AT_START: '3' });
     expect((await status(b)).child.state).toBe('idle');
-    await sleep(500);
+    const c = await client(b, 'victim');
+    expect((await c.listTools(undefined, CALL)).tools.length).toBeGreaterThan(0);
     expect(b.proc.exitCode).toBeNull(); // nothing started, nothing crashed
-    const r = await fetch(`${b.url}/mcp`, {
-      method: 'POST',
-      headers: JSON_HEADERS,
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'x', version: '1' } } }),
-    });
-    const body = await r.json();
-    expect(body.error.message).toMatch(/crash loop|exited with code 3/);
+    const r = await c.callTool({ name: 'echo', arguments: { text: 'x' } }, undefined, CALL).then(
+      () => 'answered',
+      (e: Error) => e.message,
+    );
+    expect(r).toMatch(/crash loop|exited with code 3|keeps crashing|restarted/);
     const exit = await b.exited;
     expect(exit.code).toBe(1);
     expect(b.stderr()).toMatch(/crash loop: the MCP server stopped 2 times/);

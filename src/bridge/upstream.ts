@@ -262,6 +262,9 @@ export class Upstream extends EventEmitter<UpstreamEvents> {
       this.log.debug(`dropped ${'method' in message ? message.method : 'a response'} from the MCP server before it was initialized`);
       return;
     }
+    // Idle time counts from the end of the last request (a long call is use all along); the
+    // child's own notifications do not count, or a server that reports on a timer never sleeps.
+    if (isResponse(message)) this.lastUsed = Date.now();
     this.emit('message', message);
   }
 
