@@ -79,7 +79,9 @@ export function openBridgeState(router: Router, o: BridgeStateOptions, log: Logg
   }
   const store = new SessionStore({ file: persistent ? join(dir, 'sessions', `${base}.json`) : undefined, ttlMs: o.sessionTtlMs }, slog);
   const revival = new SessionRevival(keys, store, router, slog);
-  const snapshot = new DiscoverySnapshot(persistent ? join(dir, 'snapshots', `${base}.json`) : undefined, commandKey(o.command, o.args, o.cwd), log.child('snapshot'));
+  // By name alone: a server moved to another port is still the same server (the command key
+  // guards against a name reused for another command).
+  const snapshot = new DiscoverySnapshot(persistent ? join(dir, 'snapshots', `${fileName(o.name)}.json`) : undefined, commandKey(o.command, o.args, o.cwd), log.child('snapshot'));
   const answerLocally: (peer: Peer, request: JSONRPCRequest) => boolean = attachSnapshot(snapshot, router, log.child('snapshot'));
   const idleStop = o.idleStopMs && o.idleStopMs > 0 ? new IdleStop(router, o.idleStopMs, log.child('idle')) : undefined;
 

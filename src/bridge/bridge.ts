@@ -235,6 +235,16 @@ export async function startBridge(options: BridgeOptions): Promise<RunningBridge
       sseKeepAliveMs: 25_000,
       status,
       sessions: state.revival,
+      wake: async () => {
+        const t0 = Date.now();
+        const was = upstream.state;
+        try {
+          await upstream.whenReady(o.initTimeoutMs);
+          return { status: 200, body: { ok: true, was, ms: Date.now() - t0, pid: upstream.pid ?? null } };
+        } catch (err) {
+          return { status: 503, body: { ok: false, was, error: scrub((err as Error).message) } };
+        }
+      },
     },
     log.child('http'),
   );

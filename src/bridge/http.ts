@@ -22,6 +22,8 @@ export interface HttpOptions {
   status: () => unknown;
   /** Verifiable ids and revival of sessions not in memory (absent: random ids, unknown id → 404). */
   sessions?: SessionRevival;
+  /** POST /wake: starts a sleeping server and answers once it is ready (`check --deep`). */
+  wake?: () => Promise<{ status: number; body: unknown }>;
 }
 
 export interface BridgeHttp {
@@ -341,6 +343,9 @@ export function createBridgeHttp(router: Router, opts: HttpOptions, log: Logger)
         if (method === 'GET') return getSse(req, res);
         if (method === 'HEAD') return rpcError(res, 405, ErrorCode.InvalidRequest, 'Method Not Allowed: HEAD is not supported here', ALLOW_MCP);
         return notFound(res);
+      case '/wake':
+        if (method !== 'POST' || !opts.wake) return notFound(res);
+        return opts.wake().then((r) => sendJson(res, r.status, r.body, { 'Cache-Control': 'no-store' }));
       case '/message':
       case '/messages':
         return method === 'POST' ? postSse(req, res, url.searchParams) : notFound(res);

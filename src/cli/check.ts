@@ -3,6 +3,7 @@ import { HealthMonitor } from '../health/monitor.js';
 import { probe } from '../health/probe.js';
 import type { ProbeResult, Transport } from '../health/types.js';
 import { ServerManager } from '../units/manager.js';
+import { wakeBridge, type WakeResult } from '../units/status.js';
 import { parseCommandLine, secondsOption, UsageError } from '../util/args.js';
 
 /** `mcpshare check`: handshake health of registered daemons (or any loopback URL). Logic lives in src/health. */
@@ -21,6 +22,8 @@ in stdio mode), wrong path or transport (and which URL works), an HTTP error, no
 
 Options:
   --concurrency        also open two sessions at once and prove both work (catches single-client servers)
+  --deep               also start a sleeping server ("idle": the handshake alone is answered from its
+                       discovery snapshot) and wait until it is ready
   --transport http|sse for a URL (default: sse when the path ends in /sse, else http); --type works too
   --timeout S          per-step timeout in seconds (default 3)
   --watch              keep checking every --interval seconds and print each change of state
@@ -33,6 +36,7 @@ export async function checkCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommandLine(argv, {
     json: { type: 'boolean' },
     concurrency: { type: 'boolean' },
+    deep: { type: 'boolean' },
     transport: { type: 'string' },
     type: { type: 'string' },
     timeout: { type: 'string' },
@@ -71,7 +75,19 @@ export async function checkCommand(argv: string[]): Promise<number> {
       process.stdout.write('No servers registered yet. Add one with: mcpshare add NAME -- COMMAND [ARGS...]\n');
       return 0;
     }
-    results = await Promise.all(entries.map(async (e) => checkEntry(e, await manager.statusOf(e), opts)));
+    results = await Promise.all(
+      entries.map(async (e) => {
+        const check: ServerCheck & { deep?: WakeResult } = await checkEntry(e, await manager.statusOf(e), opts);
+        if (values.deep && e.kind === 'bridged' && check.ok) {
+          check.deep = await wakeBridge(e.port);
+          if (!check.deep.ok) {
+            check.ok = false;
+            check.fix = `the daemon answers, but its server does not start: ${check.deep.error ?? 'unknown error'}; see "mcpshare logs ${e.name}"`;
+          }
+        }
+        return check;
+      }),
+    );
   }
   if (values.json) process.stdout.write(JSON.stringify({ checks: results }, null, 2) + '\n');
   else process.stdout.write(results.map(describe).join(''));
@@ -80,8 +96,11 @@ export async function checkCommand(argv: string[]): Promise<number> {
 
 function describe(r: ServerCheck | ProbeResult): string {
   const label = 'name' in r ? `${r.name} (${r.url})` : r.url;
-  const head = `${r.ok ? '✔' : '✘'} ${label}: ${r.diagnosis}: ${r.message}`;
+  const daemon = 'daemon' in r ? r.daemon : undefined;
+  const head = `${r.ok ? '✔' : '✘'} ${label}: ${r.diagnosis}: ${r.message}${daemon?.idle ? ' (idle: its server sleeps until a request needs it)' : ''}`;
   const lines = [head];
+  const deep = (r as { deep?: WakeResult }).deep;
+  if (deep?.ok) lines.push(`    deep: ${deep.was === 'idle' ? `its server was asleep and started in ${deep.ms} ms` : 'its server is running'} (pid ${deep.pid ?? '?'})`);
   if (r.concurrency && r.ok) lines.push(`    ${r.concurrency.message}`);
   if (!r.ok && r.fix) lines.push(`    fix: ${r.fix}`);
   return lines.join('\n') + '\n';

@@ -13,7 +13,7 @@ import type { ProbeOptions, ProbeResult } from './types.js';
 export interface ServerCheck extends ProbeResult {
   name: string;
   /** The service manager's view, when it was read (what `mcpshare status` says). */
-  daemon?: Pick<ServerStatus, 'state' | 'restarts' | 'detail' | 'logFile'>;
+  daemon?: Pick<ServerStatus, 'state' | 'restarts' | 'detail' | 'logFile'> & { idle?: boolean };
 }
 
 export type Prober = (target: Parameters<typeof probe>[0], opts?: ProbeOptions) => Promise<ProbeResult>;
@@ -21,7 +21,7 @@ export type Prober = (target: Parameters<typeof probe>[0], opts?: ProbeOptions) 
 export async function checkEntry(entry: ServerEntry, status: ServerStatus | undefined, opts: ProbeOptions = {}, run: Prober = probe): Promise<ServerCheck> {
   const result = await run({ url: clientUrl(entry), transport: entry.transport }, opts);
   const check: ServerCheck = { name: entry.name, ...result };
-  if (status) check.daemon = { state: status.state, restarts: status.restarts, detail: status.detail, logFile: status.logFile };
+  if (status) check.daemon = { state: status.state, restarts: status.restarts, detail: status.detail, logFile: status.logFile, ...(status.idle ? { idle: true } : {}) };
   const advice = adviceFor(entry, check, status);
   if (advice) check.fix = advice;
   return check;

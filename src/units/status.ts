@@ -77,6 +77,34 @@ export async function fetchBridgeStatus(port: number, timeoutMs = 2000): Promise
   }
 }
 
+export interface WakeResult {
+  ok: boolean;
+  /** The server's state before: `idle` when this call started it. */
+  was?: string;
+  ms?: number;
+  pid?: number | null;
+  error?: string;
+}
+
+/**
+ * POST /wake to a bridge: starts its server if it sleeps and answers once it is ready (what
+ * `check --deep` adds to the handshake, which a sleeping server answers from its snapshot).
+ */
+export async function wakeBridge(port: number, timeoutMs = 65_000): Promise<WakeResult> {
+  const ex = await exchange(new URL(`http://127.0.0.1:${port}/wake`), { method: 'POST', timeoutMs, headers: { accept: 'application/json' }, body: '' });
+  if (ex.kind !== 'response') return { ok: false, error: ex.message };
+  try {
+    const text = await readText(ex.res, timeoutMs);
+    const body = JSON.parse(text) as WakeResult;
+    if (ex.status === 404) return { ok: false, error: 'this bridge cannot be woken on request (an older mcpshare): restart it' };
+    return body && typeof body === 'object' ? body : { ok: false, error: `unexpected answer (HTTP ${ex.status})` };
+  } catch (err) {
+    return { ok: false, error: (err as Error).message };
+  } finally {
+    ex.req.destroy();
+  }
+}
+
 /** True when something accepts TCP connections on 127.0.0.1:port. */
 export function portAccepts(port: number, timeoutMs = 1000): Promise<boolean> {
   return new Promise((resolve) => {
