@@ -121,6 +121,8 @@ export interface DoctorReport {
   /** The fewest concurrent sessions at which sharing the shareable servers saves memory; null when none is shareable. */
   breakEvenSessions: number | null;
   notes: string[];
+  /** The same processes measured as PSS (shared pages counted once), where the OS offers it (Linux). */
+  pss?: import('./pss.js').PssFigures;
 }
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
