@@ -7,6 +7,7 @@ import { renderPeers } from './report-peers.mjs';
 import { renderHealth } from './health.mjs';
 import { renderTray } from './report-tray.mjs';
 import { renderEra2026 } from './era2026.mjs';
+import { renderIdle } from './idle.mjs';
 
 const ms = (v) => (Number.isFinite(v) ? v.toFixed(3) : 'n/a');
 const mb = (b) => (b === undefined || b === null ? 'n/a' : (b / (1024 * 1024)).toFixed(1));
@@ -159,8 +160,8 @@ export function renderBridge(r) {
   return out.join('\n');
 }
 
-const PART_RENDERERS = { bridge: renderBridge, memory: renderMemory, peers: renderPeers, health: renderHealth, tray: renderTray, era2026: renderEra2026 };
-const PART_TITLES = { bridge: 'Bridge', memory: 'Memory vs sessions', peers: 'Peers', health: 'Health probes', tray: 'Tray memory over time', era2026: 'MCP 2026-07-28 stateless vs 2025 session' };
+const PART_RENDERERS = { bridge: renderBridge, memory: renderMemory, peers: renderPeers, health: renderHealth, tray: renderTray, era2026: renderEra2026, idle: renderIdle };
+const PART_TITLES = { bridge: 'Bridge', memory: 'Memory vs sessions', peers: 'Peers', health: 'Health probes', tray: 'Tray memory over time', era2026: 'MCP 2026-07-28 stateless vs 2025 session', idle: 'Idle daemons' };
 
 /** The whole run: header, then each part's section (or the error that stopped it). */
 export function renderMarkdown(all) {

@@ -11,8 +11,10 @@
  *            tray binary) with 2, 10 and 20 bridged daemons, on a private Xvfb + trayer desktop
  *            (bench/tray.mjs; needs xvfb, trayer, dbus, xdotool, x11-utils, zenity, else it cannot run);
  *   era2026  a stateless MCP 2026-07-28 tools/call (SDK v2 client) vs a 2025 session tools/call through the
- *            same bridge: added latency, calls/s, bridge RSS idle and with open listen streams (bench/era2026.mjs).
- * BENCH_ONLY=bridge|memory|peers|health|tray|era2026 (comma-separated) runs some parts only. The parts run one after
+ *            same bridge: added latency, calls/s, bridge RSS idle and with open listen streams (bench/era2026.mjs);
+ *   idle     seven registered servers asleep (lazy start, idle stop) vs always on, total PSS; the first
+ *            call after idle (cold) vs a warm one (bench/idle.mjs).
+ * BENCH_ONLY=bridge|memory|peers|health|tray|era2026|idle (comma-separated) runs some parts only. The parts run one after
  * the other, never overlapping, and every process a part started is killed before the next begins.
  *
  * Writes bench/results/<part>-<timestamp>.json per part, and latest.json (every part of this run)
@@ -30,6 +32,7 @@ import { runPeersBench } from './peers.mjs';
 import { runHealthBench } from './health.mjs';
 import { runTrayBench } from './tray.mjs';
 import { runEra2026Bench } from './era2026.mjs';
+import { runIdleBench } from './idle.mjs';
 import { renderMarkdown } from './report.mjs';
 
 const PARTS = {
@@ -39,6 +42,7 @@ const PARTS = {
   health: async ({ log }) => runHealthBench({ log, nodeFlags: await bridgeNodeFlags() }),
   tray: async ({ log }) => runTrayBench({ log, nodeFlags: await bridgeNodeFlags() }),
   era2026: async ({ log }) => runEra2026Bench({ log, nodeFlags: await bridgeNodeFlags() }),
+  idle: async ({ log }) => runIdleBench({ log, nodeFlags: await bridgeNodeFlags() }),
 };
 
 const log = (msg) => process.stderr.write(`[bench] ${msg}\n`);
