@@ -18,6 +18,7 @@ import {
   ResourceUpdatedNotificationSchema,
   ToolListChangedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
+import { EventSource } from 'eventsource';
 import { bridgeArgs, FIXTURE, fixtureStats, initializeBody, JSON_HEADERS, runCli, sleep, textOf, waitFor, waitReady, type RunningCli } from './helpers/bridge.js';
 import { freePort, killLeftovers, measured, printMeasured, startedPids } from './helpers/soak.js';
 
@@ -177,6 +178,46 @@ describe('a bridge restart is invisible to its sessions', () => {
     expect(r.status).toBe(200);
     expect(textOf((await r.json()).result)).toBe('x');
     expect(b.stderr()).toMatch(/was not saved before the bridge stopped: resumed with protocol 2025-06-18/);
+  });
+});
+
+describe('legacy SSE with an EventSource that sends Last-Event-ID', () => {
+  test('the session comes back on the reconnected stream after kill -9: same endpoint, its subscription and log level in force, POSTs sent before the stream is back wait for it', async () => {
+    const port = await freePort();
+    const state = tmp('mcpshare-resume-');
+    let b = await bridge(port, state);
+    await waitReady(b);
+    const events: Array<{ type: string; data: string }> = [];
+    const es = new EventSource(`${b.url}/sse`);
+    for (const type of ['endpoint', 'message']) es.addEventListener(type, (e) => void events.push({ type, data: (e as MessageEvent).data }));
+    const endpoint = await waitFor(() => events.find((e) => e.type === 'endpoint')?.data, 'the endpoint event');
+    const post = (m: object) => fetch(new URL(endpoint, b.url), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(m) });
+    const answer = (id: number) => waitFor(() => events.map((e) => (e.type === 'message' ? JSON.parse(e.data) : {})).find((m) => m.id === id), `the answer to ${id}`);
+    try {
+      await post({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'eventsource', version: '1' } } });
+      await answer(1);
+      await post({ jsonrpc: '2.0', method: 'notifications/initialized' });
+      await post({ jsonrpc: '2.0', id: 2, method: 'resources/subscribe', params: { uri: 'fixture://b' } });
+      await answer(2);
+      await post({ jsonrpc: '2.0', id: 3, method: 'logging/setLevel', params: { level: 'debug' } });
+      await answer(3);
+      await sleep(1500); // records written
+      await killHard(b);
+      b = await bridge(port, state);
+      // Posted at once, before the EventSource is back (it retries every second): the POST waits.
+      const early = await post({ jsonrpc: '2.0', id: 4, method: 'tools/call', params: { name: 'echo', arguments: { text: 'early' } } });
+      expect(early.status).toBe(202);
+      expect((await answer(4)).result.content[0].text).toBe('early');
+      // The same endpoint again: the session id came back as Last-Event-ID.
+      expect(events.filter((e) => e.type === 'endpoint').map((e) => e.data)).toEqual([endpoint, endpoint]);
+      expect(b.stderr()).toMatch(/sse session \w+ \(eventsource 1\) resumed/);
+      await post({ jsonrpc: '2.0', id: 5, method: 'tools/call', params: { name: 'touch', arguments: { uri: 'fixture://b' } } });
+      await post({ jsonrpc: '2.0', id: 6, method: 'tools/call', params: { name: 'log', arguments: { level: 'debug', data: 'sse-debug' } } });
+      await waitFor(() => events.some((e) => e.data.includes('notifications/resources/updated') && e.data.includes('fixture://b')), 'resources/updated on the resumed stream');
+      await waitFor(() => events.some((e) => e.data.includes('sse-debug')), 'the debug log on the resumed stream');
+    } finally {
+      es.close();
+    }
   });
 });
 
