@@ -78,7 +78,7 @@ export class LegacySseTransport implements Transport {
       write(this.res, message);
       return;
     }
-    // Revived by a POST before its EventSource reconnected: kept until the stream is back.
+    // No stream attached yet (a session being opened or resumed): kept until it is.
     if (this.buffered.length >= MAX_BUFFERED) this.buffered.shift();
     this.buffered.push(message);
   }

@@ -40,8 +40,6 @@ interface UpstreamEvents {
   message: [JSONRPCMessage];
   /** restart: a child ran before in this bridge; woke: it was stopped for being idle, not by a crash. */
   ready: [{ restart: boolean; woke?: boolean }];
-  /** The child was stopped for being idle (state `idle`). */
-  asleep: [];
   down: [ChildDown];
   /** Crash loop: the bridge should exit non-zero so its supervisor sees it. */
   fatal: [string];
@@ -137,9 +135,7 @@ export class Upstream extends EventEmitter<UpstreamEvents> {
   sleep(): Promise<void> | undefined {
     if (this.state !== 'ready' || !this.child) return undefined;
     this.state = 'idle';
-    const child = this.child;
-    this.emit('asleep');
-    return child.stop();
+    return this.child.stop();
   }
 
   send(message: JSONRPCMessage): boolean {
