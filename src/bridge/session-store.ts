@@ -36,6 +36,8 @@ interface FileShape {
    */
   coveredUntil: number;
   sessions: Record<string, SessionRecord>;
+  /** Ids ended (DELETE, expiry) that coverage does not reach yet: refused after a restart too. */
+  ended?: Record<string, number>;
 }
 
 /** lastSeen moves only in steps this large, so a busy session causes no writes of its own. */
@@ -57,6 +59,8 @@ export class SessionStore {
   /** Ids ended (DELETE, expiry) since the last write: refused even before coverage reaches them. */
   private readonly ended = new Map<string, number>();
   private coveredUntil = 0;
+  /** The sessions as last written (a write that would change nothing is skipped). */
+  private written?: string;
   private dirty = false;
   private timer?: NodeJS.Timeout;
   private readonly flushDelayMs: number;
@@ -148,9 +152,19 @@ export class SessionStore {
     // Coverage never moves back: ids minted before it were accounted for by an earlier write.
     this.coveredUntil = Math.max(this.coveredUntil, covered - 1000);
     for (const [id, createdAt] of this.ended) if (createdAt < this.coveredUntil) this.ended.delete(id);
-    const body: FileShape = { version: 1, coveredUntil: this.coveredUntil, sessions: Object.fromEntries(this.records) };
+    // Only ids that reached the disk need a tombstone there. One that came and went between two
+    // writes (a health probe) costs no write: after a restart, at worst its own client could
+    // resume it with defaults, which is harmless.
+    const endedOnDisk = [...this.ended].filter(([id]) => this.written?.includes(`"${id}"`));
+    const sessions = `"sessions":${JSON.stringify(Object.fromEntries(this.records))},"ended":${JSON.stringify(Object.fromEntries(endedOnDisk))}`;
+    // Nothing changed on disk (a session that came and went between two writes): no write.
+    if (sessions === this.written) {
+      this.dirty = false;
+      return;
+    }
     try {
-      writeFileAtomic(this.opts.file, JSON.stringify(body), 0o600);
+      writeFileAtomic(this.opts.file, `{"version":1,"coveredUntil":${this.coveredUntil},${sessions}}`, 0o600);
+      this.written = sessions;
       this.dirty = false;
     } catch (err) {
       this.log.warn(`could not save sessions to ${this.opts.file}: ${(err as Error).message}; they live on in memory`);
@@ -181,7 +195,9 @@ export class SessionStore {
     if (!existsSync(file)) return;
     let body: Partial<FileShape>;
     try {
-      body = JSON.parse(readFileSync(file, 'utf8')) as Partial<FileShape>;
+      const text = readFileSync(file, 'utf8');
+      body = JSON.parse(text) as Partial<FileShape>;
+      this.written = text; // what is on disk: its ids keep their tombstones when they end
       if (!body || typeof body !== 'object' || body.version !== 1 || typeof body.sessions !== 'object' || body.sessions === null) {
         throw new Error('not a session file of this version');
       }
@@ -198,6 +214,7 @@ export class SessionStore {
       return;
     }
     this.coveredUntil = typeof body.coveredUntil === 'number' ? body.coveredUntil : 0;
+    for (const [id, createdAt] of Object.entries(body.ended ?? {})) if (typeof createdAt === 'number') this.ended.set(id, createdAt);
     for (const [id, r] of Object.entries(body.sessions ?? {})) {
       if (r && typeof r === 'object' && (r.kind === 'streamable-http' || r.kind === 'sse') && typeof r.createdAt === 'number' && typeof r.lastSeen === 'number') {
         this.records.set(id, r);
