@@ -56,8 +56,10 @@ export class SessionKeys {
     const m = ID_PATTERN.exec(id);
     if (!m || m[2] !== KIND_TAG[kind]) return undefined;
     const head = `${m[1]}.${m[2]}${m[3]}`;
-    const expected = Buffer.from(this.mac(head), 'base64url');
-    const given = Buffer.from(m[4], 'base64url');
+    // Compared as text, not as decoded bytes: base64url's last character carries spare bits, and
+    // an id has exactly one accepted spelling.
+    const expected = Buffer.from(this.mac(head));
+    const given = Buffer.from(m[4]);
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
     return { kind, createdAt: parseInt(m[3], 36) * 1000 };
   }
