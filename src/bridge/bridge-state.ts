@@ -1,6 +1,5 @@
 import { join } from 'node:path';
 import type { JSONRPCRequest } from '@modelcontextprotocol/sdk/types.js';
-import { userPaths } from '../units/paths.js';
 import type { Logger } from '../util/log.js';
 import { IdleStop } from './lazy-child.js';
 import type { Peer } from './peer.js';
@@ -17,6 +16,7 @@ export interface BridgeStateOptions {
   cwd?: string;
   /** The port asked for: 0 (a random port no client can find again) keeps everything in memory. */
   port: number;
+  /** Where the key, sessions and snapshots live; absent: nowhere (in memory, for this process only). */
   stateDir?: string;
   sessionTtlMs: number;
   lazy?: boolean;
@@ -42,11 +42,6 @@ export interface BridgeStateStatus {
   snapshot: SnapshotSummary | null;
 }
 
-/** `~/.local/state/mcpshare/bridge` (or its macOS analogue): 0700, holds the session key. */
-export function bridgeStateDir(stateDir?: string): string {
-  return stateDir ?? join(userPaths().stateDir, 'bridge');
-}
-
 /** A file name for a server name: registry names are safe already, a plain bridge's may not be. */
 const fileName = (name: string) => name.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 100) || 'bridge';
 
@@ -55,17 +50,18 @@ const fileName = (name: string) => name.replace(/[^A-Za-z0-9._-]/g, '_').slice(0
  * router: session ids and records, the discovery snapshot, and the idle stop of the child.
  */
 export function openBridgeState(router: Router, o: BridgeStateOptions, log: Logger) {
-  const dir = bridgeStateDir(o.stateDir);
+  const dir = o.stateDir ?? '';
   const slog = log.child('sessions');
-  let keys: SessionKeys;
-  let writable = true;
-  try {
-    keys = SessionKeys.load(dir, o.name, slog);
-  } catch (err) {
-    // Sessions still work; they just cannot outlive this process.
-    writable = false;
-    slog.warn(`cannot use ${dir} for the session key (${(err as Error).message}): sessions will not survive a restart of this bridge`);
-    keys = SessionKeys.ephemeral(o.name);
+  let keys = SessionKeys.ephemeral(o.name);
+  let writable = false;
+  if (o.stateDir) {
+    try {
+      keys = SessionKeys.load(dir, o.name, slog);
+      writable = true;
+    } catch (err) {
+      // Sessions still work; they just cannot outlive this process.
+      slog.warn(`cannot use ${dir} for the session key (${(err as Error).message}): sessions will not survive a restart of this bridge`);
+    }
   }
   const persistent = writable && o.port !== 0;
   const base = `${fileName(o.name)}-${o.port}`;

@@ -40,7 +40,10 @@ export interface BridgeOptions {
   sessionIdleTimeoutMs?: number;
   /** A session unseen this long is forgotten for good (its id then gets 404). */
   sessionTtlMs?: number;
-  /** Where the session key, saved sessions and the discovery snapshot live (default: mcpshare's state dir). */
+  /**
+   * Where the session key, saved sessions and the discovery snapshot live (the CLI passes
+   * mcpshare's state dir); absent: in memory only, for this process.
+   */
   stateDir?: string;
   /** Start the child only when a request needs it (answering discovery from the snapshot meanwhile). */
   lazy?: boolean;

@@ -1,6 +1,8 @@
 import { BridgeError } from '../bridge/bridge.js';
 import { parseEnvAssignments } from '../registry/secrets.js';
 import { intOption, parseCommandLine, secondsOption, UsageError } from '../util/args.js';
+import { join } from 'node:path';
+import { userPaths } from '../units/paths.js';
 import { runBridgeForeground } from './run-bridge.js';
 
 export const bridgeUsage = `Usage: mcpshare bridge [options] -- COMMAND [ARGS...]
@@ -89,7 +91,8 @@ export async function bridgeCommand(argv: string[]): Promise<number> {
       failFast: values['fail-fast'],
       sessionIdleTimeoutMs: secondsOption(values['session-idle-timeout'], 'session-idle-timeout'),
       sessionTtlMs: secondsOption(values['session-ttl'], 'session-ttl'),
-      stateDir: values['state-dir'],
+      // ~/.local/state/mcpshare/bridge (0700): for every bridge, registered or not.
+      stateDir: values['state-dir'] ?? join(userPaths().stateDir, 'bridge'),
       lazy: values.lazy,
       idleStopMs: values['idle-stop'] === '0' ? 0 : secondsOption(values['idle-stop'], 'idle-stop'),
     });
