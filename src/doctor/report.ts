@@ -7,6 +7,7 @@ import { shareabilityOf, type Verdict } from '../registry/shareability.js';
 import { redactArgs, showCommand } from '../util/redact.js';
 import type { Detection, Instance, SessionRef, SharedDaemon, SharedKind } from './detect.js';
 import type { ProcessSnapshot } from './processes.js';
+import type { PssFigures } from './pss.js';
 
 /** The session counts of the projection table. */
 export const PROJECTION_SESSIONS: readonly number[] = [1, 2, 4, 8, 15, 30];
@@ -122,7 +123,7 @@ export interface DoctorReport {
   breakEvenSessions: number | null;
   notes: string[];
   /** The same processes measured as PSS (shared pages counted once), where the OS offers it (Linux). */
-  pss?: import('./pss.js').PssFigures;
+  pss?: PssFigures;
 }
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
