@@ -59,7 +59,8 @@ beforeAll(() => {
   writeFileSync(file, original());
   // Project-scope servers wait for the user's approval in Claude Code; this is the setting that gives it.
   writeFileSync(join(home, '.claude', 'settings.json'), '{"enableAllProjectMcpServers": true}\n');
-  env = { ...process.env, HOME: home, MCPSHARE_BACKEND: 'supervisor' };
+  // Its own port range: other suites register servers from 8001 on in their own HOMEs at the same time.
+  env = { ...process.env, HOME: home, MCPSHARE_BACKEND: 'supervisor', MCPSHARE_PORT_RANGE: '8601-8699' };
   for (const k of ['XDG_CONFIG_HOME', 'XDG_STATE_HOME', 'CLAUDE_CONFIG_DIR', 'NODE_OPTIONS']) delete env[k];
 });
 

@@ -4,6 +4,19 @@ import { McpshareError } from '../errors.js';
 /** The loopback ports mcpshare hands out to shared servers (DESIGN.md). */
 export const PORT_RANGE = { first: 8001, last: 8099 } as const;
 
+/**
+ * The range new servers get ports from: MCPSHARE_PORT_RANGE=FIRST-LAST (both 1024–65535) when set,
+ * else 8001–8099. For a machine where those ports belong to something else, and for test suites
+ * that register servers in parallel HOMEs and must not race each other for the same free port.
+ */
+export function portRange(env: NodeJS.ProcessEnv = process.env): { first: number; last: number } {
+  const m = /^(\d+)-(\d+)$/.exec((env.MCPSHARE_PORT_RANGE ?? '').trim());
+  if (!m) return PORT_RANGE;
+  const first = Number(m[1]);
+  const last = Number(m[2]);
+  return first >= 1024 && last <= 65535 && first <= last ? { first, last } : PORT_RANGE;
+}
+
 /** True when we could bind host:port ourselves; an address family this machine lacks counts as free. */
 function canBind(port: number, host: string): Promise<boolean> {
   return new Promise((resolve) => {
@@ -27,7 +40,7 @@ export async function isPortFree(port: number): Promise<boolean> {
  * The first port of the range that no registered server uses and nothing on this machine listens
  * on. A port in use by some other program is skipped, not reported: the user asked for any port.
  */
-export async function allocatePort(taken: ReadonlySet<number>, range: { first: number; last: number } = PORT_RANGE): Promise<number> {
+export async function allocatePort(taken: ReadonlySet<number>, range: { first: number; last: number } = portRange()): Promise<number> {
   for (let port = range.first; port <= range.last; port++) {
     if (taken.has(port)) continue;
     if (await isPortFree(port)) return port;
