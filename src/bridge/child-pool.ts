@@ -466,18 +466,27 @@ export class ChildPool implements PeerHub {
     this.hold(peer, message, this.place(peer, message.id));
   }
 
+  /**
+   * The InitializeResult clients are answered from: a child's handshake, starting the spare when no
+   * child has run yet. Undefined, with the peer told why, when none comes up in time.
+   */
+  private async childHandshake(peer: Peer, request: JSONRPCRequest): Promise<InitializeResult | undefined> {
+    if (this.template) return this.template;
+    const spare = this.ensureSpare();
+    try {
+      await spare.upstream.whenReady(this.o.router.queueTimeoutMs);
+      return spare.upstream.initResult as InitializeResult;
+    } catch (err) {
+      await peer.send(errorResponse(request.id, ErrorCode.ServerUnavailable, `mcpshare: ${(err as Error).message}`)).catch(() => undefined);
+      return undefined;
+    }
+  }
+
   private async answerInitialize(peer: Peer, request: JSONRPCRequest): Promise<void> {
-    let child = this.template;
+    const child = await this.childHandshake(peer, request);
     if (!child) {
-      const spare = this.ensureSpare();
-      try {
-        await spare.upstream.whenReady(this.o.router.queueTimeoutMs);
-        child = spare.upstream.initResult as InitializeResult;
-      } catch (err) {
-        await peer.send(errorResponse(request.id, ErrorCode.ServerUnavailable, `mcpshare: ${(err as Error).message}`)).catch(() => undefined);
-        setImmediate(() => void peer.transport.close());
-        return;
-      }
+      setImmediate(() => void peer.transport.close());
+      return;
     }
     if (peer.closed) return;
     const result = acceptInitialize(peer, request, child);
@@ -579,17 +588,8 @@ export class ChildPool implements PeerHub {
 
   /** server/discover reaches no project: answered from any child's handshake, offering sessions only. */
   private async discover(peer: Peer, request: JSONRPCRequest): Promise<void> {
-    let child = this.template;
-    if (!child) {
-      const spare = this.ensureSpare();
-      try {
-        await spare.upstream.whenReady(this.o.router.queueTimeoutMs);
-        child = spare.upstream.initResult as InitializeResult;
-      } catch (err) {
-        await peer.send(errorResponse(request.id, ErrorCode.ServerUnavailable, `mcpshare: ${(err as Error).message}`)).catch(() => undefined);
-        return;
-      }
-    }
+    const child = await this.childHandshake(peer, request);
+    if (!child) return;
     // Only the session-based versions: a client that can fall back (Claude Code, SDK v2 in auto
     // mode) then opens a 2025 session, whose roots the bridge can ask, instead of sending stateless
     // requests that name no project. With the project header, discovery goes to that project's child.

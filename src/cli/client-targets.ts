@@ -1,4 +1,3 @@
-import type { ImportOutcome } from '../clients/import.js';
 import type { RevertEntryStatus } from '../clients/revert.js';
 import {
   CLIENTS,
@@ -26,6 +25,7 @@ import { userPaths } from '../registry/paths.js';
 import { McpshareError } from '../errors.js';
 import { parseCommandLine } from '../util/args.js';
 import { table } from '../util/table.js';
+import { IMPORT_LABEL } from './clients.js';
 
 /**
  * `mcpshare clients`, and `import`/`apply`/`revert` with `--client NAME` or `--all-clients`: the
@@ -247,20 +247,6 @@ export async function revertForClients(values: {
 
 // ---------------------------------------------------------------------------------------------
 // import --client / --all-clients
-
-const IMPORT_LABEL: Record<ImportOutcome['status'], string> = {
-  registered: 'registered',
-  'would-register': 'would register',
-  'already-registered': 'already registered',
-  'name-clash': 'name clash',
-  'per-session': 'per-session',
-  unknown: 'unknown',
-  remote: 'remote',
-  'missing-variable': 'missing variable',
-  'secret-in-args': 'left',
-  failed: 'failed',
-  unsupported: 'unsupported',
-};
 
 export async function importForClients(
   values: {

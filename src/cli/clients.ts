@@ -292,7 +292,8 @@ Exit status 1 when a server that import would register was not: an unset variabl
 its command line, a name clash, or "mcpshare add" refused it.
 `;
 
-const IMPORT_LABEL: Record<ImportOutcome['status'], string> = {
+/** How each import outcome reads in the table (the per-client import uses the same words). */
+export const IMPORT_LABEL: Record<ImportOutcome['status'], string> = {
   registered: 'registered',
   'would-register': 'would register',
   'already-registered': 'already registered',
