@@ -9,6 +9,7 @@ import { renderConnect } from './connect.mjs';
 import { renderTray } from './report-tray.mjs';
 import { renderEra2026 } from './era2026.mjs';
 import { renderShare } from './share.mjs';
+import { renderIdle } from './idle.mjs';
 
 const ms = (v) => (Number.isFinite(v) ? v.toFixed(3) : 'n/a');
 const mb = (b) => (b === undefined || b === null ? 'n/a' : (b / (1024 * 1024)).toFixed(1));
@@ -191,6 +192,7 @@ const PART_RENDERERS = {
   tray: renderTray,
   era2026: renderEra2026,
   share: renderShare,
+  idle: renderIdle,
 };
 const PART_TITLES = {
   bridge: 'Bridge',
@@ -201,6 +203,7 @@ const PART_TITLES = {
   tray: 'Tray memory over time',
   era2026: 'MCP 2026-07-28 stateless vs 2025 session',
   share: 'Sharing modes: per session vs per project',
+  idle: 'Idle daemons',
 };
 
 /** The whole run: header, then each part's section (or the error that stopped it). */

@@ -15,8 +15,10 @@
  *   era2026  a stateless MCP 2026-07-28 tools/call (SDK v2 client) vs a 2025 session tools/call through the
  *            same bridge: added latency, calls/s, bridge RSS idle and with open listen streams (bench/era2026.mjs);
  *   share    10 sessions over 3 projects on server-filesystem: a stdio child per session vs one
- *            `--share project` bridge with a child per project, RSS and PSS, leaks counted (bench/share.mjs).
- * BENCH_ONLY=bridge|memory|peers|health|connect|tray|era2026|share (comma-separated) runs some parts only. The parts run one after
+ *            `--share project` bridge with a child per project, RSS and PSS, leaks counted (bench/share.mjs);
+ *   idle     seven registered servers asleep (lazy start, idle stop) vs always on, total PSS; the first
+ *            call after idle (cold) vs a warm one (bench/idle.mjs).
+ * BENCH_ONLY=bridge|memory|peers|health|connect|tray|era2026|share|idle (comma-separated) runs some parts only. The parts run one after
  * the other, never overlapping, and every process a part started is killed before the next begins.
  *
  * Writes bench/results/<part>-<timestamp>.json per part, and latest.json (every part of this run)
@@ -36,6 +38,7 @@ import { runConnectBench } from './connect.mjs';
 import { runTrayBench } from './tray.mjs';
 import { runEra2026Bench } from './era2026.mjs';
 import { runShareBench } from './share.mjs';
+import { runIdleBench } from './idle.mjs';
 import { renderMarkdown } from './report.mjs';
 
 const PARTS = {
@@ -47,6 +50,7 @@ const PARTS = {
   tray: async ({ log }) => runTrayBench({ log, nodeFlags: await bridgeNodeFlags() }),
   era2026: async ({ log }) => runEra2026Bench({ log, nodeFlags: await bridgeNodeFlags() }),
   share: async ({ log }) => runShareBench({ log, nodeFlags: await bridgeNodeFlags() }),
+  idle: async ({ log }) => runIdleBench({ log, nodeFlags: await bridgeNodeFlags() }),
 };
 
 const log = (msg) => process.stderr.write(`[bench] ${msg}\n`);

@@ -209,8 +209,9 @@ describe('project mode: idle children', () => {
     const before = childFor(await status(b), dirs.alpha)!;
     const stopped = await waitFor(async () => {
       const c = childFor(await status(b), dirs.alpha);
-      return c?.state === 'stopped' ? c : undefined;
-    }, 'the idle child to stop');
+      // Asleep, not stopped: the daemon still serves its project, and the next request wakes it.
+      return c?.state === 'idle' ? c : undefined;
+    }, 'the idle child to fall asleep');
     expect(stopped.pid).toBeNull();
     expect(await allowed(a)).toEqual([dirs.alpha]);
     expect((await read(a, join(dirs.beta, 'beta.txt'))).ok).toBe(false);

@@ -216,6 +216,8 @@ describe('probe: each diagnosis against a real daemon', () => {
       children: [],
       logFile: '/dev/null',
       unitFile: null,
+      idle: false,
+      memory: null,
     });
     const monitor = new HealthMonitor({
       list: () => [entry('good'), entry('unreadable')],

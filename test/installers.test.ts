@@ -359,6 +359,13 @@ describe('install flows', () => {
           'd .local/state/mcpshare',
           'd .local/state/mcpshare/logs',
           'f .local/state/mcpshare/logs/everything.log',
+          // The daemons' own state (session key, the server's discovery snapshot): a later install
+          // resumes their sessions and starts them lazily.
+          'd .local/state/mcpshare/bridge',
+          'd .local/state/mcpshare/bridge/sessions',
+          'd .local/state/mcpshare/bridge/snapshots',
+          'f .local/state/mcpshare/bridge/session.key',
+          'f .local/state/mcpshare/bridge/snapshots/everything.json',
           'f .local/state/mcpshare/logs/supervisor.log',
           'f .local/state/mcpshare/supervisor.json',
         ].sort(),

@@ -18,7 +18,8 @@
  */
 import { afterAll, afterEach, describe, expect, test } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -518,7 +519,7 @@ describe('clients that disconnect mid-call', () => {
 // ---------------------------------------------------------------------------------------------
 
 describe('clients that vanish without DELETE', () => {
-  test('a client process killed mid-call: SSE released at once, its calls cancelled, its HTTP session released after the idle timeout and not before (then 404 -32001); quiet live sessions stay', async () => {
+  test('a client process killed mid-call: SSE released at once, its calls cancelled, its HTTP session leaves memory after the idle timeout and not before (and resumes when its id comes back); quiet live sessions stay', async () => {
     const IDLE_S = 2;
     const b = await bridge(['--session-idle-timeout', String(IDLE_S)]);
     await waitReady(b);
@@ -562,14 +563,17 @@ describe('clients that vanish without DELETE', () => {
     // Never before the idle timeout (its last activity was its POST streams closing, at the kill).
     expect(httpReleasedMs).toBeGreaterThanOrEqual(IDLE_S * 1000 - 250);
     expect(b.stderr()).toMatch(/idle for \d+ s with no open stream: released/);
-    // Its id is now unknown: 404 with -32001, the answer Claude Code re-initializes on.
+    // Gone from memory, not forgotten: its id brings the session back (issue 13), no 404.
     const r = await fetch(`${b.url}/mcp`, {
       method: 'POST',
       headers: { ...active.headers, 'mcp-session-id': sid },
       body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
     });
-    expect(r.status).toBe(404);
-    expect(await r.json()).toMatchObject({ jsonrpc: '2.0', error: { code: -32001 } });
+    expect(r.status).toBe(200);
+    expect((await r.json()).result.tools.length).toBeGreaterThan(0);
+    expect(b.stderr()).toMatch(/resumed/);
+    // …and, unused again, it leaves memory again.
+    await waitFor(async () => (await b.status()).sessions['streamable-http'] === 2, 'the resumed session to leave memory again', IDLE_S * 1000 + 6000);
 
     // The quiet listener (silent for > 2× the timeout) and the active one are still there and work.
     expect(Date.now() - killedAt).toBeGreaterThan(IDLE_S * 1000);
@@ -584,10 +588,10 @@ describe('clients that vanish without DELETE', () => {
     expect((await b.status()).sessions).toEqual({ 'streamable-http': 1, sse: 0, total: 1 });
   });
 
-  test('the default idle timeout is long (24 h): the CLI says so', async () => {
+  test('the default idle timeout is a few minutes (sessions resume, so memory need not hold them): the CLI says so', async () => {
     const help = await runCli(['bridge', '--help'], {}, false);
     await help.exited;
-    expect(help.stdout() + help.stderr()).toMatch(/--session-idle-timeout SEC .*\(default 86400\)/);
+    expect(help.stdout() + help.stderr()).toMatch(/--session-idle-timeout SEC [\s\S]*\(default 300\)/);
   });
 });
 
@@ -652,9 +656,10 @@ describe("the bridge's log reader goes away", () => {
 // ---------------------------------------------------------------------------------------------
 
 describe('the bridge restarted while clients are connected', () => {
-  test('SIGTERM, then a new bridge on the same port: in-flight calls get an error, old session ids get 404 + -32001 (re-initialize), a fresh client works within a bounded time, nothing of the old bridge is left', async () => {
+  test('SIGTERM, then a new bridge on the same port and state dir: in-flight calls get an error, old sessions carry on with no 404 and no re-initialize, a fresh client works within a bounded time, nothing of the old bridge is left', async () => {
     const port = await freePort();
-    const args = ['bridge', '--port', String(port), '--name', 'restart', '--', ...FIX];
+    const stateDir = mkdtempSync(join(tmpdir(), 'mcpshare-faults-state-'));
+    const args = ['bridge', '--port', String(port), '--name', 'restart', '--state-dir', stateDir, '--', ...FIX];
     const a = await runCli(args);
     started.bridges.push(a);
     const oldChild = (await waitReady(a)).child.pid!;
@@ -723,38 +728,21 @@ describe('the bridge restarted while clients are connected', () => {
     expect(await echo(fresh!, 'fresh')).toBe('fresh');
     const recoveryMs = Date.now() - t0;
 
-    // Old session ids: 404 whose body is JSON-RPC -32001 on POST, GET and DELETE.
+    // Old session ids are sessions of the new bridge too (issue 13): POST and GET work, no 404.
     const post = await raw.call(7, 'echo', { text: 'old session' });
     note('raw', `POST with the old session id: ${post.status} ${post.text.slice(0, 140)}`);
-    expect(post.status).toBe(404);
-    expect(post.json).toMatchObject({ jsonrpc: '2.0', error: { code: -32001, message: expect.any(String) } });
+    expect(post.status).toBe(200);
+    expect(post.json).toMatchObject({ result: { content: [{ text: 'old session' }] } });
     const get = await fetch(`${nb.url}/mcp`, { headers: { ...raw.headers, accept: 'text/event-stream' } });
-    expect(get.status).toBe(404);
-    expect(await get.json()).toMatchObject({ error: { code: -32001 } });
-    expect(await raw.del()).toBe(404);
+    expect(get.status).toBe(200);
+    await get.body?.cancel();
 
-    // What the old SDK clients see on their next call.
+    // What the old SDK clients see on their next call: the HTTP one carries on in its session; the
+    // legacy SSE one once its EventSource has reconnected (as a new session: the SDK's SSE client
+    // drops Last-Event-ID), without initializing.
     const oldHttp = await settle(echo(httpIdle, 'old-http', 5000));
-    note('http-idle', `next call on the new bridge: ${oldHttp.ok ? 'ok?!' : oldHttp.error!.message.slice(0, 200)}`);
-    expect(oldHttp.ok).toBe(false);
-    expect((oldHttp.error as McpErr).code).toBe(404); // the SDK's StreamableHTTPError carries the HTTP status
-    expect(oldHttp.error!.message).toMatch(/-32001/);
-    const oldSse = await settle(echo(sseIdle, 'old-sse', 5000));
-    note('sse-idle', `next call on the new bridge: ${oldSse.ok ? 'ok?!' : oldSse.error!.message.slice(0, 200)}`);
-    expect(oldSse.ok).toBe(false);
-
-    // Re-initializing (what Claude Code does after 404 + -32001) works at once, on both transports.
-    let t = Date.now();
-    const reHttp = await client(nb, 'http', 'http-idle-again');
-    expect(await echo(reHttp, 'again')).toBe('again');
-    const reinitMs = Date.now() - t;
-    t = Date.now();
-    const reSse = await client(nb, 'sse', 'sse-idle-again');
-    expect(await echo(reSse, 'again-sse')).toBe('again-sse');
-    const reinitSseMs = Date.now() - t;
-
-    // The SDK's legacy SSE client (EventSource) reconnects its stream by itself 3 s after it ended,
-    // receives the new session's endpoint and posts there, without initialize: measured, not asserted.
+    note('http-idle', `next call on the new bridge: ${oldHttp.ok ? 'ok' : oldHttp.error!.message.slice(0, 200)}`);
+    expect(oldHttp.ok).toBe(true);
     let sseBackMs: number | undefined;
     while (sseBackMs === undefined && Date.now() - t0 < 12_000) {
       if ((await settle(echo(sseIdle, 'sse-back', 2000))).ok) sseBackMs = Date.now() - t0;
@@ -762,24 +750,24 @@ describe('the bridge restarted while clients are connected', () => {
     }
     note(
       'sse-idle',
-      sseBackMs
-        ? `calls work again at +${sseBackMs} ms (EventSource reconnected to /sse; posts to the new session, never initialized)`
-        : 'no automatic recovery within 12 s',
+      sseBackMs ? `calls work again at +${sseBackMs} ms (EventSource reconnected to /sse; carried on in the new session)` : 'no automatic recovery within 12 s',
     );
+    expect(sseBackMs).toBeDefined();
+    expect(nb.stderr()).not.toMatch(/\(http-idle 1\.0\.0\) initialized/);
+    expect(await raw.del()).toBe(200);
 
-    // Nothing of the old bridge is left, and the new one carries none of its sessions.
+    // Nothing of the old bridge is left.
     await Promise.all([httpIdle, httpBusy, sseIdle, sseBusy].map((c) => c.close()));
     expect(alive(oldBridge)).toBe(false);
     await waitFor(() => !alive(oldChild), 'the old child to be gone', 5000);
-    await waitFor(async () => (await nb.status()).sessions.sse === 1, 'the reconnected SSE streams of the closed clients to end', 5000);
+    await waitFor(async () => (await nb.status()).sessions.sse === 0, 'the reconnected SSE streams of the closed clients to end', 5000);
     const st = await nb.status();
-    expect(st.sessions).toEqual({ 'streamable-http': 2, sse: 1, total: 3 });
     expect(st.child.pid).not.toBe(oldChild);
+    rmSync(stateDir, { recursive: true, force: true });
 
     measured('bridge restart: SIGTERM → old bridge exited (code 0)', aExitMs, 'ms');
     measured('bridge restart: SIGTERM → new bridge listening', listeningMs, 'ms');
     measured('bridge restart: SIGTERM → a fresh client connected and served', recoveryMs, 'ms');
-    measured('bridge restart: re-initialize on the new bridge (http / sse)', `${reinitMs} / ${reinitSseMs}`, 'ms');
     for (const [who, what] of Object.entries(seen)) for (const w of what) measured(`bridge restart: ${who} sees`, w);
     expect(recoveryMs).toBeLessThan(20_000);
   });

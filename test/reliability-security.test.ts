@@ -198,14 +198,15 @@ describe('loopback bridge: Host and Origin on every route; no CORS; session ids'
     await fetch(`${b.url}/mcp`, { method: 'DELETE', headers: { 'mcp-session-id': init.headers['mcp-session-id'] } });
   });
 
-  test('session ids are random UUIDs, never repeated, and not interchangeable between the two transports', async () => {
-    const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+  test('session ids are random (128 bits) and signed, never repeated, and not interchangeable between the two transports', async () => {
+    const httpId = /^[0-9a-f]{32}\.h[0-9a-z]+\.[A-Za-z0-9_-]{22}$/;
+    const sseIdForm = /^[0-9a-f]{32}\.s[0-9a-z]+\.[A-Za-z0-9_-]{22}$/;
     const sessions = await Promise.all(Array.from({ length: 30 }, () => openRawSession(b.url)));
     const ids = sessions.map((s) => s.id);
-    for (const id of ids) expect(id).toMatch(uuid);
-    expect(new Set(ids).size).toBe(ids.length);
+    for (const id of ids) expect(id).toMatch(httpId);
+    expect(new Set(ids.map((id) => id.split('.')[0])).size).toBe(ids.length);
     const sseId = new URL(ssePath, b.url).searchParams.get('sessionId')!;
-    expect(sseId).toMatch(uuid);
+    expect(sseId).toMatch(sseIdForm);
     expect(ids).not.toContain(sseId);
     // An SSE session id is no Streamable HTTP session, and the other way round.
     const asHttp = await fetch(`${b.url}/mcp`, {

@@ -53,7 +53,7 @@ describeWith(DESKTOP, 'the tray on a real desktop', () => {
     return `${trayOut}${file}`;
   };
   const shot = (name: string) => desktop.screenshot(join(ARTIFACTS, `${name}.png`));
-  const serverRows = (items: MenuItem[]) => items.filter((i) => i.depth === 0 && /^[●◌▲○✖] \S+ — /.test(i.name));
+  const serverRows = (items: MenuItem[]) => items.filter((i) => i.depth === 0 && /^[●◐◌▲○✖] \S+ — /.test(i.name));
   const rowOf = (items: MenuItem[], name: string) => serverRows(items).find((i) => i.name.split(' ')[1] === name);
 
   /** Re-opens the menu until `want` holds for its rows (the tray updates on its own interval). */
@@ -124,8 +124,9 @@ describeWith(DESKTOP, 'the tray on a real desktop', () => {
     const items = await waitMenu((it) => serverRows(it).length === 2 && serverRows(it).every((r) => r.name.startsWith('●')), 'both servers shown up');
     await shot('2-menu-open');
     expect(items[0]!.name).toBe('mcpshare — 2 of 2 up');
-    expect(rowOf(items, 'everything')!.name).toMatch(new RegExp(`^● everything — up · :${ports.everything} · \\d+ sessions? · \\d+ MB$`));
-    expect(rowOf(items, 'memory')!.name).toMatch(new RegExp(`^● memory — up · :${ports.memory} · \\d+ sessions? · \\d+ MB$`));
+    // Memory as PSS where Linux gives it (smaps_rollup), else RSS; the label says which.
+    expect(rowOf(items, 'everything')!.name).toMatch(new RegExp(`^● everything — up · :${ports.everything} · \\d+ sessions? · \\d+ MB (PSS|RSS)$`));
+    expect(rowOf(items, 'memory')!.name).toMatch(new RegExp(`^● memory — up · :${ports.memory} · \\d+ sessions? · \\d+ MB (PSS|RSS)$`));
     const names = items.filter((i) => i.depth === 0).map((i) => i.name);
     for (const action of [
       'Start all',
@@ -156,7 +157,9 @@ describeWith(DESKTOP, 'the tray on a real desktop', () => {
     expect(status.servers[0]!.state).toBe('stopped');
     // And a second click starts it again.
     await desktop.clickMenuItem(/^○ everything — /);
-    await waitMenu((it) => rowOf(it, 'everything')?.name.startsWith('●') ?? false, 'everything shown up again', 60_000);
+    // Up again: its snapshot exists now, so the daemon starts lazily and shows idle (◐) until a
+    // request needs its server.
+    await waitMenu((it) => /^[●◐]/.test(rowOf(it, 'everything')?.name ?? ''), 'everything shown up again', 60_000);
     await desktop.closeMenu();
     await desktop.waitIconColor(COLOUR.up, 10_000);
   }, 120_000);
@@ -326,10 +329,24 @@ describeWith(DESKTOP, 'the tray on a real desktop', () => {
     );
     await desktop.waitTrayIcon(15_000);
     const items = await waitMenu((it) => serverRows(it).length === 2, 'the menu back with both servers');
-    expect(items[0]!.name).toBe('mcpshare — 2 of 2 up');
+    expect(items[0]!.name).toMatch(/^mcpshare — 2 of 2 up( \(\d idle\))?$/);
     await desktop.closeMenu();
     expect(trayLog()).toMatch(/tray binary exited \(SIGKILL\)/);
     expect(trayLog()).toContain('tray binary restarted');
+  }, 60_000);
+
+  test('a daemon whose server sleeps (idle stop) shows as idle, distinct from stopped and down; the icon stays green', async () => {
+    // A short idle stop: the daemon restarts with it, lazily (its snapshot exists), so it is idle at once.
+    expect((await cli(['edit', 'memory', '--idle-stop', '2'])).code).toBe(0);
+    const items = await waitMenu((it) => rowOf(it, 'memory')?.name.startsWith('◐') ?? false, 'memory shown idle', 30_000);
+    expect(rowOf(items, 'memory')!.name).toMatch(new RegExp(`^◐ memory — idle · :${ports.memory} · \\d+ sessions? · \\d+ MB (PSS|RSS)$`));
+    expect(rowOf(items, 'everything')!.name).toMatch(/^(● everything — up|◐ everything — idle)/);
+    expect(items[0]!.name).toMatch(/^mcpshare — 2 of 2 up \([12] idle\)$/);
+    await shot('6b-memory-idle');
+    await desktop.closeMenu();
+    await desktop.waitIconColor(COLOUR.up, 10_000);
+    const row = (JSON.parse((await cli(['status', 'memory', '--json'])).stdout) as { servers: { state: string; idle: boolean }[] }).servers[0];
+    expect(row).toMatchObject({ state: 'up', idle: true });
   }, 60_000);
 
   test('"Quit" closes the tray and leaves the daemons running', async () => {

@@ -50,6 +50,8 @@ function row(name: string, state: DaemonState, over: Partial<ServerStatus> = {},
     unitFile: null,
     share: 'global',
     children: [],
+    idle: false,
+    memory: null,
     ...over,
   } as ServerStatus;
   return { name, state, detail, status, checkedAt: 0 };
@@ -75,6 +77,12 @@ describe('what the tray shows', () => {
       '▲ g — down: port 8011 refused the connection · :8011',
     );
     expect(serverLabel(row('s', 'starting', { sessions: null, rssBytes: 20 * MiB }))).toBe('◌ s — starting · :8011 · 20 MB');
+    // PSS where the OS gives it, saying so; an idle daemon (server asleep) is its own word and symbol.
+    expect(serverLabel(row('memory', 'up', { memory: { bytes: 31 * MiB, kind: 'pss' } }))).toBe('● memory — up · :8011 · 3 sessions · 31 MB PSS');
+    expect(serverLabel(row('fs', 'up', { idle: true, sessions: 1, memory: { bytes: 9 * MiB, kind: 'pss' } }))).toBe(
+      '◐ fs — idle · :8011 · 1 session · 9 MB PSS',
+    );
+    expect(serverLabel(row('mac', 'up', { idle: true, memory: { bytes: 40 * MiB, kind: 'rss' } }))).toBe('◐ mac — idle · :8011 · 3 sessions · 40 MB RSS');
   });
 
   test('the memory figure holds still until the RSS moved 5 MB or 5% (each relabel costs the tray binary memory)', () => {
@@ -97,6 +105,12 @@ describe('what the tray shows', () => {
     expect(headerLabel([])).toBe('mcpshare — no servers registered');
     expect(headerLabel([row('a', 'up'), row('b', 'crash-loop'), row('c', 'stopped')])).toBe('mcpshare — 1 of 3 up, 1 crash-looping');
     expect(tooltip([row('a', 'up'), row('b', 'crash-loop')])).toBe('mcpshare: a up, b crash loop');
+    // Idle daemons are up (they answer) and counted apart; summarize() keeps the icon green for them.
+    const idle = row('i', 'up', { idle: true });
+    expect(headerLabel([row('a', 'up'), idle, row('c', 'stopped')])).toBe('mcpshare — 2 of 3 up (1 idle)');
+    expect(tooltip([row('a', 'up'), idle])).toBe('mcpshare: a up, i idle');
+    expect(summarize([row('a', 'up'), idle])).toBe('up');
+    expect(clickAction(idle)).toBe('stop');
   });
 
   test('a click stops what serves, starts what does not, restarts what runs but fails its handshake', () => {

@@ -148,7 +148,8 @@ async function waitState(
     if (u && (!opts.unit || opts.unit(u))) {
       if (want === 'crash-loop') cheap = u.crashLoop;
       else if (want === 'stopped') cheap = u.active === 'stopped';
-      else cheap = u.active === 'running' && (opts.port === undefined || (await bridgeStatus(opts.port))?.child.state === 'ready');
+      // Up: its server ready, or asleep on purpose (a lazy daemon with a discovery snapshot).
+      else cheap = u.active === 'running' && (opts.port === undefined || ['ready', 'idle'].includes((await bridgeStatus(opts.port))?.child.state ?? ''));
     }
     if (cheap) {
       const row = await rowOf(home, name);

@@ -286,7 +286,8 @@ describeWith(SYSTEMD, 'mcpshare on a real systemd user manager', () => {
         90_000,
       )) as StatusRow;
       expect(s).toMatchObject({ port: ports.evMoved, url: `http://localhost:${ports.evMoved}/mcp` });
-      expect((await bridgeStatus(ports.evMoved))?.child.state).toBe('ready');
+      // Ready, or asleep on purpose: a lazy daemon whose server's snapshot exists starts it on demand.
+      expect(['ready', 'idle']).toContain((await bridgeStatus(ports.evMoved))?.child.state);
       expect(await portAccepts(ports.ev)).toBe(false);
       const { client: c } = await client(s.url);
       expect(textOf(await c.callTool({ name: 'echo', arguments: { message: 'moved' } }))).toBe('Echo: moved');

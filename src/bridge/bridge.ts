@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { McpshareError } from '../errors.js';
 import { readEnvFile } from '../util/envfile.js';
 import { createLogger, redact, type Logger } from '../util/log.js';
-import { groupRss, rssOf } from '../util/procinfo.js';
+import { groupMemory, groupRss, memoryKind, memoryOf, rssOf, sumMemory, type Memory } from '../util/procinfo.js';
 import { VERSION } from '../version.js';
 import { createBridgeHttp } from './http.js';
 import { ErrorCode } from './jsonrpc.js';
@@ -12,7 +12,9 @@ import { ChildPool, type ChildRow } from './child-pool.js';
 import { describeShareMode, type ShareMode } from '../util/share-mode.js';
 import { isLoopbackHost } from './security.js';
 import type { BridgeStatus } from './status.js';
-import { Upstream } from './upstream.js';
+import { Upstream, type ChildState } from './upstream.js';
+import { openBridgeState, type IdleFigures } from './bridge-state.js';
+import { IdleStop } from './lazy-child.js';
 
 export interface BridgeOptions {
   /** Shown in /status and logs; usually the registry name. */
@@ -39,13 +41,26 @@ export interface BridgeOptions {
   failFast?: boolean;
   backoffBaseMs?: number;
   backoffMaxMs?: number;
+  /** A session with no open stream and no request this long leaves memory (it can be resumed). */
   sessionIdleTimeoutMs?: number;
+  /** A session unseen this long is forgotten for good (its id then gets 404). */
+  sessionTtlMs?: number;
+  /**
+   * Where the session key, saved sessions and the discovery snapshot live (the CLI passes
+   * mcpshare's state dir); absent: in memory only, for this process.
+   */
+  stateDir?: string;
+  /** Global mode: start the child only when a request needs it (answering discovery from the snapshot meanwhile). */
+  lazy?: boolean;
+  /**
+   * Stop a child after this long without requests; it starts again on the next one. 0: never.
+   * Default: never in global mode, 10 minutes for each child in project and session modes.
+   */
+  idleStopMs?: number;
   maxBodyBytes?: number;
   logger?: Logger;
   /** One child for everyone (default), one per project, or one per session: see child-pool.ts. */
   share?: ShareMode;
-  /** Project and session modes: a child with nothing to do for this long is stopped. */
-  childIdleTimeoutMs?: number;
 }
 
 export interface BridgeExit {
@@ -75,11 +90,14 @@ const DEFAULTS = {
   restartWindowMs: 60_000,
   backoffBaseMs: 250,
   backoffMaxMs: 10_000,
-  sessionIdleTimeoutMs: 24 * 60 * 60 * 1000,
+  sessionIdleTimeoutMs: 5 * 60 * 1000,
+  sessionTtlMs: 7 * 24 * 60 * 60 * 1000,
   maxBodyBytes: 4 * 1024 * 1024,
   share: 'global' as ShareMode,
-  childIdleTimeoutMs: 10 * 60 * 1000,
 };
+
+/** Project and session modes: how long a child with nothing to do runs on, unless told otherwise. */
+const POOL_IDLE_STOP_MS = 10 * 60 * 1000;
 
 function listen(server: Server, port: number, host: string): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -143,7 +161,9 @@ export async function startBridge(options: BridgeOptions): Promise<RunningBridge
   const log = o.logger ?? createLogger(`bridge:${o.name}`, { secrets });
   const scrub = (text: string) => redact(text, secrets);
 
-  const pool = new ChildPool({
+  // Sessions that outlive the bridge, and the discovery snapshot (bridge-state.ts).
+  const state = openBridgeState(o, (peer) => pool.subscriptionsOf(peer), log);
+  const pool: ChildPool = new ChildPool({
     name: o.name,
     share: o.share,
     newUpstream: (label, global) =>
@@ -162,13 +182,19 @@ export async function startBridge(options: BridgeOptions): Promise<RunningBridge
         },
         log.child(global ? 'upstream' : `upstream ${label}`),
       ),
-    router: { queueTimeoutMs: o.initTimeoutMs },
-    childIdleMs: o.childIdleTimeoutMs,
+    router: { queueTimeoutMs: o.initTimeoutMs, onSessionState: (peer) => state.revival.record(peer) },
+    snapshot: state.snapshot,
+    childIdleMs: o.idleStopMs === 0 ? Infinity : (o.idleStopMs ?? POOL_IDLE_STOP_MS),
     retryFailedAfterMs: o.restartWindowMs,
     log: log.child('pool'),
   });
   // Global mode: the one child, started with the bridge (as before pools existed).
   const globalSlot = pool.global;
+  const idleStop = globalSlot && o.idleStopMs ? new IdleStop(globalSlot.router, o.idleStopMs, log.child('idle')) : undefined;
+  const idleFigures = (): IdleFigures =>
+    globalSlot
+      ? { lazy: !!o.lazy, idleStopSec: idleStop ? Math.round(idleStop.idleMs / 1000) : null, idleStops: idleStop?.stops ?? 0 }
+      : { lazy: true, idleStopSec: Number.isFinite(pool.childIdleMs) ? Math.round(pool.childIdleMs / 1000) : null, idleStops: pool.idleStops };
   const startedAt = Date.now();
   let url = '';
 
@@ -181,7 +207,9 @@ export async function startBridge(options: BridgeOptions): Promise<RunningBridge
       url,
       uptimeSec: Math.round((Date.now() - startedAt) / 1000),
       bridgeRssBytes: rssOf(process.pid) ?? null,
+      bridgeMemory: memoryOf(process.pid) ?? null,
       share: o.share,
+      idle: state.status(idleFigures()),
     };
     if (globalSlot) {
       const { upstream, router } = globalSlot;
@@ -195,6 +223,7 @@ export async function startBridge(options: BridgeOptions): Promise<RunningBridge
           state: upstream.state,
           restarts: upstream.restarts,
           rssBytes: childPid ? (groupRss(childPid) ?? null) : null,
+          memory: childMemory(childPid, upstream.state),
           lastExit: upstream.lastExit ? { code: upstream.lastExit.code, signal: upstream.lastExit.signal, reason: scrub(upstream.lastExit.reason) } : null,
         },
         server: init ? { name: init.serverInfo.name, version: init.serverInfo.version, protocolVersion: init.protocolVersion } : null,
@@ -204,11 +233,7 @@ export async function startBridge(options: BridgeOptions): Promise<RunningBridge
         serverRequests: { routed: stats.serverRequestsRouted, fallback: stats.serverRequestsFallback },
         misroutedDropped: stats.misroutedDropped,
         warnings: stats.warnings,
-        children: children.map((c) => ({
-          ...c,
-          rssBytes: c.pid ? (groupRss(c.pid) ?? null) : null,
-          lastExit: c.lastExit && { ...c.lastExit, reason: scrub(c.lastExit.reason) },
-        })),
+        children: children.map((c) => withMemory(c, scrub)),
       };
     }
     return { ...base, ...pooledStatus(pool, children, scrub) };
@@ -226,6 +251,21 @@ export async function startBridge(options: BridgeOptions): Promise<RunningBridge
       sessionIdleTimeoutMs: o.sessionIdleTimeoutMs,
       sseKeepAliveMs: 25_000,
       status,
+      sessions: state.revival,
+      wake: async () => {
+        // `check --deep`: proves the server itself starts and answers, waking it if it sleeps.
+        const upstream = globalSlot?.upstream;
+        if (!upstream)
+          return { status: 200, body: { ok: true, was: 'pool', note: 'project and session modes start a server process per project or session on demand' } };
+        const t0 = Date.now();
+        const was = upstream.state;
+        try {
+          await upstream.whenReady(o.initTimeoutMs);
+          return { status: 200, body: { ok: true, was, ms: Date.now() - t0, pid: upstream.pid ?? null } };
+        } catch (err) {
+          return { status: 503, body: { ok: false, was, error: scrub((err as Error).message) } };
+        }
+      },
     },
     log.child('http'),
   );
@@ -261,10 +301,13 @@ export async function startBridge(options: BridgeOptions): Promise<RunningBridge
   const close = (exit: BridgeExit = { code: 0, reason: 'stopped' }) => {
     closing ??= (async () => {
       clearInterval(sweeper);
+      idleStop?.stop();
+      state.stop();
       pool.shutdown(exit.code === 0 ? 'the bridge is shutting down' : exit.reason);
       // Let those error replies reach the sockets before the streams are closed.
       await new Promise((r) => setTimeout(r, 50));
       await http.closeAllSessions();
+      state.close();
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
       await pool.stopAll();
@@ -278,10 +321,15 @@ export async function startBridge(options: BridgeOptions): Promise<RunningBridge
       log.error(message);
       void close({ code: 1, reason: scrub(message) });
     });
-    globalSlot.upstream.start();
+    // Lazy: no child until a request needs one, once a snapshot can answer discovery meanwhile. With
+    // none yet (a server just added) the child starts once to take it, which also proves it starts.
+    globalSlot.upstream.start(o.lazy && !!state.snapshot.initResult);
+    idleStop?.start();
   } else {
     log.info(`sharing mode ${o.share}: ${describeShareMode(o.share)}; children start with the first session that needs one`);
   }
+
+  state.start();
 
   return {
     url,
@@ -295,6 +343,21 @@ export async function startBridge(options: BridgeOptions): Promise<RunningBridge
   };
 }
 
+/** A child's process group as the machine spends it (PSS where Linux gives it); 0 while it sleeps. */
+function childMemory(pid: number | null, state: ChildState): Memory | null {
+  if (pid) return groupMemory(pid) ?? null;
+  return state === 'idle' ? { bytes: 0, kind: memoryKind() } : null;
+}
+
+function withMemory(c: ChildRow, scrub: (s: string) => string) {
+  return {
+    ...c,
+    rssBytes: c.pid ? (groupRss(c.pid) ?? null) : null,
+    memory: childMemory(c.pid, c.state),
+    lastExit: c.lastExit && { ...c.lastExit, reason: scrub(c.lastExit.reason) },
+  };
+}
+
 /**
  * /status of a project- or session-mode bridge: `child` sums up the children so that readers of the
  * one-child shape (status, the tray, health) see a daemon that is up whenever it can start children.
@@ -303,12 +366,8 @@ function pooledStatus(
   pool: ChildPool,
   rows: ChildRow[],
   scrub: (s: string) => string,
-): Omit<BridgeStatus, 'name' | 'version' | 'pid' | 'url' | 'uptimeSec' | 'bridgeRssBytes' | 'share'> {
-  const children = rows.map((c) => ({
-    ...c,
-    rssBytes: c.pid ? (groupRss(c.pid) ?? null) : null,
-    lastExit: c.lastExit && { ...c.lastExit, reason: scrub(c.lastExit.reason) },
-  }));
+): Omit<BridgeStatus, 'name' | 'version' | 'pid' | 'url' | 'uptimeSec' | 'bridgeRssBytes' | 'bridgeMemory' | 'share' | 'idle'> {
+  const children = rows.map((c) => withMemory(c, scrub));
   const stats = pool.routers().map((r) => r.stats());
   const add = (f: (s: RouterStats) => number) => stats.reduce((n, s) => n + f(s), 0);
   const sessions = {
@@ -324,9 +383,11 @@ function pooledStatus(
     child: {
       pid: null,
       // The daemon serves as long as it can start children; each child's own state is in `children`.
-      state: 'ready',
+      // With no process running (none needed yet, or all asleep) it is idle: it costs nothing.
+      state: children.some((c) => c.pid !== null) ? 'ready' : 'idle',
       restarts: children.reduce((n, c) => n + c.restarts, 0),
       rssBytes: rss || null,
+      memory: sumMemory(children.map((c) => c.memory)) ?? { bytes: 0, kind: memoryKind() },
       lastExit,
     },
     server: init ? { name: init.serverInfo.name, version: init.serverInfo.version, protocolVersion: init.protocolVersion } : null,

@@ -10,6 +10,8 @@ import { Router, type RouterOptions } from './router.js';
 import type { ShareMode } from '../util/share-mode.js';
 import { SUPPORTED_PROTOCOL_VERSIONS } from './protocol.js';
 import { discoverResult } from './stateless.js';
+import { canSleep, sleepChild } from './lazy-child.js';
+import { attachSnapshot, type DiscoverySnapshot } from './snapshot.js';
 import type { ChildDown, ChildState, Upstream } from './upstream.js';
 
 /** What a client-side transport tells the pool besides its messages. */
@@ -30,8 +32,14 @@ export interface ChildPoolOptions {
   /** A new, not yet started upstream for one child; `global` is the one child of global mode. */
   newUpstream(label: string, global: boolean): Upstream;
   router: Omit<RouterOptions, 'rootsFor'>;
-  /** Project and session modes: a child with nothing to do for this long is stopped. */
+  /** Project and session modes: a child with nothing to do for this long is stopped (Infinity: never). */
   childIdleMs: number;
+  /**
+   * What the server said about itself last time. Global mode: its router answers discovery from it
+   * while the child sleeps. Project and session modes: a first initialize is answered from it,
+   * without a spare child; every child start refreshes it.
+   */
+  snapshot?: DiscoverySnapshot;
   /** Project and session modes: a child that gave up may be tried again after this long. */
   retryFailedAfterMs: number;
   log: Logger;
@@ -82,12 +90,6 @@ class Slot {
 
   touch(): void {
     this.lastActivity = Date.now();
-  }
-
-  /** Nothing in flight or waiting at the child, and no one subscribed to anything it sends. */
-  get quiet(): boolean {
-    const s = this.router.stats();
-    return s.inFlight === 0 && s.queued === 0 && this.router.subscriptions.uris().next().done === true;
   }
 
   waitForRoots(timeoutMs: number): Promise<Root[]> {
@@ -160,10 +162,13 @@ export class ChildPool implements PeerHub {
   private sweeper?: NodeJS.Timeout;
   private closing = false;
   private started = 0;
+  /** Children put to sleep for being idle. */
+  idleStops = 0;
 
   constructor(private readonly o: ChildPoolOptions) {
     this.share = o.share;
     this.roots = new PeerRoots(o.log.child('roots'));
+    this.template = o.snapshot?.initResult;
     if (o.share === 'global') {
       this.slots.set('global', this.newSlot('global', 'global', [], true));
     } else {
@@ -187,9 +192,13 @@ export class ChildPool implements PeerHub {
     const slot = new Slot(key, label, roots, upstream, new RootsGate(this.habit));
     slot.name = name.trim() || 'global';
     slot.router = new Router(upstream, { ...this.o.router, rootsFor: () => this.rootsFor(slot) }, this.o.log.child(`router${name}`));
+    const snapshot = this.o.snapshot;
+    if (snapshot && global) attachSnapshot(snapshot, slot.router, this.o.log.child('snapshot'));
     upstream.on('ready', () => {
       if (upstream.initResult) this.template = upstream.initResult;
       slot.gate.childReady();
+      // Lists may differ by project: the snapshot keeps the last child's, served only in global mode.
+      if (snapshot && !global) void snapshot.refresh(upstream).catch((err: Error) => this.o.log.warn(`snapshot refresh failed: ${err.message}`));
     });
     upstream.on('down', (d: ChildDown) => {
       if (!d.final) slot.gate.arm();
@@ -205,7 +214,11 @@ export class ChildPool implements PeerHub {
   /** Starts a stopped child, or one that gave up long enough ago, for a request that needs it. */
   private wake(slot: Slot): void {
     const state = slot.upstream.state;
-    if (state === 'stopped' && !this.closing && slot.key !== 'global') {
+    if (state === 'idle' && !this.closing) {
+      // Asleep (or never started, lazily): a new process asks for its roots again, so requests wait.
+      slot.gate.arm();
+      slot.upstream.wake();
+    } else if (state === 'stopped' && !this.closing && slot.key !== 'global') {
       slot.gate.arm();
       slot.upstream.start();
     } else if (state === 'failed' && slot.key !== 'global' && Date.now() - (slot.failedAt ?? 0) > this.o.retryFailedAfterMs) {
@@ -427,6 +440,12 @@ export class ChildPool implements PeerHub {
   /** To the peer's child, once the child has its roots. */
   private route(peer: Peer, slot: Slot, message: JSONRPCMessage): void {
     slot.touch();
+    // What the bridge answers itself (or a notification, a client's reply) neither wakes a sleeping
+    // child nor waits for its roots.
+    if (!isRequest(message) || !slot.router.needsChild(message)) {
+      slot.router.handleClientMessage(peer, message);
+      return;
+    }
     this.wake(slot);
     // initialize and ping reach nothing the roots scope; everything else waits for them.
     if (!slot.gate.isOpen && isRequest(message) && message.method !== 'initialize' && message.method !== 'ping') {
@@ -490,6 +509,7 @@ export class ChildPool implements PeerHub {
     }
     if (peer.closed) return;
     const result = acceptInitialize(peer, request, child);
+    this.o.router.onSessionState?.(peer);
     this.o.log.info(
       `${peer.label} initialized (protocol ${peer.protocolVersion}); its ${this.share === 'session' ? 'child' : 'project'} is chosen at its first request`,
     );
@@ -609,12 +629,12 @@ export class ChildPool implements PeerHub {
         if (slot.scope === 'session' || idle(slot)) this.retire(slot, slot.scope === 'spare' ? 'no project claimed it' : 'no session uses it');
         continue;
       }
-      const running = slot.upstream.state !== 'stopped' && slot.upstream.state !== 'failed';
-      if (running && slot.quiet && idle(slot)) {
+      if (canSleep(slot.router) && idle(slot)) {
         this.o.log.info(
           `stopping child ${slot.name} (${slot.label}): idle for ${Math.round((now - slot.lastActivity) / 1000)} s (it starts again on the next request)`,
         );
-        void slot.upstream.stop();
+        this.idleStops++;
+        void sleepChild(slot.router);
       }
     }
   }
@@ -655,6 +675,16 @@ export class ChildPool implements PeerHub {
   /** What the server said in its handshake (any child's), once one has started. */
   get serverInfo(): InitializeResult | undefined {
     return this.template;
+  }
+
+  /** The resources a session is subscribed to at its child (none while it waits for one). */
+  subscriptionsOf(peer: Peer): string[] {
+    return this.peerSlot.get(peer)?.router.subscriptions.of(peer) ?? [];
+  }
+
+  /** How long a project or session child with nothing to do runs on (Infinity: until its session ends). */
+  get childIdleMs(): number {
+    return this.o.childIdleMs;
   }
 
   /** Sessions not placed on a child yet (project and session modes). */

@@ -1,12 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { SUPPORTED_PROTOCOL_VERSIONS } from './protocol.js';
 import type { Logger } from '../util/log.js';
 import { isJsonRequest, readJsonBody } from './body.js';
 import { ErrorCode, httpRpcError, isJsonRpcMessage, isRequest, sendJson } from './jsonrpc.js';
 import { StreamableHttpSessionTransport } from './streamable-http.js';
+import { LegacySseTransport } from './legacy-sse.js';
+import type { SessionRevival } from './session-revival.js';
+import type { SessionRecord } from './session-store.js';
 import type { ConnectHints, PeerHub } from './child-pool.js';
 import { PROJECT_HEADER } from './project-key.js';
 import { requestGuard, type SecurityOptions } from './security.js';
@@ -20,6 +22,10 @@ export interface HttpOptions {
   sessionIdleTimeoutMs: number;
   sseKeepAliveMs: number;
   status: () => unknown;
+  /** Verifiable ids and revival of sessions not in memory (absent: random ids, unknown id → 404). */
+  sessions?: SessionRevival;
+  /** POST /wake: starts a sleeping server and answers once it is ready (`check --deep`). */
+  wake?: () => Promise<{ status: number; body: unknown }>;
 }
 
 export interface BridgeHttp {
@@ -29,10 +35,6 @@ export interface BridgeHttp {
   sweepIdle(now?: number): number;
   closeAllSessions(): Promise<void>;
 }
-
-/** The SDK's SSE transport is loaded on first use: it pulls in the SDK's zod schemas (~15 MB). */
-let sseModule: Promise<typeof import('@modelcontextprotocol/sdk/server/sse.js')> | undefined;
-const loadSse = () => (sseModule ??= import('@modelcontextprotocol/sdk/server/sse.js'));
 
 /** The JSON-RPC spec's limit is none; the SDK's is 100, and so is ours. */
 const MAX_BATCH_SIZE = 100;
@@ -85,7 +87,13 @@ function rpcError(res: ServerResponse, status: number, code: number, message: st
 
 const ALLOW_MCP = { Allow: 'GET, POST, DELETE' };
 
-const SESSION_NOT_FOUND = 'Session not found: it ended or the bridge restarted; send initialize to start a new session';
+/** How long a resumed session's notifications wait for its GET stream to reconnect. */
+const RESUMED_HOLD_MS = 30_000;
+
+/** How long a POST for an SSE session waits for its reconnecting EventSource to bring the stream back. */
+const SSE_REATTACH_WAIT_MS = 3000;
+
+const SESSION_NOT_FOUND = 'Session not found: it ended or expired, or its id is not one this bridge issued; send initialize to start a new session';
 
 /**
  * The HTTP face of the bridge: Streamable HTTP at /mcp and legacy SSE at /sse + /message on one
@@ -94,7 +102,50 @@ const SESSION_NOT_FOUND = 'Session not found: it ended or the bridge restarted; 
 export function createBridgeHttp(router: PeerHub, opts: HttpOptions, log: Logger): BridgeHttp {
   const guard = requestGuard(opts.security);
   const httpSessions = new Map<string, { session: Peer; transport: StreamableHttpSessionTransport }>();
-  const sseSessions = new Map<string, { session: Peer; transport: SSEServerTransport }>();
+  const sseSessions = new Map<string, { session: Peer; transport: LegacySseTransport }>();
+  const revival = opts.sessions;
+
+  /** A Streamable HTTP session in memory under `id`: a new one, or one revived from its record. */
+  const openHttp = (id: string, req: IncomingMessage, record?: SessionRecord) => {
+    const transport = new StreamableHttpSessionTransport({ sessionId: id, holdForStreamMs: record ? RESUMED_HOLD_MS : undefined });
+    // Set before connect(): the hub chains its own close handler after this one.
+    transport.onclose = () => {
+      httpSessions.delete(id);
+      revival?.seen(session);
+    };
+    const session = router.connect(transport, { id, kind: 'streamable-http', ...(record && revival?.peerInit(record)) }, hintsOf(req));
+    const entry = { session, transport };
+    httpSessions.set(id, entry);
+    if (record) revival?.restored(session, record);
+    return entry;
+  };
+
+  /** The session of an id that is not in memory, revived, or undefined (→ 404). */
+  const resumeHttp = (id: string, req: IncomingMessage) => {
+    const record = revival?.resume(id, 'streamable-http', header(req, 'mcp-protocol-version'));
+    return record ? openHttp(id, req, record) : undefined;
+  };
+
+  /** A legacy SSE session in memory under `id`; it ends when its stream does (its record stays). */
+  const openSse = (id: string, req: IncomingMessage, record?: SessionRecord) => {
+    const transport = new LegacySseTransport(id, '/message', opts.sseKeepAliveMs);
+    transport.onerror = (err) => log.debug(`sse: ${err.message}`);
+    transport.onclose = () => {
+      sseSessions.delete(id);
+      revival?.seen(session);
+    };
+    const session = router.connect(transport, { id, kind: 'sse', ...(record && revival?.peerInit(record)) }, hintsOf(req));
+    transport.onstreamclose = () => void transport.close();
+    const entry = { session, transport };
+    sseSessions.set(id, entry);
+    if (record) revival?.restored(session, record);
+    return entry;
+  };
+
+  const resumeSse = (id: string, req: IncomingMessage) => {
+    const record = revival?.resume(id, 'sse', undefined);
+    return record ? openSse(id, req, record) : undefined;
+  };
 
   /** The parsed JSON body, undefined for a non-JSON content type; answers 4xx itself and returns null on a bad body. */
   const jsonBody = async (req: IncomingMessage, res: ServerResponse): Promise<unknown | null> => {
@@ -127,7 +178,7 @@ export function createBridgeHttp(router: PeerHub, opts: HttpOptions, log: Logger
 
   const postMcp = async (req: IncomingMessage, res: ServerResponse) => {
     const sid = header(req, 'mcp-session-id');
-    const entry = sid ? httpSessions.get(sid) : undefined;
+    const entry = sid ? (httpSessions.get(sid) ?? resumeHttp(sid, req)) : undefined;
     if (sid && !entry) return rpcError(res, 404, ErrorCode.SessionNotFound, SESSION_NOT_FOUND);
     const body = await jsonBody(req, res);
     if (body === null) return;
@@ -145,10 +196,7 @@ export function createBridgeHttp(router: PeerHub, opts: HttpOptions, log: Logger
       return;
     }
     if (!isStatelessPost(first as JSONRPCMessage, header(req, 'mcp-protocol-version'))) {
-      const transport = new StreamableHttpSessionTransport({ sessionId: randomUUID() });
-      transport.onclose = () => httpSessions.delete(transport.sessionId as string);
-      const session = router.connect(transport, { id: transport.sessionId as string, kind: 'streamable-http' }, hintsOf(req));
-      httpSessions.set(session.id, { session, transport });
+      const { session, transport } = openHttp(revival?.mint('streamable-http') ?? randomUUID(), req);
       trackStream(session, res);
       transport.handlePost(res, messages);
       return;
@@ -188,7 +236,7 @@ export function createBridgeHttp(router: PeerHub, opts: HttpOptions, log: Logger
   const getMcp = (req: IncomingMessage, res: ServerResponse) => {
     const sid = header(req, 'mcp-session-id');
     if (!sid) return rpcError(res, 400, ErrorCode.InvalidRequest, 'Bad Request: Mcp-Session-Id header is required');
-    const entry = httpSessions.get(sid);
+    const entry = httpSessions.get(sid) ?? resumeHttp(sid, req);
     if (!entry) return rpcError(res, 404, ErrorCode.SessionNotFound, SESSION_NOT_FOUND);
     if (!(req.headers.accept ?? '').includes('text/event-stream')) {
       return rpcError(res, 406, ErrorCode.InvalidRequest, 'Not Acceptable: Client must accept text/event-stream');
@@ -205,10 +253,15 @@ export function createBridgeHttp(router: PeerHub, opts: HttpOptions, log: Logger
     const sid = header(req, 'mcp-session-id');
     if (!sid) return rpcError(res, 400, ErrorCode.InvalidRequest, 'Bad Request: Mcp-Session-Id header is required');
     const entry = httpSessions.get(sid);
-    if (!entry) return rpcError(res, 404, ErrorCode.SessionNotFound, SESSION_NOT_FOUND);
+    // Not in memory: ended without being revived first (nothing to undo at the child for it).
+    if (!entry && !revival?.resume(sid, 'streamable-http', header(req, 'mcp-protocol-version'))) {
+      return rpcError(res, 404, ErrorCode.SessionNotFound, SESSION_NOT_FOUND);
+    }
     const badVersion = unsupportedVersion(req);
     if (badVersion) return rpcError(res, 400, ErrorCode.InvalidRequest, badVersion);
-    entry.transport.handleDelete(res);
+    revival?.ended(sid);
+    if (entry) entry.transport.handleDelete(res);
+    else res.writeHead(200, { 'mcp-session-id': sid }).end();
   };
 
   const getSse = async (req: IncomingMessage, res: ServerResponse) => {
@@ -216,29 +269,43 @@ export function createBridgeHttp(router: PeerHub, opts: HttpOptions, log: Logger
     if (accept && !accept.includes('text/event-stream') && !accept.includes('*/*')) {
       return rpcError(res, 406, ErrorCode.InvalidRequest, 'Not Acceptable: /sse serves text/event-stream');
     }
-    const { SSEServerTransport } = await loadSse();
-    // The first /sse client waits for the module to load; if it left meanwhile, its 'close' has
-    // already fired and a session opened now would never be released.
-    if (res.destroyed || req.socket.destroyed) return;
-    const transport = new SSEServerTransport('/message', res);
-    transport.onclose = () => sseSessions.delete(transport.sessionId);
-    transport.onerror = (err) => log.debug(`sse: ${err.message}`);
-    const session = router.connect(transport, { id: transport.sessionId, kind: 'sse' }, hintsOf(req));
-    sseSessions.set(session.id, { session, transport });
-    trackStream(session, res);
-    await transport.start();
-    // Comments keep proxies and idle timers from cutting a quiet stream.
-    const keepAlive = setInterval(() => {
-      if (!res.writableEnded) res.write(': keepalive\n\n');
-    }, opts.sseKeepAliveMs);
-    keepAlive.unref();
-    res.on('close', () => clearInterval(keepAlive));
+    // An EventSource that reconnects sends back the endpoint event's id, which is the session's:
+    // the same session gets the new stream (kept in memory, or revived after a restart).
+    const lastId = header(req, 'last-event-id');
+    const entry = (lastId ? (sseSessions.get(lastId) ?? resumeSse(lastId, req)) : undefined) ?? openSse(revival?.mint('sse') ?? randomUUID(), req);
+    trackStream(entry.session, res);
+    entry.transport.attach(res);
+    for (const wake of sseWaiters.get(entry.session.id)?.splice(0) ?? []) wake();
+  };
+
+  /** POSTs for an SSE session whose stream is not back yet, by session id. */
+  const sseWaiters = new Map<string, Array<() => void>>();
+
+  /**
+   * The SSE session of a POST whose session is not in memory: its EventSource is reconnecting (the
+   * bridge restarted), and answers can travel only on its stream, so the POST waits for that.
+   * Undefined (→ 404) for an id that is no session, or when no stream carried it back in time: SDK
+   * v1 clients reconnect without Last-Event-ID and come back as a new session under a new endpoint.
+   */
+  const awaitSseStream = async (sid: string): Promise<{ session: Peer; transport: LegacySseTransport } | undefined> => {
+    if (!revival?.resume(sid, 'sse', undefined)) return undefined;
+    const list = sseWaiters.get(sid) ?? [];
+    sseWaiters.set(sid, list);
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, SSE_REATTACH_WAIT_MS);
+      list.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    if (list.length === 0) sseWaiters.delete(sid);
+    return sseSessions.get(sid);
   };
 
   const postSse = async (req: IncomingMessage, res: ServerResponse, query: URLSearchParams) => {
     const sid = query.get('sessionId');
     if (!sid) return rpcError(res, 400, ErrorCode.InvalidRequest, 'Bad Request: sessionId query parameter is required');
-    const entry = sseSessions.get(sid);
+    const entry = sseSessions.get(sid) ?? (await awaitSseStream(sid));
     if (!entry) return rpcError(res, 404, ErrorCode.SessionNotFound, SESSION_NOT_FOUND);
     entry.session.touch();
     const body = await jsonBody(req, res);
@@ -250,7 +317,10 @@ export function createBridgeHttp(router: PeerHub, opts: HttpOptions, log: Logger
     if (!isJsonRpcMessage(body))
       return rpcError(res, 400, ErrorCode.ParseError, 'Parse error: Invalid JSON-RPC message (legacy SSE takes one message per POST)');
     res.writeHead(202, { 'content-type': 'text/plain; charset=utf-8' }).end('Accepted');
-    entry.transport.onmessage?.(body);
+    // A client that reconnected its EventSource without Last-Event-ID (SDK v1) carries on in the
+    // new session without initializing it: it is taken as initialized, so notifications reach it.
+    if (!entry.session.initialized && isRequest(body) && body.method !== 'initialize') revival?.adopt(entry.session);
+    entry.transport.receive(body);
   };
 
   const notFound = (res: ServerResponse) =>
@@ -287,6 +357,9 @@ export function createBridgeHttp(router: PeerHub, opts: HttpOptions, log: Logger
         if (method === 'GET') return getSse(req, res);
         if (method === 'HEAD') return rpcError(res, 405, ErrorCode.InvalidRequest, 'Method Not Allowed: HEAD is not supported here', ALLOW_MCP);
         return notFound(res);
+      case '/wake':
+        if (method !== 'POST' || !opts.wake) return notFound(res);
+        return opts.wake().then((r) => sendJson(res, r.status, r.body, { 'Cache-Control': 'no-store' }));
       case '/message':
       case '/messages':
         return method === 'POST' ? postSse(req, res, url.searchParams) : notFound(res);
@@ -309,12 +382,13 @@ export function createBridgeHttp(router: PeerHub, opts: HttpOptions, log: Logger
     handle,
     sweepIdle(now = Date.now()) {
       let released = 0;
-      for (const { session, transport } of [...httpSessions.values()]) {
+      for (const { session, transport } of [...httpSessions.values(), ...sseSessions.values()]) {
         if (session.openStreams <= 0 && now - session.lastActivity > opts.sessionIdleTimeoutMs) {
-          log.info(`${session.label} idle for ${Math.round((now - session.lastActivity) / 1000)} s with no open stream: released`);
+          const resumable = revival?.store.persistent ? ' (resumable)' : '';
+          log.info(`${session.label} idle for ${Math.round((now - session.lastActivity) / 1000)} s with no open stream: released${resumable}`);
           void transport.close();
           released++;
-        }
+        } else revival?.seen(session);
       }
       return released;
     },

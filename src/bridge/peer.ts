@@ -26,6 +26,11 @@ export interface PeerInit {
   clientInfo?: Implementation;
   protocolVersion?: string;
   logLevel?: LoggingLevel;
+  /**
+   * A 2025 session revived from its record (session-revival.ts): it is initialized already, and
+   * these are the resources it was subscribed to, taken up again by the router it joins.
+   */
+  resumed?: { subscriptions: string[] };
 }
 
 /**
@@ -42,6 +47,8 @@ export class Peer {
   initialized: boolean;
   /** Session peers: the level asked for with logging/setLevel. Stateless: the request's `_meta` level. */
   logLevel?: LoggingLevel;
+  /** A revived session's subscriptions, until the router it joins has taken them up. */
+  resumedSubscriptions?: string[];
   /** Upstream ids of this peer's requests still waiting for the child. */
   readonly inflight = new Set<number>();
   /** HTTP responses currently open for this peer (GET stream, POST streams, the SSE stream). */
@@ -62,7 +69,8 @@ export class Peer {
     this.clientInfo = init.clientInfo;
     this.protocolVersion = init.protocolVersion;
     this.logLevel = init.logLevel;
-    this.initialized = this.era === 'stateless';
+    this.initialized = this.era === 'stateless' || init.resumed !== undefined;
+    if (init.resumed?.subscriptions.length) this.resumedSubscriptions = init.resumed.subscriptions;
   }
 
   touch(): void {

@@ -7,6 +7,7 @@ import { acceptInitialize } from './initialize.js';
 import type { Root } from './project-key.js';
 import { RequestTable, type Inflight } from './request-table.js';
 import { ServerRequests } from './server-requests.js';
+import type { LocalAnswers } from './snapshot.js';
 import { StatelessEra } from './stateless.js';
 import { Subscriptions } from './subscriptions.js';
 import type { ChildDown, Upstream } from './upstream.js';
@@ -50,6 +51,8 @@ export interface RouterOptions {
   stateKey?: Buffer;
   /** Who decides the roots the child is given (see ServerRequestHost.rootsFor). */
   rootsFor?: () => Promise<Root[]> | undefined;
+  /** A session's negotiated state changed (initialize, setLevel, subscribe): to be recorded. */
+  onSessionState?: (peer: Peer) => void;
 }
 
 /**
@@ -64,6 +67,8 @@ export class Router {
   readonly serverRequests: ServerRequests;
   readonly logLevel: ChildLogLevel;
   readonly stateless: StatelessEra;
+  /** Requests answered without the child while it is not running (the discovery snapshot: attachSnapshot). */
+  local?: LocalAnswers;
   private readonly queue: QueuedRequest[] = [];
   private requestsServed = 0;
   private misroutedDropped = 0;
@@ -90,7 +95,7 @@ export class Router {
     this.stateless = new StatelessEra(this, { stateKey: opts.stateKey, queueTimeoutMs: opts.queueTimeoutMs }, log.child('2026'));
     upstream.on('message', (m) => this.onChildMessage(m));
     upstream.on('down', (d) => this.onChildDown(d));
-    upstream.on('ready', ({ restart }) => this.onChildReady(restart));
+    upstream.on('ready', ({ restart, woke }) => this.onChildReady(restart, woke));
     upstream.on('fatal', (msg) => this.onFatal(msg));
   }
 
@@ -120,6 +125,21 @@ export class Router {
     this.peers.set(peer.id, peer);
     if (peer.era === 'session') this.log.info(`${peer.label} ${peer.initialized ? 'joined' : 'opened'} (${this.sessionCount()} open)`);
     if (peer.logLevel) this.logLevel.sync();
+    this.takeUpResumed(peer);
+  }
+
+  /**
+   * A revived session's subscriptions are this router's from now on: subscribed upstream (the child
+   * is woken for them: only a running server reports updates), or replayed when it is ready.
+   */
+  private takeUpResumed(peer: Peer): void {
+    const uris = peer.resumedSubscriptions;
+    if (!uris) return;
+    peer.resumedSubscriptions = undefined;
+    for (const uri of uris) {
+      if (this.subscriptions.add(peer, uri) === 'first') this.subscriptions.subscribeUpstream(uri);
+    }
+    this.upstream.wake();
   }
 
   private sessionCount(): number {
@@ -212,7 +232,9 @@ export class Router {
 
   private async answerInitialize(peer: Peer, request: JSONRPCRequest): Promise<void> {
     try {
-      await this.upstream.whenReady(this.opts.queueTimeoutMs);
+      // A child that sleeps, starts or restarts answered initialize before (or the snapshot did):
+      // that answer serves the client now, without waiting for (or waking) the process.
+      if (!this.upstream.knownInit) await this.upstream.whenReady(this.opts.queueTimeoutMs);
     } catch (err) {
       this.replyError(peer, request.id, ErrorCode.ServerUnavailable, `mcpshare: ${(err as Error).message}`);
       // The session never started: release it instead of keeping it until the idle sweep.
@@ -220,12 +242,33 @@ export class Router {
       return;
     }
     const result = acceptInitialize(peer, request, this.upstream.initResult as InitializeResult);
+    this.opts.onSessionState?.(peer);
     this.log.info(`${peer.label} initialized (protocol ${peer.protocolVersion})`);
     this.reply(peer, request.id, result as unknown as Record<string, unknown>);
   }
 
+  /**
+   * Whether this request needs the child process running. What the bridge answers itself does not
+   * wake a sleeping child: ping, initialize and server/discover (from the known handshake),
+   * logging/setLevel, and lists while the discovery snapshot holds them.
+   */
+  needsChild(request: JSONRPCRequest): boolean {
+    if (this.upstream.state === 'ready') return true;
+    switch (request.method) {
+      case 'ping':
+        return false;
+      case 'initialize':
+      case 'server/discover':
+        return !this.upstream.knownInit;
+      case 'logging/setLevel':
+        return !this.upstream.knownInit?.capabilities.logging;
+    }
+    return !this.local?.can(request.method, request.params);
+  }
+
   /** Sends a request to the child now, or holds it until the child is (back) up. */
   forward(peer: Peer, request: JSONRPCRequest, extra?: Pick<Inflight, 'preAnswers'>): void {
+    if (this.upstream.state !== 'ready' && this.local?.answer(peer, request)) return;
     if (this.upstream.state === 'ready') {
       this.sendUpstream(peer, request, extra);
       return;
@@ -234,6 +277,7 @@ export class Router {
       this.replyError(peer, request.id, ErrorCode.ServerUnavailable, 'mcpshare: the MCP server is not running (crash loop or stopped)');
       return;
     }
+    this.upstream.wake();
     this.enqueue(peer, request, extra);
   }
 
@@ -340,6 +384,7 @@ export class Router {
     }
     peer.logLevel = level;
     this.logLevel.sync();
+    this.opts.onSessionState?.(peer);
     this.reply(peer, request.id, {});
   }
 
@@ -350,6 +395,7 @@ export class Router {
     const uri = (request.params as { uri?: unknown } | undefined)?.uri;
     if (typeof uri !== 'string') return false; // let the child produce its own invalid-params error
     const outcome = request.method === 'resources/subscribe' ? this.subscriptions.add(peer, uri) : this.subscriptions.remove(peer, uri);
+    this.opts.onSessionState?.(peer);
     // The first subscriber's subscribe and the last one's unsubscribe go to the child, whose answer
     // is the client's; everything else is answered here.
     if (outcome === 'first' || outcome === 'last') return false;
@@ -472,19 +518,22 @@ export class Router {
     this.logLevel.reset();
   }
 
-  private onChildReady(restart: boolean): void {
-    if (restart) {
-      // Replay what the peers had set on the previous child. The replays are written to the child's
-      // stdin now, so they precede every queued request flushed below without waiting.
-      const level = this.logLevel.replay();
-      const replays = [...(level ? [level] : []), ...this.subscriptions.replay()];
-      void Promise.allSettled(replays).then((results) => {
-        const failed = results.filter((r) => r.status === 'rejected').length;
-        if (failed) this.log.warn(`${failed} of ${replays.length} replayed settings failed on the restarted MCP server`);
-        else if (replays.length) this.log.info(`replayed ${replays.length} setting(s) on the restarted MCP server`);
-      });
-      // Tools may have changed with the new process: tell every client to refresh.
-      const caps = this.upstream.initResult?.capabilities ?? {};
+  private onChildReady(restart: boolean, woke = false): void {
+    // Replay what the peers had set on the previous child (or, after a bridge restart, what the
+    // revived sessions had set on the last bridge's). The replays are written to the child's stdin
+    // now, so they precede every queued request flushed below without waiting.
+    const level = this.logLevel.replay();
+    const replays = [...(level ? [level] : []), ...this.subscriptions.replay()];
+    void Promise.allSettled(replays).then((results) => {
+      const failed = results.filter((r) => r.status === 'rejected').length;
+      if (failed) this.log.warn(`${failed} of ${replays.length} replayed settings failed on the restarted MCP server`);
+      else if (replays.length) this.log.info(`replayed ${replays.length} setting(s) on the restarted MCP server`);
+    });
+    // After a crash, tools may have changed with the new process: tell every client to refresh.
+    // (A child woken from idle or started lazily is compared with the discovery snapshot instead,
+    // and only what changed is announced: see snapshot.ts.)
+    const caps = this.upstream.initResult?.capabilities ?? {};
+    if (restart && !woke) {
       for (const kind of ['tools', 'prompts', 'resources'] as const) {
         if (caps[kind]) this.broadcast({ jsonrpc: '2.0', method: `notifications/${kind}/list_changed` });
       }

@@ -247,7 +247,8 @@ export class StatelessEra {
   private async discover(peer: Peer, request: JSONRPCRequest): Promise<void> {
     const { router } = this;
     try {
-      await router.upstream.whenReady(this.queueTimeoutMs);
+      // Answered from what the child (or its discovery snapshot) said, without waking it.
+      if (!router.upstream.knownInit) await router.upstream.whenReady(this.queueTimeoutMs);
     } catch (err) {
       router.replyError(peer, request.id, ErrorCode.ServerUnavailable, `mcpshare: ${(err as Error).message}`);
       return;

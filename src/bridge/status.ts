@@ -1,4 +1,6 @@
+import type { Memory } from '../util/procinfo.js';
 import type { ShareMode } from '../util/share-mode.js';
+import type { BridgeStateStatus } from './bridge-state.js';
 import type { ChildRow } from './child-pool.js';
 import type { RouterStats } from './router.js';
 import type { ChildState } from './upstream.js';
@@ -15,11 +17,16 @@ export interface BridgeStatus {
   url: string;
   uptimeSec: number;
   bridgeRssBytes: number | null;
+  /** The bridge process's own memory: PSS where the OS gives it, else RSS (`kind` says which). */
+  bridgeMemory: Memory | null;
   child: {
     pid: number | null;
+    /** `idle`: no process on purpose (not needed yet, or stopped for being unused). */
     state: ChildState;
     restarts: number;
     rssBytes: number | null;
+    /** The child's process group (every child's, in project and session modes), PSS or RSS; 0 while asleep. */
+    memory: Memory | null;
     lastExit: { code: number | null; signal: string | null; reason: string } | null;
   };
   server: { name: string; version: string; protocolVersion: string } | null;
@@ -33,5 +40,7 @@ export interface BridgeStatus {
   /** How the server's processes are shared; in project and session modes `child` sums up `children`. */
   share: ShareMode;
   /** Every child process of this bridge, one row each (one row in global mode). */
-  children: Array<ChildRow & { rssBytes: number | null }>;
+  children: Array<ChildRow & { rssBytes: number | null; memory: Memory | null }>;
+  /** Lazy start, idle stop, resumable sessions and the discovery snapshot. */
+  idle: BridgeStateStatus;
 }

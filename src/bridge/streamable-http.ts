@@ -39,7 +39,15 @@ export interface StreamableHttpTransportOptions {
   errorStatus?: (code: number) => number;
   /** A stateless request: the transport closes once its POST is answered or its client goes away. */
   oneShot?: boolean;
+  /**
+   * A resumed session: its client's GET stream reconnects on its own schedule (about a second after
+   * the old one dropped), often after its first POST. Messages for that stream are held this long
+   * (at most HELD_MAX of them) and delivered when it opens, instead of being dropped.
+   */
+  holdForStreamMs?: number;
 }
+
+const HELD_MAX = 64;
 
 export class StreamableHttpSessionTransport implements Transport {
   onmessage?: Transport['onmessage'];
@@ -50,10 +58,12 @@ export class StreamableHttpSessionTransport implements Transport {
   private standalone?: { res: ServerResponse; keepAlive: NodeJS.Timeout };
   private closed = false;
   private readonly idHeader: Record<string, string>;
+  private held?: { until: number; messages: JSONRPCMessage[] };
 
   constructor(private readonly opts: StreamableHttpTransportOptions = {}) {
     this.sessionId = opts.sessionId;
     this.idHeader = opts.sessionId ? { 'mcp-session-id': opts.sessionId } : {};
+    if (opts.holdForStreamMs) this.held = { until: Date.now() + opts.holdForStreamMs, messages: [] };
   }
 
   async start(): Promise<void> {}
@@ -94,6 +104,9 @@ export class StreamableHttpSessionTransport implements Transport {
       clearInterval(keepAlive);
       if (this.standalone === entry) this.standalone = undefined;
     });
+    const held = this.held;
+    this.held = undefined;
+    if (held && Date.now() <= held.until) for (const m of held.messages) writeEvent(res, m);
   }
 
   handleDelete(res: ServerResponse): void {
@@ -138,6 +151,10 @@ export class StreamableHttpSessionTransport implements Transport {
     // Notifications and server requests whose request stream is gone (or that belong to no request)
     // go on the standalone stream; without one they are dropped, as the spec allows.
     if (this.standalone) writeEvent(this.standalone.res, message);
+    else if (this.held && Date.now() <= this.held.until) {
+      if (this.held.messages.length >= HELD_MAX) this.held.messages.shift();
+      this.held.messages.push(message);
+    } else this.held = undefined;
   }
 
   /** Ends the response of one request without answering it (after a cancellation). */

@@ -9,7 +9,8 @@ import { isMcpshareError, McpshareError } from '../errors.js';
 /** Unread bytes on the child's stdin beyond which new requests are refused (a stuck child). */
 export const MAX_PENDING_INPUT_BYTES = 16 * 1024 * 1024;
 
-export type ChildState = 'starting' | 'ready' | 'restarting' | 'failed' | 'stopped';
+/** `idle`: no child process on purpose (not started yet, or stopped for being unused); the next request starts it. */
+export type ChildState = 'idle' | 'starting' | 'ready' | 'restarting' | 'failed' | 'stopped';
 
 export interface UpstreamOptions {
   spec: ChildSpec;
@@ -38,7 +39,8 @@ export interface ChildDown extends ChildExit {
 interface UpstreamEvents {
   /** A message from the child that the upstream did not consume itself. */
   message: [JSONRPCMessage];
-  ready: [{ restart: boolean }];
+  /** restart: a child ran before in this bridge; woke: it was stopped for being idle, not by a crash. */
+  ready: [{ restart: boolean; woke?: boolean }];
   down: [ChildDown];
   /** Crash loop: the bridge should exit non-zero so its supervisor sees it. */
   fatal: [string];
@@ -78,6 +80,9 @@ export class Upstream extends EventEmitter<UpstreamEvents> {
   private fatalMessage?: string;
   /** Set by recycle(): the coming exit is a replacement the bridge asked for, not a crash. */
   private recycleReason?: string;
+  private waking = false;
+  /** When a client message or a request of the bridge's own last went to the child (ms). */
+  lastUsed = Date.now();
 
   constructor(
     private readonly opts: UpstreamOptions,
@@ -87,7 +92,15 @@ export class Upstream extends EventEmitter<UpstreamEvents> {
   }
 
   get pid(): number | undefined {
-    return this.child?.pid;
+    return this.state === 'idle' ? undefined : this.child?.pid;
+  }
+
+  /**
+   * What the child said in its initialize (or the discovery snapshot's copy of it) while it can
+   * still be relied on: not once the bridge gave up or is stopping.
+   */
+  get knownInit(): InitializeResult | undefined {
+    return this.state === 'failed' || this.state === 'stopped' ? undefined : this.initResult;
   }
 
   /**
@@ -103,17 +116,44 @@ export class Upstream extends EventEmitter<UpstreamEvents> {
     return ++this.idCounter;
   }
 
-  start(): void {
+  /** Starts the child now, or (lazy) leaves it `idle` until a request needs it. */
+  start(lazy = false): void {
+    if (lazy) {
+      this.state = 'idle';
+      this.log.info('MCP server not started: it starts when a request needs it');
+      return;
+    }
     this.spawnChild();
   }
 
+  /** Starts an idle child; anything else is left as it is. */
+  wake(): void {
+    if (this.state !== 'idle') return;
+    this.waking = true;
+    this.log.info('a request needs the MCP server: starting it');
+    this.spawnChild();
+  }
+
+  /**
+   * Stops a ready child because nobody uses it; it is started again on the next request. Not a
+   * crash: it counts toward no crash loop and the bridge keeps serving its sessions.
+   */
+  sleep(): Promise<void> | undefined {
+    if (this.state !== 'ready' || !this.child) return undefined;
+    this.state = 'idle';
+    return this.child.stop();
+  }
+
   send(message: JSONRPCMessage): boolean {
-    return this.state === 'ready' && !!this.child?.send(message);
+    if (this.state !== 'ready') return false;
+    this.lastUsed = Date.now();
+    return !!this.child?.send(message);
   }
 
   /** Resolves once the child is initialized; rejects on timeout or when the bridge gave up. */
   whenReady(timeoutMs: number): Promise<void> {
     if (this.state === 'ready') return Promise.resolve();
+    this.wake();
     if (this.state === 'failed' || this.state === 'stopped') {
       return Promise.reject(new Error(this.fatalMessage ?? 'the MCP server is stopped'));
     }
@@ -139,6 +179,7 @@ export class Upstream extends EventEmitter<UpstreamEvents> {
   /** A request of the bridge's own (initialize, logging/setLevel, replayed subscriptions). */
   request(method: string, params: Record<string, unknown> | undefined, timeoutMs = 10_000): Promise<unknown> {
     const id = this.nextId();
+    this.lastUsed = Date.now();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.internal.delete(id);
@@ -192,7 +233,9 @@ export class Upstream extends EventEmitter<UpstreamEvents> {
       this.everReady = true;
       this.log.info(`MCP server ready: ${result.serverInfo.name} ${result.serverInfo.version ?? ''} (protocol ${result.protocolVersion})`);
       for (const w of this.readyWaiters.splice(0)) w.resolve();
-      this.emit('ready', { restart });
+      const woke = this.waking;
+      this.waking = false;
+      this.emit('ready', { restart, woke });
     } catch (err) {
       if (this.child !== child || !child.alive) return; // the exit handler reports it
       const msg = (err as Error).message;
@@ -223,6 +266,9 @@ export class Upstream extends EventEmitter<UpstreamEvents> {
       this.log.debug(`dropped ${'method' in message ? message.method : 'a response'} from the MCP server before it was initialized`);
       return;
     }
+    // Idle time counts from the end of the last request (a long call is use all along); the
+    // child's own notifications do not count, or a server that reports on a timer never sleeps.
+    if (isResponse(message)) this.lastUsed = Date.now();
     this.emit('message', message);
   }
 
@@ -233,7 +279,9 @@ export class Upstream extends EventEmitter<UpstreamEvents> {
       p.reject(new Error('the MCP server process exited'));
       this.internal.delete(id);
     }
-    if (this.state === 'stopped') return;
+    // Stopped on purpose (shutdown, or asleep for being idle): no crash.
+    if (this.state === 'stopped' || this.state === 'idle') return;
+    this.waking = false;
     if (this.recycleReason !== undefined) {
       const down: ChildDown = { ...exit, reason: this.recycleReason, final: false };
       this.recycleReason = undefined;
@@ -293,7 +341,7 @@ export class Upstream extends EventEmitter<UpstreamEvents> {
    * the next one starts fresh anyway).
    */
   recycle(reason: string): boolean {
-    if (!this.child?.alive || this.state === 'stopped' || this.state === 'failed') return false;
+    if (!this.child?.alive || this.state === 'stopped' || this.state === 'failed' || this.state === 'idle') return false;
     this.recycleReason = reason;
     this.state = 'restarting';
     this.log.info(`restarting the MCP server: ${reason}`);

@@ -2,6 +2,8 @@ import { parseShareMode, type ShareMode } from '../util/share-mode.js';
 import { parseEnvAssignments } from '../registry/secrets.js';
 import { intOption, parseCommandLine, secondsOption } from '../util/args.js';
 import { McpshareError } from '../errors.js';
+import { join } from 'node:path';
+import { userPaths } from '../registry/paths.js';
 import { runBridgeForeground } from './run-bridge.js';
 
 export const bridgeUsage = `Usage: mcpshare bridge [options] -- COMMAND [ARGS...]
@@ -24,12 +26,23 @@ Options:
   --restart-window SEC     the crash-loop window (default 60)
   --fail-fast              exit at once if the server dies before it first becomes ready, so a
                            service manager (systemd, launchd) does the retrying and counting
-  --session-idle-timeout SEC  release a session with no open stream after this long (default 86400)
+  --session-idle-timeout SEC  drop a session with no open stream and no request from memory after
+                           this long (default 300); its client can resume it at any time
+  --session-ttl SEC        forget a session unseen this long for good: its id then gets 404
+                           (default 604800, 7 days)
+  --state-dir DIR          where the session key, saved sessions and the discovery snapshot live
+                           (default ~/.local/state/mcpshare/bridge); sessions survive a restart
+                           of the bridge when it runs on a fixed --port
+  --lazy                   start the server only when a request needs it; initialize, discovery
+                           and list requests are answered from the discovery snapshot until then
+                           (with no snapshot yet, the server starts at once to take one)
+  --idle-stop SEC          stop the server after SEC without requests (0: never); sessions stay,
+                           and the next request starts it again. Default: never in global mode,
+                           600 for each process in project and session modes
   --share MODE             global (one server process for every session, the default), project (one
                            per project: the session's roots, else its X-Mcpshare-Project header) or
                            session (one per session)
-  --child-idle-timeout SEC project/session modes: stop a server process idle this long (default 600);
-                           it starts again on the next request
+  --child-idle-timeout SEC the same as --idle-stop (its older name, for project/session modes)
 `;
 
 export async function bridgeCommand(argv: string[]): Promise<number> {
@@ -52,6 +65,10 @@ export async function bridgeCommand(argv: string[]): Promise<number> {
       'session-idle-timeout': { type: 'string' },
       share: { type: 'string' },
       'child-idle-timeout': { type: 'string' },
+      'session-ttl': { type: 'string' },
+      'state-dir': { type: 'string' },
+      lazy: { type: 'boolean' },
+      'idle-stop': { type: 'string' },
     },
     false,
   );
@@ -70,6 +87,9 @@ export async function bridgeCommand(argv: string[]): Promise<number> {
   } catch (err) {
     throw new McpshareError('usage', (err as Error).message);
   }
+  // --idle-stop 0 is "never"; --child-idle-timeout is its older name.
+  const idleStop =
+    values['idle-stop'] === '0' ? 0 : (secondsOption(values['idle-stop'], 'idle-stop') ?? secondsOption(values['child-idle-timeout'], 'child-idle-timeout'));
   // startBridge's refusals are McpshareErrors already: a bad flag combination is 'usage' (exit 2),
   // a busy port is 'port-in-use' (exit 1), decided by the code in src/errors.ts.
   return runBridgeForeground({
@@ -89,7 +109,11 @@ export async function bridgeCommand(argv: string[]): Promise<number> {
     restartWindowMs: secondsOption(values['restart-window'], 'restart-window'),
     failFast: values['fail-fast'],
     sessionIdleTimeoutMs: secondsOption(values['session-idle-timeout'], 'session-idle-timeout'),
+    sessionTtlMs: secondsOption(values['session-ttl'], 'session-ttl'),
+    // ~/.local/state/mcpshare/bridge (0700): for every bridge, registered or not.
+    stateDir: values['state-dir'] ?? join(userPaths().stateDir, 'bridge'),
+    lazy: values.lazy,
+    idleStopMs: idleStop,
     share,
-    childIdleTimeoutMs: secondsOption(values['child-idle-timeout'], 'child-idle-timeout'),
   });
 }

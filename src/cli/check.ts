@@ -1,4 +1,4 @@
-import { checkEntry, type ServerCheck } from '../health/check.js';
+import { checkEntry, deepCheck, type ServerCheck } from '../health/check.js';
 import { Daemons } from '../health/daemons.js';
 import { HealthMonitor } from '../health/monitor.js';
 import { probe } from '../health/probe.js';
@@ -24,6 +24,8 @@ in stdio mode), wrong path or transport (and which URL works), an HTTP error, no
 
 Options:
   --concurrency        also open two sessions at once and prove both work (catches single-client servers)
+  --deep               also start a sleeping server ("idle": the handshake alone is answered from its
+                       discovery snapshot) and wait until it is ready
   --transport http|sse for a URL (default: sse when the path ends in /sse, else http); --type works too
   --timeout S          per-step timeout in seconds (default 3)
   --watch              keep checking every --interval seconds and print each change of state
@@ -36,6 +38,7 @@ export async function checkCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommandLine(argv, {
     json: { type: 'boolean' },
     concurrency: { type: 'boolean' },
+    deep: { type: 'boolean' },
     transport: { type: 'string' },
     type: { type: 'string' },
     timeout: { type: 'string' },
@@ -52,6 +55,7 @@ export async function checkCommand(argv: string[]): Promise<number> {
   if (values.transport !== undefined && values.transport !== 'http' && values.transport !== 'sse')
     throw new McpshareError('usage', `--transport must be "http" or "sse", got "${values.transport}"`);
   if (values.transport && !urls.length) throw new McpshareError('usage', '--transport is for a URL; a registered server knows its transport');
+  if (values.deep && urls.length) throw new McpshareError('usage', '--deep starts the server behind a registered daemon; give names or nothing');
   if (values.watch) {
     if (urls.length) throw new McpshareError('usage', '--watch follows registered servers; give names or nothing');
     return watch(positionals, secondsOption(values.interval, 'interval') ?? 30_000, timeoutMs, !!values.json);
@@ -76,7 +80,12 @@ export async function checkCommand(argv: string[]): Promise<number> {
       return 0;
     }
     const daemons = new Daemons(manager);
-    results = await Promise.all(entries.map(async (e) => checkEntry(e, await daemons.statusOf(e), opts)));
+    results = await Promise.all(
+      entries.map(async (e) => {
+        const check = await checkEntry(e, await daemons.statusOf(e), opts);
+        return values.deep ? deepCheck(e, check) : check;
+      }),
+    );
   }
   if (values.json) process.stdout.write(JSON.stringify({ checks: results }, null, 2) + '\n');
   else process.stdout.write(results.map(describe).join(''));
@@ -85,8 +94,12 @@ export async function checkCommand(argv: string[]): Promise<number> {
 
 function describe(r: ServerCheck | ProbeResult): string {
   const label = 'name' in r ? `${r.name} (${r.url})` : r.url;
-  const head = `${r.ok ? '✔' : '✘'} ${label}: ${r.diagnosis}: ${r.message}`;
+  const daemon = 'daemon' in r ? r.daemon : undefined;
+  const head = `${r.ok ? '✔' : '✘'} ${label}: ${r.diagnosis}: ${r.message}${daemon?.idle ? ' (idle: its server sleeps until a request needs it)' : ''}`;
   const lines = [head];
+  const deep = 'deep' in r ? r.deep : undefined;
+  if (deep?.ok)
+    lines.push(`    deep: ${deep.was === 'idle' ? `its server was asleep and started in ${deep.ms} ms` : 'its server is running'} (pid ${deep.pid ?? '?'})`);
   if (r.concurrency && r.ok) lines.push(`    ${r.concurrency.message}`);
   if (!r.ok && r.fix) lines.push(`    fix: ${r.fix}`);
   return lines.join('\n') + '\n';

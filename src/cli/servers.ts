@@ -15,7 +15,11 @@ const restartOptions = {
   'restart-sec': { type: 'string' },
   'restart-burst': { type: 'string' },
   'restart-window': { type: 'string' },
+  'idle-stop': { type: 'string' },
 } as const;
+
+/** --idle-stop SEC: 0 for never. */
+const idleStopOption = (v: string | undefined) => intOption(v, 'idle-stop', 0, 7 * 24 * 3600);
 
 function restartPolicy(v: { 'restart-sec'?: string; 'restart-burst'?: string; 'restart-window'?: string }): Partial<RestartPolicy> | undefined {
   const num = (s: string | undefined, name: string, min: number) => {
@@ -76,6 +80,9 @@ Options:
                         servers scoped by roots or a directory (server-filesystem, git), session for
                         servers that keep a session's state in memory (sequential-thinking,
                         browsers, REPLs), global for the others
+  --idle-stop S         stop the server after S seconds without requests, start it again on the
+                        next one (default 600; 0: never; servers known to keep state only in
+                        memory are never stopped); the daemon and its sessions stay
   --start               start it right away
 `;
 
@@ -114,6 +121,7 @@ export async function addCommand(argv: string[]): Promise<number> {
     cwd: values.cwd,
     restart: restartPolicy(values),
     share: shareOption(values.share),
+    idleStopSec: idleStopOption(values['idle-stop']),
   });
   for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
   const b = await manager.backendFor(entry.backend);
@@ -199,6 +207,7 @@ Options:
   --cwd DIR             working directory
   --restart-sec S, --restart-burst N, --restart-window S   restart policy (see "mcpshare help add")
   --share MODE          global, project or session (see "mcpshare help add")
+  --idle-stop S         stop the server after S seconds without requests (0: never)
   -- COMMAND [ARGS...]  replace the command line
 `;
 
@@ -224,6 +233,7 @@ export async function editCommand(argv: string[]): Promise<number> {
     cwd: values.cwd,
     restart: restartPolicy(values),
     share: shareOption(values.share),
+    idleStopSec: idleStopOption(values['idle-stop']),
   });
   for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
   process.stdout.write(`updated "${entry.name}" (http://localhost:${entry.port}${entry.path})${restarted ? '; its daemon was restarted' : ''}\n`);

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { defaultRegistryDir } from '../registry/location.js';
 import { detect, type RegisteredDaemon } from './detect.js';
 import { takeSnapshot, type ProcessSnapshot } from './processes.js';
+import { measurePss } from './pss.js';
 import { buildReport, type DoctorReport } from './report.js';
 
 export interface DoctorOptions {
@@ -64,5 +65,11 @@ export async function doctor(opts: DoctorOptions = {}): Promise<DoctorReport> {
     opts.snapshot ? Promise.resolve(opts.snapshot) : takeSnapshot({ source: opts.source }),
     opts.daemons ? Promise.resolve(opts.daemons) : registeredDaemons(notes, opts.registryTimeoutMs),
   ]);
-  return buildReport(snapshot, detect(snapshot, { daemons, ownCli: opts.ownCli }), notes);
+  const report = buildReport(snapshot, detect(snapshot, { daemons, ownCli: opts.ownCli }), notes);
+  // Only for a scan of this machine now: a snapshot given by the caller may be of other processes.
+  if (!opts.snapshot) {
+    const pss = measurePss(report);
+    if (pss) report.pss = pss;
+  }
+  return report;
 }

@@ -83,6 +83,17 @@ export function renderDoctor(r: DoctorReport): string {
       ]),
     );
   }
+  if (r.pss && (r.groups.length || r.shared.length)) {
+    // RSS counts every shared page once per process (the node binary, libraries): PSS is the real cost.
+    const p = r.pss;
+    out.push(
+      `\nMeasured as PSS (pages shared between processes counted once; the RSS figures above count them once per process):\n` +
+        (r.groups.length ? `  per-session copies: ${size(p.todayBytes)} PSS (RSS ${size(r.totals.todayBytes)})\n` : '') +
+        (r.shared.length
+          ? `  already shared by mcpshare: ${size(p.alreadySharedBytes)} PSS (RSS ${size(r.totals.alreadySharedBytes)}), its bridges alone ${size(p.bridgesOwnBytes)}${p.bridgeMedianBytes ? `, ${mb(p.bridgeMedianBytes)} each` : ''}\n`
+          : ''),
+    );
+  }
   if (r.notes.length) out.push(`\n${r.notes.map((n) => `note: ${n}\n`).join('')}`);
   return out.join('');
 }

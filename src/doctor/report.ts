@@ -8,6 +8,7 @@ import { shareabilityOf, type Verdict } from '../registry/shareability.js';
 import { redactArgs, showCommand } from '../util/redact.js';
 import type { Detection, Instance, SessionRef, SharedDaemon, SharedKind } from './detect.js';
 import type { ProcessSnapshot } from './processes.js';
+import type { PssFigures } from './pss.js';
 
 /** The session counts of the projection table. */
 export const PROJECTION_SESSIONS: readonly number[] = [1, 2, 4, 8, 15, 30];
@@ -135,6 +136,8 @@ export interface DoctorReport {
   /** The fewest concurrent sessions at which sharing the shareable servers saves memory; null when none is shareable. */
   breakEvenSessions: number | null;
   notes: string[];
+  /** The same processes measured as PSS (shared pages counted once), where the OS offers it (Linux). */
+  pss?: PssFigures;
 }
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);

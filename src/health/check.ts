@@ -3,6 +3,7 @@ import { nativeFlagWords } from '../registry/shareability.js';
 import type { ServerEntry } from '../registry/registry.js';
 import { clientUrl } from '../registry/url.js';
 import type { ServerStatus } from '../units/status.js';
+import { wakeBridge, type WakeResult } from './daemons.js';
 import { probe } from './probe.js';
 import type { ProbeOptions, ProbeResult } from './types.js';
 
@@ -13,7 +14,9 @@ import type { ProbeOptions, ProbeResult } from './types.js';
 export interface ServerCheck extends ProbeResult {
   name: string;
   /** The service manager's view, when it was read (what `mcpshare status` says). */
-  daemon?: Pick<ServerStatus, 'state' | 'restarts' | 'detail' | 'logFile'>;
+  daemon?: Pick<ServerStatus, 'state' | 'restarts' | 'detail' | 'logFile'> & { idle?: boolean };
+  /** `check --deep`: what starting its server (if it slept) gave. */
+  deep?: WakeResult;
 }
 
 export type Prober = (target: Parameters<typeof probe>[0], opts?: ProbeOptions) => Promise<ProbeResult>;
@@ -21,9 +24,25 @@ export type Prober = (target: Parameters<typeof probe>[0], opts?: ProbeOptions) 
 export async function checkEntry(entry: ServerEntry, status: ServerStatus | undefined, opts: ProbeOptions = {}, run: Prober = probe): Promise<ServerCheck> {
   const result = await run({ url: clientUrl(entry), transport: entry.transport }, opts);
   const check: ServerCheck = { name: entry.name, ...result };
-  if (status) check.daemon = { state: status.state, restarts: status.restarts, detail: status.detail, logFile: status.logFile };
+  if (status)
+    check.daemon = { state: status.state, restarts: status.restarts, detail: status.detail, logFile: status.logFile, ...(status.idle ? { idle: true } : {}) };
   const advice = adviceFor(entry, check, status);
   if (advice) check.fix = advice;
+  return check;
+}
+
+/**
+ * `check --deep`: the handshake of an idle daemon is answered from its discovery snapshot, so it
+ * proves the daemon, not its server. This starts a sleeping server (a bridge's POST /wake) and
+ * waits until it is ready; a server that does not start makes the check fail.
+ */
+export async function deepCheck(entry: ServerEntry, check: ServerCheck, wake: (port: number) => Promise<WakeResult> = wakeBridge): Promise<ServerCheck> {
+  if (entry.kind !== 'bridged' || !check.ok) return check;
+  check.deep = await wake(entry.port);
+  if (!check.deep.ok) {
+    check.ok = false;
+    check.fix = `the daemon answers, but its server does not start: ${check.deep.error ?? 'unknown error'}; see "mcpshare logs ${entry.name}"`;
+  }
   return check;
 }
 

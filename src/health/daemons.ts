@@ -3,7 +3,7 @@ import type { BridgeStatus } from '../bridge/status.js';
 import type { ServerEntry } from '../registry/registry.js';
 import type { ServerManager } from '../units/manager.js';
 import { describeUnit, type ServerStatus, type UnitReport } from '../units/status.js';
-import { groupRss } from '../util/procinfo.js';
+import { groupMemory, groupRss, sumMemory } from '../util/procinfo.js';
 import { exchange, readText } from './wire.js';
 
 /**
@@ -72,6 +72,35 @@ export async function fetchBridgeStatus(port: number, timeoutMs = 2000): Promise
   }
 }
 
+/** What a bridge's POST /wake answers. */
+export interface WakeResult {
+  ok: boolean;
+  /** The server's state before: `idle` when this call started it. */
+  was?: string;
+  ms?: number;
+  pid?: number | null;
+  error?: string;
+}
+
+/**
+ * POST /wake to a bridge: starts its server if it sleeps and answers once it is ready (what
+ * `check --deep` adds to the handshake, which a sleeping server answers from its snapshot).
+ */
+export async function wakeBridge(port: number, timeoutMs = 65_000): Promise<WakeResult> {
+  const ex = await exchange(new URL(`http://127.0.0.1:${port}/wake`), { method: 'POST', timeoutMs, headers: { accept: 'application/json' }, body: '' });
+  if (ex.kind !== 'response') return { ok: false, error: ex.message };
+  try {
+    if (ex.status === 404) return { ok: false, error: 'this bridge cannot be woken on request (an older mcpshare): restart it' };
+    const text = await readText(ex.res, timeoutMs);
+    const body = JSON.parse(text) as WakeResult;
+    return body && typeof body === 'object' ? body : { ok: false, error: `unexpected answer (HTTP ${ex.status})` };
+  } catch (err) {
+    return { ok: false, error: (err as Error).message };
+  } finally {
+    ex.req.destroy();
+  }
+}
+
 /** True when something accepts TCP connections on 127.0.0.1:port. */
 export function portAccepts(port: number, timeoutMs = 1000): Promise<boolean> {
   return new Promise((resolve) => {
@@ -103,6 +132,7 @@ async function askDaemon(entry: ServerEntry, { unit }: UnitReport, row: ServerSt
       row.state = 'starting';
       row.detail = `running (pid ${unit.pid ?? '?'}) but http://127.0.0.1:${entry.port}/status does not answer yet`;
       row.rssBytes = unit.pid ? (groupRss(unit.pid) ?? null) : null;
+      row.memory = unit.pid ? (groupMemory(unit.pid) ?? null) : null;
       return;
     }
     row.sessions = s.sessions?.total ?? null;
@@ -114,21 +144,32 @@ async function askDaemon(entry: ServerEntry, { unit }: UnitReport, row: ServerSt
       state: c.state,
       restarts: c.restarts,
       rssBytes: c.rssBytes,
+      // Optional: a bridge of an older mcpshare reports RSS only.
+      memory: c.memory ?? null,
       sessions: c.sessions,
     }));
     row.server = s.server ?? null;
     row.restarts += s.child?.restarts ?? 0;
     row.rssBytes = (s.bridgeRssBytes ?? 0) + (s.child?.rssBytes ?? 0) || null;
+    // The bridge's own cost counts: it is what sharing pays for the sessions it saves.
+    row.memory = sumMemory([s.bridgeMemory, s.child?.memory]) ?? null;
     const child = s.child?.state;
     // A child in its own crash loop makes the bridge exit; the service manager then restarts the
-    // bridge or declares the crash loop, so until then the daemon is still "starting".
-    row.state = child === 'ready' ? 'up' : 'starting';
+    // bridge or declares the crash loop, so until then the daemon is still "starting". An idle
+    // child (asleep on purpose) is a daemon that is up: it answers, and starts its server on demand.
+    row.state = child === 'ready' || child === 'idle' ? 'up' : 'starting';
+    row.idle = child === 'idle';
     const pooled = s.share && s.share !== 'global' ? ` with ${row.children.filter((c) => c.pid !== null).length} running process(es), one per ${s.share}` : '';
     row.detail =
-      child === 'ready' ? `serving ${row.sessions ?? 0} session(s)${pooled}` : `server ${child}${s.child?.lastExit ? `: ${s.child.lastExit.reason}` : ''}`;
+      child === 'ready'
+        ? `serving ${row.sessions ?? 0} session(s)${pooled}`
+        : child === 'idle'
+          ? `idle: ready, its server asleep until a request needs it; ${row.sessions ?? 0} session(s)`
+          : `server ${child}${s.child?.lastExit ? `: ${s.child.lastExit.reason}` : ''}`;
     return;
   }
   row.rssBytes = unit.pid ? (groupRss(unit.pid) ?? null) : null;
+  row.memory = unit.pid ? (groupMemory(unit.pid) ?? null) : null;
   if (await portAccepts(entry.port)) {
     row.state = 'up';
     row.detail = `listening on port ${entry.port}`;

@@ -16,6 +16,8 @@
  *   a directory/repository argument (one process per project never widens a session's reach),
  *   'session' for servers that keep a conversation's state in memory; absent: 'global'.
  *   `shareReason` says why.
+ * - `memoryOnlyState`: the server keeps what its sessions build up in memory only, so its daemon
+ *   never stops it when idle (registry/shareability.ts idleStopDefault); the text says what would be lost.
  */
 export type Sharing = 'stateless' | 'stateful';
 
@@ -26,6 +28,11 @@ export interface KnownServer {
   reason?: string;
   share?: 'project' | 'session';
   shareReason?: string;
+  /**
+   * Set for a server that keeps what its sessions build up in memory only: stopping it when idle
+   * would lose that, so its daemon never stops it (the reason says what would be lost).
+   */
+  memoryOnlyState?: string;
   native?: { transport: 'http' | 'sse'; transportFlag: string; portFlag?: string; portValue?: string; path: string };
 }
 
@@ -57,6 +64,7 @@ export const KNOWN_SERVERS: readonly KnownServer[] = [
     sharing: 'stateless',
     share: 'session',
     shareReason: 'keeps its thought history and branches in memory, per process: one process per session keeps them apart',
+    memoryOnlyState: 'keeps its thought history and branches in memory only',
   },
   { id: 'server-fetch', match: /mcp-server-fetch|server-fetch/, sharing: 'stateless' },
   { id: 'server-github', match: /server-github|github-mcp-server/, sharing: 'stateless' },

@@ -54,6 +54,11 @@ export interface ServerEntry {
    * per session. Absent in entries written before sharing modes: global.
    */
   share?: ShareMode;
+  /**
+   * Seconds without requests after which a bridged daemon stops its server (0: never); absent: the
+   * default for its command (shareability.ts idleStopDefault). The daemon and its sessions stay.
+   */
+  idleStopSec?: number;
   /** The service manager its daemon was installed with (so a later shell without systemd does not start a duplicate). */
   backend: BackendName;
   addedAt: string;

@@ -49,6 +49,19 @@ export function shareabilityOf(command: string, args: readonly string[]): Sharea
   };
 }
 
+/** How long a shared server may go without requests before its daemon stops it (it starts again on the next one). */
+export const DEFAULT_IDLE_STOP_SEC = 600;
+
+/**
+ * The idle stop a server gets unless its entry says otherwise: never for a server known to keep
+ * state only in memory (stopping it would lose that), DEFAULT_IDLE_STOP_SEC for every other.
+ */
+export function idleStopDefault(command: string, args: readonly string[]): { seconds: number; reason: string } {
+  const known = lookupKnown(command, args);
+  if (known?.memoryOnlyState) return { seconds: 0, reason: `${known.id} ${known.memoryOnlyState}: never stopped when idle` };
+  return { seconds: DEFAULT_IDLE_STOP_SEC, reason: `stopped after ${DEFAULT_IDLE_STOP_SEC / 60} min without requests, started again by the next one` };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Refining "unknown" from the server's own --help
 

@@ -156,14 +156,17 @@ export class TrayApp {
    * interval (measured: 12,000 update-items, +10.8 MB).
    */
   private steadyMemory(r: ServerHealth): ServerHealth {
-    const rss = r.status.rssBytes;
-    if (rss == null) {
+    // The figure shown is PSS where the OS gives it (status.memory), else RSS.
+    const memory = r.status.memory;
+    const bytes = memory?.bytes ?? r.status.rssBytes;
+    if (bytes == null) {
       this.shownRss.delete(r.name);
       return r;
     }
-    const shown = steadyBytes(this.shownRss.get(r.name), rss);
+    const shown = steadyBytes(this.shownRss.get(r.name), bytes);
     this.shownRss.set(r.name, shown);
-    return shown === rss ? r : { ...r, status: { ...r.status, rssBytes: shown } };
+    if (shown === bytes) return r;
+    return { ...r, status: memory ? { ...r.status, memory: { ...memory, bytes: shown } } : { ...r.status, rssBytes: shown } };
   }
 
   /** Queues a redraw; redraws never overlap, and one never waits for a probe. */

@@ -38,16 +38,31 @@ export function formatMegabytes(bytes: number | null | undefined): string | unde
   return `${Math.round(bytes / (1024 * 1024))} MB`;
 }
 
+/** An up daemon whose server sleeps (ready; the next request starts it): its own symbol and word. */
+export const IDLE_SYMBOL = '◐';
+
+const isIdle = (h: Pick<ServerHealth, 'state' | 'status'>) => h.state === 'up' && h.status.idle === true;
+
+/** The figure a row shows: PSS (or RSS) with its kind, `9 MB PSS`; plain RSS when that is all there is. */
+function memoryLabel(s: ServerHealth['status']): string | undefined {
+  if (s.memory) {
+    const mb = formatMegabytes(s.memory.bytes);
+    return mb && `${mb} ${s.memory.kind.toUpperCase()}`;
+  }
+  return formatMegabytes(s.rssBytes);
+}
+
 /**
- * `● memory — up · :8011 · 3 sessions · 62 MB`, `✖ grafana — crash loop after 5 restarts`.
- * A down daemon names why in a few words; the whole reason is in `mcpshare check NAME`.
+ * `● memory — up · :8011 · 3 sessions · 62 MB PSS`, `◐ fs — idle · :8012 · 1 session · 9 MB PSS`,
+ * `✖ grafana — crash loop after 5 restarts`. A down daemon names why in a few words; the whole
+ * reason is in `mcpshare check NAME`.
  */
 export function serverLabel(h: Pick<ServerHealth, 'name' | 'state' | 'detail' | 'status'>): string {
   const s = h.status;
   const parts: string[] = [];
   if (h.state === 'crash-loop') parts.push(`crash loop after ${s.restarts} restart${s.restarts === 1 ? '' : 's'}`);
   else if (h.state === 'down') parts.push(`down: ${shortReason(h.detail)}`);
-  else parts.push(STATE_WORD[h.state]);
+  else parts.push(isIdle(h) ? 'idle' : STATE_WORD[h.state]);
   parts.push(`:${s.port}`);
   // Project and session modes: the daemon runs one server process per project or session.
   if (s.share === 'project' || s.share === 'session') {
@@ -56,10 +71,10 @@ export function serverLabel(h: Pick<ServerHealth, 'name' | 'state' | 'detail' | 
   }
   if (h.state === 'up' || h.state === 'starting') {
     if (s.sessions != null) parts.push(`${s.sessions} session${s.sessions === 1 ? '' : 's'}`);
-    const mb = formatMegabytes(s.rssBytes);
+    const mb = memoryLabel(s);
     if (mb) parts.push(mb);
   }
-  return `${STATE_SYMBOL[h.state]} ${h.name} — ${parts.join(' · ')}`;
+  return `${isIdle(h) ? IDLE_SYMBOL : STATE_SYMBOL[h.state]} ${h.name} — ${parts.join(' · ')}`;
 }
 
 /** First clause of a diagnosis, at most 48 characters: a menu row is not the place for a paragraph. */
@@ -68,18 +83,19 @@ export function shortReason(detail: string): string {
   return first.length > 48 ? `${first.slice(0, 47)}…` : first;
 }
 
-/** The disabled first row of the menu: `mcpshare — 3 of 4 up`. */
-export function headerLabel(rows: readonly Pick<ServerHealth, 'state'>[]): string {
+/** The disabled first row of the menu: `mcpshare — 3 of 4 up`, `mcpshare — 4 of 4 up (2 idle)`. */
+export function headerLabel(rows: readonly (Pick<ServerHealth, 'state'> & { status?: Pick<ServerHealth['status'], 'idle'> })[]): string {
   if (rows.length === 0) return 'mcpshare — no servers registered';
   const up = rows.filter((r) => r.state === 'up').length;
+  const idle = rows.filter((r) => r.state === 'up' && r.status?.idle === true).length;
   const loops = rows.filter((r) => r.state === 'crash-loop').length;
-  return `mcpshare — ${up} of ${rows.length} up${loops ? `, ${loops} crash-looping` : ''}`;
+  return `mcpshare — ${up} of ${rows.length} up${idle ? ` (${idle} idle)` : ''}${loops ? `, ${loops} crash-looping` : ''}`;
 }
 
 /** Hover text (shown on macOS; Linux XEmbed trays ignore it). */
-export function tooltip(rows: readonly Pick<ServerHealth, 'name' | 'state'>[]): string {
+export function tooltip(rows: readonly (Pick<ServerHealth, 'name' | 'state'> & { status?: Pick<ServerHealth['status'], 'idle'> })[]): string {
   if (rows.length === 0) return 'mcpshare: no servers registered';
-  return `mcpshare: ${rows.map((r) => `${r.name} ${STATE_WORD[r.state]}`).join(', ')}`;
+  return `mcpshare: ${rows.map((r) => `${r.name} ${r.state === 'up' && r.status?.idle === true ? 'idle' : STATE_WORD[r.state]}`).join(', ')}`;
 }
 
 /**

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { RestartPolicy, ServerEntry } from '../registry/registry.js';
 import { clientUrl } from '../registry/url.js';
 import { McpshareError } from '../errors.js';
+import { idleStopDefault } from '../registry/shareability.js';
 import { NODE_MEMORY_FLAGS } from '../runtime.js';
 import { logFilePath, userPaths, type UserPaths } from '../registry/paths.js';
 
@@ -59,6 +60,11 @@ export function resolveCommand(command: string, pathEnv = process.env.PATH ?? ''
   });
 }
 
+/** The entry's idle stop in seconds (0: never): its own, else the default for its command. */
+export function idleStopOf(entry: Pick<ServerEntry, 'idleStopSec' | 'command' | 'args'>): number {
+  return entry.idleStopSec ?? idleStopDefault(entry.command, entry.args).seconds;
+}
+
 export function daemonSpec(entry: ServerEntry, paths: UserPaths = userPaths()): DaemonSpec {
   const pathEnv = entry.pathEnv ?? process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin';
   const program = resolveCommand(entry.command, pathEnv, entry.cwd);
@@ -91,6 +97,10 @@ export function daemonSpec(entry: ServerEntry, paths: UserPaths = userPaths()): 
     String(entry.restart.burst),
     '--restart-window',
     String(entry.restart.intervalSec),
+    // The server runs only while it is used: discovery is answered from its snapshot meanwhile.
+    '--lazy',
+    '--idle-stop',
+    String(idleStopOf(entry)),
     ...(entry.cwd ? ['--cwd', entry.cwd] : []),
     // One process per project or session (global, the bridge's default, is left out).
     ...(entry.share && entry.share !== 'global' ? ['--share', entry.share] : []),

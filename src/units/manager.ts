@@ -34,6 +34,8 @@ export interface AddOptions {
   restart?: Partial<RestartPolicy>;
   /** How its process is shared (bridged servers); default: what known-servers.ts says, else global. */
   share?: ShareMode;
+  /** Seconds without requests before the server is stopped (0: never); absent: its default. */
+  idleStopSec?: number;
 }
 
 export interface EditOptions {
@@ -49,6 +51,8 @@ export interface EditOptions {
   cwd?: string;
   restart?: Partial<RestartPolicy>;
   share?: ShareMode;
+  /** Seconds without requests before the server is stopped (0: never). */
+  idleStopSec?: number;
 }
 
 export interface ManagerOptions {
@@ -125,6 +129,7 @@ export class ServerManager {
       );
     }
     const share = chooseShare(o.command, o.args, o.native, o.share);
+    if (o.native && o.idleStopSec !== undefined) throw idleStopNative(o.name);
     if (known?.sharing === 'stateful' && share !== 'session') {
       warnings.push(
         `${known.id} is stateful (${known.reason}); sharing one instance between sessions may mix their state (--share session gives each session its own)`,
@@ -148,6 +153,7 @@ export class ServerManager {
       pathEnv,
       restart: { ...DEFAULT_RESTART_POLICY, ...definedOnly(o.restart) },
       ...(o.native ? {} : { share }),
+      ...(o.idleStopSec !== undefined ? { idleStopSec: o.idleStopSec } : {}),
       backend,
       addedAt: new Date().toISOString(),
     };
@@ -212,6 +218,10 @@ export class ServerManager {
           `"${name}" serves HTTP itself (native), so mcpshare cannot run one process per project or session for it; --share is for bridged servers`,
         );
       patch.share = o.share;
+    }
+    if (o.idleStopSec !== undefined) {
+      if (current.kind === 'native') throw idleStopNative(name);
+      patch.idleStopSec = o.idleStopSec;
     }
     if (o.envFile !== undefined || (o.env && Object.keys(o.env).length) || o.unsetEnv?.length) {
       const file = envFilePath(this.paths, name);
@@ -340,6 +350,14 @@ export function movePortInArgs(args: readonly string[], from: number, to: number
 
 function definedOnly<T extends object>(o: Partial<T> | undefined): Partial<T> {
   return Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** --idle-stop needs the bridge: it is the bridge that stops and starts the server. */
+function idleStopNative(name: string): McpshareError<'usage'> {
+  return new McpshareError(
+    'usage',
+    `"${name}" serves HTTP itself (native), so mcpshare cannot stop it when idle and start it on demand; --idle-stop is for bridged servers`,
+  );
 }
 
 /**

@@ -2,6 +2,7 @@ import type { ServerEntry } from '../registry/registry.js';
 import type { BackendName } from '../registry/registry.js';
 import type { UnitState } from './backend.js';
 import { clientUrl } from '../registry/url.js';
+import type { Memory } from '../util/procinfo.js';
 import type { ShareMode } from '../util/share-mode.js';
 import { shareOf } from '../registry/registry.js';
 
@@ -36,6 +37,16 @@ export interface ServerStatus {
   share: ShareMode | null;
   /** Bridged servers: every child process of the daemon, one row each (what its /status reports). */
   children: ChildStatus[];
+  /**
+   * `state` is "up" and the daemon is ready, but its server is asleep (not started yet, or stopped
+   * for being unused; the next request starts it): shown as "idle". Its server costs no memory.
+   */
+  idle: boolean;
+  /**
+   * What the daemon really costs: the bridge and its server (or a native server's process group),
+   * as PSS where the OS reports it (Linux), else RSS; `kind` says which. null when not running.
+   */
+  memory: Memory | null;
 }
 
 /** One child process of a bridge: global mode has one; project and session modes one per project or session. */
@@ -47,7 +58,14 @@ export interface ChildStatus {
   state: string;
   restarts: number;
   rssBytes: number | null;
+  /** Its process group's memory, PSS where the OS gives it, else RSS; null when not running. */
+  memory: Memory | null;
   sessions: number;
+}
+
+/** The word for a daemon's state in tables and menus: "idle" for an up daemon whose server sleeps. */
+export function stateWord(s: Pick<ServerStatus, 'state' | 'idle'>): string {
+  return s.state === 'up' && s.idle ? 'idle' : s.state;
 }
 
 /**
@@ -74,6 +92,8 @@ export function statusRow(entry: ServerEntry, fields: Pick<ServerStatus, 'state'
     unitFile: null,
     share: entry.kind === 'bridged' ? shareOf(entry) : null,
     children: [],
+    idle: false,
+    memory: null,
   };
   return Object.assign(row, fields);
 }
