@@ -183,26 +183,31 @@ function checkHttp(log: string, debug: string): void {
   measured('Claude Code era against the bridge', /\(claude-code [\d.]+\) initialized/.test(beforeRestart) ? '2025 session' : '2026-07-28 stateless');
 }
 
-test('legacy SSE (a 2025 session) across `mcpshare restart`: its EventSource comes back, no 404, no initialize, calls work and its stream gets list_changed', async () => {
+test('legacy SSE (a 2025 session) across `mcpshare restart`: its stream comes back, no 404, calls work and its stream gets list_changed', async () => {
   checkSse(await acrossRestart('sse'));
 });
 
 /**
- * Claude Code's SSE client, like the SDK v1 one, reconnects its EventSource without Last-Event-ID
- * (measured with 2.1.330): the bridge cannot tell which session it was, so the new stream is a new
- * session that the bridge adopts at its first request (no initialize needed): calls work and
- * list_changed reaches it, but what it had set on the old session (log level, subscriptions) is
- * not known. A client that does send Last-Event-ID gets its own session back (bridge-resume test).
+ * Legacy SSE carries no session id the client could send back except as Last-Event-ID. What the
+ * bridge does for each way a client comes back after the restart:
+ * - its EventSource sends Last-Event-ID: the session is resumed (bridge-resume test);
+ * - it reconnects the stream without it and carries on (SDK v1, Claude Code 2.1.330): the new
+ *   stream's session is adopted at its first request, no initialize needed;
+ * - it reconnects and initializes a new session itself (Claude Code 2.1.332 does: one /sse that it
+ *   drops at once, then a second on which it initializes): served as any new session.
+ * In every case no request may see a 404, and the calls after the restart, the list_changed and the
+ * tools/list it triggers must all work (acrossRestart checks those).
  */
 function checkSse({ beforeRestart, afterRestart, debug }: { beforeRestart: string; afterRestart: string; debug: string }): void {
   const how = /sse session \w+ \(claude-code [\d.]+\) resumed/.test(afterRestart)
     ? 'resumed (Last-Event-ID)'
     : /sse session \w+ .* sent requests without initialize/.test(afterRestart)
       ? 'adopted (new stream, no initialize)'
-      : 'neither';
+      : /sse session \w+ \(claude-code [\d.]+\) initialized/.test(afterRestart)
+        ? 'a new session the client initialized itself'
+        : 'neither';
   measured('Claude Code over SSE after the restart', how);
   expect(beforeRestart).toMatch(/sse session \w+ \(claude-code [\d.]+\) initialized/);
-  expect(afterRestart).not.toMatch(/initialized \(protocol/);
   expect(how).not.toBe('neither');
   expect(debug).not.toMatch(/\b404\b|Session not found/i);
 }

@@ -2,7 +2,7 @@
  * The main real client: Claude Code 2.1.332, which first tries protocol 2026-07-28's server/discover
  * (now answered: it runs stateless over /mcp) and speaks 2025-11-25 sessions over /sse.
  * `claude mcp list` needs no API key and reports "✔ Connected" / "✘ Failed to connect" per server;
- * `claude -p` against a scripted loopback model (test/helpers/fake-anthropic.ts) calls a real tool
+ * `claude -p` against a scripted loopback model (test/helpers/scripted-model.ts) calls a real tool
  * through the daemon.
  */
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { bridgeArgs, EVERYTHING, ROOT, runCli, waitReady, type RunningCli } from './helpers/bridge.js';
-import { startFakeModel } from './helpers/fake-anthropic.js';
+import { startScriptedModel } from './helpers/scripted-model.js';
 
 const run = promisify(execFile);
 const CLAUDE = join(ROOT, 'node_modules/.bin/claude');
@@ -63,7 +63,8 @@ test.each([
   ['http', '/mcp'],
   ['sse', '/sse'],
 ])('claude -p calls a tool through the daemon over %s', async (transport, path) => {
-  const model = await startFakeModel('mcp__shared__echo', { message: `through ${path}` });
+  // One echo call, then a text quoting its result (so the CLI prints it).
+  const model = await startScriptedModel([{ tool: 'mcp__shared__echo', input: { message: `through ${path}` } }, { quote: 'RESULT: ' }]);
   try {
     await claude(['mcp', 'add', '--transport', transport, 'shared', `http://localhost:${b.port}${path}`]);
     const before = (await b.status()).requests.served;

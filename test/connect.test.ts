@@ -49,7 +49,8 @@ function progressThenResult(received: any[], id: number) {
   };
 }
 
-const bridge = (port: number | string, name: string, command: string[]) => runCli(['bridge', '--port', String(port), '--name', name, '--', ...command]);
+const bridge = (port: number | string, name: string, command: string[], extra: string[] = []) =>
+  runCli(['bridge', '--port', String(port), '--name', name, ...extra, '--', ...command]);
 
 let fixture: RunningCli;
 let fixtureUrl: string;
@@ -322,8 +323,10 @@ describe('a daemon restart mid-session', () => {
   test('the session goes on: calls, subscriptions, log level and the event stream come back; the client sees no error', async () => {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}/mcp`;
+    const states = mkdtempSync(join(tmpdir(), 'mcpshare-connect-state-'));
+    let stateDir = join(states, 'first');
     const start = async () => {
-      const b = await bridge(port, 'restart', [process.execPath, FIXTURE]);
+      const b = await bridge(port, 'restart', [process.execPath, FIXTURE], ['--state-dir', stateDir]);
       await waitReady(b);
       return b;
     };
@@ -342,8 +345,11 @@ describe('a daemon restart mid-session', () => {
         return updates.length > 0;
       }, 'the event stream before the restart');
 
-      for (const how of ['restart (SIGTERM)', 'crash (SIGKILL)']) {
+      // A restart and a crash: the daemon resumes the session itself. Then a daemon that lost its
+      // state (its session records gone): the relay opens a new session and restores it.
+      for (const how of ['restart (SIGTERM)', 'crash (SIGKILL)', 'state lost']) {
         const firstChild = (await b.status()).child.pid;
+        if (how === 'state lost') stateDir = join(states, 'second');
         if (how.includes('SIGKILL')) {
           b.proc.kill('SIGKILL');
           await b.exited;
@@ -375,12 +381,18 @@ describe('a daemon restart mid-session', () => {
         const status = await b.status();
         expect(status.sessions['streamable-http']).toBe(1);
         expect(status.misroutedDropped).toBe(0);
+        // Resumed by the daemon, or restored by the relay only when the daemon could not.
+        if (how === 'state lost') expect(s.stderr()).toMatch(/restored/);
+        else {
+          expect(status.idle.resumed).toBe(1);
+          expect(s.stderr()).not.toMatch(/restored/);
+        }
       }
       expect(s.errors).toEqual([]);
-      expect(s.stderr()).toMatch(/restored/);
     } finally {
       await s.close();
       await b.stop();
+      rmSync(states, { recursive: true, force: true });
     }
   });
 });

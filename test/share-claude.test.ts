@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bridgeArgs, ROOT, runCli, type RunningCli } from './helpers/bridge.js';
-import { fakeMessagesApi, type FakeMessagesApi } from './helpers/fake-messages-api.js';
+import { startScriptedModel, type ScriptedModel } from './helpers/scripted-model.js';
 
 const CLAUDE = join(ROOT, 'node_modules/.bin/claude');
 const FILESYSTEM = join(ROOT, 'node_modules/@modelcontextprotocol/server-filesystem/dist/index.js');
@@ -19,7 +19,7 @@ const TOOL = 'mcp__files__list_allowed_directories';
 let tmp: string;
 let home: string;
 let b: RunningCli;
-let api: FakeMessagesApi;
+let api: ScriptedModel;
 
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'mcpshare-share-claude-'));
@@ -27,7 +27,8 @@ beforeAll(async () => {
   mkdirSync(join(home, '.claude'), { recursive: true });
   // Project-scope servers wait for the user's approval; this setting gives it.
   writeFileSync(join(home, '.claude', 'settings.json'), '{"enableAllProjectMcpServers": true}\n');
-  api = await fakeMessagesApi(TOOL);
+  // Both runs share it: each gets one call of the tool, then a text quoting its result (so the CLI prints it).
+  api = await startScriptedModel([{ tool: TOOL, input: {} }, { quote: 'RESULT: ' }]);
   b = await runCli(bridgeArgs([process.execPath, FILESYSTEM], ['--name', 'files', '--share', 'project']));
 });
 afterAll(async () => {
@@ -72,9 +73,11 @@ test('claude -p from two project directories through one daemon: each lists only
   const [east, west] = await Promise.all(dirs.map(claudeIn));
   expect(east.code).toBe(0);
   expect(west.code).toBe(0);
-  expect(east.stdout).toContain(`Allowed directories:\\\\n${dirs[0]}`);
+  // The model quotes the tool result, which Claude Code sends as the tool's structuredContent in JSON
+  // ({"content":"Allowed directories:\\n<dir>"}): the escaped newline is part of the text.
+  expect(east.stdout).toContain(`Allowed directories:\\n${dirs[0]}`);
   expect(east.stdout).not.toContain(dirs[1]);
-  expect(west.stdout).toContain(`Allowed directories:\\\\n${dirs[1]}`);
+  expect(west.stdout).toContain(`Allowed directories:\\n${dirs[1]}`);
   expect(west.stdout).not.toContain(dirs[0]);
   const status = (await b.status()) as Awaited<ReturnType<RunningCli['status']>> & { children: Array<{ scope: string; roots: string[] }> };
   expect(status.children.map((c) => c.scope)).toEqual(['project', 'project']);

@@ -41,7 +41,11 @@ export interface BridgeOptions {
   failFast?: boolean;
   backoffBaseMs?: number;
   backoffMaxMs?: number;
-  /** A session with no open stream and no request this long leaves memory (it can be resumed). */
+  /**
+   * A session with no open stream and no request this long leaves memory (it can be resumed).
+   * Default 5 minutes; 24 hours in session mode, where leaving memory ends the session's own server
+   * process and whatever that process held for it.
+   */
   sessionIdleTimeoutMs?: number;
   /** A session unseen this long is forgotten for good (its id then gets 404). */
   sessionTtlMs?: number;
@@ -90,7 +94,6 @@ const DEFAULTS = {
   restartWindowMs: 60_000,
   backoffBaseMs: 250,
   backoffMaxMs: 10_000,
-  sessionIdleTimeoutMs: 5 * 60 * 1000,
   sessionTtlMs: 7 * 24 * 60 * 60 * 1000,
   maxBodyBytes: 4 * 1024 * 1024,
   share: 'global' as ShareMode,
@@ -145,7 +148,9 @@ function urlHost(host: string): string {
 
 /** Starts one bridge: HTTP first (so a port clash fails before anything is spawned), then the child. */
 export async function startBridge(options: BridgeOptions): Promise<RunningBridge> {
-  const o = { ...DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as typeof DEFAULTS & BridgeOptions;
+  const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as BridgeOptions;
+  const sessionIdleTimeoutMs = given.share === 'session' ? 24 * 60 * 60 * 1000 : 5 * 60 * 1000;
+  const o = { ...DEFAULTS, sessionIdleTimeoutMs, ...given } as typeof DEFAULTS & BridgeOptions & { sessionIdleTimeoutMs: number };
   if (!o.command) throw new McpshareError('usage', 'no command given: mcpshare bridge [options] -- COMMAND [ARGS...]');
   if (!isLoopbackHost(o.host.replace(/^\[|\]$/g, ''))) {
     if (!o.allowRemote) {

@@ -27,7 +27,8 @@ Options:
   --fail-fast              exit at once if the server dies before it first becomes ready, so a
                            service manager (systemd, launchd) does the retrying and counting
   --session-idle-timeout SEC  drop a session with no open stream and no request from memory after
-                           this long (default 300); its client can resume it at any time
+                           this long (default 300; 86400 with --share session, where that also
+                           ends the session's own server process); its client can resume it
   --session-ttl SEC        forget a session unseen this long for good: its id then gets 404
                            (default 604800, 7 days)
   --state-dir DIR          where the session key, saved sessions and the discovery snapshot live

@@ -4,6 +4,9 @@
  * BridgeStatus type), and clean up after a test (BridgesAndClients).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -33,9 +36,27 @@ export interface RunningCli {
   status(): Promise<BridgeStatus>;
 }
 
+/**
+ * Bridges run by tests keep their state (session key, session records, discovery snapshots) here,
+ * never in the state directory of the user running the tests; a test that cares passes its own
+ * --state-dir, HOME or XDG_STATE_HOME.
+ */
+let testState: string | undefined;
+function testStateHome(): string {
+  if (!testState) {
+    testState = mkdtempSync(join(tmpdir(), 'mcpshare-test-state-'));
+    const dir = testState;
+    process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  }
+  return testState;
+}
+
 /** Runs `node dist/cli.js ARGS`, resolving once the bridge prints its URL (or rejecting if it exits). */
 export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, waitForUrl = true): Promise<RunningCli> {
-  const proc = spawn(process.execPath, [...NODE_MEMORY_FLAGS, CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [...NODE_MEMORY_FLAGS, CLI, ...args], {
+    env: { ...process.env, XDG_STATE_HOME: testStateHome(), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   let err = '';
   proc.stdout!.on('data', (d) => (out += d));

@@ -1,20 +1,31 @@
 /**
  * A scripted stand-in for the Messages API, so the real Claude Code CLI (`claude -p`) runs offline
- * and calls MCP tools on cue (TESTING.md, "Claude Code calling tools, offline"). Each POST
- * /v1/messages gets the next step of the script, streamed as Claude Code expects (message_start,
- * one content block, message_delta with the stop reason, message_stop). A step can run code first
- * (e.g. restart a daemon) and see the request (e.g. the tool_result it carries). Requests that are
- * not part of the conversation (Claude Code's side calls, which send no tools) get a short text.
+ * and calls MCP tools on cue (TESTING.md, "Claude Code calling tools, offline"). A conversation's
+ * request gets step i of the script, i being the number of tool calls (other than WaitForMcpServers)
+ * already in its messages (past the end, the last step repeats): the position comes from the
+ * request, not from a counter, so several `claude -p` runs can share one model. A step asks
+ * for a tool call, answers a text, or quotes the request's tool results ("RESULT: Echo: hi", so
+ * the CLI prints what the tool returned). Answers are streamed as Claude Code expects (message_start,
+ * one content block, message_delta with the stop reason, message_stop), or one JSON message for a
+ * request with `stream: false`. A step can run code first (e.g. restart a daemon) and see the
+ * request. While the step's tool is not offered yet (its MCP server still connecting), the model
+ * calls WaitForMcpServers (up to 6 times per conversation). Requests that are not part of the
+ * conversation (Claude Code's side calls, which send no tools) get a short text; count_tokens gets
+ * a count.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-export type Step = { tool: string; input: Record<string, unknown> } | { text: string };
+export type Step =
+  | { tool: string; input: Record<string, unknown> }
+  | { text: string }
+  /** A text: `quote` followed by the request's tool results (toolResults), joined by newlines. */
+  | { quote: string };
 
 export interface ScriptedModel {
   url: string;
-  /** Every conversation request, in order, as received. */
-  requests: Array<{ body: any; at: number }>;
+  /** Every conversation request that got a step, in order of arrival, with the step's index. */
+  requests: Array<{ body: any; step: number; at: number }>;
   close(): Promise<void>;
 }
 
@@ -23,62 +34,53 @@ interface Options {
   before?: (i: number, body: any) => Promise<void> | void;
 }
 
-function sse(res: ServerResponse, events: Array<[string, unknown]>): void {
+const WAIT = 'WaitForMcpServers';
+const MAX_WAITS = 6;
+
+type Answer = { tool: string; input: Record<string, unknown> } | { text: string };
+
+function answer(res: ServerResponse, body: any, step: Answer, n: number): void {
+  const model = typeof body.model === 'string' ? body.model : 'claude-scripted';
+  const block = 'tool' in step ? { type: 'tool_use', id: `toolu_scripted_${n}`, name: step.tool, input: step.input } : { type: 'text', text: step.text };
+  const stop = 'tool' in step ? 'tool_use' : 'end_turn';
+  const message = { id: `msg_scripted_${n}`, type: 'message', role: 'assistant', model, stop_sequence: null };
+  if (body.stream === false) {
+    res
+      .writeHead(200, { 'content-type': 'application/json' })
+      .end(JSON.stringify({ ...message, content: [block], stop_reason: stop, usage: { input_tokens: 10, output_tokens: 5 } }));
+    return;
+  }
+  const events: Array<[string, unknown]> = [
+    ['message_start', { type: 'message_start', message: { ...message, content: [], stop_reason: null, usage: { input_tokens: 10, output_tokens: 1 } } }],
+    ['content_block_start', { type: 'content_block_start', index: 0, content_block: 'tool' in step ? { ...block, input: {} } : { type: 'text', text: '' } }],
+    [
+      'content_block_delta',
+      {
+        type: 'content_block_delta',
+        index: 0,
+        delta: 'tool' in step ? { type: 'input_json_delta', partial_json: JSON.stringify(step.input) } : { type: 'text_delta', text: step.text },
+      },
+    ],
+    ['content_block_stop', { type: 'content_block_stop', index: 0 }],
+    ['message_delta', { type: 'message_delta', delta: { stop_reason: stop, stop_sequence: null }, usage: { output_tokens: 5 } }],
+    ['message_stop', { type: 'message_stop' }],
+  ];
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
   for (const [event, data] of events) res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
   res.end();
 }
 
-function answer(res: ServerResponse, model: string, step: Step, n: number): void {
-  const id = `msg_scripted_${n}`;
-  const start: Array<[string, unknown]> = [
-    [
-      'message_start',
-      {
-        type: 'message_start',
-        message: {
-          id,
-          type: 'message',
-          role: 'assistant',
-          model,
-          content: [],
-          stop_reason: null,
-          stop_sequence: null,
-          usage: { input_tokens: 10, output_tokens: 1 },
-        },
-      },
-    ],
-  ];
-  const end = (stop: string): Array<[string, unknown]> => [
-    ['message_delta', { type: 'message_delta', delta: { stop_reason: stop, stop_sequence: null }, usage: { output_tokens: 5 } }],
-    ['message_stop', { type: 'message_stop' }],
-  ];
-  if ('tool' in step) {
-    sse(res, [
-      ...start,
-      [
-        'content_block_start',
-        { type: 'content_block_start', index: 0, content_block: { type: 'tool_use', id: `toolu_scripted_${n}`, name: step.tool, input: {} } },
-      ],
-      ['content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'input_json_delta', partial_json: JSON.stringify(step.input) } }],
-      ['content_block_stop', { type: 'content_block_stop', index: 0 }],
-      ...end('tool_use'),
-    ]);
-  } else {
-    sse(res, [
-      ...start,
-      ['content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }],
-      ['content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: step.text } }],
-      ['content_block_stop', { type: 'content_block_stop', index: 0 }],
-      ...end('end_turn'),
-    ]);
-  }
+/** The names of the tools the assistant called so far in a request's conversation, in order. */
+function calledTools(body: any): string[] {
+  const messages: any[] = Array.isArray(body?.messages) ? body.messages : [];
+  return messages
+    .filter((m) => m?.role === 'assistant' && Array.isArray(m.content))
+    .flatMap((m) => m.content.filter((b: any) => b?.type === 'tool_use').map((b: any) => String(b.name)));
 }
 
 export async function startScriptedModel(script: Step[], opts: Options = {}): Promise<ScriptedModel> {
   const requests: ScriptedModel['requests'] = [];
-  const waits: string[][] = [];
-  let side = 0;
+  let served = 0;
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     let raw = '';
     req.on('data', (d) => (raw += d));
@@ -100,25 +102,26 @@ export async function startScriptedModel(script: Step[], opts: Options = {}): Pr
         } catch {
           // an unparsable request gets the side answer
         }
-        const model = typeof body.model === 'string' ? body.model : 'claude-scripted';
+        const n = served++;
         // The conversation carries the tools; Claude Code's side requests (titles, summaries) do not.
         const tools: string[] = Array.isArray(body.tools) ? body.tools.map((t: { name?: string }) => t.name ?? '') : [];
         if (tools.length === 0) {
-          answer(res, model, { text: 'ok' }, 1000 + side++);
+          answer(res, body, { text: 'ok' }, n);
           return;
         }
-        const next = script[Math.min(requests.length, script.length - 1)];
+        const called = calledTools(body);
+        const waits = called.filter((t) => t === WAIT).length;
+        const i = called.length - waits;
+        const step = script[Math.min(i, script.length - 1)] ?? { text: 'done' };
         // The MCP tools are not offered yet (their server is still connecting): wait for them.
-        if (next && 'tool' in next && !tools.includes(next.tool)) {
-          waits.push(tools.filter((t) => t.startsWith('mcp__')));
-          if (tools.includes('WaitForMcpServers') && waits.length < 5) answer(res, model, { tool: 'WaitForMcpServers', input: {} }, 2000 + waits.length);
-          else answer(res, model, { text: `the tool ${next.tool} is not offered (tools: ${tools.join(', ')})` }, 3000);
+        if ('tool' in step && !tools.includes(step.tool)) {
+          if (tools.includes(WAIT) && waits < MAX_WAITS) answer(res, body, { tool: WAIT, input: {} }, n);
+          else answer(res, body, { text: `the tool ${step.tool} is not offered (tools: ${tools.join(', ')})` }, n);
           return;
         }
-        const i = requests.length;
-        requests.push({ body, at: Date.now() });
+        requests.push({ body, step: i, at: Date.now() });
         await opts.before?.(i, body);
-        answer(res, model, script[Math.min(i, script.length - 1)] ?? { text: 'done' }, i);
+        answer(res, body, 'quote' in step ? { text: step.quote + toolResults(body).join('\n') } : step, n);
       })().catch((err: Error) => {
         if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ type: 'error', error: { type: 'api_error', message: err.message } }));
