@@ -591,7 +591,7 @@ describe('clients that vanish without DELETE', () => {
   test('the default idle timeout is a few minutes (sessions resume, so memory need not hold them): the CLI says so', async () => {
     const help = await runCli(['bridge', '--help'], {}, false);
     await help.exited;
-    expect(help.stdout() + help.stderr()).toMatch(/--session-idle-timeout SEC [\s\S]*\(default 300\)/);
+    expect(help.stdout() + help.stderr()).toMatch(/--session-idle-timeout SEC [\s\S]*\(default 300;/);
   });
 });
 

@@ -6,8 +6,8 @@
  * proves the daemon answers without waking the server, `check --deep` starts it. A server known to
  * keep state only in memory is never stopped. `mcpshare restart NAME` keeps the sessions.
  */
+import { mcpshare as runMcpshare } from './helpers/systemd.js';
 import { afterEach, describe, expect, test } from '@jest/globals';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +17,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import type { ServerStatus } from '../src/units/status.js';
 import { userPaths } from '../src/registry/paths.js';
 import { sendControl } from '../src/units/supervisor-control.js';
-import { CLI, EVERYTHING, everythingEntry, textOf } from './helpers/bridge.js';
+import { EVERYTHING, everythingEntry, textOf } from './helpers/bridge.js';
 import { waitFor } from './helpers/wait.js';
 import { daemonSpec } from '../src/units/daemon.js';
 import type { ServerEntry } from '../src/registry/registry.js';
@@ -43,23 +43,8 @@ function envFor(home: string): NodeJS.ProcessEnv {
   return env;
 }
 
-function mcpshare(home: string, args: string[], timeoutMs = 90_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [CLI, ...args], { env: envFor(home), stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    proc.stdout.on('data', (d) => (stdout += d));
-    proc.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => {
-      proc.kill('SIGKILL');
-      reject(new Error(`mcpshare ${args.join(' ')} did not finish\n${stdout}\n${stderr}`));
-    }, timeoutMs);
-    proc.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+/** Runs `mcpshare ARGS` to completion in `home` (a hung command is killed and fails the test). */
+const mcpshare = (home: string, args: string[], timeoutMs = 90_000) => runMcpshare(args, envFor(home), timeoutMs);
 
 async function ok(home: string, args: string[]) {
   const r = await mcpshare(home, args);

@@ -9,6 +9,7 @@
  * still carrying the test HOME in its environment or command line. Tests that are about cleanup
  * assert "nothing survives" themselves, before the teardown could hide a leak.
  */
+import { mcpshare as runMcpshare } from './helpers/systemd.js';
 import { afterAll, afterEach, describe, expect, test } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -85,25 +86,8 @@ interface CliResult {
   stderr: string;
 }
 
-/** Runs `mcpshare ARGS` to completion (a hung command fails the test instead of the suite). */
-function mcpshare(home: string, args: string[], timeoutMs = 60_000): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [CLI, ...args], { env: envFor(home), stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    proc.stdout.on('data', (d) => (stdout += d));
-    proc.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => {
-      proc.kill('SIGKILL');
-      reject(new Error(`mcpshare ${args.join(' ')} did not finish within ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
-    }, timeoutMs);
-    proc.once('error', reject);
-    proc.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+/** Runs `mcpshare ARGS` to completion in `home` (a hung command is killed and fails the test). */
+const mcpshare = (home: string, args: string[], timeoutMs = 60_000) => runMcpshare(args, envFor(home), timeoutMs);
 
 /** Runs a command that must succeed. */
 async function ok(home: string, args: string[]): Promise<CliResult> {
