@@ -103,6 +103,31 @@ describe('session records', () => {
     expect(b.lookup('kept', t0, t0 + DAY + 10_000)).toEqual({ gone: true });
   });
 
+  test('an id the last process minted and never wrote is still resumed after the next process has written the file', () => {
+    const file = join(tmp(), 'sessions.json');
+    const t0 = Date.now() - 60_000;
+    const a = new SessionStore({ file, ttlMs: DAY }, log);
+    a.minted('kept', t0);
+    a.save('kept', record(t0));
+    a.flush(t0 + 2000);
+    // 'lost' is minted at t0 + 30 s; the process is killed before its next write.
+    const b = new SessionStore({ file, ttlMs: DAY }, log);
+    const now = Date.now();
+    b.minted('new', now);
+    b.save('new', record(now));
+    b.flush(now + 2000); // its coverage now reaches past 'lost'
+    expect(b.lookup('lost', t0 + 30_000)).toEqual({ unrecorded: true });
+    const c = new SessionStore({ file, ttlMs: DAY }, log);
+    expect(c.lookup('lost', t0 + 30_000)).toEqual({ unrecorded: true });
+    expect(c.lookup('new', now)).toEqual({ found: expect.objectContaining({ createdAt: now }) });
+    // Before the first write's coverage and not in the file: it ended, whatever came after.
+    expect(c.lookup('old', t0 - 60_000)).toEqual({ gone: true });
+    // The gap goes once the ids in it have expired.
+    c.expire(now + DAY + 60_000);
+    c.flush(now + DAY + 60_000);
+    expect(JSON.parse(readFileSync(file, 'utf8')).gaps).toEqual([]);
+  });
+
   test('a session that comes and goes between two writes (a health probe) causes no write', () => {
     const file = join(tmp(), 'sessions.json');
     const s = new SessionStore({ file, ttlMs: DAY }, log);

@@ -38,6 +38,12 @@ interface FileShape {
   sessions: Record<string, SessionRecord>;
   /** Ids ended (DELETE, expiry) that coverage does not reach yet: refused after a restart too. */
   ended?: Record<string, number>;
+  /**
+   * Spans of mint times coverage passed over without accounting for them: from the coverage a bridge
+   * found on disk to when it started. The bridge before it may have minted ids then and died before
+   * writing them, so those ids are still served (with defaults) until they expire.
+   */
+  gaps?: Array<[number, number]>;
 }
 
 /** lastSeen moves only in steps this large, so a busy session causes no writes of its own. */
@@ -59,6 +65,7 @@ export class SessionStore {
   /** Ids ended (DELETE, expiry) since the last write: refused even before coverage reaches them. */
   private readonly ended = new Map<string, number>();
   private coveredUntil = 0;
+  private gaps: Array<[number, number]> = [];
   /** The sessions as last written (a write that would change nothing is skipped). */
   private written?: string;
   private dirty = false;
@@ -105,9 +112,14 @@ export class SessionStore {
     if (!this.opts.file) return { gone: true };
     // In the file's coverage and not in it: deleted (DELETE) or expired. Later: the bridge died
     // between minting it and writing it down; the client cannot know, so it is served.
-    if (createdAt < this.coveredUntil || this.pending.has(id) || this.ended.has(id)) return { gone: true };
+    if ((createdAt < this.coveredUntil && !this.inGap(createdAt)) || this.pending.has(id) || this.ended.has(id)) return { gone: true };
     if (now - createdAt > this.opts.ttlMs) return { gone: true };
     return { unrecorded: true };
+  }
+
+  /** Whether a mint time (second precision) falls where an earlier bridge may have left ids unwritten. */
+  private inGap(createdAt: number): boolean {
+    return this.gaps.some(([from, to]) => createdAt >= from - 1000 && createdAt <= to);
   }
 
   /** Records (or updates) a session's negotiated state. */
@@ -151,12 +163,12 @@ export class SessionStore {
     }
     // Coverage never moves back: ids minted before it were accounted for by an earlier write.
     this.coveredUntil = Math.max(this.coveredUntil, covered - 1000);
-    for (const [id, createdAt] of this.ended) if (createdAt < this.coveredUntil) this.ended.delete(id);
+    for (const [id, createdAt] of this.ended) if (createdAt < this.coveredUntil && !this.inGap(createdAt)) this.ended.delete(id);
     // Only ids that reached the disk need a tombstone there. One that came and went between two
     // writes (a health probe) costs no write: after a restart, at worst its own client could
     // resume it with defaults, which is harmless.
     const endedOnDisk = [...this.ended].filter(([id]) => this.written?.includes(`"${id}"`));
-    const sessions = `"sessions":${JSON.stringify(Object.fromEntries(this.records))},"ended":${JSON.stringify(Object.fromEntries(endedOnDisk))}`;
+    const sessions = `"sessions":${JSON.stringify(Object.fromEntries(this.records))},"ended":${JSON.stringify(Object.fromEntries(endedOnDisk))},"gaps":${JSON.stringify(this.gaps)}`;
     // Nothing changed on disk (a session that came and went between two writes): no write.
     if (sessions === this.written) {
       this.dirty = false;
@@ -174,6 +186,12 @@ export class SessionStore {
   /** Forgets the sessions unseen for longer than the TTL. */
   expire(now = Date.now()): void {
     for (const [id, r] of this.records) if (now - r.lastSeen > this.opts.ttlMs) this.forget(id);
+    // Ids minted in a gap expire like any others: the gap goes with them.
+    const gaps = this.gaps.filter(([, to]) => now - to <= this.opts.ttlMs);
+    if (gaps.length !== this.gaps.length) {
+      this.gaps = gaps;
+      this.touchFile();
+    }
   }
 
   close(): void {
@@ -214,6 +232,13 @@ export class SessionStore {
       return;
     }
     this.coveredUntil = typeof body.coveredUntil === 'number' ? body.coveredUntil : 0;
+    if (Array.isArray(body.gaps)) {
+      this.gaps = body.gaps.filter((g): g is [number, number] => Array.isArray(g) && typeof g[0] === 'number' && typeof g[1] === 'number');
+    }
+    // This process accounts for what it mints from now on; what the last one minted after its last
+    // write is unknown, and this process's writes will move coverage past it: keep it a gap.
+    const started = Date.now();
+    if (this.coveredUntil > 0 && this.coveredUntil < started) this.gaps.push([this.coveredUntil, started]);
     for (const [id, createdAt] of Object.entries(body.ended ?? {})) if (typeof createdAt === 'number') this.ended.set(id, createdAt);
     for (const [id, r] of Object.entries(body.sessions ?? {})) {
       if (
