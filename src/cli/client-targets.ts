@@ -25,7 +25,7 @@ import { userPaths } from '../registry/paths.js';
 import { McpshareError } from '../errors.js';
 import { parseCommandLine } from '../util/args.js';
 import { table } from '../util/table.js';
-import { IMPORT_LABEL } from './clients.js';
+import { APPLY_LABEL, IMPORT_LABEL } from './clients.js';
 
 /**
  * `mcpshare clients`, and `import`/`apply`/`revert` with `--client NAME` or `--all-clients`: the
@@ -128,19 +128,6 @@ export async function clientsCommand(argv: string[]): Promise<number> {
 
 // ---------------------------------------------------------------------------------------------
 // apply --client / --all-clients
-
-const APPLY_LABEL: Record<ClientApplyOutcome['status'], string> = {
-  switched: 'switched',
-  'already-shared': 'already shared',
-  left: 'left',
-  'per-session': 'per-session',
-  'not-shared': 'not shared',
-  remote: 'remote',
-  'not-in-config': 'not in config',
-  unsupported: 'unsupported',
-  added: 'added',
-  'not-added': 'not added',
-};
 
 function detail(x: ClientApplyOutcome): string {
   const as = x.daemon ? ` (the registered "${x.daemon}")` : '';

@@ -118,7 +118,8 @@ or a NAME given is not shared afterwards; servers that stay per-session or unreg
 count, and neither does a server --add did not add because its daemon is down (unless named).
 `;
 
-const APPLY_LABEL: Record<ApplyOutcome['status'], string> = {
+/** How each apply outcome reads in a table; per-client apply (client-targets.ts) uses it too. */
+export const APPLY_LABEL: Record<ApplyOutcome['status'], string> = {
   switched: 'switched',
   'already-shared': 'already shared',
   left: 'left',
