@@ -311,6 +311,10 @@ describe('ids that are no session', () => {
     const open = async () => (await fetch(`${b.url}/mcp`, { method: 'POST', headers: JSON_HEADERS, body: initializeBody() })).headers.get('mcp-session-id')!;
     const good = await open();
     const deleted = await open();
+    // Recorded on disk first: a session deleted before it was ever written down leaves no tombstone
+    // (health probes would cost a write each), and after a crash its own client could resume it with
+    // defaults, which widens nothing. One that reached the disk stays refused.
+    await sleep(1500);
     expect((await fetch(`${b.url}/mcp`, { method: 'DELETE', headers: { 'mcp-session-id': deleted } })).status).toBe(200);
     // Same shape, wrong MAC; a real id with one character changed; an SSE-kind id; junk.
     const [random, kindTime, mac] = good.split('.');

@@ -44,6 +44,8 @@ interface FileShape {
    * writing them, so those ids are still served (with defaults) until they expire.
    */
   gaps?: Array<[number, number]>;
+  /** When this file was written: everything minted before then is in it, ended, or a health probe's. */
+  writtenAt?: number;
 }
 
 /** lastSeen moves only in steps this large, so a busy session causes no writes of its own. */
@@ -175,7 +177,7 @@ export class SessionStore {
       return;
     }
     try {
-      writeFileAtomic(this.opts.file, `{"version":1,"coveredUntil":${this.coveredUntil},${sessions}}`, 0o600);
+      writeFileAtomic(this.opts.file, `{"version":1,"coveredUntil":${this.coveredUntil},"writtenAt":${now},${sessions}}`, 0o600);
       this.written = sessions;
       this.dirty = false;
     } catch (err) {
@@ -236,9 +238,11 @@ export class SessionStore {
       this.gaps = body.gaps.filter((g): g is [number, number] => Array.isArray(g) && typeof g[0] === 'number' && typeof g[1] === 'number');
     }
     // This process accounts for what it mints from now on; what the last one minted after its last
-    // write is unknown, and this process's writes will move coverage past it: keep it a gap.
+    // write is unknown, and this process's writes will move coverage past it: keep it a gap. (Ids
+    // minted before that write and not in the file ended: they stay refused.)
     const started = Date.now();
-    if (this.coveredUntil > 0 && this.coveredUntil < started) this.gaps.push([this.coveredUntil, started]);
+    const from = typeof body.writtenAt === 'number' ? body.writtenAt : this.coveredUntil;
+    if (from > 0 && from < started) this.gaps.push([from, started]);
     for (const [id, createdAt] of Object.entries(body.ended ?? {})) if (typeof createdAt === 'number') this.ended.set(id, createdAt);
     for (const [id, r] of Object.entries(body.sessions ?? {})) {
       if (
