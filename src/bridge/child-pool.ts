@@ -448,7 +448,7 @@ export class ChildPool implements PeerHub {
     }
     this.wake(slot);
     // initialize and ping reach nothing the roots scope; everything else waits for them.
-    if (!slot.gate.isOpen && isRequest(message) && message.method !== 'initialize' && message.method !== 'ping') {
+    if (!slot.gate.isOpen && message.method !== 'initialize' && message.method !== 'ping') {
       this.hold(peer, message, slot.gate.wait());
       return;
     }

@@ -9,10 +9,11 @@ import { StreamableHttpSessionTransport } from './streamable-http.js';
 import { LegacySseTransport } from './legacy-sse.js';
 import type { SessionRevival } from './session-revival.js';
 import type { SessionRecord } from './session-store.js';
+import type { SessionIdKind } from './session-keys.js';
 import type { ConnectHints, PeerHub } from './child-pool.js';
 import { PROJECT_HEADER } from './project-key.js';
 import { requestGuard, type SecurityOptions } from './security.js';
-import type { Peer } from './peer.js';
+import type { Peer, PeerTransport } from './peer.js';
 import { checkStateless, httpStatusOf, isStatelessPost } from './stateless.js';
 
 export interface HttpOptions {
@@ -105,20 +106,39 @@ export function createBridgeHttp(router: PeerHub, opts: HttpOptions, log: Logger
   const sseSessions = new Map<string, { session: Peer; transport: LegacySseTransport }>();
   const revival = opts.sessions;
 
-  /** A Streamable HTTP session in memory under `id`: a new one, or one revived from its record. */
-  const openHttp = (id: string, req: IncomingMessage, record?: SessionRecord) => {
-    const transport = new StreamableHttpSessionTransport({ sessionId: id, holdForStreamMs: record ? RESUMED_HOLD_MS : undefined });
+  /**
+   * Puts a session in memory under `id` (a new one, or one revived from its record) on either
+   * transport; when it leaves memory its record notes when it was last alive.
+   */
+  const open = <T extends PeerTransport>(
+    sessions: Map<string, { session: Peer; transport: T }>,
+    kind: SessionIdKind,
+    id: string,
+    transport: T,
+    req: IncomingMessage,
+    record?: SessionRecord,
+  ) => {
     // Set before connect(): the hub chains its own close handler after this one.
     transport.onclose = () => {
-      httpSessions.delete(id);
+      sessions.delete(id);
       revival?.seen(session);
     };
-    const session = router.connect(transport, { id, kind: 'streamable-http', ...(record && revival?.peerInit(record)) }, hintsOf(req));
+    const session = router.connect(transport, { id, kind, ...(record && revival?.peerInit(record)) }, hintsOf(req));
     const entry = { session, transport };
-    httpSessions.set(id, entry);
+    sessions.set(id, entry);
     if (record) revival?.restored(session, record);
     return entry;
   };
+
+  const openHttp = (id: string, req: IncomingMessage, record?: SessionRecord) =>
+    open(
+      httpSessions,
+      'streamable-http',
+      id,
+      new StreamableHttpSessionTransport({ sessionId: id, holdForStreamMs: record ? RESUMED_HOLD_MS : undefined }),
+      req,
+      record,
+    );
 
   /** The session of an id that is not in memory, revived, or undefined (→ 404). */
   const resumeHttp = (id: string, req: IncomingMessage) => {
@@ -126,20 +146,12 @@ export function createBridgeHttp(router: PeerHub, opts: HttpOptions, log: Logger
     return record ? openHttp(id, req, record) : undefined;
   };
 
-  /** A legacy SSE session in memory under `id`; it ends when its stream does (its record stays). */
+  /** A legacy SSE session ends when its stream does (its record stays, for the client to come back). */
   const openSse = (id: string, req: IncomingMessage, record?: SessionRecord) => {
     const transport = new LegacySseTransport(id, '/message', opts.sseKeepAliveMs);
     transport.onerror = (err) => log.debug(`sse: ${err.message}`);
-    transport.onclose = () => {
-      sseSessions.delete(id);
-      revival?.seen(session);
-    };
-    const session = router.connect(transport, { id, kind: 'sse', ...(record && revival?.peerInit(record)) }, hintsOf(req));
     transport.onstreamclose = () => void transport.close();
-    const entry = { session, transport };
-    sseSessions.set(id, entry);
-    if (record) revival?.restored(session, record);
-    return entry;
+    return open(sseSessions, 'sse', id, transport, req, record);
   };
 
   const resumeSse = (id: string, req: IncomingMessage) => {
