@@ -41,7 +41,8 @@ export function formatMegabytes(bytes: number | null | undefined): string | unde
 /** An up daemon whose server sleeps (ready; the next request starts it): its own symbol and word. */
 export const IDLE_SYMBOL = '◐';
 
-const isIdle = (h: Pick<ServerHealth, 'state' | 'status'>) => h.state === 'up' && h.status.idle === true;
+type IdleView = Pick<ServerHealth, 'state'> & { status?: Pick<ServerHealth['status'], 'idle'> };
+const isIdle = (h: IdleView) => h.state === 'up' && h.status?.idle === true;
 
 /** The figure a row shows: PSS (or RSS) with its kind, `9 MB PSS`; plain RSS when that is all there is. */
 function memoryLabel(s: ServerHealth['status']): string | undefined {
@@ -84,18 +85,18 @@ export function shortReason(detail: string): string {
 }
 
 /** The disabled first row of the menu: `mcpshare — 3 of 4 up`, `mcpshare — 4 of 4 up (2 idle)`. */
-export function headerLabel(rows: readonly (Pick<ServerHealth, 'state'> & { status?: Pick<ServerHealth['status'], 'idle'> })[]): string {
+export function headerLabel(rows: readonly IdleView[]): string {
   if (rows.length === 0) return 'mcpshare — no servers registered';
   const up = rows.filter((r) => r.state === 'up').length;
-  const idle = rows.filter((r) => r.state === 'up' && r.status?.idle === true).length;
+  const idle = rows.filter(isIdle).length;
   const loops = rows.filter((r) => r.state === 'crash-loop').length;
   return `mcpshare — ${up} of ${rows.length} up${idle ? ` (${idle} idle)` : ''}${loops ? `, ${loops} crash-looping` : ''}`;
 }
 
 /** Hover text (shown on macOS; Linux XEmbed trays ignore it). */
-export function tooltip(rows: readonly (Pick<ServerHealth, 'name' | 'state'> & { status?: Pick<ServerHealth['status'], 'idle'> })[]): string {
+export function tooltip(rows: readonly (IdleView & Pick<ServerHealth, 'name'>)[]): string {
   if (rows.length === 0) return 'mcpshare: no servers registered';
-  return `mcpshare: ${rows.map((r) => `${r.name} ${r.state === 'up' && r.status?.idle === true ? 'idle' : STATE_WORD[r.state]}`).join(', ')}`;
+  return `mcpshare: ${rows.map((r) => `${r.name} ${isIdle(r) ? 'idle' : STATE_WORD[r.state]}`).join(', ')}`;
 }
 
 /**
